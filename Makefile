@@ -1,0 +1,43 @@
+# hwbp: two commands set up everything on a fresh Debian 12 machine (as root):
+#   make demo   install dependencies, build, run the bundled example
+#   make test   install dependencies, build, run every test (plain, then ASan+UBSan)
+JOBS  ?= $(shell nproc)
+BUILD ?= build
+ASAN  ?= build-asan
+PREFIX ?= /usr/local
+
+.PHONY: all deps build build-asan demo test test-plain test-asan bench install clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DHWBP_SANITIZE=ON -DHWBP_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(ASAN) -j $(JOBS)
+
+demo: build
+	$(BUILD)/examples/watch_threads
+
+test: test-plain test-asan
+
+test-plain: build
+	cd $(BUILD) && ctest --output-on-failure -j 1
+
+test-asan: build-asan
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j 1 -LE install
+
+bench: build
+	$(BUILD)/bench/hwbp_bench --benchmark_min_time=0.2
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN)

@@ -1,0 +1,61 @@
+// Google Benchmark main that also prints "ratio NAME VALUE" lines for the ratios the bench
+// files declare (both sides measured in this same run; the machines are noisy).
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "ratio.hpp"
+
+namespace hwbp::bench {
+
+std::vector<RatioDef>& ratio_registry() {
+  static std::vector<RatioDef> defs;
+  return defs;
+}
+
+namespace {
+
+class CapturingReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;
+      // Keep the plain name ("BM_x" or "BM_x/arg"); real time per iteration in ns.
+      times_[run.benchmark_name()] = run.GetAdjustedRealTime() * to_ns(run.time_unit);
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  const std::map<std::string, double>& times() const { return times_; }
+
+ private:
+  static double to_ns(benchmark::TimeUnit unit) {
+    switch (unit) {
+      case benchmark::kSecond: return 1e9;
+      case benchmark::kMillisecond: return 1e6;
+      case benchmark::kMicrosecond: return 1e3;
+      default: return 1.0;
+    }
+  }
+  std::map<std::string, double> times_;
+};
+
+}  // namespace
+}  // namespace hwbp::bench
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  hwbp::bench::CapturingReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  const auto& times = reporter.times();
+  for (const auto& def : hwbp::bench::ratio_registry()) {
+    auto num = times.find(def.numerator);
+    auto den = times.find(def.denominator);
+    if (num == times.end() || den == times.end() || den->second <= 0) continue;  // filtered out
+    std::printf("ratio %s %.3f\n", def.name.c_str(), num->second / den->second);
+  }
+  return 0;
+}

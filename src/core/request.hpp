@@ -1,0 +1,51 @@
+// Validation of watch requests, before anything reaches the kernel. The kernel checks slots
+// before it validates (a malformed request on a full thread gets ENOSPC, not EINVAL), so the
+// library validates first to report the real problem.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/arch.hpp"
+#include "hwbp/types.hpp"
+
+namespace hwbp::core {
+
+struct WatchRequest {
+  std::uintptr_t addr = 0;
+  std::size_t len = 0;
+  Access access = Access::modify;
+};
+
+// Which rule a request breaks. Each has its own message.
+enum class Rule : std::uint8_t {
+  null_address,      // addr == 0
+  zero_length,       // len == 0
+  wraps,             // addr + len overflows
+  kernel_address,    // any byte at or above the user-space limit (0x0000'8000'0000'0000 on x86-64)
+  read_unsupported,  // only for the single-slot form: x86 has no read-only slot
+  bad_length,        // single-slot form: not 1/2/4/8 (x86) or > 8 / crosses a granule (aarch64)
+  unaligned,         // single-slot form: x86 chunk not naturally aligned
+  exec_length,       // exec request with a length other than 1 or the arch's exec_len
+  too_large,         // range form: more bytes than the library will split (> 4096)
+};
+
+struct RuleViolation {
+  Rule rule;
+  std::string message;  // one line: what is wrong and what to do, e.g.
+                        // "length 3 at 0x1001: x86-64 watches 1, 2, 4 or 8 aligned bytes; use a
+                        //  range watch to split it"
+};
+
+// Upper bound on a range watch's length (the split would need far more slots than exist anyway).
+inline constexpr std::size_t kMaxRangeLen = 4096;
+
+// The request as one hardware slot (what perf itself would accept), e.g. for raw DR programming.
+std::optional<RuleViolation> validate_single_slot(const ArchInfo& arch, const WatchRequest& req);
+// The request as a range watch: any length/alignment that split_range() can cover exactly.
+// exec ranges are a single instruction address (len 1 or exec_len).
+std::optional<RuleViolation> validate_range(const ArchInfo& arch, const WatchRequest& req);
+
+}  // namespace hwbp::core

@@ -1,0 +1,78 @@
+// The library's intent mirror (GDB's nat/x86-dregs.c idea): one entry per distinct hardware
+// chunk, with a reference count, so identical chunks requested by different watches share one
+// debug-register slot. Changes are planned first and committed only when the whole plan fits
+// (transactional insert); nothing here makes a syscall.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/arch.hpp"
+#include "core/split.hpp"
+
+namespace hwbp::core {
+
+// Who a slot's events cover. kProcess = every thread of the process (existing and future);
+// any other value is one thread id.
+inline constexpr std::uint64_t kProcessTarget = 0;
+
+// Identity of a shareable slot: same chunk, same coverage, same delivery kind.
+struct SlotKey {
+  Chunk chunk;
+  std::uint64_t target = kProcessTarget;
+  bool sigtrap = true;  // false: counted in the kernel only (no signal)
+  friend bool operator==(const SlotKey&, const SlotKey&) = default;
+};
+
+class SlotTable {
+ public:
+  // capacity: how many distinct entries the table holds (<= 64, one ActiveIndicator bit each).
+  // slots_per_thread[pool]: hardware slots a thread has in each pool (arch.pool_count() pools).
+  SlotTable(const ArchInfo& arch, std::size_t capacity, std::vector<unsigned> slots_per_thread);
+
+  struct Plan {
+    std::vector<int> slot_of_key;  // entry index each requested key maps to
+    std::vector<int> created;      // entries that the plan creates (not yet shared by anyone)
+  };
+
+  enum class PlanError : std::uint8_t { none, table_full, thread_slots };
+  struct PlanResult {
+    std::optional<Plan> plan;
+    PlanError error = PlanError::none;
+    unsigned pool = 0;           // with thread_slots: the pool that overflowed
+    unsigned needed = 0;         // with thread_slots: slots the busiest covered thread would need
+    unsigned available = 0;      // with thread_slots: slots per thread in that pool
+  };
+
+  // Dry run: map each key to an existing identical entry (shared) or a new one. Fails when the
+  // table is full or when some thread would need more slots of a pool than it has: a thread's
+  // load is the entries targeting the process plus those targeting that thread.
+  PlanResult plan(std::span<const SlotKey> keys) const;
+  // Applies a plan returned by plan() on this unchanged table: creates entries, adds references.
+  void commit(const Plan& plan, std::span<const SlotKey> keys);
+  // Drops one reference per listed entry; returns the entries that became free.
+  std::vector<int> release(std::span<const int> slots);
+
+  std::size_t capacity() const noexcept { return entries_.size(); }
+  bool in_use(int slot) const noexcept;
+  const SlotKey& key(int slot) const;        // precondition: in_use(slot)
+  unsigned refcount(int slot) const noexcept;
+  std::size_t used() const noexcept;
+  // Slots of `pool` a given thread carries (process-wide entries + its own).
+  unsigned thread_load(std::uint64_t tid, unsigned pool) const noexcept;
+  const std::vector<unsigned>& slots_per_thread() const noexcept { return slots_per_thread_; }
+
+ private:
+  struct Entry {
+    SlotKey key;
+    unsigned refs = 0;
+  };
+  ArchInfo arch_;
+  std::vector<unsigned> slots_per_thread_;
+  std::vector<Entry> entries_;
+};
+
+}  // namespace hwbp::core
