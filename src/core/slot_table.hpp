@@ -55,6 +55,15 @@ class SlotTable {
   void commit(const Plan& plan, std::span<const SlotKey> keys);
   // Drops one reference per listed entry; returns the entries that became free.
   std::vector<int> release(std::span<const int> slots);
+  // Moves an entry to another key in place (re-targeting a watch that owns the slot alone).
+  // Precondition: refcount(slot) == 1 and no other entry has `key`.
+  void rekey(int slot, const SlotKey& key) { entries_.at(static_cast<std::size_t>(slot)).key = key; }
+  // The in-use entry with this key, or -1.
+  int find(const SlotKey& key) const noexcept {
+    for (std::size_t i = 0; i < entries_.size(); ++i)
+      if (entries_[i].refs > 0 && entries_[i].key == key) return static_cast<int>(i);
+    return -1;
+  }
 
   std::size_t capacity() const noexcept { return entries_.size(); }
   bool in_use(int slot) const noexcept;

@@ -1,0 +1,127 @@
+// hwbp: hardware breakpoints and watchpoints for Linux, over perf events.
+//
+//   static long counter;
+//   hwbp::Watch w = hwbp::watch({.addr = reinterpret_cast<std::uintptr_t>(&counter),
+//                                .len = sizeof counter,
+//                                .callback = [](const hwbp::Hit& h) { /* signal context! */ }});
+//
+// A watch is armed on real debug registers through perf_event_open(PERF_TYPE_BREAKPOINT) and
+// each hit is delivered synchronously, as a SIGTRAP in the thread that made the access, to the
+// callback. Callbacks run in signal context: only async-signal-safe work (hwbp/signal_safe.hpp).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "hwbp/error.hpp"
+#include "hwbp/types.hpp"
+
+namespace hwbp {
+
+// Which threads a watch covers.
+struct Target {
+  enum class Kind : std::uint8_t { process, thread };
+  Kind kind = Kind::process;
+  pid_t tid = 0;
+
+  // Every thread of this process: those that exist now and every thread created later.
+  static Target process() noexcept { return {Kind::process, 0}; }
+  // One thread of this process (not the threads it creates later).
+  static Target thread(pid_t tid) noexcept { return {Kind::thread, tid}; }
+  // The calling thread.
+  static Target this_thread() noexcept;
+};
+
+// One delivered hit. Valid only during the callback.
+struct Hit {
+  std::uint64_t watch_id = 0;
+  pid_t tid = 0;               // the thread that made the access
+  std::uintptr_t addr = 0;     // start of the watched chunk that fired (hardware does not
+                               // report the exact byte touched)
+  std::size_t len = 0;         // length of that chunk (1, 2, 4 or 8)
+  std::uintptr_t ip = 0;       // for data hits on x86, the instruction *after* the access
+  Access access = Access::write;  // the watch's access kind
+  bool has_values = false;     // old_value/new_value are meaningful (write, modify, read)
+  bool old_known = true;       // false when the shadow was not yet valid (see docs/semantics.md)
+  std::uint64_t old_value = 0; // the chunk's bytes before the access (little-endian, zero-extended)
+  std::uint64_t new_value = 0; // the chunk's bytes after it, read in the handler
+  bool async = false;          // SIGTRAP was blocked: delivered late, values may not be exact
+  void* context = nullptr;     // ucontext_t* of the interrupted thread
+};
+
+// Runs in signal context in the accessing thread. Must not call hwbp API functions that change
+// the watch set (arm, remove, enable, disable, retarget) and must be async-signal-safe.
+using Callback = std::function<void(const Hit&)>;
+
+struct WatchOptions {
+  std::uintptr_t addr = 0;
+  std::size_t len = 0;          // any length: ranges are split into hardware-sized chunks
+  Access access = Access::modify;
+  Target target = Target::process();
+  Callback callback;            // empty: counting mode (hits() only)
+  bool enabled = true;
+};
+
+// A chunk of a watch and the slot that holds it (for diagnostics and tests).
+struct ChunkInfo {
+  std::uintptr_t addr;
+  std::size_t len;
+  int slot;         // index in the library's slot table
+  unsigned shared;  // how many watches use that slot
+};
+
+// RAII handle of an armed watch. Destroying it removes the watch.
+class Watch {
+ public:
+  Watch() = default;
+  Watch(Watch&& other) noexcept;
+  Watch& operator=(Watch&& other) noexcept;
+  Watch(const Watch&) = delete;
+  Watch& operator=(const Watch&) = delete;
+  ~Watch();
+
+  bool valid() const noexcept { return id_ != 0; }
+  std::uint64_t id() const noexcept { return id_; }
+  void enable();
+  void disable();
+  bool enabled() const;
+  // Moves the watch to another address (and length) in place, with the modify ioctl where the
+  // watch owns its slots alone; otherwise arms the new range and then drops the old one.
+  // On failure the watch is unchanged.
+  void retarget(std::uintptr_t addr);
+  void retarget(std::uintptr_t addr, std::size_t len);
+  // Hits delivered (after 'modify'/'read' filtering); in counting mode, the kernel's count.
+  std::uint64_t hits() const;
+  std::vector<ChunkInfo> chunks() const;
+  // Removes the watch now (also done by the destructor). Never throws.
+  void remove() noexcept;
+
+ private:
+  friend Watch watch(const WatchOptions& options);
+  explicit Watch(std::uint64_t id) noexcept : id_(id) {}
+  std::uint64_t id_ = 0;
+};
+
+// Arms a watch; all of it or nothing. Throws hwbp::Error.
+Watch watch(const WatchOptions& options);
+
+template <class T>
+Watch watch(T& variable, Access access, Callback callback = {}, Target target = Target::process()) {
+  return watch(WatchOptions{reinterpret_cast<std::uintptr_t>(&variable), sizeof(T), access,
+                            target, std::move(callback), true});
+}
+
+// Slots needed by a request after splitting (before sharing), without arming. Throws on bad input.
+std::size_t slots_needed(std::uintptr_t addr, std::size_t len, Access access);
+// Debug-register slots one thread can hold on this machine (probed once).
+unsigned slots_per_thread();
+
+// The hot-path check: is any watch armed? Lock-free, O(1), async-signal-safe. Raised before an
+// event can fire, lowered only after it can no longer fire.
+bool active() noexcept;
+
+}  // namespace hwbp

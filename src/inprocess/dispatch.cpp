@@ -1,0 +1,82 @@
+#include "inprocess/dispatch.hpp"
+
+#include <sched.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace hwbp::inprocess {
+
+bool should_deliver(Access access, bool old_known, std::uint64_t old_value,
+                    std::uint64_t new_value) noexcept {
+  if (!old_known) return true;
+  switch (access) {
+    case Access::modify: return old_value != new_value;
+    case Access::read: return old_value == new_value;
+    default: return true;
+  }
+}
+
+std::uint64_t make_sig_data(int slot, std::uint32_t generation) noexcept {
+  return (kSigDataMagic << 48) | (std::uint64_t{generation} << 16) |
+         static_cast<std::uint64_t>(slot & 0xff);
+}
+
+bool parse_sig_data(std::uint64_t data, int& slot, std::uint32_t& generation) noexcept {
+  if ((data >> 48) != kSigDataMagic) return false;
+  slot = static_cast<int>(data & 0xff);
+  generation = static_cast<std::uint32_t>(data >> 16);
+  return slot < DispatchTable::kCapacity;
+}
+
+std::uint64_t load_chunk(std::uintptr_t addr, unsigned len, bool via_kernel) noexcept {
+  std::uint64_t value = 0;
+  if (via_kernel) {
+    iovec local{&value, len};
+    iovec remote{reinterpret_cast<void*>(addr), len};
+    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(len)) return 0;
+    return value;
+  }
+  // Chunks are naturally aligned, so one load of the chunk's width reads it atomically.
+  switch (len) {
+    case 1: return __atomic_load_n(reinterpret_cast<const std::uint8_t*>(addr), __ATOMIC_RELAXED);
+    case 2: return __atomic_load_n(reinterpret_cast<const std::uint16_t*>(addr), __ATOMIC_RELAXED);
+    case 4: return __atomic_load_n(reinterpret_cast<const std::uint32_t*>(addr), __ATOMIC_RELAXED);
+    case 8: return __atomic_load_n(reinterpret_cast<const std::uint64_t*>(addr), __ATOMIC_RELAXED);
+    default: std::memcpy(&value, reinterpret_cast<const void*>(addr), len > 8 ? 8 : len);
+  }
+  return value;
+}
+
+DispatchTable::~DispatchTable() {
+  for (Slot& s : slots_) delete s.dispatch.exchange(nullptr);
+}
+
+void DispatchTable::publish(int index, std::unique_ptr<SlotDispatch> next) {
+  SlotDispatch* old = slots_[index].dispatch.exchange(next.release(), std::memory_order_seq_cst);
+  if (old != nullptr) {
+    synchronize();
+    delete old;
+  }
+}
+
+void DispatchTable::synchronize() const noexcept {
+  // A handler that loaded the old pointer has already incremented in_flight_ (it enters before
+  // loading), so once the count is seen at zero after the exchange no reader holds `old`.
+  while (in_flight_.load(std::memory_order_seq_cst) != 0) sched_yield();
+}
+
+void DispatchTable::refresh_shadow(int index, const core::Chunk& chunk, bool via_kernel) noexcept {
+  Slot& s = slots_[index];
+  s.shadow.store(load_chunk(chunk.addr, chunk.len, via_kernel), std::memory_order_relaxed);
+  s.shadow_valid.store(true, std::memory_order_release);
+}
+
+DispatchTable& dispatch_table() noexcept {
+  // Never destroyed: a late signal may arrive during exit.
+  static DispatchTable* table = new DispatchTable();
+  return *table;
+}
+
+}  // namespace hwbp::inprocess

@@ -1,0 +1,82 @@
+// What the SIGTRAP handler reads: per slot, an immutable snapshot of the watches listening on
+// it, swapped RCU-style by the (mutex-holding) writer, plus the chunk's value shadow.
+// Everything the handler touches here is lock-free and async-signal-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/split.hpp"
+#include "hwbp/hwbp.hpp"
+
+namespace hwbp::inprocess {
+
+struct Subscriber {
+  std::uint64_t watch_id;
+  Access access;
+  const Callback* callback;  // null or empty: counting only
+  const std::atomic<bool>* enabled;
+  std::atomic<std::uint64_t>* hits;
+};
+
+struct SlotDispatch {
+  std::uint32_t generation = 0;
+  core::Chunk chunk;
+  // A read-write slot would trap again if the handler loaded the bytes itself, so it reads them
+  // through the kernel (process_vm_readv runs in kernel mode, which exclude_kernel ignores).
+  bool read_via_kernel = false;
+  bool needs_values = false;
+  std::vector<Subscriber> subscribers;
+};
+
+// The value filter: does a hit with these values reach a watch of this access kind?
+// modify: only writes that changed the bytes. read (x86 emulation on a read-write slot): only
+// accesses that did not change them. Others: every hit. Unknown old value: deliver.
+bool should_deliver(Access access, bool old_known, std::uint64_t old_value,
+                    std::uint64_t new_value) noexcept;
+
+// sig_data layout: [63:48] magic, [47:16] slot generation, [7:0] slot index. The magic tells
+// our signals from other in-process sigtrap users; the generation drops a late signal from a
+// slot that has since been reused for another chunk.
+inline constexpr std::uint64_t kSigDataMagic = 0x4857ull;  // "HW"
+std::uint64_t make_sig_data(int slot, std::uint32_t generation) noexcept;
+bool parse_sig_data(std::uint64_t data, int& slot, std::uint32_t& generation) noexcept;
+
+// Reads `len` (1/2/4/8) bytes at addr as a little-endian integer.
+std::uint64_t load_chunk(std::uintptr_t addr, unsigned len, bool via_kernel) noexcept;
+
+class DispatchTable {
+ public:
+  static constexpr int kCapacity = 64;
+
+  struct Slot {
+    std::atomic<SlotDispatch*> dispatch{nullptr};
+    std::atomic<std::uint64_t> shadow{0};
+    std::atomic<bool> shadow_valid{false};
+  };
+
+  ~DispatchTable();
+
+  // Handler side.
+  Slot& slot(int index) noexcept { return slots_[index]; }
+  void enter() noexcept { in_flight_.fetch_add(1, std::memory_order_seq_cst); }
+  void leave() noexcept { in_flight_.fetch_sub(1, std::memory_order_release); }
+
+  // Writer side (under the registry mutex): installs `next` (may be null) and frees the previous
+  // snapshot once no handler can still be reading it.
+  void publish(int index, std::unique_ptr<SlotDispatch> next);
+  // Waits until no handler is running (grace period). Also used before freeing watch records.
+  void synchronize() const noexcept;
+  // Re-reads the chunk into the shadow (before the slot is enabled or after it is moved).
+  void refresh_shadow(int index, const core::Chunk& chunk, bool via_kernel) noexcept;
+
+ private:
+  Slot slots_[kCapacity];
+  std::atomic<int> in_flight_{0};
+};
+
+DispatchTable& dispatch_table() noexcept;
+
+}  // namespace hwbp::inprocess

@@ -1,0 +1,400 @@
+#include "inprocess/registry.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+
+#include "core/split.hpp"
+#include "inprocess/sigtrap.hpp"
+#include "perf/capabilities.hpp"
+#include "perf/errors.hpp"
+#include "perf/threads.hpp"
+
+namespace hwbp::inprocess {
+namespace {
+
+std::string hex(std::uintptr_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%" PRIxPTR, v);
+  return buf;
+}
+
+std::vector<unsigned> slots_per_thread_for(const core::ArchInfo& arch) {
+  unsigned probed = perf::capabilities().slots;
+  unsigned data = probed != 0 ? probed : arch.data_slots;
+  if (arch.mixed_pool) return {data};
+  return {arch.inst_slots, data};
+}
+
+// Kernel counting (no signal) is enough when no callback wants the hit and no value filter
+// has to look at it.
+bool counts_in_kernel(const WatchOptions& o) {
+  return !o.callback && (o.access == Access::write || o.access == Access::read_write ||
+                         o.access == Access::exec);
+}
+
+bool reads_via_kernel(core::HwType type) {
+  return type == core::HwType::read_write || type == core::HwType::read;
+}
+
+std::vector<int> distinct(std::vector<int> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+}  // namespace
+
+Registry& Registry::instance() {
+  // Never destroyed: the SIGTRAP handler may still run while the process exits.
+  static Registry* registry = new Registry();
+  return *registry;
+}
+
+Registry::Registry()
+    : arch_(core::host_arch()),
+      table_(arch_, DispatchTable::kCapacity, slots_per_thread_for(arch_)) {}
+
+Registry::WatchRecord& Registry::find(std::uint64_t id) const {
+  auto it = watches_.find(id);
+  if (it == watches_.end())
+    throw Error(Errc::invalid_state, "watch " + std::to_string(id) +
+                                         " is not armed (removed or moved-from); arm a new one");
+  return *it->second;
+}
+
+std::vector<core::SlotKey> Registry::keys_for(const core::WatchRequest& request,
+                                              const Target& target, bool counting) const {
+  std::vector<core::SlotKey> keys;
+  for (const core::Chunk& c : core::split_range(arch_, request)) {
+    core::SlotKey key;
+    key.chunk = c;
+    key.target = target.kind == Target::Kind::process ? core::kProcessTarget
+                                                      : static_cast<std::uint64_t>(target.tid);
+    key.sigtrap = !counting;
+    keys.push_back(key);
+  }
+  return keys;
+}
+
+void Registry::check_plan(const core::SlotTable::PlanResult& result,
+                          const core::WatchRequest& request, std::size_t chunk_count) const {
+  using PlanError = core::SlotTable::PlanError;
+  std::string what = "watch of " + std::to_string(request.len) + " byte(s) at " +
+                     hex(request.addr) + " needs " + std::to_string(chunk_count) + " slot(s)";
+  if (result.error == PlanError::thread_slots) {
+    unsigned in_use = result.needed - static_cast<unsigned>(chunk_count);
+    throw Error(Errc::no_slots,
+                what + ", but a thread has " + std::to_string(result.available) +
+                    " debug-register slots and hwbp already uses up to " +
+                    std::to_string(std::min(in_use, result.available)) +
+                    " (a thread would need " + std::to_string(result.needed) +
+                    "); remove or disable a watch, or watch fewer bytes",
+                ENOSPC);
+  }
+  if (result.error == PlanError::table_full)
+    throw Error(Errc::no_slots,
+                what + ", but hwbp's slot table is full (" +
+                    std::to_string(table_.capacity()) + " distinct chunks); remove a watch",
+                ENOSPC);
+}
+
+unsigned Registry::slots_on_thread(pid_t tid) const {
+  unsigned total = 0;
+  for (unsigned pool = 0; pool < arch_.pool_count(); ++pool)
+    total += table_.thread_load(static_cast<std::uint64_t>(tid), pool);
+  return total;
+}
+
+perf::BreakpointAttr Registry::attr_for(int slot) const {
+  const core::SlotKey& key = table_.key(slot);
+  perf::BreakpointAttr a;
+  a.addr = key.chunk.addr;
+  a.len = key.chunk.len;
+  a.type = key.chunk.type;
+  a.disabled = !hw_[slot].hw_enabled;
+  a.sigtrap = key.sigtrap;
+  // Watches end with exec (new address space); sigtrap requires it anyway.
+  a.remove_on_exec = true;
+  a.sig_data = make_sig_data(slot, hw_[slot].generation);
+  return a;
+}
+
+void Registry::publish_slot(int slot) {
+  if (!table_.in_use(slot)) {
+    dispatch_table().publish(slot, nullptr);
+    return;
+  }
+  const core::SlotKey& key = table_.key(slot);
+  auto d = std::make_unique<SlotDispatch>();
+  d->generation = hw_[slot].generation;
+  d->chunk = key.chunk;
+  d->read_via_kernel = reads_via_kernel(key.chunk.type);
+  for (const auto& [id, rec] : watches_) {
+    if (std::find(rec->slots.begin(), rec->slots.end(), slot) == rec->slots.end()) continue;
+    d->subscribers.push_back({id, rec->request.access, &rec->callback, &rec->enabled, &rec->hits});
+    Access a = rec->request.access;
+    if (a == Access::write || a == Access::modify || a == Access::read) d->needs_values = true;
+  }
+  dispatch_table().publish(slot, std::move(d));
+}
+
+void Registry::sync_hw_state(int slot) {
+  bool want = false;
+  if (table_.in_use(slot)) {
+    for (const auto& [id, rec] : watches_)
+      if (rec->enabled.load() &&
+          std::find(rec->slots.begin(), rec->slots.end(), slot) != rec->slots.end())
+        want = true;
+  }
+  SlotHw& hw = hw_[slot];
+  if (want == hw.hw_enabled) return;
+  if (!want) {
+    for (perf::Event& ev : hw.threads.events) ev.disable();
+    hw.hw_enabled = false;
+    active_.lower(static_cast<unsigned>(slot));  // only once nothing can fire any more
+    return;
+  }
+  const core::Chunk& chunk = table_.key(slot).chunk;
+  dispatch_table().refresh_shadow(slot, chunk, reads_via_kernel(chunk.type));
+  active_.raise(static_cast<unsigned>(slot));  // before anything can fire
+  for (std::size_t i = 0; i < hw.threads.events.size(); ++i) {
+    int rc = hw.threads.events[i].enable();
+    if (rc < 0) {
+      for (std::size_t j = 0; j < i; ++j) hw.threads.events[j].disable();
+      active_.lower(static_cast<unsigned>(slot));
+      perf::OpenContext ctx;
+      ctx.pid = hw.threads.tids[i];
+      throw perf::error_from_errno(-rc, ctx);
+    }
+  }
+  hw.hw_enabled = true;
+}
+
+void Registry::attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys) {
+  core::SlotTable::PlanResult result = table_.plan(keys);
+  check_plan(result, rec.request, keys.size());
+  const core::SlotTable::Plan& plan = *result.plan;
+
+  // Open every new slot's events (disabled) before anything becomes visible; a failure here
+  // closes what was opened (RAII) and leaves the table untouched.
+  std::vector<std::pair<int, ThreadEvents>> opened;
+  unsigned opened_count = 0;
+  auto ours = [&](pid_t tid) { return slots_on_thread(tid) + opened_count; };
+  for (int slot : plan.created) {
+    std::size_t k = static_cast<std::size_t>(
+        std::find(plan.slot_of_key.begin(), plan.slot_of_key.end(), slot) - plan.slot_of_key.begin());
+    perf::BreakpointAttr a;
+    a.addr = keys[k].chunk.addr;
+    a.len = keys[k].chunk.len;
+    a.type = keys[k].chunk.type;
+    a.disabled = true;
+    a.sigtrap = keys[k].sigtrap;
+    a.remove_on_exec = true;
+    std::uint32_t generation = next_generation_++;
+    a.sig_data = make_sig_data(slot, generation);
+    opened.emplace_back(slot, open_on_target(a, rec.target, ours));
+    hw_[slot].generation = generation;
+    ++opened_count;
+  }
+  table_.commit(plan, keys);
+  for (auto& [slot, threads] : opened) {
+    hw_[slot].threads = std::move(threads);
+    hw_[slot].hw_enabled = false;
+  }
+  rec.slots = plan.slot_of_key;
+  rec.count_base.assign(rec.slots.size(), 0);
+  for (std::size_t i = 0; i < rec.slots.size(); ++i)
+    if (!keys[i].sigtrap)
+      for (const perf::Event& ev : hw_[rec.slots[i]].threads.events)
+        rec.count_base[i] += std::max<std::int64_t>(ev.count(), 0);
+  for (int slot : distinct(rec.slots)) publish_slot(slot);
+  try {
+    for (int slot : distinct(rec.slots)) sync_hw_state(slot);
+  } catch (...) {
+    detach(rec);
+    throw;
+  }
+}
+
+void Registry::detach(WatchRecord& rec) noexcept {
+  std::vector<int> old = rec.slots;
+  rec.slots.clear();
+  rec.count_base.clear();
+  std::vector<int> freed = table_.release(old);
+  for (int slot : distinct(old)) {
+    bool is_freed = std::find(freed.begin(), freed.end(), slot) != freed.end();
+    if (!is_freed) {
+      publish_slot(slot);
+      try {
+        sync_hw_state(slot);
+      } catch (...) {  // only disabling can happen here, which does not throw
+      }
+      continue;
+    }
+    SlotHw& hw = hw_[slot];
+    for (perf::Event& ev : hw.threads.events) ev.disable();
+    hw.hw_enabled = false;
+    active_.lower(static_cast<unsigned>(slot));
+    dispatch_table().publish(slot, nullptr);
+    hw.threads = ThreadEvents{};  // closes the fds
+  }
+}
+
+std::uint64_t Registry::arm(const WatchOptions& options) {
+  core::WatchRequest request{options.addr, options.len, options.access};
+  if (auto violation = core::validate_range(arch_, request))
+    throw Error(Errc::invalid_request, violation->message);
+  const perf::Capabilities& caps = perf::capabilities();
+  if (!caps.breakpoints) throw perf::error_from_errno(caps.open_errno, perf::OpenContext{});
+  Target target = options.target;
+  if (target.kind == Target::Kind::thread && target.tid == 0) target.tid = perf::current_tid();
+  bool counting = counts_in_kernel(options);
+  if (!counting) install_sigtrap_handler();
+  std::vector<core::SlotKey> keys = keys_for(request, target, counting);
+
+  auto rec = std::make_unique<WatchRecord>();
+  rec->request = request;
+  rec->target = target;
+  rec->callback = options.callback;
+  rec->enabled.store(options.enabled);
+  std::lock_guard<std::mutex> lock(mu_);
+  rec->id = next_id_++;
+  WatchRecord& ref = *rec;
+  watches_.emplace(ref.id, std::move(rec));
+  try {
+    attach(ref, keys);
+  } catch (...) {
+    watches_.erase(ref.id);
+    throw;
+  }
+  return ref.id;
+}
+
+void Registry::remove(std::uint64_t id) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = watches_.find(id);
+  if (it == watches_.end()) return;
+  it->second->enabled.store(false);
+  detach(*it->second);
+  dispatch_table().synchronize();  // no handler may still hold the record's callback
+  watches_.erase(it);
+}
+
+void Registry::set_enabled(std::uint64_t id, bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WatchRecord& rec = find(id);
+  bool before = rec.enabled.exchange(on);
+  try {
+    for (int slot : distinct(rec.slots)) sync_hw_state(slot);
+  } catch (...) {
+    rec.enabled.store(before);
+    for (int slot : distinct(rec.slots)) {
+      try {
+        sync_hw_state(slot);
+      } catch (...) {
+      }
+    }
+    throw;
+  }
+}
+
+bool Registry::enabled(std::uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return find(id).enabled.load();
+}
+
+bool Registry::try_retarget_in_place(WatchRecord& rec, const std::vector<core::SlotKey>& keys) {
+  if (keys.size() != rec.slots.size()) return false;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (table_.refcount(rec.slots[i]) != 1) return false;
+    int existing = table_.find(keys[i]);
+    if (existing >= 0 && existing != rec.slots[i]) return false;
+  }
+  std::vector<core::SlotKey> old_keys;
+  for (int slot : rec.slots) old_keys.push_back(table_.key(slot));
+  // Move one slot: shadow first (the new address is not armed yet, so reading it cannot trap),
+  // then the dispatch, then the hardware through the modify ioctl (reaches inherited copies).
+  auto move_slot = [&](std::size_t i, const core::SlotKey& key) -> int {
+    int slot = rec.slots[i];
+    table_.rekey(slot, key);
+    dispatch_table().refresh_shadow(slot, key.chunk, reads_via_kernel(key.chunk.type));
+    publish_slot(slot);
+    perf::BreakpointAttr a = attr_for(slot);
+    for (std::size_t e = 0; e < hw_[slot].threads.events.size(); ++e) {
+      int rc = hw_[slot].threads.events[e].modify(a);
+      if (rc < 0) return rc;
+    }
+    return 0;
+  };
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    int rc = move_slot(i, keys[i]);
+    if (rc == 0) continue;
+    for (std::size_t j = 0; j <= i; ++j) move_slot(j, old_keys[j]);  // roll back
+    if (rc == -ENOTTY) return false;  // kernel < 4.17: no modify ioctl, reopen instead
+    perf::OpenContext ctx;
+    throw perf::error_from_errno(-rc, ctx);
+  }
+  return true;
+}
+
+void Registry::retarget(std::uint64_t id, std::uintptr_t addr, std::size_t len) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WatchRecord& rec = find(id);
+  core::WatchRequest request{addr, len, rec.request.access};
+  if (auto violation = core::validate_range(arch_, request))
+    throw Error(Errc::invalid_request, violation->message);
+  bool counting = !rec.slots.empty() && !table_.key(rec.slots.front()).sigtrap;
+  std::vector<core::SlotKey> keys = keys_for(request, rec.target, counting);
+  if (try_retarget_in_place(rec, keys)) {
+    rec.request = request;
+    return;
+  }
+  // Shared slots or a different chunk count: re-arm. The old range is released first so a
+  // watch that fills the slots can still move; it is restored if the new range does not fit.
+  core::WatchRequest old_request = rec.request;
+  std::vector<core::SlotKey> old_keys = keys_for(old_request, rec.target, counting);
+  detach(rec);
+  try {
+    rec.request = request;
+    attach(rec, keys);
+  } catch (...) {
+    rec.request = old_request;
+    attach(rec, old_keys);
+    throw;
+  }
+}
+
+std::uint64_t Registry::hits(std::uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const WatchRecord& rec = find(id);
+  if (rec.slots.empty() || table_.key(rec.slots.front()).sigtrap) return rec.hits.load();
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < rec.slots.size(); ++i) {
+    std::int64_t slot_count = 0;
+    for (const perf::Event& ev : hw_[rec.slots[i]].threads.events)
+      slot_count += std::max<std::int64_t>(ev.count(), 0);
+    total += slot_count - rec.count_base[i];
+  }
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(total, 0));
+}
+
+core::WatchRequest Registry::request(std::uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return find(id).request;
+}
+
+std::vector<ChunkInfo> Registry::chunks(std::uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const WatchRecord& rec = find(id);
+  std::vector<ChunkInfo> out;
+  for (int slot : rec.slots) {
+    const core::Chunk& c = table_.key(slot).chunk;
+    out.push_back({c.addr, c.len, slot, table_.refcount(slot)});
+  }
+  return out;
+}
+
+}  // namespace hwbp::inprocess

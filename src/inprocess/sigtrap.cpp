@@ -1,0 +1,198 @@
+#include "inprocess/sigtrap.hpp"
+
+#include <dlfcn.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <mutex>
+
+#include "inprocess/dispatch.hpp"
+
+#ifndef TRAP_PERF
+#define TRAP_PERF 6
+#endif
+
+extern "C" int __sigaction(int, const struct sigaction*, struct sigaction*);
+
+namespace hwbp::inprocess {
+namespace {
+
+using SigactionFn = int (*)(int, const struct sigaction*, struct sigaction*);
+
+std::atomic<bool> g_installed{false};
+std::mutex g_install_mutex;
+// The program's view of SIGTRAP. Written in normal context under g_install_mutex.
+struct sigaction g_chained {};
+
+SigactionFn real_sigaction() noexcept {
+  // RTLD_NEXT finds the next definition after ours (libc, or a sanitizer interceptor). A static
+  // executable has no dynamic loader: fall back to glibc's exported alias.
+  static SigactionFn fn = [] {
+    auto f = reinterpret_cast<SigactionFn>(dlsym(RTLD_NEXT, "sigaction"));
+    return f != nullptr ? f : &__sigaction;
+  }();
+  return fn;
+}
+
+pid_t gettid_raw() noexcept { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+std::uintptr_t trap_ip(void* uc) noexcept {
+#if defined(__x86_64__)
+  return static_cast<std::uintptr_t>(static_cast<ucontext_t*>(uc)->uc_mcontext.gregs[REG_RIP]);
+#elif defined(__aarch64__)
+  return static_cast<std::uintptr_t>(static_cast<ucontext_t*>(uc)->uc_mcontext.pc);
+#else
+  return 0;
+#endif
+}
+
+void deliver(SlotDispatch& d, DispatchTable::Slot& slot, const siginfo_t* si, void* uc,
+             const PerfTrapInfo& info) {
+  Hit hit;
+  hit.tid = gettid_raw();
+  hit.addr = d.chunk.addr;
+  hit.len = d.chunk.len;
+  hit.ip = trap_ip(uc);
+  hit.async = (info.flags & kTrapPerfFlagAsync) != 0;
+  hit.context = uc;
+  (void)si;
+  if (d.needs_values) {
+    hit.new_value = load_chunk(d.chunk.addr, d.chunk.len, d.read_via_kernel);
+    if (slot.shadow_valid.load(std::memory_order_acquire)) {
+      hit.old_value = slot.shadow.exchange(hit.new_value, std::memory_order_acq_rel);
+    } else {
+      slot.shadow.store(hit.new_value, std::memory_order_relaxed);
+      slot.shadow_valid.store(true, std::memory_order_release);
+      hit.old_known = false;
+    }
+  }
+  for (const Subscriber& s : d.subscribers) {
+    if (!s.enabled->load(std::memory_order_relaxed)) continue;
+    if (d.needs_values && !should_deliver(s.access, hit.old_known, hit.old_value, hit.new_value))
+      continue;
+    s.hits->fetch_add(1, std::memory_order_relaxed);
+    if (s.callback != nullptr && *s.callback) {
+      hit.watch_id = s.watch_id;
+      hit.access = s.access;
+      hit.has_values = d.needs_values && s.access != Access::read_write && s.access != Access::exec;
+      (*s.callback)(hit);
+    }
+  }
+}
+
+// Returns false when the trap is not one of ours (another in-process sigtrap user).
+bool handle_perf_trap(const siginfo_t* si, void* uc) {
+  PerfTrapInfo info = perf_trap_info(si);
+  int index = 0;
+  std::uint32_t generation = 0;
+  if (info.type != PERF_TYPE_BREAKPOINT || !parse_sig_data(info.data, index, generation))
+    return false;
+  DispatchTable& table = dispatch_table();
+  table.enter();
+  DispatchTable::Slot& slot = table.slot(index);
+  SlotDispatch* d = slot.dispatch.load(std::memory_order_seq_cst);
+  // A missing or newer dispatch means the signal outlived its slot: ours, but nothing to report.
+  if (d != nullptr && d->generation == generation) deliver(*d, slot, si, uc, info);
+  table.leave();
+  return true;
+}
+
+void chain(int sig, siginfo_t* si, void* uc) {
+  struct sigaction act = g_chained;
+  if ((act.sa_flags & SA_SIGINFO) != 0 && act.sa_sigaction != nullptr) {
+    act.sa_sigaction(sig, si, uc);
+    return;
+  }
+  if (act.sa_handler == SIG_IGN) return;
+  if (act.sa_handler != SIG_DFL) {
+    act.sa_handler(sig);
+    return;
+  }
+  // Never let a perf trap kill the process (a late signal of a closed event, or another
+  // library's). Any other SIGTRAP gets the default action the program would have had.
+  if (si->si_code == TRAP_PERF) return;
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  real_sigaction()(SIGTRAP, &dfl, nullptr);
+  syscall(SYS_tgkill, getpid(), gettid_raw(), SIGTRAP);
+}
+
+extern "C" void hwbp_sigtrap_handler(int sig, siginfo_t* si, void* uc) {
+  int saved_errno = errno;
+  if (!(si->si_code == TRAP_PERF && handle_perf_trap(si, uc))) chain(sig, si, uc);
+  errno = saved_errno;
+}
+
+// Virtualised sigaction for SIGTRAP once our handler is in place.
+int sigtrap_sigaction(const struct sigaction* act, struct sigaction* oldact) {
+  std::lock_guard<std::mutex> lock(g_install_mutex);
+  if (oldact != nullptr) *oldact = g_chained;
+  if (act != nullptr) g_chained = *act;
+  return 0;
+}
+
+}  // namespace
+
+PerfTrapInfo perf_trap_info(const siginfo_t* si) noexcept {
+  static_assert(sizeof(siginfo_t) == 128);
+  static_assert(offsetof(siginfo_t, si_addr) == 16);
+  const auto* raw = reinterpret_cast<const unsigned char*>(si);
+  PerfTrapInfo info{};
+  std::memcpy(&info.data, raw + 24, sizeof info.data);
+  std::memcpy(&info.type, raw + 32, sizeof info.type);
+  std::memcpy(&info.flags, raw + 36, sizeof info.flags);
+  return info;
+}
+
+void install_sigtrap_handler() {
+  if (g_installed.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(g_install_mutex);
+  if (g_installed.load(std::memory_order_relaxed)) return;
+  struct sigaction ours {};
+  ours.sa_sigaction = hwbp_sigtrap_handler;
+  // SA_NODEFER: a hit inside a handler (e.g. a callback touching another watched variable) is
+  // delivered nested instead of being queued asynchronously with inexact values.
+  ours.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
+  sigemptyset(&ours.sa_mask);
+  struct sigaction previous {};
+  if (real_sigaction()(SIGTRAP, &ours, &previous) != 0)
+    throw Error(Errc::system, std::string("cannot install the SIGTRAP handler: ") + std::strerror(errno), errno);
+  g_chained = previous;
+  g_installed.store(true, std::memory_order_release);
+}
+
+bool sigtrap_handler_installed() noexcept { return g_installed.load(std::memory_order_acquire); }
+
+struct sigaction chained_sigtrap_action() noexcept {
+  std::lock_guard<std::mutex> lock(g_install_mutex);
+  return g_chained;
+}
+
+}  // namespace hwbp::inprocess
+
+using hwbp::inprocess::real_sigaction;
+
+// Interposed for SIGTRAP only, so the program's own handler is chained rather than replacing
+// ours; every other signal goes straight through.
+extern "C" int sigaction(int signum, const struct sigaction* act, struct sigaction* oldact) {
+  if (signum == SIGTRAP && hwbp::inprocess::sigtrap_handler_installed())
+    return hwbp::inprocess::sigtrap_sigaction(act, oldact);
+  return real_sigaction()(signum, act, oldact);
+}
+
+// glibc's signal() calls its internal __sigaction directly, bypassing the interposed one.
+extern "C" sighandler_t signal(int signum, sighandler_t handler) {
+  struct sigaction act {};
+  struct sigaction old {};
+  act.sa_handler = handler;
+  act.sa_flags = SA_RESTART;  // BSD semantics, as glibc's signal()
+  sigemptyset(&act.sa_mask);
+  if (sigaction(signum, &act, &old) != 0) return SIG_ERR;
+  return old.sa_handler;
+}

@@ -1,0 +1,59 @@
+// The public C++ API: thin handles over the registry.
+#include "core/request.hpp"
+#include "core/split.hpp"
+#include "hwbp/hwbp.hpp"
+#include "inprocess/registry.hpp"
+#include "perf/capabilities.hpp"
+#include "perf/threads.hpp"
+
+namespace hwbp {
+namespace {
+inprocess::Registry& registry() { return inprocess::Registry::instance(); }
+}  // namespace
+
+Target Target::this_thread() noexcept { return thread(perf::current_tid()); }
+
+Watch watch(const WatchOptions& options) { return Watch(registry().arm(options)); }
+
+Watch::Watch(Watch&& other) noexcept : id_(other.id_) { other.id_ = 0; }
+
+Watch& Watch::operator=(Watch&& other) noexcept {
+  if (this != &other) {
+    remove();
+    id_ = other.id_;
+    other.id_ = 0;
+  }
+  return *this;
+}
+
+Watch::~Watch() { remove(); }
+
+void Watch::remove() noexcept {
+  if (id_ == 0) return;
+  registry().remove(id_);
+  id_ = 0;
+}
+
+void Watch::enable() { registry().set_enabled(id_, true); }
+void Watch::disable() { registry().set_enabled(id_, false); }
+bool Watch::enabled() const { return registry().enabled(id_); }
+void Watch::retarget(std::uintptr_t addr) {
+  registry().retarget(id_, addr, registry().request(id_).len);
+}
+void Watch::retarget(std::uintptr_t addr, std::size_t len) { registry().retarget(id_, addr, len); }
+std::uint64_t Watch::hits() const { return registry().hits(id_); }
+std::vector<ChunkInfo> Watch::chunks() const { return registry().chunks(id_); }
+
+std::size_t slots_needed(std::uintptr_t addr, std::size_t len, Access access) {
+  core::ArchInfo arch = core::host_arch();
+  core::WatchRequest request{addr, len, access};
+  if (auto violation = core::validate_range(arch, request))
+    throw Error(Errc::invalid_request, violation->message);
+  return core::chunk_count(arch, request);
+}
+
+unsigned slots_per_thread() { return perf::capabilities().slots; }
+
+bool active() noexcept { return registry().active(); }
+
+}  // namespace hwbp
