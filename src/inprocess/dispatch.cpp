@@ -67,10 +67,16 @@ void DispatchTable::synchronize() const noexcept {
   while (in_flight_.load(std::memory_order_seq_cst) != 0) sched_yield();
 }
 
-void DispatchTable::refresh_shadow(int index, const core::Chunk& chunk, bool via_kernel) noexcept {
+void DispatchTable::refresh_shadow(int index, const core::Chunk& chunk, bool) noexcept {
+  // Not the hot path: read through the kernel so that an address that is not mapped (yet) is
+  // an unknown old value instead of a crash, and a read-write slot does not trap.
   Slot& s = slots_[index];
-  s.shadow.store(load_chunk(chunk.addr, chunk.len, via_kernel), std::memory_order_relaxed);
-  s.shadow_valid.store(true, std::memory_order_release);
+  std::uint64_t value = 0;
+  iovec local{&value, chunk.len};
+  iovec remote{reinterpret_cast<void*>(chunk.addr), chunk.len};
+  bool ok = process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(chunk.len);
+  s.shadow.store(value, std::memory_order_relaxed);
+  s.shadow_valid.store(ok, std::memory_order_release);
 }
 
 DispatchTable& dispatch_table() noexcept {

@@ -1,0 +1,124 @@
+// Whole-process coverage: threads that exist before arming, threads created after it, and
+// threads created while arming runs; every hit attributed to the thread that made it.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "hwbp/hwbp.hpp"
+#include "test_support.hpp"
+
+namespace hwbp::test {
+namespace {
+
+alignas(8) volatile std::uint64_t g_shared = 0;
+
+struct Worker {
+  std::thread thread;
+  std::atomic<pid_t> tid{0};
+};
+
+TEST(LibraryThreads, EightBeforeAndEightAfterArmingAllReportedWithTheirTid) {
+  constexpr int kThreads = 16;
+  HitLog log;
+  std::atomic<bool> go{false};
+  std::vector<Worker> workers(kThreads);
+  auto body = [&](int index) {
+    workers[index].tid = gettid_raw();
+    while (!go.load()) std::this_thread::yield();
+    for (int k = 0; k <= index; ++k) g_shared = (static_cast<std::uint64_t>(index) << 32) | (k + 1);
+  };
+  for (int i = 0; i < 8; ++i) workers[i].thread = std::thread(body, i);
+  for (int i = 0; i < 8; ++i)
+    while (workers[i].tid.load() == 0) std::this_thread::yield();
+  Watch w = watch(g_shared, Access::write, log.callback());
+  for (int i = 8; i < kThreads; ++i) workers[i].thread = std::thread(body, i);
+  go = true;
+  for (auto& wk : workers) wk.thread.join();
+
+  std::map<pid_t, int> per_tid;
+  for (int i = 0; i < log.size(); ++i) per_tid[log.entries[i].tid]++;
+  for (int i = 0; i < kThreads; ++i)
+    EXPECT_EQ(per_tid[workers[i].tid.load()], i + 1)
+        << "thread " << i << (i < 8 ? " (created before arming)" : " (created after arming)");
+  int expected_total = kThreads * (kThreads + 1) / 2;
+  EXPECT_EQ(log.size(), expected_total);
+  EXPECT_EQ(w.hits(), static_cast<std::uint64_t>(expected_total));
+}
+
+TEST(LibraryThreads, ThreadsCreatedWhileArmingAreCovered) {
+  // A spawner creates threads continuously while the watch is being armed; each thread waits
+  // for the watch to be armed, then writes once. Every one of them must be reported once.
+  constexpr int kSpawned = 64;
+  HitLog log;
+  std::atomic<bool> armed{false};
+  std::atomic<bool> started{false};
+  std::vector<std::thread> spawned;
+  std::thread spawner([&] {
+    std::vector<std::thread> mine;
+    for (int i = 0; i < kSpawned; ++i) {
+      mine.emplace_back([&] {
+        while (!armed.load()) std::this_thread::yield();
+        g_shared = static_cast<std::uint64_t>(gettid_raw());
+      });
+      started = true;
+    }
+    for (auto& t : mine) t.join();
+  });
+  while (!started.load()) std::this_thread::yield();
+  Watch w = watch(g_shared, Access::write, log.callback());
+  armed = true;
+  spawner.join();
+  EXPECT_EQ(w.hits(), static_cast<std::uint64_t>(kSpawned));
+  std::map<pid_t, int> per_tid;
+  for (int i = 0; i < log.size(); ++i) per_tid[log.entries[i].tid]++;
+  EXPECT_EQ(per_tid.size(), static_cast<std::size_t>(kSpawned));
+  for (auto& [tid, n] : per_tid) EXPECT_EQ(n, 1) << "tid " << tid;
+}
+
+TEST(LibraryThreads, ThisThreadWatchIgnoresOtherThreads) {
+  HitLog log;
+  Watch w = watch(g_shared, Access::write, log.callback(), Target::this_thread());
+  std::thread other([] { g_shared = 1; });
+  other.join();
+  EXPECT_EQ(w.hits(), 0u);
+  g_shared = 2;
+  EXPECT_EQ(w.hits(), 1u);
+}
+
+TEST(LibraryThreads, GivenThreadWatchCoversOnlyThatThread) {
+  std::atomic<pid_t> tid{0};
+  std::atomic<int> phase{0};
+  std::thread target([&] {
+    tid = gettid_raw();
+    while (phase.load() != 1) std::this_thread::yield();
+    g_shared = 11;
+    g_shared = 12;
+    phase = 2;
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  HitLog log;
+  Watch w = watch(g_shared, Access::write, log.callback(), Target::thread(tid.load()));
+  g_shared = 10;  // this thread: not covered
+  phase = 1;
+  while (phase.load() != 2) std::this_thread::yield();
+  target.join();
+  ASSERT_EQ(log.size(), 2);
+  EXPECT_EQ(log.entries[0].tid, tid.load());
+  EXPECT_EQ(log.entries[1].new_value, 12u);
+}
+
+TEST(LibraryThreads, UnknownThreadIsRefusedWithItsOwnError) {
+  try {
+    Watch w = watch(g_shared, Access::write, {}, Target::thread(0x3ffffff0));
+    FAIL() << "arming on a thread that does not exist succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::no_such_thread) << e.what();
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace hwbp::test
