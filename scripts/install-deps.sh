@@ -7,6 +7,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
   gdb
+  libdw-dev libelf-dev libzydis-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -120,8 +121,16 @@ std::size_t slots_needed(std::uintptr_t addr, std::size_t len, Access access);
 // Debug-register slots one thread can hold on this machine (probed once).
 unsigned slots_per_thread();
 
-// The hot-path check: is any watch armed? Lock-free, O(1), async-signal-safe. Raised before an
-// event can fire, lowered only after it can no longer fire.
-bool active() noexcept;
+namespace detail {
+// One bit per armed slot; written only by the library (see src/core/active.hpp for the order).
+extern std::atomic<std::uint64_t> g_armed_slots;
+}  // namespace detail
+
+// The hot-path check: is any watch armed? One acquire load: lock-free, O(1), async-signal-safe.
+// Raised before an event can fire, lowered only after it can no longer fire, so it never says
+// "inactive" while a hit can still arrive (it may say "active" briefly after the last disarm).
+inline bool active() noexcept {
+  return detail::g_armed_slots.load(std::memory_order_acquire) != 0;
+}
 
 }  // namespace hwbp

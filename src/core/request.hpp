@@ -42,6 +42,10 @@ struct RuleViolation {
 // Upper bound on a range watch's length (the split would need far more slots than exist anyway).
 inline constexpr std::size_t kMaxRangeLen = 4096;
 
+// First address that is not user space: 0x0000'8000'0000'0000 on x86-64 (4-level paging
+// TASK_SIZE_MAX rounded up), 1 << 48 on aarch64 (48-bit VA).
+std::uintptr_t user_address_limit(const ArchInfo& arch) noexcept;
+
 // The request as one hardware slot (what perf itself would accept), e.g. for raw DR programming.
 std::optional<RuleViolation> validate_single_slot(const ArchInfo& arch, const WatchRequest& req);
 // The request as a range watch: any length/alignment that split_range() can cover exactly.

@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "inprocess/safe_read.hpp"
+
 namespace hwbp::inprocess {
 
 bool should_deliver(Access access, bool old_known, std::uint64_t old_value,
@@ -67,14 +69,20 @@ void DispatchTable::synchronize() const noexcept {
   while (in_flight_.load(std::memory_order_seq_cst) != 0) sched_yield();
 }
 
-void DispatchTable::refresh_shadow(int index, const core::Chunk& chunk, bool) noexcept {
-  // Not the hot path: read through the kernel so that an address that is not mapped (yet) is
-  // an unknown old value instead of a crash, and a read-write slot does not trap.
+void DispatchTable::refresh_shadow(int index, const core::Chunk& chunk, bool via_kernel) noexcept {
+  // An address that is not mapped (yet) gives an unknown old value, never a crash. A
+  // read-write chunk is read through the kernel: a direct load could trip another watch on
+  // the same bytes and be reported as the program's access.
   Slot& s = slots_[index];
   std::uint64_t value = 0;
-  iovec local{&value, chunk.len};
-  iovec remote{reinterpret_cast<void*>(chunk.addr), chunk.len};
-  bool ok = process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(chunk.len);
+  bool ok = false;
+  if (via_kernel) {
+    iovec local{&value, chunk.len};
+    iovec remote{reinterpret_cast<void*>(chunk.addr), chunk.len};
+    ok = process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(chunk.len);
+  } else {
+    ok = read_user_chunk(chunk.addr, chunk.len, value);
+  }
   s.shadow.store(value, std::memory_order_relaxed);
   s.shadow_valid.store(ok, std::memory_order_release);
 }

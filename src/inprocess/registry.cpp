@@ -21,11 +21,12 @@ std::string hex(std::uintptr_t v) {
   return buf;
 }
 
+// The plan uses the architecture's slot count, not the start-up probe: the probe sees what is
+// free at that moment (a CPU-wide event of another tool lowers it for a while), and the kernel
+// stays the final judge — its ENOSPC rolls the change back and is explained.
 std::vector<unsigned> slots_per_thread_for(const core::ArchInfo& arch) {
-  unsigned probed = perf::capabilities().slots;
-  unsigned data = probed != 0 ? probed : arch.data_slots;
-  if (arch.mixed_pool) return {data};
-  return {arch.inst_slots, data};
+  if (arch.mixed_pool) return {arch.data_slots};
+  return {arch.inst_slots, arch.data_slots};
 }
 
 // Kernel counting (no signal) is enough when no callback wants the hit and no value filter
@@ -80,18 +81,21 @@ std::vector<core::SlotKey> Registry::keys_for(const core::WatchRequest& request,
 }
 
 void Registry::check_plan(const core::SlotTable::PlanResult& result,
-                          const core::WatchRequest& request, std::size_t chunk_count) const {
+                          const core::WatchRequest& request,
+                          const std::vector<core::SlotKey>& keys) const {
+  std::size_t chunk_count = keys.size();
   using PlanError = core::SlotTable::PlanError;
   std::string what = "watch of " + std::to_string(request.len) + " byte(s) at " +
                      hex(request.addr) + " needs " + std::to_string(chunk_count) + " slot(s)";
   if (result.error == PlanError::thread_slots) {
-    unsigned in_use = result.needed - static_cast<unsigned>(chunk_count);
+    std::size_t fresh = 0;  // chunks that would take a new slot (the rest share existing ones)
+    for (const core::SlotKey& key : keys)
+      if (table_.find(key) < 0) ++fresh;
+    unsigned held = result.needed > fresh ? result.needed - static_cast<unsigned>(fresh) : 0;
     throw Error(Errc::no_slots,
                 what + ", but a thread has " + std::to_string(result.available) +
-                    " debug-register slots and hwbp already uses up to " +
-                    std::to_string(std::min(in_use, result.available)) +
-                    " (a thread would need " + std::to_string(result.needed) +
-                    "); remove or disable a watch, or watch fewer bytes",
+                    " debug-register slots and hwbp already holds " + std::to_string(held) +
+                    " there; remove or disable a watch, or watch fewer bytes",
                 ENOSPC);
   }
   if (result.error == PlanError::table_full)
@@ -141,6 +145,22 @@ void Registry::publish_slot(int slot) {
   dispatch_table().publish(slot, std::move(d));
 }
 
+bool Registry::slot_needs_values(int slot) const {
+  for (const auto& [id, rec] : watches_) {
+    Access a = rec->request.access;
+    if ((a == Access::write || a == Access::modify || a == Access::read) &&
+        std::find(rec->slots.begin(), rec->slots.end(), slot) != rec->slots.end())
+      return true;
+  }
+  return false;
+}
+
+void Registry::refresh_shadow_if_needed(int slot) {
+  if (!slot_needs_values(slot)) return;  // read_write, exec, counting: no values to report
+  const core::Chunk& chunk = table_.key(slot).chunk;
+  dispatch_table().refresh_shadow(slot, chunk, reads_via_kernel(chunk.type));
+}
+
 void Registry::sync_hw_state(int slot) {
   bool want = false;
   if (table_.in_use(slot)) {
@@ -157,8 +177,7 @@ void Registry::sync_hw_state(int slot) {
     active_.lower(static_cast<unsigned>(slot));  // only once nothing can fire any more
     return;
   }
-  const core::Chunk& chunk = table_.key(slot).chunk;
-  dispatch_table().refresh_shadow(slot, chunk, reads_via_kernel(chunk.type));
+  refresh_shadow_if_needed(slot);
   active_.raise(static_cast<unsigned>(slot));  // before anything can fire
   for (std::size_t i = 0; i < hw.threads.events.size(); ++i) {
     int rc = hw.threads.events[i].enable();
@@ -175,7 +194,7 @@ void Registry::sync_hw_state(int slot) {
 
 void Registry::attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys) {
   core::SlotTable::PlanResult result = table_.plan(keys);
-  check_plan(result, rec.request, keys.size());
+  check_plan(result, rec.request, keys);
   const core::SlotTable::Plan& plan = *result.plan;
 
   // Open every new slot's events (disabled) before anything becomes visible; a failure here
@@ -320,7 +339,7 @@ bool Registry::try_retarget_in_place(WatchRecord& rec, const std::vector<core::S
   auto move_slot = [&](std::size_t i, const core::SlotKey& key) -> int {
     int slot = rec.slots[i];
     table_.rekey(slot, key);
-    dispatch_table().refresh_shadow(slot, key.chunk, reads_via_kernel(key.chunk.type));
+    refresh_shadow_if_needed(slot);
     publish_slot(slot);
     perf::BreakpointAttr a = attr_for(slot);
     for (std::size_t e = 0; e < hw_[slot].threads.events.size(); ++e) {

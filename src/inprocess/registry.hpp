@@ -60,7 +60,7 @@ class Registry {
   std::vector<core::SlotKey> keys_for(const core::WatchRequest& request, const Target& target,
                                       bool counting) const;
   void check_plan(const core::SlotTable::PlanResult& result, const core::WatchRequest& request,
-                  std::size_t chunk_count) const;
+                  const std::vector<core::SlotKey>& keys) const;
   // Opens, subscribes and (if the watch is enabled) enables the slots for `keys`.
   void attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys);
   void detach(WatchRecord& rec) noexcept;
@@ -68,6 +68,8 @@ class Registry {
   void publish_slot(int slot);
   // Enables the slot's events if any subscriber is enabled, disables them otherwise.
   void sync_hw_state(int slot);
+  bool slot_needs_values(int slot) const;
+  void refresh_shadow_if_needed(int slot);
   perf::BreakpointAttr attr_for(int slot) const;
   unsigned slots_on_thread(pid_t tid) const;
 
@@ -78,7 +80,7 @@ class Registry {
   std::map<std::uint64_t, std::unique_ptr<WatchRecord>> watches_;
   std::uint64_t next_id_ = 1;
   std::uint32_t next_generation_ = 1;
-  core::ActiveIndicator active_;
+  core::ActiveIndicator active_{detail::g_armed_slots};
 };
 
 }  // namespace hwbp::inprocess

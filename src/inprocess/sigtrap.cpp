@@ -1,6 +1,7 @@
 #include "inprocess/sigtrap.hpp"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -42,6 +43,17 @@ SigactionFn real_sigaction() noexcept {
 
 pid_t gettid_raw() noexcept { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
+// gettid costs ~0.4 us in these VMs (8% of a hit), so each thread caches its id. initial-exec
+// TLS is async-signal-safe (no lazy allocation); a fork child's thread resets it at fork.
+__attribute__((tls_model("initial-exec"))) thread_local pid_t tl_tid = 0;
+
+pid_t cached_tid() noexcept {
+  if (tl_tid == 0) tl_tid = gettid_raw();
+  return tl_tid;
+}
+
+void reset_tid_after_fork() noexcept { tl_tid = 0; }
+
 std::uintptr_t trap_ip(void* uc) noexcept {
 #if defined(__x86_64__)
   return static_cast<std::uintptr_t>(static_cast<ucontext_t*>(uc)->uc_mcontext.gregs[REG_RIP]);
@@ -55,7 +67,7 @@ std::uintptr_t trap_ip(void* uc) noexcept {
 void deliver(SlotDispatch& d, DispatchTable::Slot& slot, const siginfo_t* si, void* uc,
              const PerfTrapInfo& info) {
   Hit hit;
-  hit.tid = gettid_raw();
+  hit.tid = cached_tid();
   hit.addr = d.chunk.addr;
   hit.len = d.chunk.len;
   hit.ip = trap_ip(uc);
@@ -164,6 +176,7 @@ void install_sigtrap_handler() {
   if (real_sigaction()(SIGTRAP, &ours, &previous) != 0)
     throw Error(Errc::system, std::string("cannot install the SIGTRAP handler: ") + std::strerror(errno), errno);
   g_chained = previous;
+  pthread_atfork(nullptr, nullptr, reset_tid_after_fork);
   g_installed.store(true, std::memory_order_release);
 }
 

@@ -54,6 +54,8 @@ std::size_t slots_needed(std::uintptr_t addr, std::size_t len, Access access) {
 
 unsigned slots_per_thread() { return perf::capabilities().slots; }
 
-bool active() noexcept { return registry().active(); }
+namespace detail {
+constinit std::atomic<std::uint64_t> g_armed_slots{0};
+}  // namespace detail
 
 }  // namespace hwbp

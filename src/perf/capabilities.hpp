@@ -19,7 +19,9 @@ struct Capabilities {
   std::string summary() const;  // one line per fact, for doctor-style output
 };
 
-// Probes on the calling thread with events on a private variable; closes everything it opened.
+// Probes with events on a private variable and closes everything it opened. Runs in a
+// short-lived child process (a fresh task: slots the calling thread already holds do not lower
+// the count); falls back to the calling thread if the child cannot be created.
 Capabilities probe_capabilities();
 // Probed once per process (thread-safe), then cached.
 const Capabilities& capabilities();

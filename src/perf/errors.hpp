@@ -17,6 +17,9 @@ struct OpenContext {
   int cpu = -1;
   unsigned slots_total = 0;  // slots this kernel grants a thread (probe), 0 if unknown
   unsigned slots_ours = 0;   // slots hwbp itself already holds on that thread
+  // Set when the caller cannot tell how many slots are its own (Event::open): the message then
+  // does not split the slots into "by hwbp" and "elsewhere".
+  bool slots_ours_unknown = false;
 };
 
 // e.g. ENOSPC: "all 4 debug-register slots are in use on thread 1234 (3 by hwbp, 1 elsewhere —

@@ -23,9 +23,13 @@ struct BreakpointAttr {
   bool remove_on_exec = false;
   std::uint64_t sig_data = 0;   // si_perf_data in the SIGTRAP siginfo
   bool exclude_kernel = true;   // required at perf_event_paranoid >= 2 without CAP_PERFMON
+  // Hits per overflow (signal / sigtrap / sample). 1 = every hit; 0 = count only. MODIFY cannot
+  // change it (the kernel compares it).
+  std::uint64_t sample_period = 1;
 };
 
-// Fills a perf_event_attr (sample_period 1, exclude_hv) for a breakpoint.
+// Fills a perf_event_attr (sample_period from `in`, default 1; wakeup_events 1; exclude_hv)
+// for a breakpoint.
 void fill_attr(const BreakpointAttr& in, perf_event_attr& out) noexcept;
 
 class Event {
@@ -48,9 +52,12 @@ class Event {
   const BreakpointAttr& attr() const noexcept { return attr_; }
 
   // IOC_ENABLE / IOC_DISABLE (apply to inherited children too). Return 0 or -errno.
+  // On success attr().disabled tracks the new state.
   int enable() noexcept;
   int disable() noexcept;
   // PERF_EVENT_IOC_MODIFY_ATTRIBUTES: new addr/len/type/disabled, everything else identical.
+  // Only those four fields of `next` are used; the rest is taken from attr() (the kernel
+  // rejects any other difference with EINVAL).
   // Reaches inherited children. Returns 0 or -errno (-ENOTTY: kernel < 4.17); on success
   // attr() reflects the new values.
   int modify(const BreakpointAttr& next) noexcept;

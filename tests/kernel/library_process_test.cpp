@@ -122,8 +122,13 @@ TEST(LibraryProcess, ForeignPerfTrapNeverKillsTheProcess) {
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    // The library's handler is installed (the parent armed watches before fork). A sigtrap
-    // event that is not hwbp's fires with no program handler: it must be swallowed.
+    // Install the library's handler (by arming and removing a watch); then a sigtrap event
+    // that is not hwbp's fires while the program has no handler: it must be swallowed.
+    try {
+      Watch w = watch(g_var, Access::write, [](const Hit&) {}, Target::this_thread());
+    } catch (...) {
+      _exit(41);
+    }
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     sigaction(SIGTRAP, &dfl, nullptr);

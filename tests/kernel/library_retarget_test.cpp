@@ -12,6 +12,8 @@ alignas(64) volatile std::uint64_t g_a = 1, g_b = 100, g_c = 1000;
 alignas(64) volatile unsigned char g_bytes[64];
 
 TEST(LibraryRetarget, MovesTheWatchAndItsValueShadow) {
+  g_a = 1;
+  g_b = 100;
   HitLog log;
   Watch w = watch(g_a, Access::modify, log.callback(), Target::this_thread());
   int slot_before = w.chunks()[0].slot;
@@ -27,6 +29,7 @@ TEST(LibraryRetarget, MovesTheWatchAndItsValueShadow) {
 }
 
 TEST(LibraryRetarget, ProcessWideWatchMovesOnEveryThread) {
+  g_c = 1000;
   HitLog log;
   Watch w = watch(g_a, Access::write, log.callback());
   std::atomic<int> phase{0};

@@ -51,10 +51,13 @@ struct SelftestRun {
   Ctx ctx;
   std::atomic<int> barrier{0};
   std::vector<std::thread> threads;
+  // The threads wait on a barrier that the main thread joins last (after enabling), as in the
+  // selftest, where the main thread is one of the barrier's parties.
   void start() {
     for (int i = 0; i < kThreads; ++i)
-      threads.emplace_back([this] { test_thread(ctx, barrier, kThreads); });
+      threads.emplace_back([this] { test_thread(ctx, barrier, kThreads + 1); });
   }
+  void release() { barrier.fetch_add(1); }
   void join() {
     for (auto& t : threads) t.join();
   }
@@ -66,6 +69,7 @@ TEST(SigtrapThreadsConformance, RemainDisabled) {
   Watch w = watch({reinterpret_cast<std::uintptr_t>(&iterate_on), 1, Access::read_write,
                    Target::process(), counting_callback(run.ctx), /*enabled=*/false});
   run.start();
+  run.release();
   run.join();
   EXPECT_EQ(run.ctx.signal_count.load(), 0);
   EXPECT_NE(run.ctx.tids_want_signal.load(), 0);
@@ -78,6 +82,7 @@ TEST(SigtrapThreadsConformance, EnableEvent) {
                    Target::process(), counting_callback(run.ctx), false});
   run.start();  // threads created after the watch: they carry inherited copies
   w.enable();
+  run.release();
   run.join();
   EXPECT_EQ(run.ctx.signal_count.load(), kThreads);
   EXPECT_EQ(run.ctx.tids_want_signal.load(), 0);
@@ -98,6 +103,7 @@ TEST(SigtrapThreadsConformance, ModifyReachesInheritedEvents) {
   run.start();
   w.retarget(reinterpret_cast<std::uintptr_t>(&iterate_on), 1);
   w.enable();
+  run.release();
   run.join();
   EXPECT_EQ(run.ctx.signal_count.load(), kThreads);
   EXPECT_EQ(run.ctx.tids_want_signal.load(), 0);
@@ -111,6 +117,7 @@ TEST(SigtrapThreadsConformance, SignalStress) {
                    Target::process(), counting_callback(run.ctx), false});
   run.start();
   w.enable();
+  run.release();
   run.join();
   EXPECT_EQ(run.ctx.signal_count.load(), kThreads * 3000);
   EXPECT_EQ(run.ctx.tids_want_signal.load(), 0);
@@ -125,6 +132,7 @@ TEST(SigtrapThreadsConformance, SignalStressWithDisable) {
   Watch w = watch({reinterpret_cast<std::uintptr_t>(&iterate_on), 1, Access::read_write,
                    Target::process(), counting_callback(run.ctx), false});
   run.start();
+  run.release();
   while (run.ctx.signal_count.load() < kTarget) {
     w.disable();
     w.enable();

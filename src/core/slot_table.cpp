@@ -1,0 +1,184 @@
+#include "core/slot_table.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace hwbp::core {
+
+namespace {
+
+// One entry (existing or planned) as the load computation sees it.
+struct LoadItem {
+  std::uint64_t target;
+  unsigned pool;
+};
+
+// Busiest thread of `pool`: process-wide entries land on every thread, a per-tid entry only on
+// its thread, and threads never constrain each other (only one runs on a CPU at a time).
+unsigned peak_load(const std::vector<LoadItem>& items, unsigned pool) {
+  unsigned process = 0;
+  for (const auto& it : items) process += (it.pool == pool && it.target == kProcessTarget);
+  unsigned peak = process;
+  for (const auto& it : items) {
+    if (it.pool != pool || it.target == kProcessTarget) continue;
+    unsigned own = 0;
+    for (const auto& o : items) own += (o.pool == pool && o.target == it.target);
+    peak = std::max(peak, process + own);
+  }
+  return peak;
+}
+
+// live[i]: key of entry i, or nullptr when it is free. Fills slot_of_key and created; false when
+// a new entry is needed and none is free.
+bool map_keys(const std::vector<const SlotKey*>& live, std::span<const SlotKey> keys,
+              SlotTable::Plan& p) {
+  std::vector<bool> taken(live.size());
+  for (std::size_t i = 0; i < live.size(); ++i) taken[i] = live[i] != nullptr;
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    int slot = -1;
+    for (std::size_t i = 0; i < live.size() && slot < 0; ++i)
+      if (live[i] && *live[i] == keys[k]) slot = static_cast<int>(i);
+    // Identical keys inside one plan share the entry the first of them created.
+    for (std::size_t j = 0; j < k && slot < 0; ++j)
+      if (keys[j] == keys[k]) slot = p.slot_of_key[j];
+    if (slot < 0) {
+      const auto free_it = std::find(taken.begin(), taken.end(), false);
+      if (free_it == taken.end()) return false;
+      *free_it = true;
+      slot = static_cast<int>(free_it - taken.begin());
+      p.created.push_back(slot);
+    }
+    p.slot_of_key.push_back(slot);
+  }
+  return true;
+}
+
+// Existing entries plus the ones the plan creates.
+std::vector<LoadItem> load_items(const ArchInfo& arch, const std::vector<const SlotKey*>& live,
+                                 std::span<const SlotKey> keys, const SlotTable::Plan& p) {
+  auto pool_of = [&](const SlotKey& key) { return arch.pool_of(slot_class_of(key.chunk.type)); };
+  std::vector<LoadItem> items;
+  for (const SlotKey* key : live)
+    if (key) items.push_back({key->target, pool_of(*key)});
+  for (int slot : p.created) {
+    const auto k =
+        std::find(p.slot_of_key.begin(), p.slot_of_key.end(), slot) - p.slot_of_key.begin();
+    items.push_back({keys[k].target, pool_of(keys[k])});
+  }
+  return items;
+}
+
+// live[i]: key of entry i, or nullptr when it is free. A template so the private Entry type
+// is deduced, not named.
+template <typename Entries>
+std::vector<const SlotKey*> live_keys(const Entries& entries) {
+  std::vector<const SlotKey*> live(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    live[i] = entries[i].refs > 0 ? &entries[i].key : nullptr;
+  return live;
+}
+
+// A plan applies only to the table it was made on: created entries still free, shared entries
+// still holding the same key.
+bool plan_still_valid(const std::vector<const SlotKey*>& live, const SlotTable::Plan& plan,
+                      std::span<const SlotKey> keys) {
+  if (plan.slot_of_key.size() != keys.size()) return false;
+  auto created = [&](int slot) {
+    return std::find(plan.created.begin(), plan.created.end(), slot) != plan.created.end();
+  };
+  auto in_range = [&](int slot) {
+    return slot >= 0 && static_cast<std::size_t>(slot) < live.size();
+  };
+  for (int slot : plan.created)
+    if (!in_range(slot) || live[slot]) return false;
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    const int slot = plan.slot_of_key[k];
+    if (!in_range(slot)) return false;
+    if (!created(slot) && (!live[slot] || !(*live[slot] == keys[k]))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+SlotTable::SlotTable(const ArchInfo& arch, std::size_t capacity,
+                     std::vector<unsigned> slots_per_thread)
+    : arch_(arch), slots_per_thread_(std::move(slots_per_thread)), entries_(capacity) {
+  // One ActiveIndicator bit per entry.
+  if (capacity > 64) throw std::invalid_argument("SlotTable capacity above 64");
+  if (slots_per_thread_.size() != arch_.pool_count())
+    throw std::invalid_argument("SlotTable needs one slots_per_thread value per pool");
+}
+
+SlotTable::PlanResult SlotTable::plan(std::span<const SlotKey> keys) const {
+  const std::vector<const SlotKey*> live = live_keys(entries_);
+  PlanResult result;
+  Plan p;
+  if (!map_keys(live, keys, p)) {
+    result.error = PlanError::table_full;
+    return result;
+  }
+  const std::vector<LoadItem> items = load_items(arch_, live, keys, p);
+  for (unsigned pool = 0; pool < arch_.pool_count(); ++pool) {
+    const unsigned needed = peak_load(items, pool);
+    if (needed > slots_per_thread_[pool]) {
+      result.error = PlanError::thread_slots;
+      result.pool = pool;
+      result.needed = needed;
+      result.available = slots_per_thread_[pool];
+      return result;
+    }
+  }
+  result.plan = std::move(p);
+  return result;
+}
+
+void SlotTable::commit(const Plan& plan, std::span<const SlotKey> keys) {
+  // Checked before anything changes, so a stale plan cannot half-apply.
+  if (!plan_still_valid(live_keys(entries_), plan, keys))
+    throw std::invalid_argument("SlotTable::commit: the plan is stale or does not match the keys");
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    Entry& e = entries_[plan.slot_of_key[k]];
+    if (e.refs == 0) e.key = keys[k];
+    ++e.refs;
+  }
+}
+
+std::vector<int> SlotTable::release(std::span<const int> slots) {
+  // Release runs on cleanup paths; an unknown or already free slot is ignored rather than thrown.
+  std::vector<int> freed;
+  for (int slot : slots) {
+    if (!in_use(slot)) continue;
+    Entry& e = entries_[slot];
+    if (--e.refs == 0) {
+      e.key = SlotKey{};
+      freed.push_back(slot);
+    }
+  }
+  return freed;
+}
+
+bool SlotTable::in_use(int slot) const noexcept {
+  return slot >= 0 && static_cast<std::size_t>(slot) < entries_.size() && entries_[slot].refs > 0;
+}
+
+const SlotKey& SlotTable::key(int slot) const { return entries_.at(slot).key; }
+
+unsigned SlotTable::refcount(int slot) const noexcept {
+  return in_use(slot) ? entries_[slot].refs : 0;
+}
+
+std::size_t SlotTable::used() const noexcept {
+  return std::count_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.refs > 0; });
+}
+
+unsigned SlotTable::thread_load(std::uint64_t tid, unsigned pool) const noexcept {
+  unsigned load = 0;
+  for (const auto& e : entries_) {
+    if (e.refs == 0 || arch_.pool_of(slot_class_of(e.key.chunk.type)) != pool) continue;
+    load += (e.key.target == kProcessTarget || e.key.target == tid);
+  }
+  return load;
+}
+
+}  // namespace hwbp::core

@@ -1,0 +1,45 @@
+// /proc/<pid>/task enumeration (perf-breakpoint-api.md section 7: the thread-coverage recipe).
+#include "perf/threads.hpp"
+
+#include <dirent.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+namespace hwbp::perf {
+namespace {
+
+// Entries are TIDs; "." and ".." (and anything else non-numeric) are skipped.
+bool parse_tid(const char* name, pid_t& out) {
+  if (*name < '0' || *name > '9') return false;
+  char* end = nullptr;
+  const long v = std::strtol(name, &end, 10);
+  if (*end != '\0' || v <= 0) return false;
+  out = static_cast<pid_t>(v);
+  return true;
+}
+
+}  // namespace
+
+std::vector<pid_t> list_threads(pid_t pid) {
+  const std::string path =
+      pid == 0 ? std::string("/proc/self/task") : "/proc/" + std::to_string(pid) + "/task";
+  std::vector<pid_t> tids;
+  DIR* dir = ::opendir(path.c_str());
+  if (!dir) return tids;  // the process is gone (or not visible to us)
+  while (const dirent* ent = ::readdir(dir)) {
+    pid_t tid = 0;
+    if (parse_tid(ent->d_name, tid)) tids.push_back(tid);
+  }
+  ::closedir(dir);
+  std::sort(tids.begin(), tids.end());
+  return tids;
+}
+
+// gettid() has a glibc wrapper only since 2.30; the raw syscall works everywhere.
+pid_t current_tid() noexcept { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+}  // namespace hwbp::perf

@@ -1,0 +1,34 @@
+// x86-64 decoding with Zydis, on a byte buffer only (no process, no symbols): the pure half of
+// InstructionFinder, testable with hand-assembled bytes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace hwbp::symbols {
+
+struct DecodedInstruction {
+  std::uint64_t address = 0;  // run-time address of the first byte
+  std::uint8_t length = 0;
+  std::string text;           // Intel syntax, rip-relative operands kept: "mov dword ptr [rip+0x2f0a], 0x2a"
+  bool accesses_memory = false;  // has a real memory operand, explicit or implicit (push, call, movs)
+  // Absolute address of the explicit memory operand when it needs no register but RIP
+  // (rip-relative or absolute); lets a caller symbolize the accessed variable.
+  std::optional<std::uint64_t> memory_address;
+};
+
+// Decodes one instruction at the start of code, which is mapped at `address`.
+std::optional<DecodedInstruction> decode_instruction(std::span<const std::uint8_t> code,
+                                                     std::uint64_t address);
+
+// Decodes linearly from code[0] (mapped at `base`, which must be an instruction boundary such as
+// a function start) and returns the instruction that ends exactly at end_ip. nullopt when a byte
+// sequence does not decode or when no instruction boundary falls on end_ip (data in code, wrong
+// start): we refuse to guess.
+std::optional<DecodedInstruction> find_instruction_ending_at(std::span<const std::uint8_t> code,
+                                                             std::uint64_t base,
+                                                             std::uint64_t end_ip);
+
+}  // namespace hwbp::symbols

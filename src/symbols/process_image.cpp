@@ -1,0 +1,122 @@
+#include "symbols/process_image.hpp"
+
+#include <elfutils/libdwfl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "symbols/symbol_error.hpp"
+
+namespace hwbp::symbols {
+namespace {
+
+// find_elf opens the files named in /proc/PID/maps (through /proc/PID/root, so a process in
+// another mount namespace works); find_debuginfo looks in the file itself, then .gnu_debuglink
+// and build-id paths under /usr/lib/debug.
+char* g_debuginfo_path = nullptr;
+const Dwfl_Callbacks kProcCallbacks = {
+    .find_elf = dwfl_linux_proc_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = nullptr,
+    .debuginfo_path = &g_debuginfo_path,
+};
+
+std::string real_exe_path(pid_t pid) {
+  std::string link = "/proc/" + std::to_string(pid) + "/exe";
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n <= 0) return {};
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+std::string dwfl_error_text() {
+  const char* msg = dwfl_errmsg(-1);
+  return msg ? msg : "unknown libdwfl error";
+}
+
+std::shared_ptr<ProcessImage> ProcessImage::open(pid_t pid) {
+  return std::shared_ptr<ProcessImage>(new ProcessImage(pid == 0 ? ::getpid() : pid));
+}
+
+ProcessImage::ProcessImage(pid_t pid) : pid_(pid) {
+  dwfl_ = dwfl_begin(&kProcCallbacks);
+  if (!dwfl_) throw SymbolError(SymbolErrc::backend, "dwfl_begin failed: " + dwfl_error_text());
+  main_executable_ = real_exe_path(pid_);
+  try {
+    refresh();
+  } catch (...) {
+    dwfl_end(dwfl_);
+    throw;
+  }
+}
+
+ProcessImage::~ProcessImage() { dwfl_end(dwfl_); }
+
+void ProcessImage::refresh() {
+  dwfl_report_begin(dwfl_);
+  int rc = dwfl_linux_proc_report(dwfl_, pid_);
+  dwfl_report_end(dwfl_, nullptr, nullptr);
+  if (rc != 0) {
+    // rc > 0 is an errno from opening /proc/PID/maps; rc < 0 a libdwfl error.
+    std::string why = rc > 0 ? std::strerror(rc) : dwfl_error_text();
+    throw SymbolError(SymbolErrc::no_process,
+                      "cannot read the memory map of process " + std::to_string(pid_) + ": " +
+                          why + " (is the process alive, and may we ptrace it?)",
+                      {}, rc > 0 ? rc : 0);
+  }
+}
+
+void ProcessImage::attach_for_unwinding(bool assume_ptrace_stopped) {
+  if (attached_) return;
+  if (pid_ == ::getpid())
+    throw SymbolError(SymbolErrc::unsupported,
+                      "libdwfl cannot unwind threads of its own process; use backtrace_self()");
+  int rc = dwfl_linux_proc_attach(dwfl_, pid_, assume_ptrace_stopped);
+  if (rc != 0)
+    throw SymbolError(SymbolErrc::no_process,
+                      "cannot attach to process " + std::to_string(pid_) + " for unwinding: " +
+                          (rc > 0 ? std::string(std::strerror(rc)) : dwfl_error_text()),
+                      {}, rc > 0 ? rc : 0);
+  attached_ = true;
+}
+
+ModuleInfo ProcessImage::describe(Dwfl_Module* mod) const {
+  ModuleInfo info;
+  info.handle = mod;
+  Dwarf_Addr low = 0, high = 0;
+  const char* name = dwfl_module_info(mod, nullptr, &low, &high, nullptr, nullptr, nullptr,
+                                      nullptr);
+  info.path = name ? name : "";
+  info.low = low;
+  info.high = high;
+  info.is_main_executable = !main_executable_.empty() && info.path == main_executable_;
+  return info;
+}
+
+void ProcessImage::for_each_module(const std::function<bool(const ModuleInfo&)>& fn) const {
+  struct Ctx {
+    const ProcessImage* self;
+    const std::function<bool(const ModuleInfo&)>* fn;
+  } ctx{this, &fn};
+  auto cb = [](Dwfl_Module* mod, void**, const char*, Dwarf_Addr, void* arg) -> int {
+    auto* c = static_cast<Ctx*>(arg);
+    return (*c->fn)(c->self->describe(mod)) ? DWARF_CB_OK : DWARF_CB_ABORT;
+  };
+  dwfl_getmodules(dwfl_, cb, &ctx, 0);
+}
+
+ModuleInfo ProcessImage::module_at(std::uint64_t addr) const {
+  Dwfl_Module* mod = dwfl_addrmodule(dwfl_, addr);
+  if (!mod) return {};
+  // dwfl_addrmodule answers with the nearest module below for addresses past the last one
+  // (the stack, for instance): check the module's range ourselves.
+  ModuleInfo info = describe(mod);
+  return addr >= info.low && addr < info.high ? info : ModuleInfo{};
+}
+
+}  // namespace hwbp::symbols

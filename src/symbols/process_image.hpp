@@ -1,0 +1,66 @@
+// One libdwfl session over a live process: the modules mapped in /proc/PID/maps with their load
+// biases (PIE/ASLR-aware), ELF symbol tables and DWARF. SymbolTable, SourceLocator and
+// InstructionFinder share one image so the ELF files are opened and indexed once.
+//
+// Not thread-safe (libdwfl is not): use one image per thread or lock around it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+struct Dwfl;
+struct Dwfl_Module;
+
+namespace hwbp::symbols {
+
+// A module (executable or shared object) as mapped in the target process.
+struct ModuleInfo {
+  Dwfl_Module* handle = nullptr;
+  std::string path;       // as in /proc/PID/maps, e.g. "/usr/lib/x86_64-linux-gnu/libc.so.6"
+  std::uint64_t low = 0;  // lowest mapped address of the module
+  std::uint64_t high = 0; // one past the highest
+  bool is_main_executable = false;
+};
+
+class ProcessImage {
+ public:
+  // pid 0 means the calling process. Throws SymbolError(no_process) if the maps are unreadable.
+  static std::shared_ptr<ProcessImage> open(pid_t pid = 0);
+  ~ProcessImage();
+  ProcessImage(const ProcessImage&) = delete;
+  ProcessImage& operator=(const ProcessImage&) = delete;
+
+  pid_t pid() const noexcept { return pid_; }
+  Dwfl* dwfl() const noexcept { return dwfl_; }
+
+  // Re-read /proc/PID/maps, e.g. after dlopen; modules already known keep their parsed data.
+  void refresh();
+
+  // Prepares libdwfl to unwind this process's threads (once; later calls are no-ops). Not for
+  // the calling process: libdwfl ptrace-attaches each thread it unwinds, unless
+  // assume_ptrace_stopped says the caller already holds it ptrace-stopped.
+  void attach_for_unwinding(bool assume_ptrace_stopped);
+
+  // Modules in address order; the callback returns false to stop early.
+  void for_each_module(const std::function<bool(const ModuleInfo&)>& fn) const;
+  // The module whose mapping contains addr, or a ModuleInfo with handle == nullptr.
+  ModuleInfo module_at(std::uint64_t addr) const;
+
+ private:
+  explicit ProcessImage(pid_t pid);
+  ModuleInfo describe(Dwfl_Module* mod) const;
+
+  pid_t pid_;
+  Dwfl* dwfl_ = nullptr;
+  std::string main_executable_;
+  bool attached_ = false;  // realpath of /proc/PID/exe, to spot the main module
+};
+
+// Last libdwfl error as text (for messages).
+std::string dwfl_error_text();
+
+}  // namespace hwbp::symbols

@@ -1,0 +1,37 @@
+// Address -> {function, file, line} from the module's symbol table and DWARF line table.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "symbols/process_image.hpp"
+
+namespace hwbp::symbols {
+
+struct SourceLocation {
+  std::string function;          // demangled; empty if no symbol covers the address
+  std::uint64_t function_offset = 0;  // addr - function start
+  std::string file;              // as recorded by the compiler (usually absolute); empty without -g
+  int line = 0;                  // 0 when unknown
+  int column = 0;
+  std::string module;            // path of the module holding the address
+
+  bool has_line() const { return !file.empty() && line > 0; }
+};
+
+class SourceLocator {
+ public:
+  explicit SourceLocator(std::shared_ptr<ProcessImage> image);
+
+  // For a data hit pass the *accessing* instruction's address (InstructionFinder), or trap IP - 1
+  // when it is unknown: the trap IP itself belongs to the next instruction, maybe the next line.
+  // Returns nullopt if the address is in no module.
+  std::optional<SourceLocation> locate(std::uint64_t addr) const;
+
+ private:
+  std::shared_ptr<ProcessImage> image_;
+};
+
+}  // namespace hwbp::symbols

@@ -1,0 +1,36 @@
+// Backtraces. Two cheap cases only:
+//  - backtrace_self(): the calling thread, with glibc's backtrace() (libgcc's .eh_frame unwinder;
+//    no extra dependency). Safe to call from a signal handler only after a first call outside it
+//    (the first call may load libgcc_s, which allocates).
+//  - backtrace_thread(): a thread of *another* process, with libdwfl (ptrace-attaches the thread
+//    while it unwinds, or uses the caller's ptrace stop).
+// Not done: unwinding from a signal ucontext (the SIGTRAP handler's interrupted frame); the
+// handler can use backtrace_self(), whose frames include the interrupted code after the signal
+// trampoline.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "symbols/process_image.hpp"
+
+namespace hwbp::symbols {
+
+struct Frame {
+  std::uint64_t pc = 0;
+  // A return address points after the call; symbolize pc - 1 to land in the calling line.
+  bool is_return_address = true;
+  std::uint64_t lookup_address() const { return is_return_address && pc ? pc - 1 : pc; }
+};
+
+// Frames of the calling thread, innermost first, starting with the caller of backtrace_self.
+std::vector<Frame> backtrace_self(std::size_t max_frames = 64);
+
+// Frames of thread tid of the image's process, innermost first. Throws SymbolError.
+std::vector<Frame> backtrace_thread(ProcessImage& image, pid_t tid, bool assume_ptrace_stopped,
+                                    std::size_t max_frames = 64);
+
+}  // namespace hwbp::symbols
