@@ -1,0 +1,33 @@
+/* Built from C against an installed hwbp through pkg-config. */
+#include <hwbp/hwbp.h>
+#include <stdio.h>
+
+static volatile long counter = 0;
+static volatile int seen = 0;
+
+static void on_hit(const hwbp_hit* hit, void* user) {
+  (void)user;
+  if (hit->has_values && hit->new_value == 7) seen = 1;
+}
+
+int main(void) {
+  hwbp_options o = {0};
+  hwbp_watch* w = NULL;
+  o.addr = (uintptr_t)&counter;
+  o.len = sizeof counter;
+  o.access = HWBP_MODIFY;
+  o.target = HWBP_TARGET_THREAD;
+  o.callback = on_hit;
+  if (hwbp_watch_create(&o, &w) != HWBP_OK) {
+    fprintf(stderr, "consumer: %s\n", hwbp_last_error());
+    return 1;
+  }
+  counter = 7;
+  hwbp_watch_destroy(w);
+  if (!seen) {
+    fprintf(stderr, "consumer: the hit did not reach the C callback\n");
+    return 1;
+  }
+  puts("C consumer: hit with new value 7");
+  return 0;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs hwbp into a scratch prefix and builds two tiny consumers against the installed copy:
+# one through CMake's find_package(hwbp), one through pkg-config. Each consumer arms a real
+# watchpoint and checks the hit, so a broken install (headers, libraries, package files) fails.
+set -euo pipefail
+src=$1
+work=$2
+rm -rf "$work"
+mkdir -p "$work"
+prefix=$work/prefix
+cmake -S "$src" -B "$work/build" -DCMAKE_INSTALL_PREFIX="$prefix" -DHWBP_BUILD_TESTS=OFF \
+  -DHWBP_BUILD_BENCH=OFF -DHWBP_BUILD_TOOLS=OFF >/dev/null
+cmake --build "$work/build" -j "$(nproc)" >/dev/null
+cmake --install "$work/build" >/dev/null
+for f in include/hwbp/hwbp.hpp include/hwbp/hwbp.h lib/libhwbp.a lib/libhwbp.so \
+         lib/cmake/hwbp/hwbpConfig.cmake lib/pkgconfig/hwbp.pc; do
+  [ -e "$prefix/$f" ] || { echo "missing after install: $f"; exit 1; }
+done
+
+# 1. CMake package
+cmake -S "$src/tests/install/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/consumer" >/dev/null
+LD_LIBRARY_PATH="$prefix/lib" "$work/consumer/consumer"
+
+# 2. pkg-config, from C, against the shared library
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig" cc -o "$work/consumer_c" "$src/tests/install/consumer/consumer.c" \
+  $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs hwbp)
+LD_LIBRARY_PATH="$prefix/lib" "$work/consumer_c"
+echo "install consumers: ok"
