@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -65,6 +66,11 @@ struct WatchOptions {
   Target target = Target::process();
   Callback callback;            // empty: counting mode (hits() only)
   bool enabled = true;
+  // Flexible watches share the slots pinned watches leave free, taking turns (time slices,
+  // see set_rotation_interval()); each is moved in place with the modify ioctl. A pinned watch
+  // (the default) never rotates and takes priority: arming one may shrink the rotation.
+  // Hits while a flexible watch is armed are exact; coverage() says how much of the time it was.
+  bool flexible = false;
 };
 
 // A chunk of a watch and the slot that holds it (for diagnostics and tests).
@@ -97,7 +103,11 @@ class Watch {
   void retarget(std::uintptr_t addr, std::size_t len);
   // Hits delivered (after 'modify'/'read' filtering); in counting mode, the kernel's count.
   std::uint64_t hits() const;
-  std::vector<ChunkInfo> chunks() const;
+  std::vector<ChunkInfo> chunks() const;  // slot -1: a flexible watch not armed right now
+  // Fraction of the time since arming during which the watch was armed in hardware (1.0 for a
+  // pinned, enabled watch; less for flexible watches and disabled periods). Report it next to
+  // hits: "0 hits" means little at low coverage.
+  double coverage() const;
   // Removes the watch now (also done by the destructor). Never throws.
   void remove() noexcept;
 
@@ -120,6 +130,9 @@ Watch watch(T& variable, Access access, Callback callback = {}, Target target = 
 std::size_t slots_needed(std::uintptr_t addr, std::size_t len, Access access);
 // Debug-register slots one thread can hold on this machine (probed once).
 unsigned slots_per_thread();
+
+// Time slice of the flexible-watch rotation (default 5 ms; at least 100 us).
+void set_rotation_interval(std::chrono::microseconds interval);
 
 namespace detail {
 // One bit per armed slot; written only by the library (see src/core/active.hpp for the order).

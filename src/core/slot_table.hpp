@@ -24,6 +24,9 @@ struct SlotKey {
   Chunk chunk;
   std::uint64_t target = kProcessTarget;
   bool sigtrap = true;  // false: counted in the kernel only (no signal)
+  // 0: a pinned slot, shared by identical requests. n > 0: rotation slot n of the flexible-watch
+  // rotator, never shared (its chunk changes as watches take turns).
+  std::uint32_t rotation = 0;
   friend bool operator==(const SlotKey&, const SlotKey&) = default;
 };
 

@@ -69,22 +69,54 @@ void DispatchTable::synchronize() const noexcept {
   while (in_flight_.load(std::memory_order_seq_cst) != 0) sched_yield();
 }
 
-void DispatchTable::refresh_shadow(int index, const core::Chunk& chunk, bool via_kernel) noexcept {
+namespace {
+
+bool read_chunk(const core::Chunk& chunk, bool via_kernel, std::uint64_t& value) {
   // An address that is not mapped (yet) gives an unknown old value, never a crash. A
   // read-write chunk is read through the kernel: a direct load could trip another watch on
   // the same bytes and be reported as the program's access.
+  if (!via_kernel) return read_user_chunk(chunk.addr, chunk.len, value);
+  iovec local{&value, chunk.len};
+  iovec remote{reinterpret_cast<void*>(chunk.addr), chunk.len};
+  return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(chunk.len);
+}
+
+}  // namespace
+
+void DispatchTable::refresh_shadow(int index, const core::Chunk& chunk, bool via_kernel,
+                                   bool confirmed) noexcept {
   Slot& s = slots_[index];
   std::uint64_t value = 0;
-  bool ok = false;
-  if (via_kernel) {
-    iovec local{&value, chunk.len};
-    iovec remote{reinterpret_cast<void*>(chunk.addr), chunk.len};
-    ok = process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(chunk.len);
-  } else {
-    ok = read_user_chunk(chunk.addr, chunk.len, value);
-  }
+  bool ok = read_chunk(chunk, via_kernel, value);
   s.shadow.store(value, std::memory_order_relaxed);
-  s.shadow_valid.store(ok, std::memory_order_release);
+  s.shadow_state.store(!ok ? kInvalid : confirmed ? kConfirmed : kTentative,
+                       std::memory_order_release);
+}
+
+void DispatchTable::confirm_shadow(int index, const core::Chunk& chunk, bool via_kernel,
+                                   const std::function<bool()>& quiet) noexcept {
+  Slot& s = slots_[index];
+  std::uint64_t value = 0;
+  if (!read_chunk(chunk, via_kernel, value) || !quiet()) return;  // stays tentative: honest
+  std::uint32_t expected = kTentative;
+  // A handler that already ran installed a real value and state confirmed: keep it.
+  if (!s.shadow_state.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel))
+    return;
+  s.shadow.store(value, std::memory_order_relaxed);
+  s.shadow_state.store(kConfirmed, std::memory_order_release);
+}
+
+std::uint64_t DispatchTable::swap_shadow(Slot& slot, std::uint64_t new_value, bool& old_known) noexcept {
+  std::uint32_t state = slot.shadow_state.load(std::memory_order_acquire);
+  // kWriting lasts two stores on the confirming thread; yield if that thread was preempted.
+  while (state == kWriting) {
+    sched_yield();
+    state = slot.shadow_state.load(std::memory_order_acquire);
+  }
+  std::uint64_t old = slot.shadow.exchange(new_value, std::memory_order_acq_rel);
+  old_known = state == kConfirmed;
+  if (state != kConfirmed) slot.shadow_state.store(kConfirmed, std::memory_order_release);
+  return old;
 }
 
 DispatchTable& dispatch_table() noexcept {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -51,10 +52,15 @@ class DispatchTable {
  public:
   static constexpr int kCapacity = 64;
 
+  // The shadow's state. A value read before the slot is armed may miss a write that lands
+  // between the read and the arming (another thread, untrapped); it is only *tentative* until
+  // confirm_shadow() proves, with the kernel's hit count, that no trapped access came between
+  // arming and a second read. A hit on a tentative shadow reports its old value as unknown.
+  enum ShadowState : std::uint32_t { kInvalid = 0, kConfirmed = 1, kTentative = 2, kWriting = 3 };
   struct Slot {
     std::atomic<SlotDispatch*> dispatch{nullptr};
     std::atomic<std::uint64_t> shadow{0};
-    std::atomic<bool> shadow_valid{false};
+    std::atomic<std::uint32_t> shadow_state{kInvalid};
   };
 
   ~DispatchTable();
@@ -69,8 +75,17 @@ class DispatchTable {
   void publish(int index, std::unique_ptr<SlotDispatch> next);
   // Waits until no handler is running (grace period). Also used before freeing watch records.
   void synchronize() const noexcept;
-  // Re-reads the chunk into the shadow (before the slot is enabled or after it is moved).
-  void refresh_shadow(int index, const core::Chunk& chunk, bool via_kernel) noexcept;
+  // Reads the chunk into the shadow before the slot is armed on it. `confirmed`: nothing else
+  // can write the chunk meanwhile (the arming thread is the only watched writer), so the value
+  // is final; otherwise it is tentative until confirm_shadow().
+  void refresh_shadow(int index, const core::Chunk& chunk, bool via_kernel, bool confirmed) noexcept;
+  // After arming: `quiet` = the kernel counted no hit on the slot since just before arming and
+  // until after this call's read. Then the value read here is the one at arming time and becomes
+  // the confirmed shadow — unless a hit handler got there first.
+  void confirm_shadow(int index, const core::Chunk& chunk, bool via_kernel,
+                      const std::function<bool()>& quiet) noexcept;
+  // Handler side: the old value and whether it is exact; installs `new_value`.
+  static std::uint64_t swap_shadow(Slot& slot, std::uint64_t new_value, bool& old_known) noexcept;
 
  private:
   Slot slots_[kCapacity];

@@ -155,10 +155,34 @@ bool Registry::slot_needs_values(int slot) const {
   return false;
 }
 
-void Registry::refresh_shadow_if_needed(int slot) {
-  if (!slot_needs_values(slot)) return;  // read_write, exec, counting: no values to report
+bool Registry::may_race(int slot) const {
+  std::uint64_t target = table_.key(slot).target;
+  return target == core::kProcessTarget || static_cast<pid_t>(target) != perf::current_tid();
+}
+
+std::int64_t Registry::slot_count(int slot) const {
+  std::int64_t total = 0;
+  for (const perf::Event& ev : hw_[slot].threads.events) total += std::max<std::int64_t>(ev.count(), 0);
+  return total;
+}
+
+std::int64_t Registry::begin_shadow(int slot) {
+  if (!slot_needs_values(slot)) return -1;  // read_write, exec, counting: no values to report
+  // Only the arming thread writes a this-thread watch's bytes under watch, and it is busy here:
+  // the value read now is final. Otherwise another thread may write between this read and the
+  // arming, so the value stays tentative until finish_shadow() confirms it.
+  bool race = may_race(slot);
+  std::int64_t before = race ? slot_count(slot) : -1;
   const core::Chunk& chunk = table_.key(slot).chunk;
-  dispatch_table().refresh_shadow(slot, chunk, reads_via_kernel(chunk.type));
+  dispatch_table().refresh_shadow(slot, chunk, reads_via_kernel(chunk.type), !race);
+  return before;
+}
+
+void Registry::finish_shadow(int slot, std::int64_t count_before) {
+  if (count_before < 0) return;
+  const core::Chunk& chunk = table_.key(slot).chunk;
+  dispatch_table().confirm_shadow(slot, chunk, reads_via_kernel(chunk.type),
+                                  [&] { return slot_count(slot) == count_before; });
 }
 
 void Registry::sync_hw_state(int slot) {
@@ -177,7 +201,7 @@ void Registry::sync_hw_state(int slot) {
     active_.lower(static_cast<unsigned>(slot));  // only once nothing can fire any more
     return;
   }
-  refresh_shadow_if_needed(slot);
+  std::int64_t count_before = begin_shadow(slot);
   active_.raise(static_cast<unsigned>(slot));  // before anything can fire
   for (std::size_t i = 0; i < hw.threads.events.size(); ++i) {
     int rc = hw.threads.events[i].enable();
@@ -190,6 +214,7 @@ void Registry::sync_hw_state(int slot) {
     }
   }
   hw.hw_enabled = true;
+  finish_shadow(slot, count_before);
 }
 
 void Registry::attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys) {
@@ -260,6 +285,7 @@ void Registry::detach(WatchRecord& rec) noexcept {
     dispatch_table().publish(slot, nullptr);
     hw.threads = ThreadEvents{};  // closes the fds
   }
+  update_armed(rec);
 }
 
 std::uint64_t Registry::arm(const WatchOptions& options) {
@@ -279,16 +305,34 @@ std::uint64_t Registry::arm(const WatchOptions& options) {
   rec->target = target;
   rec->callback = options.callback;
   rec->enabled.store(options.enabled);
+  rec->flexible = options.flexible;
+  if (options.flexible) {
+    // Flexible watches take turns: always signalled, so each hit is attributed to the watch
+    // armed at that moment (a kernel count could not tell the turns apart).
+    install_sigtrap_handler();
+    rec->keys = keys_for(request, target, false);
+    std::lock_guard<std::mutex> lock(mu_);
+    return arm_flexible(std::move(rec));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   rec->id = next_id_++;
   WatchRecord& ref = *rec;
   watches_.emplace(ref.id, std::move(rec));
-  try {
-    attach(ref, keys);
-  } catch (...) {
-    watches_.erase(ref.id);
-    throw;
+  for (;;) {
+    try {
+      attach(ref, keys);
+      break;
+    } catch (const Error& e) {
+      // Pinned watches take priority over the rotation: give back a rotation slot and retry.
+      if (e.code() == Errc::no_slots && shrink_any_pool()) continue;
+      watches_.erase(ref.id);
+      throw;
+    } catch (...) {
+      watches_.erase(ref.id);
+      throw;
+    }
   }
+  update_armed(ref);
   return ref.id;
 }
 
@@ -297,7 +341,10 @@ void Registry::remove(std::uint64_t id) noexcept {
   auto it = watches_.find(id);
   if (it == watches_.end()) return;
   it->second->enabled.store(false);
-  detach(*it->second);
+  if (it->second->flexible)
+    remove_flexible(*it->second);
+  else
+    detach(*it->second);
   dispatch_table().synchronize();  // no handler may still hold the record's callback
   watches_.erase(it);
 }
@@ -308,6 +355,7 @@ void Registry::set_enabled(std::uint64_t id, bool on) {
   bool before = rec.enabled.exchange(on);
   try {
     for (int slot : distinct(rec.slots)) sync_hw_state(slot);
+    update_armed(rec);
   } catch (...) {
     rec.enabled.store(before);
     for (int slot : distinct(rec.slots)) {
@@ -339,13 +387,15 @@ bool Registry::try_retarget_in_place(WatchRecord& rec, const std::vector<core::S
   auto move_slot = [&](std::size_t i, const core::SlotKey& key) -> int {
     int slot = rec.slots[i];
     table_.rekey(slot, key);
-    refresh_shadow_if_needed(slot);
+    hw_[slot].generation = next_generation_++;  // a signal from the old chunk is now stale
+    std::int64_t count_before = begin_shadow(slot);
     publish_slot(slot);
     perf::BreakpointAttr a = attr_for(slot);
     for (std::size_t e = 0; e < hw_[slot].threads.events.size(); ++e) {
       int rc = hw_[slot].threads.events[e].modify(a);
       if (rc < 0) return rc;
     }
+    if (hw_[slot].hw_enabled) finish_shadow(slot, count_before);
     return 0;
   };
   for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -365,6 +415,10 @@ void Registry::retarget(std::uint64_t id, std::uintptr_t addr, std::size_t len) 
   core::WatchRequest request{addr, len, rec.request.access};
   if (auto violation = core::validate_range(arch_, request))
     throw Error(Errc::invalid_request, violation->message);
+  if (rec.flexible) {
+    retarget_flexible(rec, request, keys_for(request, rec.target, false));
+    return;
+  }
   bool counting = !rec.slots.empty() && !table_.key(rec.slots.front()).sigtrap;
   std::vector<core::SlotKey> keys = keys_for(request, rec.target, counting);
   if (try_retarget_in_place(rec, keys)) {
@@ -400,6 +454,27 @@ std::uint64_t Registry::hits(std::uint64_t id) const {
   return static_cast<std::uint64_t>(std::max<std::int64_t>(total, 0));
 }
 
+void Registry::update_armed(WatchRecord& rec) {
+  bool armed_now = rec.enabled.load() && !rec.slots.empty();
+  if (armed_now == rec.armed) return;
+  Clock::time_point now = Clock::now();
+  if (armed_now)
+    rec.armed_since = now;
+  else
+    rec.armed_total += now - rec.armed_since;
+  rec.armed = armed_now;
+}
+
+double Registry::coverage(std::uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const WatchRecord& rec = find(id);
+  Clock::time_point now = Clock::now();
+  Clock::duration armed = rec.armed_total + (rec.armed ? now - rec.armed_since : Clock::duration{0});
+  Clock::duration elapsed = now - rec.created;
+  if (elapsed.count() <= 0) return rec.armed ? 1.0 : 0.0;
+  return std::min(1.0, std::chrono::duration<double>(armed) / std::chrono::duration<double>(elapsed));
+}
+
 core::WatchRequest Registry::request(std::uint64_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
   return find(id).request;
@@ -409,6 +484,10 @@ std::vector<ChunkInfo> Registry::chunks(std::uint64_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
   const WatchRecord& rec = find(id);
   std::vector<ChunkInfo> out;
+  if (rec.flexible && rec.slots.empty()) {  // parked: not armed right now
+    for (const core::SlotKey& key : rec.keys) out.push_back({key.chunk.addr, key.chunk.len, -1, 0});
+    return out;
+  }
   for (int slot : rec.slots) {
     const core::Chunk& c = table_.key(slot).chunk;
     out.push_back({c.addr, c.len, slot, table_.refcount(slot)});

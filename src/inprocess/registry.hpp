@@ -6,6 +6,8 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -24,6 +26,7 @@ namespace hwbp::inprocess {
 
 class Registry {
  public:
+  using Clock = std::chrono::steady_clock;
   static Registry& instance();
 
   std::uint64_t arm(const WatchOptions& options);
@@ -34,6 +37,8 @@ class Registry {
   std::uint64_t hits(std::uint64_t id) const;
   std::vector<ChunkInfo> chunks(std::uint64_t id) const;
   core::WatchRequest request(std::uint64_t id) const;
+  double coverage(std::uint64_t id) const;
+  void set_rotation_interval(std::chrono::microseconds interval);
   bool active() const noexcept { return active_.active(); }
   const core::ArchInfo& arch() const noexcept { return arch_; }
 
@@ -47,6 +52,21 @@ class Registry {
     std::atomic<std::uint64_t> hits{0};
     std::vector<int> slots;                  // slot of each chunk, in chunk order
     std::vector<std::int64_t> count_base;    // kernel-counted slots: count when the watch joined
+    // Flexible watches: the chunk keys to schedule into rotation slots (slots empty = parked).
+    bool flexible = false;
+    std::vector<core::SlotKey> keys;
+    // Coverage bookkeeping: time armed (enabled and holding slots) since `created`.
+    Clock::time_point created = Clock::now();
+    Clock::duration armed_total{0};
+    Clock::time_point armed_since{};
+    bool armed = false;
+  };
+  // Slots held by the rotator for one target, and the flexible watches taking turns on them.
+  struct RotationPool {
+    Target target;
+    std::vector<int> slots;
+    std::vector<std::uint64_t> order;  // round robin
+    std::size_t cursor = 0;
   };
   // The hardware side of one slot-table entry.
   struct SlotHw {
@@ -69,9 +89,28 @@ class Registry {
   // Enables the slot's events if any subscriber is enabled, disables them otherwise.
   void sync_hw_state(int slot);
   bool slot_needs_values(int slot) const;
-  void refresh_shadow_if_needed(int slot);
+  bool may_race(int slot) const;
+  std::int64_t slot_count(int slot) const;
+  std::int64_t begin_shadow(int slot);
+  void finish_shadow(int slot, std::int64_t count_before);
   perf::BreakpointAttr attr_for(int slot) const;
   unsigned slots_on_thread(pid_t tid) const;
+  void update_armed(WatchRecord& rec);
+
+  // Flexible-watch rotation (rotation.cpp).
+  std::uint64_t arm_flexible(std::unique_ptr<WatchRecord> rec);
+  void remove_flexible(WatchRecord& rec) noexcept;
+  void retarget_flexible(WatchRecord& rec, const core::WatchRequest& request,
+                         std::vector<core::SlotKey> keys);
+  RotationPool& pool_for(const Target& target);
+  bool grow_pool(RotationPool& pool, std::size_t want);
+  void shrink_pool(RotationPool& pool) noexcept;
+  bool shrink_any_pool() noexcept;
+  void schedule(WatchRecord& rec, const std::vector<int>& slots) noexcept;
+  void unschedule(WatchRecord& rec) noexcept;
+  void rotate(RotationPool& pool) noexcept;
+  void start_rotator();
+  void rotator_loop();
 
   mutable std::mutex mu_;
   core::ArchInfo arch_;
@@ -80,6 +119,11 @@ class Registry {
   std::map<std::uint64_t, std::unique_ptr<WatchRecord>> watches_;
   std::uint64_t next_id_ = 1;
   std::uint32_t next_generation_ = 1;
+  std::uint32_t next_rotation_id_ = 1;
+  std::map<std::uint64_t, RotationPool> rotation_;  // by SlotKey target
+  std::condition_variable rotator_cv_;
+  bool rotator_running_ = false;
+  std::chrono::microseconds interval_{5000};
   core::ActiveIndicator active_{detail::g_armed_slots};
 };
 

@@ -76,13 +76,7 @@ void deliver(SlotDispatch& d, DispatchTable::Slot& slot, const siginfo_t* si, vo
   (void)si;
   if (d.needs_values) {
     hit.new_value = load_chunk(d.chunk.addr, d.chunk.len, d.read_via_kernel);
-    if (slot.shadow_valid.load(std::memory_order_acquire)) {
-      hit.old_value = slot.shadow.exchange(hit.new_value, std::memory_order_acq_rel);
-    } else {
-      slot.shadow.store(hit.new_value, std::memory_order_relaxed);
-      slot.shadow_valid.store(true, std::memory_order_release);
-      hit.old_known = false;
-    }
+    hit.old_value = DispatchTable::swap_shadow(slot, hit.new_value, hit.old_known);
   }
   for (const Subscriber& s : d.subscribers) {
     if (!s.enabled->load(std::memory_order_relaxed)) continue;
@@ -110,7 +104,12 @@ bool handle_perf_trap(const siginfo_t* si, void* uc) {
   DispatchTable::Slot& slot = table.slot(index);
   SlotDispatch* d = slot.dispatch.load(std::memory_order_seq_cst);
   // A missing or newer dispatch means the signal outlived its slot: ours, but nothing to report.
-  if (d != nullptr && d->generation == generation) deliver(*d, slot, si, uc, info);
+  // si_addr is the breakpoint address at trap time while si_perf_data is read when the signal
+  // is sent (perf_sigtrap()), so a slot moved in between carries the new tag: the address
+  // tells the stale signal apart.
+  if (d != nullptr && d->generation == generation &&
+      reinterpret_cast<std::uintptr_t>(si->si_addr) == d->chunk.addr)
+    deliver(*d, slot, si, uc, info);
   table.leave();
   return true;
 }

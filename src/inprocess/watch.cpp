@@ -43,6 +43,11 @@ void Watch::retarget(std::uintptr_t addr) {
 void Watch::retarget(std::uintptr_t addr, std::size_t len) { registry().retarget(id_, addr, len); }
 std::uint64_t Watch::hits() const { return registry().hits(id_); }
 std::vector<ChunkInfo> Watch::chunks() const { return registry().chunks(id_); }
+double Watch::coverage() const { return registry().coverage(id_); }
+
+void set_rotation_interval(std::chrono::microseconds interval) {
+  registry().set_rotation_interval(interval);
+}
 
 std::size_t slots_needed(std::uintptr_t addr, std::size_t len, Access access) {
   core::ArchInfo arch = core::host_arch();

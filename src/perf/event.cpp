@@ -116,6 +116,10 @@ int Event::modify(const BreakpointAttr& next) noexcept {
   merged.len = next.len;
   merged.type = next.type;
   merged.disabled = next.disabled;
+  // sig_data moves with the breakpoint (the kernel copies it on modify since 2022, commit
+  // "perf: Copy perf_event_attr::sig_data on modification"): the library re-tags a slot
+  // that now watches another chunk, so that a signal from the old chunk is recognised as stale.
+  merged.sig_data = next.sig_data;
   perf_event_attr pa;
   fill_attr(merged, pa);
   // Internally disable, apply, re-enable unless disabled = 1; the count is preserved.

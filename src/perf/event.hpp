@@ -55,9 +55,9 @@ class Event {
   // On success attr().disabled tracks the new state.
   int enable() noexcept;
   int disable() noexcept;
-  // PERF_EVENT_IOC_MODIFY_ATTRIBUTES: new addr/len/type/disabled, everything else identical.
-  // Only those four fields of `next` are used; the rest is taken from attr() (the kernel
-  // rejects any other difference with EINVAL).
+  // PERF_EVENT_IOC_MODIFY_ATTRIBUTES: new addr/len/type/disabled/sig_data, everything else
+  // identical. Only those fields of `next` are used; the rest is taken from attr() (the kernel
+  // rejects any other difference with EINVAL; sig_data is copied since 2022).
   // Reaches inherited children. Returns 0 or -errno (-ENOTTY: kernel < 4.17); on success
   // attr() reflects the new values.
   int modify(const BreakpointAttr& next) noexcept;
