@@ -1,6 +1,7 @@
 // C API over the C++ one: exceptions become status codes plus a per-thread message.
 #include "hwbp/hwbp.h"
 
+#include <cstring>
 #include <exception>
 #include <new>
 #include <string>
@@ -62,8 +63,11 @@ int hwbp_watch_create(const hwbp_options* o, hwbp_watch** out) {
     return HWBP_E_INVALID_REQUEST;
   }
   *out = nullptr;
-  if (o->access < HWBP_EXEC || o->access > HWBP_MODIFY) {
-    g_last_error = "unknown access kind " + std::to_string(static_cast<int>(o->access)) +
+  // Read as a plain int: a C caller can store any value in the enum field.
+  int access = 0;
+  std::memcpy(&access, &o->access, sizeof access);
+  if (access < HWBP_EXEC || access > HWBP_MODIFY) {
+    g_last_error = "unknown access kind " + std::to_string(access) +
                    "; use HWBP_EXEC, HWBP_WRITE, HWBP_READ_WRITE, HWBP_READ or HWBP_MODIFY";
     return HWBP_E_INVALID_REQUEST;
   }
@@ -72,7 +76,7 @@ int hwbp_watch_create(const hwbp_options* o, hwbp_watch** out) {
     hwbp::WatchOptions opts;
     opts.addr = o->addr;
     opts.len = o->len;
-    opts.access = static_cast<hwbp::Access>(o->access);
+    opts.access = static_cast<hwbp::Access>(access);
     opts.target = o->target == HWBP_TARGET_THREAD
                       ? (o->tid == 0 ? hwbp::Target::this_thread() : hwbp::Target::thread(o->tid))
                       : hwbp::Target::process();

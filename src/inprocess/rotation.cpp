@@ -180,17 +180,18 @@ std::uint64_t Registry::arm_flexible(std::unique_ptr<WatchRecord> owned) {
     throw;
   }
   if (pool.slots.size() < rec.keys.size()) {
-    std::size_t free_slots = pool.slots.size();
+    std::string message = "flexible watch of " + std::to_string(rec.request.len) +
+                          " byte(s) needs " + std::to_string(rec.keys.size()) +
+                          " slots at once but pinned watches leave " +
+                          std::to_string(pool.slots.size()) +
+                          " to rotate; watch fewer bytes or unpin a watch";
     pool.order.pop_back();
     if (pool.order.empty()) {
       while (!pool.slots.empty()) shrink_pool(pool);
+      rotation_.erase(target_key(rec.target));
     }
-    watches_.erase(rec.id);
-    throw Error(Errc::no_slots,
-                "flexible watch of " + std::to_string(rec.request.len) + " byte(s) needs " +
-                    std::to_string(rec.keys.size()) + " slots at once but pinned watches leave " +
-                    std::to_string(free_slots) + " to rotate; watch fewer bytes or unpin a watch",
-                ENOSPC);
+    watches_.erase(rec.id);  // `rec` is gone from here on
+    throw Error(Errc::no_slots, message, ENOSPC);
   }
   rotate(pool);
   start_rotator();

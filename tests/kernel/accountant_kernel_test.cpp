@@ -477,14 +477,14 @@ TEST(AccountantKernel, RandomTaskTargetsMatchModel) {
   const std::uint64_t seed = seed_from_env();
   std::cout << "[ seed     ] HWBP_SEED=" << seed << std::endl;
   RecordProperty("seed", std::to_string(seed));
-  run_differential(false, [&](Differ& d) { random_sequence(d, seed, false, 1500); });
+  run_differential(false, [&](Differ& d) { random_sequence(d, seed, false, 4000); });
 }
 
 TEST(AccountantKernel, RandomWithCpuTargetsMatchModel) {
   const std::uint64_t seed = seed_from_env();
   std::cout << "[ seed     ] HWBP_SEED=" << seed << std::endl;
   RecordProperty("seed", std::to_string(seed));
-  run_differential(true, [&](Differ& d) { random_sequence(d, seed, true, 1500); });
+  run_differential(true, [&](Differ& d) { random_sequence(d, seed, true, 4000); });
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The C API over real watchpoints: status codes, messages, callbacks, enable/disable/retarget.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 
 #include "hwbp/hwbp.h"
@@ -58,7 +59,8 @@ TEST(CApi, ErrorsAreStatusCodesWithOneLineMessages) {
   EXPECT_EQ(w, nullptr);
   EXPECT_NE(std::string(hwbp_last_error()).find("null address"), std::string::npos) << hwbp_last_error();
   o.addr = reinterpret_cast<uintptr_t>(&g_x);
-  o.access = static_cast<hwbp_access>(42);
+  int bad_access = 42;  // what a C or FFI caller can put in the field
+  std::memcpy(&o.access, &bad_access, sizeof bad_access);
   EXPECT_EQ(hwbp_watch_create(&o, &w), HWBP_E_INVALID_REQUEST);
   EXPECT_NE(std::string(hwbp_last_error()).find("unknown access kind 42"), std::string::npos);
   EXPECT_EQ(hwbp_watch_create(nullptr, &w), HWBP_E_INVALID_REQUEST);

@@ -1,0 +1,51 @@
+// The command line's way of naming one watch, shared by every hwbp subcommand:
+//
+//   LOCATION[:LEN][:ACCESS]      hwbp's form
+//     LOCATION  0xADDR | NAME | NAME+OFFSET   (OFFSET decimal or 0x-hex)
+//     LEN       bytes, decimal or 0x-hex. Default: 8 for an address, 1 for ACCESS x, and for a
+//               NAME "unset" (the resolver uses the symbol's size)
+//     ACCESS    modify (default) | w | rw | r | x   (also write, read_write, read, exec)
+//   mem:ADDR[/LEN][:ACCESS]      perf's form (perf record -e mem:...), with perf's defaults:
+//     ACCESS    r | w | x | rw (or wr); default rw.  LEN default 4 (x: 1, one instruction)
+//     (so a symbol literally named "mem" is written "mem+0:..." to keep hwbp's form)
+//
+// Parsing is syntax only: range rules (alignment, kernel addresses, ...) belong to
+// core::validate_range, and names are resolved by the symbols layer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/request.hpp"
+#include "hwbp/types.hpp"
+
+namespace hwbp::core {
+
+struct WatchSpec {
+  enum class Kind : std::uint8_t { address, symbol };
+  std::string text;               // the spec exactly as the user typed it (for messages)
+  Kind kind = Kind::address;
+  std::uintptr_t addr = 0;        // Kind::address
+  std::string symbol;             // Kind::symbol
+  std::uint64_t offset = 0;       // Kind::symbol: bytes after the symbol's start
+  std::size_t len = 0;            // 0 only for a symbol without LEN (use the symbol's size)
+  bool len_given = false;         // false: len is a default (commands say so)
+  Access access = Access::modify;
+  bool perf_form = false;         // written as mem:ADDR...
+
+  // The request for an address spec (Kind::address only).
+  WatchRequest request() const { return WatchRequest{addr, len, access}; }
+};
+
+// Default length of an address watch without LEN in hwbp's form (one 64-bit word).
+inline constexpr std::size_t kDefaultAddressLen = 8;
+// perf's default bp_len for data breakpoints (HW_BREAKPOINT_LEN_4).
+inline constexpr std::size_t kPerfDefaultLen = 4;
+
+// Throws hwbp::Error(Errc::invalid_request) with one line naming the spec and what is wrong,
+// e.g. "watch spec '0x10:zz': 'zz' is neither a length nor an access; ...".
+WatchSpec parse_watch_spec(std::string_view text);
+
+}  // namespace hwbp::core
