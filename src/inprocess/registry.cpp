@@ -221,46 +221,55 @@ void Registry::attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys) 
   core::SlotTable::PlanResult result = table_.plan(keys);
   check_plan(result, rec.request, keys);
   const core::SlotTable::Plan& plan = *result.plan;
-
-  // Open every new slot's events (disabled) before anything becomes visible; a failure here
-  // closes what was opened (RAII) and leaves the table untouched.
-  std::vector<std::pair<int, ThreadEvents>> opened;
-  unsigned opened_count = 0;
-  auto ours = [&](pid_t tid) { return slots_on_thread(tid) + opened_count; };
-  for (int slot : plan.created) {
-    std::size_t k = static_cast<std::size_t>(
-        std::find(plan.slot_of_key.begin(), plan.slot_of_key.end(), slot) - plan.slot_of_key.begin());
-    perf::BreakpointAttr a;
-    a.addr = keys[k].chunk.addr;
-    a.len = keys[k].chunk.len;
-    a.type = keys[k].chunk.type;
-    a.disabled = true;
-    a.sigtrap = keys[k].sigtrap;
-    a.remove_on_exec = true;
-    std::uint32_t generation = next_generation_++;
-    a.sig_data = make_sig_data(slot, generation);
-    opened.emplace_back(slot, open_on_target(a, rec.target, ours));
-    hw_[slot].generation = generation;
-    ++opened_count;
-  }
+  // Commit and publish first, then open the new slots' events already enabled (no enable ioctl
+  // per thread afterwards: arming a process-wide watch costs one perf_event_open per thread).
+  // A failure anywhere goes through detach(), which releases and closes exactly what was made.
   table_.commit(plan, keys);
-  for (auto& [slot, threads] : opened) {
-    hw_[slot].threads = std::move(threads);
+  rec.slots = plan.slot_of_key;
+  for (int slot : plan.created) {
+    hw_[slot].generation = next_generation_++;
+    hw_[slot].threads = ThreadEvents{};
     hw_[slot].hw_enabled = false;
   }
-  rec.slots = plan.slot_of_key;
-  rec.count_base.assign(rec.slots.size(), 0);
-  for (std::size_t i = 0; i < rec.slots.size(); ++i)
-    if (!keys[i].sigtrap)
-      for (const perf::Event& ev : hw_[rec.slots[i]].threads.events)
-        rec.count_base[i] += std::max<std::int64_t>(ev.count(), 0);
   for (int slot : distinct(rec.slots)) publish_slot(slot);
   try {
-    for (int slot : distinct(rec.slots)) sync_hw_state(slot);
+    std::size_t opened = 0;
+    for (int slot : plan.created) {
+      open_slot(slot, rec, plan.created.size() - opened);
+      ++opened;
+    }
+    for (int slot : distinct(rec.slots)) sync_hw_state(slot);  // shared slots a new watch enables
   } catch (...) {
     detach(rec);
     throw;
   }
+  rec.count_base.assign(rec.slots.size(), 0);
+  for (std::size_t i = 0; i < rec.slots.size(); ++i)
+    if (!keys[i].sigtrap) rec.count_base[i] = slot_count(rec.slots[i]);
+}
+
+void Registry::open_slot(int slot, const WatchRecord& rec, std::size_t not_yet_open) {
+  bool enable = rec.enabled.load();
+  perf::BreakpointAttr a = attr_for(slot);
+  a.disabled = !enable;
+  std::int64_t count_before = -1;
+  if (enable) {
+    count_before = begin_shadow(slot);  // no events yet: the count starts at 0
+    active_.raise(static_cast<unsigned>(slot));  // before the first event can fire
+  }
+  // For ENOSPC messages: hwbp's slots on that thread are the committed ones already open.
+  auto ours = [&](pid_t tid) {
+    unsigned load = slots_on_thread(tid);
+    return load > not_yet_open ? load - static_cast<unsigned>(not_yet_open) : 0u;
+  };
+  try {
+    hw_[slot].threads = open_on_target(a, rec.target, ours);
+  } catch (...) {
+    if (enable) active_.lower(static_cast<unsigned>(slot));
+    throw;
+  }
+  hw_[slot].hw_enabled = enable;
+  if (enable) finish_shadow(slot, count_before == -1 ? -1 : 0);
 }
 
 void Registry::detach(WatchRecord& rec) noexcept {
@@ -278,12 +287,13 @@ void Registry::detach(WatchRecord& rec) noexcept {
       }
       continue;
     }
+    // close() removes the event synchronously (perf_release), so no disable ioctl is needed
+    // first; the indicator drops only once nothing can fire.
     SlotHw& hw = hw_[slot];
-    for (perf::Event& ev : hw.threads.events) ev.disable();
+    hw.threads = ThreadEvents{};
     hw.hw_enabled = false;
     active_.lower(static_cast<unsigned>(slot));
     dispatch_table().publish(slot, nullptr);
-    hw.threads = ThreadEvents{};  // closes the fds
   }
   update_armed(rec);
 }

@@ -84,6 +84,8 @@ class Registry {
   // Opens, subscribes and (if the watch is enabled) enables the slots for `keys`.
   void attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys);
   void detach(WatchRecord& rec) noexcept;
+  // Opens the events of a newly created slot for rec's target, enabled if rec is.
+  void open_slot(int slot, const WatchRecord& rec, std::size_t not_yet_open);
   bool try_retarget_in_place(WatchRecord& rec, const std::vector<core::SlotKey>& keys);
   void publish_slot(int slot);
   // Enables the slot's events if any subscriber is enabled, disables them otherwise.

@@ -79,13 +79,12 @@ void Registry::shrink_pool(RotationPool& pool) noexcept {
   }
   pool.slots.pop_back();
   SlotHw& hw = hw_[slot];
-  for (perf::Event& ev : hw.threads.events) ev.disable();
+  hw.threads = ThreadEvents{};  // close() removes the events synchronously
   hw.hw_enabled = false;
   active_.lower(static_cast<unsigned>(slot));
   std::vector<int> one{slot};
   table_.release(one);
   dispatch_table().publish(slot, nullptr);
-  hw.threads = ThreadEvents{};
 }
 
 bool Registry::shrink_any_pool() noexcept {
