@@ -33,8 +33,10 @@ test-asan: build-asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j 1 -LE install
 
+# Every ratio compares two benchmarks of the same run; medians of 5 repetitions damp noise.
 bench: build
-	$(BUILD)/bench/hwbp_bench --benchmark_min_time=0.2
+	$(BUILD)/bench/hwbp_bench --benchmark_min_time=0.1 --benchmark_repetitions=5 \
+	  --benchmark_report_aggregates_only=true
 
 install: build
 	cmake --install $(BUILD)
