@@ -26,7 +26,7 @@ namespace hwbp {
 
 // Which threads a watch covers.
 struct Target {
-  enum class Kind : std::uint8_t { process, thread };
+  enum class Kind : std::uint8_t { process, thread, cpus };
   Kind kind = Kind::process;
   pid_t tid = 0;
 
@@ -36,6 +36,11 @@ struct Target {
   static Target thread(pid_t tid) noexcept { return {Kind::thread, tid}; }
   // The calling thread.
   static Target this_thread() noexcept;
+  // Every task on every CPU (CPU-bound events; needs CAP_PERFMON or perf_event_paranoid <= 0).
+  // Counting only — the kernel sends no signal for CPU-bound events — and admitted by the
+  // kernel's rule: it takes one slot from every thread on the machine. Kernel addresses are
+  // allowed (kernel-mode hits need CAP_SYS_ADMIN).
+  static Target all_cpus() noexcept { return {Kind::cpus, 0}; }
 };
 
 // One delivered hit. Valid only during the callback.

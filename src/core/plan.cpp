@@ -93,20 +93,14 @@ void validate_all(const ArchInfo& arch, std::span<const PlanWatch> watches) {
 
 std::vector<SlotKey> keys_of(const std::vector<Chunk>& chunks) {
   std::vector<SlotKey> keys;
-  for (const auto& c : chunks) keys.push_back(SlotKey{c, kProcessTarget, true});
-  return keys;
-}
-
-// Distinct chunks per pool: what the set needs when every watch is armed at once.
-std::vector<unsigned> distinct_per_pool(const ArchInfo& arch, const std::vector<PlannedChunk>& cs) {
-  std::vector<unsigned> n(arch.pool_count(), 0);
-  std::vector<Chunk> seen;
-  for (const auto& c : cs) {
-    if (std::find(seen.begin(), seen.end(), c.chunk) != seen.end()) continue;
-    seen.push_back(c.chunk);
-    ++n[c.pool];
+  // Process-wide, delivered by signal: how hwbp arms a watch; other fields keep their defaults.
+  for (const auto& c : chunks) {
+    SlotKey k;
+    k.chunk = c;
+    k.target = kProcessTarget;
+    keys.push_back(k);
   }
-  return n;
+  return keys;
 }
 
 // Chunks share when they are the same chunk and both got a slot, or both did not.
@@ -130,8 +124,7 @@ unsigned deciding_pool(const std::vector<PoolUse>& pools) {
   return best;
 }
 
-
-// Per-pool distinct chunks of one watch: the slots it needs when armed alone.
+// Per-pool distinct chunks: the slots these chunks need when all are armed at once.
 std::vector<unsigned> distinct_chunks(const ArchInfo& arch, const std::vector<Chunk>& chunks) {
   std::vector<unsigned> n(arch.pool_count(), 0);
   for (std::size_t k = 0; k < chunks.size(); ++k)
@@ -217,7 +210,9 @@ WatchPlan plan_watches(const ArchInfo& arch, unsigned ncpus, std::span<const Pla
       out.chunks.push_back(std::move(pc));
     }
   }
-  const std::vector<unsigned> needed = distinct_per_pool(arch, out.chunks);
+  std::vector<Chunk> all;
+  for (const auto& c : chunks) all.insert(all.end(), c.begin(), c.end());
+  const std::vector<unsigned> needed = distinct_chunks(arch, all);
   for (unsigned p = 0; p < arch.pool_count(); ++p)
     out.pools.push_back({needed[p], placed.budget[p], placed.budget[p] - placed.used[p]});
   for (std::size_t w : out.overflowed)

@@ -27,6 +27,9 @@ struct SlotKey {
   // 0: a pinned slot, shared by identical requests. n > 0: rotation slot n of the flexible-watch
   // rotator, never shared (its chunk changes as watches take turns).
   std::uint32_t rotation = 0;
+  // A CPU-wide slot (a CPU-bound event on every CPU). Its target is kProcessTarget because it
+  // takes a slot from every thread, like a process-wide slot; the flag keeps the two apart.
+  bool cpu_wide = false;
   friend bool operator==(const SlotKey&, const SlotKey&) = default;
 };
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "perf/capabilities.hpp"
+#include "perf/cpus.hpp"
 #include "perf/errors.hpp"
 #include "perf/threads.hpp"
 
@@ -43,6 +44,25 @@ ThreadEvents open_on_target(const perf::BreakpointAttr& base, const Target& targ
                             const std::function<unsigned(pid_t)>& slots_ours) {
   ThreadEvents out;
   perf::BreakpointAttr attr = base;
+  if (target.kind == Target::Kind::cpus) {
+    // One CPU-bound event per online CPU (pid -1). The admission rule checked every possible
+    // CPU; an offline one has no event to open.
+    attr.inherit = attr.inherit_thread = attr.sigtrap = false;
+    for (int cpu : perf::online_cpus()) {
+      perf::Event event;
+      int rc = perf::Event::try_open(attr, -1, cpu, event);
+      if (rc < 0) {
+        perf::OpenContext ctx;
+        ctx.attr = &attr;
+        ctx.pid = -1;
+        ctx.cpu = cpu;
+        throw perf::error_from_errno(-rc, ctx);
+      }
+      out.events.push_back(std::move(event));
+      out.tids.push_back(-1);
+    }
+    return out;
+  }
   if (target.kind == Target::Kind::thread) {
     attr.inherit = false;
     attr.inherit_thread = false;

@@ -9,6 +9,7 @@
 #include "core/split.hpp"
 #include "inprocess/sigtrap.hpp"
 #include "perf/capabilities.hpp"
+#include "perf/cpus.hpp"
 #include "perf/errors.hpp"
 #include "perf/threads.hpp"
 
@@ -56,7 +57,8 @@ Registry& Registry::instance() {
 
 Registry::Registry()
     : arch_(core::host_arch()),
-      table_(arch_, DispatchTable::kCapacity, slots_per_thread_for(arch_)) {}
+      table_(arch_, DispatchTable::kCapacity, slots_per_thread_for(arch_)),
+      admission_(arch_, perf::possible_cpus()) {}
 
 Registry::WatchRecord& Registry::find(std::uint64_t id) const {
   auto it = watches_.find(id);
@@ -72,8 +74,9 @@ std::vector<core::SlotKey> Registry::keys_for(const core::WatchRequest& request,
   for (const core::Chunk& c : core::split_range(arch_, request)) {
     core::SlotKey key;
     key.chunk = c;
-    key.target = target.kind == Target::Kind::process ? core::kProcessTarget
-                                                      : static_cast<std::uint64_t>(target.tid);
+    key.target = target.kind == Target::Kind::thread ? static_cast<std::uint64_t>(target.tid)
+                                                     : core::kProcessTarget;
+    key.cpu_wide = target.kind == Target::Kind::cpus;
     key.sigtrap = !counting;
     keys.push_back(key);
   }
@@ -92,10 +95,16 @@ void Registry::check_plan(const core::SlotTable::PlanResult& result,
     for (const core::SlotKey& key : keys)
       if (table_.find(key) < 0) ++fresh;
     unsigned held = result.needed > fresh ? result.needed - static_cast<unsigned>(fresh) : 0;
+    unsigned cpu_wide = 0;
+    for (std::size_t i = 0; i < table_.capacity(); ++i)
+      if (table_.in_use(static_cast<int>(i)) && table_.key(static_cast<int>(i)).cpu_wide) ++cpu_wide;
+    std::string cpu_note = cpu_wide == 0 ? ""
+                                         : " (" + std::to_string(cpu_wide) +
+                                               " of them by CPU-wide watches, on every thread)";
     throw Error(Errc::no_slots,
                 what + ", but a thread has " + std::to_string(result.available) +
                     " debug-register slots and hwbp already holds " + std::to_string(held) +
-                    " there; remove or disable a watch, or watch fewer bytes",
+                    " there" + cpu_note + "; remove or disable a watch, or watch fewer bytes",
                 ENOSPC);
   }
   if (result.error == PlanError::table_full)
@@ -123,6 +132,8 @@ perf::BreakpointAttr Registry::attr_for(int slot) const {
   // Watches end with exec (new address space); sigtrap requires it anyway.
   a.remove_on_exec = true;
   a.sig_data = make_sig_data(slot, hw_[slot].generation);
+  // Only a CPU-wide watch may name a kernel address; it must then count kernel-mode hits.
+  a.exclude_kernel = !(key.cpu_wide && key.chunk.addr >= core::user_address_limit(arch_));
   return a;
 }
 
@@ -146,6 +157,7 @@ void Registry::publish_slot(int slot) {
 }
 
 bool Registry::slot_needs_values(int slot) const {
+  if (!table_.key(slot).sigtrap) return false;  // counted in the kernel: no values reported
   for (const auto& [id, rec] : watches_) {
     Access a = rec->request.access;
     if ((a == Access::write || a == Access::modify || a == Access::read) &&
@@ -221,6 +233,7 @@ void Registry::attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys) 
   core::SlotTable::PlanResult result = table_.plan(keys);
   check_plan(result, rec.request, keys);
   const core::SlotTable::Plan& plan = *result.plan;
+  admit_created(plan, keys, rec.request);
   // Commit and publish first, then open the new slots' events already enabled (no enable ioctl
   // per thread afterwards: arming a process-wide watch costs one perf_event_open per thread).
   // A failure anywhere goes through detach(), which releases and closes exactly what was made.
@@ -246,6 +259,24 @@ void Registry::attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys) 
   rec.count_base.assign(rec.slots.size(), 0);
   for (std::size_t i = 0; i < rec.slots.size(); ++i)
     if (!keys[i].sigtrap) rec.count_base[i] = slot_count(rec.slots[i]);
+}
+
+void Registry::admit_created(const core::SlotTable::Plan& plan,
+                             const std::vector<core::SlotKey>& keys,
+                             const core::WatchRequest& request) {
+  std::vector<int> admitted;
+  for (int slot : plan.created) {
+    std::size_t k = static_cast<std::size_t>(
+        std::find(plan.slot_of_key.begin(), plan.slot_of_key.end(), slot) - plan.slot_of_key.begin());
+    if (auto why = admission_.admit(slot, keys[k])) {
+      for (int s : admitted) admission_.release(s);
+      throw Error(Errc::no_slots,
+                  "watch of " + std::to_string(request.len) + " byte(s) at " + hex(request.addr) +
+                      " does not fit: " + *why + "; remove or disable a watch",
+                  ENOSPC);
+    }
+    admitted.push_back(slot);
+  }
 }
 
 void Registry::open_slot(int slot, const WatchRecord& rec, std::size_t not_yet_open) {
@@ -294,14 +325,23 @@ void Registry::detach(WatchRecord& rec) noexcept {
     hw.hw_enabled = false;
     active_.lower(static_cast<unsigned>(slot));
     dispatch_table().publish(slot, nullptr);
+    admission_.release(slot);
   }
   update_armed(rec);
 }
 
 std::uint64_t Registry::arm(const WatchOptions& options) {
   core::WatchRequest request{options.addr, options.len, options.access};
+  bool cpu_wide = options.target.kind == Target::Kind::cpus;
   if (auto violation = core::validate_range(arch_, request))
-    throw Error(Errc::invalid_request, violation->message);
+    if (!(cpu_wide && violation->rule == core::Rule::kernel_address))
+      throw Error(Errc::invalid_request, violation->message);
+  if (cpu_wide && (options.callback || options.flexible ||
+                   !(options.access == Access::write || options.access == Access::read_write ||
+                     options.access == Access::exec)))
+    throw Error(Errc::invalid_request,
+                "a CPU-wide watch counts hits (the kernel sends no signal for CPU-bound events); "
+                "use access w, rw or x without a callback, or watch the process instead");
   const perf::Capabilities& caps = perf::capabilities();
   if (!caps.breakpoints) throw perf::error_from_errno(caps.open_errno, perf::OpenContext{});
   Target target = options.target;

@@ -19,6 +19,7 @@
 #include "core/request.hpp"
 #include "core/slot_table.hpp"
 #include "hwbp/hwbp.hpp"
+#include "inprocess/admission.hpp"
 #include "inprocess/coverage.hpp"
 #include "inprocess/dispatch.hpp"
 
@@ -84,6 +85,9 @@ class Registry {
   // Opens, subscribes and (if the watch is enabled) enables the slots for `keys`.
   void attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys);
   void detach(WatchRecord& rec) noexcept;
+  // The kernel's rule (core::SlotAccountant) for every slot the plan creates; all or none.
+  void admit_created(const core::SlotTable::Plan& plan, const std::vector<core::SlotKey>& keys,
+                     const core::WatchRequest& request);
   // Opens the events of a newly created slot for rec's target, enabled if rec is.
   void open_slot(int slot, const WatchRecord& rec, std::size_t not_yet_open);
   bool try_retarget_in_place(WatchRecord& rec, const std::vector<core::SlotKey>& keys);
@@ -117,6 +121,7 @@ class Registry {
   mutable std::mutex mu_;
   core::ArchInfo arch_;
   core::SlotTable table_;
+  Admission admission_;
   std::array<SlotHw, DispatchTable::kCapacity> hw_{};
   std::map<std::uint64_t, std::unique_ptr<WatchRecord>> watches_;
   std::uint64_t next_id_ = 1;

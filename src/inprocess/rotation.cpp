@@ -44,6 +44,7 @@ bool Registry::grow_pool(RotationPool& pool, std::size_t want) {
     core::SlotTable::PlanResult result = table_.plan(keys);
     if (!result.plan) return false;
     int slot = result.plan->slot_of_key.front();
+    if (admission_.admit(slot, key)) return false;
     std::uint32_t generation = next_generation_++;
     perf::BreakpointAttr a;
     // An unmapped user address: nothing can hit it while the slot is parked.
@@ -58,6 +59,7 @@ bool Registry::grow_pool(RotationPool& pool, std::size_t want) {
     try {
       events = open_on_target(a, pool.target, [&](pid_t tid) { return slots_on_thread(tid); });
     } catch (const Error& e) {
+      admission_.release(slot);
       if (e.code() == Errc::no_slots) return false;  // held by someone else: rotate on fewer
       throw;
     }
@@ -85,6 +87,7 @@ void Registry::shrink_pool(RotationPool& pool) noexcept {
   std::vector<int> one{slot};
   table_.release(one);
   dispatch_table().publish(slot, nullptr);
+  admission_.release(slot);
 }
 
 bool Registry::shrink_any_pool() noexcept {

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# End-to-end `hwbp doctor`: one "ok|warn|fail  NAME  detail" line per check, the live watchpoint
+# test passes on this machine (exit 0), and --json reports the same checks with the same verdicts.
+set -u
+HWBP=$1
+SCRATCH=$2
+mkdir -p "$SCRATCH"
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+NAMES=("kernel" "perf_event_paranoid" "privileges" "breakpoint slots" "sigtrap" "remove_on_exec"
+       "inherit_thread" "modify ioctl" "ptrace" "debug registers fire" "bpf" "kvm")
+
+out=$("$HWBP" doctor 2>"$SCRATCH/doctor.err")
+rc=$?
+echo "$out"
+# Without perf permission nothing about debug registers can be shown here: skip, don't fail.
+if grep -qE '^fail +breakpoint slots ' <<<"$out"; then
+  echo "SKIP: this machine refuses perf breakpoint events: $(grep -E '^fail +breakpoint slots' <<<"$out")"
+  exit 77
+fi
+[ "$rc" -eq 0 ] || fail "doctor exited $rc, expected 0"
+[ -z "$(cat "$SCRATCH/doctor.err")" ] || fail "doctor wrote to stderr: $(cat "$SCRATCH/doctor.err")"
+[ "$(wc -l <<<"$out")" -eq "${#NAMES[@]}" ] || fail "expected ${#NAMES[@]} lines, got $(wc -l <<<"$out")"
+grep -qE '^ok +debug registers fire +a write watchpoint counted 3 of 3 writes$' <<<"$out" ||
+  fail "debug registers fire is not ok"
+# Every failure or warning names its fix.
+while IFS= read -r line; do
+  case "$line" in
+    ok*) ;;
+    *) grep -qF '(fix: ' <<<"$line" || fail "no fix in: $line" ;;
+  esac
+done <<<"$out"
+
+json=$("$HWBP" doctor --json 2>/dev/null)
+jrc=$?
+echo "$json"
+[ "$jrc" -eq 0 ] || fail "doctor --json exited $jrc, expected 0"
+grep -qF '{"ok":true,"checks":[' <<<"$json" || fail "--json does not start with ok:true"
+[ "$(grep -oF '"status":' <<<"$json" | wc -l)" -eq "${#NAMES[@]}" ] || fail "--json has a different number of checks"
+for name in "${NAMES[@]}"; do
+  line=$(grep -E "^(ok|warn|fail) +$name  " <<<"$out")
+  if [ -z "$line" ]; then
+    fail "no line for check '$name'"
+    continue
+  fi
+  status=${line%% *}
+  grep -qF "{\"status\":\"$status\",\"name\":\"$name\"," <<<"$json" ||
+    fail "--json lacks check '$name' with status $status"
+done
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures doctor assertion(s) failed"
+  exit 1
+fi
+echo "doctor: all assertions passed"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every error is one line on stderr and a non-zero exit; nothing runs when the request is bad.
+set -u
+HWBP=$1; DIR=$2; PROGS=$3
+SRC=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$DIR"; cd "$DIR" || exit 1
+fail() { echo "FAIL: $*"; exit 1; }
+expect_error() {  # expect_error PATTERN CMD...
+  local pattern=$1; shift
+  "$@" > out.txt 2> err.txt
+  local rc=$?
+  [ $rc -ne 0 ] || fail "'$*' succeeded"
+  [ "$(wc -l < err.txt)" -eq 1 ] || fail "'$*': not one line: $(cat err.txt)"
+  grep -q -- "$pattern" err.txt || fail "'$*': expected /$pattern/, got: $(cat err.txt)"
+  ! grep -q MARK out.txt || fail "'$*': the program ran"
+}
+expect_error "no symbol 'countr'.*did you mean: counter" "$HWBP" run --watch countr -- "$PROGS/writes"
+expect_error "did you mean: counter" "$HWBP" run --watch countr -- "$PROGS/writes_static"
+expect_error "watch spec 'counter:zz'" "$HWBP" run --watch counter:zz -- "$PROGS/writes"
+expect_error "needs 8 debug-register slots.*4 slots" "$HWBP" run --watch counter:64 -- "$PROGS/writes"
+expect_error "program 'no_such_program_hwbp' not found" "$HWBP" run --watch counter -- no_such_program_hwbp
+expect_error "cannot run '/nonexistent/prog'" "$HWBP" run --watch counter -- /nonexistent/prog
+expect_error "bad --if expression" "$HWBP" run --if 'new=1' --watch counter -- "$PROGS/writes"
+expect_error "choose one of" "$HWBP" run --json --count --watch counter -- "$PROGS/writes"
+# A dead PID.
+sleep 0 & dead=$!; wait $dead
+expect_error "process $dead does not exist" "$HWBP" attach -p $dead --watch counter
+# Unknown name in a running process: hwbp detaches, the process is unharmed.
+"$PROGS/busy" 1 > busy.out & TP=$!
+sleep 0.2
+expect_error "no symbol 'hott'.*did you mean: hot" "$HWBP" attach -p $TP --watch hott
+wait $TP || fail "attach error harmed the process"
+grep -q 'busy done' busy.out || fail "attach error: process did not finish"
+echo PASS
