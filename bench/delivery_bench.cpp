@@ -129,6 +129,20 @@ void BM_LibraryRetarget(benchmark::State& state) {
 }
 BENCHMARK(BM_LibraryRetarget);
 
+// A watch that reports no values (read_write) needs no shadow read when it moves.
+void BM_LibraryRetargetNoValues(benchmark::State& state) {
+  hwbp::Watch w = hwbp::watch(g_var, hwbp::Access::read_write, [](const hwbp::Hit&) {},
+                              hwbp::Target::this_thread());
+  const std::uintptr_t addrs[2] = {reinterpret_cast<std::uintptr_t>(&g_var),
+                                   reinterpret_cast<std::uintptr_t>(&g_other)};
+  int k = 0;
+  for (auto _ : state) {
+    k ^= 1;
+    w.retarget(addrs[k]);
+  }
+}
+BENCHMARK(BM_LibraryRetargetNoValues);
+
 void BM_RawOpenClose(benchmark::State& state) {
   perf_event_attr a = bp_attr(reinterpret_cast<std::uintptr_t>(&g_var), true);
   for (auto _ : state) {
@@ -188,6 +202,7 @@ HWBP_RATIO("delivered_hit_vs_raw_counted_hit", "BM_LibraryHit", "BM_RawCountedHi
 HWBP_RATIO("modify_hit_vs_raw_sigtrap_hit", "BM_LibraryModifyHit", "BM_RawSigtrapHit");
 HWBP_RATIO("counted_hit_vs_raw_counted_hit", "BM_LibraryCountedHit", "BM_RawCountedHit");
 HWBP_RATIO("retarget_vs_raw_modify_ioctl", "BM_LibraryRetarget", "BM_RawModifyIoctl");
+HWBP_RATIO("retarget_no_values_vs_raw_modify_ioctl", "BM_LibraryRetargetNoValues", "BM_RawModifyIoctl");
 HWBP_RATIO("arm_remove_vs_raw_open_close", "BM_LibraryArmRemove", "BM_RawOpenClose");
 HWBP_RATIO("disable_enable_vs_raw_ioctls", "BM_LibraryDisableEnable", "BM_RawDisableEnable");
 HWBP_RATIO("active_vs_acquire_load", "BM_Active", "BM_RelaxedLoadBaseline");
