@@ -1,0 +1,272 @@
+#include "hit_report.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "symbols/unwinder.hpp"
+
+namespace hwbp::cli {
+namespace {
+
+std::uint64_t to_integer(const std::vector<std::uint8_t>& bytes) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < bytes.size() && i < 8; ++i) v |= std::uint64_t{bytes[i]} << (8 * i);
+  return v;
+}
+
+// Little-endian value as one hex number (most significant digit first), any length.
+std::string hex_digits(const std::vector<std::uint8_t>& bytes) {
+  std::string s = "0x";
+  for (auto it = bytes.rbegin(); it != bytes.rend(); ++it) s += fmt::format("{:02x}", *it);
+  return s;
+}
+
+std::string value_text(const std::optional<std::vector<std::uint8_t>>& bytes) {
+  if (!bytes || bytes->empty()) return "unknown";
+  if (bytes->size() > 8) {
+    std::string s;
+    for (auto b : *bytes) s += fmt::format("{}{:02x}", s.empty() ? "" : " ", b);
+    return "[" + s + "]";
+  }
+  std::uint64_t v = to_integer(*bytes);
+  unsigned bits = static_cast<unsigned>(bytes->size() * 8);
+  std::string text = fmt::format("{} ({}", hex_digits(*bytes), v);
+  if (v >> (bits - 1)) {  // top bit set: show the signed reading too
+    std::int64_t s = bits == 64 ? static_cast<std::int64_t>(v)
+                                : static_cast<std::int64_t>(v) - (std::int64_t{1} << bits);
+    text += fmt::format(" = {}", s);
+  }
+  return text + ")";
+}
+
+std::string where(const Site& s) {
+  std::string func = s.func.empty() ? fmt::format("{:#x}", s.addr) : s.func;
+  if (!s.file.empty() && s.line > 0) return fmt::format("{} at {}:{}", func, s.file, s.line);
+  if (!s.module.empty()) return fmt::format("{} in {}", func, s.module);
+  return func;
+}
+
+const char* access_name(Access a) {
+  switch (a) {
+    case Access::modify: return "modify";
+    case Access::write: return "w";
+    case Access::read_write: return "rw";
+    case Access::read: return "r";
+    case Access::exec: return "x";
+  }
+  return "?";
+}
+
+nlohmann::ordered_json hex_or_null(std::uint64_t v) {
+  return v ? nlohmann::ordered_json(fmt::format("{:#x}", v)) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json site_json(const Site& s, nlohmann::ordered_json& out) {
+  out["func"] = s.func.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.func);
+  out["file"] = s.file.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.file);
+  out["line"] = s.line > 0 ? nlohmann::ordered_json(s.line) : nlohmann::ordered_json(nullptr);
+  return out;
+}
+
+}  // namespace
+
+std::string Reporter::hex_value(const std::vector<std::uint8_t>& bytes) { return hex_digits(bytes); }
+
+// ---- Symbolizer ----
+
+void Symbolizer::set_image(std::shared_ptr<symbols::ProcessImage> image) {
+  image_ = std::move(image);
+  locator_ = std::make_unique<symbols::SourceLocator>(image_);
+  finder_ = std::make_unique<symbols::InstructionFinder>(image_);
+  sites_.clear();
+  accesses_.clear();
+}
+
+Site Symbolizer::locate(std::uint64_t addr) {
+  if (auto it = sites_.find(addr); it != sites_.end()) return it->second;
+  Site site{addr, "", "", 0, ""};
+  // An address in no known module: a library was loaded since the image was read (dlopen, or
+  // every library when the image was opened at the exec stop). Re-read the maps once.
+  if (!image_->module_at(addr).handle) {
+    try {
+      image_->refresh();
+    } catch (const std::exception&) {
+    }
+  }
+  if (auto loc = locator_->locate(addr)) {
+    site.func = loc->function;
+    site.file = loc->file;
+    site.line = loc->line;
+    site.module = loc->module;
+  }
+  sites_[addr] = site;
+  return site;
+}
+
+Site Symbolizer::access_site(std::uint64_t trap_ip, bool exec, std::string* instruction) {
+  if (exec) {
+    *instruction = "";
+    return locate(trap_ip);
+  }
+  if (auto it = accesses_.find(trap_ip); it != accesses_.end()) {
+    *instruction = it->second.second;
+    return it->second.first;
+  }
+  locate(trap_ip);  // refreshes the module list if needed, before decoding
+  auto found = finder_->find_before(trap_ip);
+  Site site;
+  if (found.known()) {
+    site = locate(found.instruction->address);
+    *instruction = found.text();
+  } else {
+    // Unknown start: IP - 1 still lies in the accessing instruction, good enough for the line.
+    site = locate(trap_ip - 1);
+    *instruction = "unknown (" + found.unknown_reason + ")";
+  }
+  accesses_[trap_ip] = {site, *instruction};
+  return site;
+}
+
+std::vector<Site> Symbolizer::stack(pid_t tid, const Site& top, std::size_t depth) {
+  std::vector<Site> out{top};
+  if (depth <= 1) return out;
+  std::vector<symbols::Frame> frames;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      // The thread is ptrace-stopped by us: libdwfl may read its registers directly.
+      frames = symbols::backtrace_thread(*image_, tid, true, depth);
+    } catch (const std::exception&) {
+      return out;
+    }
+    // libdwfl stops at a frame in a module it does not know (libraries loaded after the image
+    // was read): re-read the maps once and unwind again.
+    if (attempt > 0 || frames.size() >= depth || frames.empty()) break;
+    std::uint64_t last = frames.back().lookup_address();
+    if (image_->module_at(last).handle || !unknown_pcs_.insert(last).second) break;
+    try {
+      image_->refresh();
+    } catch (const std::exception&) {
+      break;
+    }
+  }
+  for (std::size_t i = 1; i < frames.size() && out.size() < depth; ++i) {
+    Site s = locate(frames[i].lookup_address());
+    s.addr = frames[i].pc;
+    out.push_back(s);
+  }
+  return out;
+}
+
+// ---- Reporter ----
+
+void Reporter::hit(const HitRecord& h) {
+  switch (format_) {
+    case Format::human: human(h); break;
+    case Format::json: json(h); break;
+    case Format::count:
+      ++counts_[{h.watch->spec.text, h.site.func, h.site.file, h.site.line}];
+      break;
+    case Format::folded: {
+      std::string key;
+      for (auto it = h.stack.rbegin(); it != h.stack.rend(); ++it) {
+        if (!key.empty()) key += ';';
+        key += it->func.empty() ? fmt::format("{:#x}", it->addr) : it->func;
+      }
+      ++folded_[key];
+      break;
+    }
+  }
+}
+
+void Reporter::human(const HitRecord& h) {
+  const Watch& w = *h.watch;
+  Access a = w.spec.access;
+  std::string out = fmt::format("hit #{}: {} [{}] {} byte{} at {:#x}, thread {} ({})\n", h.seq,
+                                w.spec.text, access_name(a), w.len, w.len == 1 ? "" : "s", w.addr,
+                                h.tid, h.thread_name);
+  if (a == Access::read)
+    out += "  read (emulated on x86: an rw hit that left the value unchanged)\n";
+  if (a != Access::exec && a != Access::read)
+    out += fmt::format("  old {} -> new {}\n", value_text(h.old_bytes), value_text(h.new_bytes));
+  else if (a == Access::read)
+    out += fmt::format("  value {}\n", value_text(h.new_bytes));
+  out += fmt::format("  in {}\n", where(h.site));
+  if (a != Access::exec)
+    out += fmt::format("  instruction {:#x}: {}\n", h.site.addr, h.instruction);
+  if (h.async)
+    out += "  note: SIGTRAP was blocked in the program; the thread stopped later than the access\n";
+  if (show_stack_ && h.stack.size() > 1) {
+    out += "  stack:\n";
+    for (std::size_t i = 0; i < h.stack.size(); ++i)
+      out += fmt::format("    #{} {:#x} {}\n", i, h.stack[i].addr, where(h.stack[i]));
+  }
+  std::fputs(out.c_str(), out_);
+  std::fflush(out_);
+}
+
+void Reporter::json(const HitRecord& h) {
+  using J = nlohmann::ordered_json;
+  const Watch& w = *h.watch;
+  J j;
+  j["event"] = "hit";
+  j["seq"] = h.seq;
+  j["watch"] = w.spec.text;
+  j["tid"] = h.tid;
+  j["thread"] = h.thread_name;
+  j["addr"] = fmt::format("{:#x}", w.addr);
+  j["len"] = w.len;
+  j["access"] = access_name(w.spec.access);
+  j["ip"] = fmt::format("{:#x}", h.ip);
+  j["insn_addr"] = hex_or_null(w.spec.access == Access::exec ? 0 : h.site.addr);
+  j["instruction"] = h.instruction.empty() ? J(nullptr) : J(h.instruction);
+  site_json(h.site, j);
+  auto value = [](const std::optional<std::vector<std::uint8_t>>& b) {
+    return b && !b->empty() ? J(hex_digits(*b)) : J(nullptr);
+  };
+  bool has_values = w.spec.access != Access::exec;
+  j["old"] = has_values && w.spec.access != Access::read ? value(h.old_bytes) : J(nullptr);
+  j["new"] = has_values ? value(h.new_bytes) : J(nullptr);
+  j["async"] = h.async;
+  J stack = J::array();
+  for (const auto& s : h.stack) {
+    J f;
+    f["ip"] = fmt::format("{:#x}", s.addr);
+    site_json(s, f);
+    stack.push_back(f);
+  }
+  j["stack"] = stack;
+  std::fputs((j.dump() + "\n").c_str(), out_);
+  std::fflush(out_);
+}
+
+void Reporter::finish(const std::vector<Watch>& watches, std::uint64_t total) {
+  if (format_ == Format::json) {
+    nlohmann::ordered_json s;
+    s["event"] = "summary";
+    s["hits"] = total;
+    s["watches"] = nlohmann::ordered_json::array();
+    for (const auto& w : watches) s["watches"].push_back({{"watch", w.spec.text}, {"hits", w.hits}});
+    std::fputs((s.dump() + "\n").c_str(), out_);
+  } else if (format_ == Format::count) {
+    std::vector<std::pair<std::uint64_t, std::tuple<std::string, std::string, std::string, int>>> rows;
+    for (const auto& [key, n] : counts_) rows.push_back({n, key});
+    std::stable_sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    std::fputs(fmt::format("{:>8}  {:<20} {:<24} {}\n", "hits", "watch", "function", "location").c_str(), out_);
+    for (const auto& [n, key] : rows) {
+      const auto& [watch, func, file, line] = key;
+      std::string loc = file.empty() ? "?" : fmt::format("{}:{}", file, line);
+      std::fputs(fmt::format("{:>8}  {:<20} {:<24} {}\n", n, watch, func.empty() ? "?" : func, loc).c_str(), out_);
+    }
+  } else if (format_ == Format::folded) {
+    for (const auto& [stack, n] : folded_) std::fputs(fmt::format("{} {}\n", stack, n).c_str(), out_);
+  } else {
+    std::string per;
+    for (const auto& w : watches) per += fmt::format("{}{}: {}", per.empty() ? "" : ", ", w.spec.text, w.hits);
+    std::fputs(fmt::format("hwbp: {} hit{} ({})\n", total, total == 1 ? "" : "s", per).c_str(), out_);
+  }
+  std::fflush(out_);
+}
+
+}  // namespace hwbp::cli

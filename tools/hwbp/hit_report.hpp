@@ -1,0 +1,87 @@
+// One hit, symbolized, and the four ways of printing hits: human blocks, JSON Lines, a count
+// table, folded stacks (flamegraph.pl / speedscope).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "hwbp/types.hpp"
+#include "symbols/instruction_finder.hpp"
+#include "symbols/process_image.hpp"
+#include "symbols/source_locator.hpp"
+#include "watch_set.hpp"
+
+namespace hwbp::cli {
+
+struct Site {
+  std::uint64_t addr = 0;  // the accessing instruction (or the frame's pc)
+  std::string func;        // demangled, empty if unknown
+  std::string file;        // empty if unknown
+  int line = 0;
+  std::string module;
+};
+
+struct HitRecord {
+  const Watch* watch = nullptr;
+  std::uint64_t seq = 0;  // 1-based among reported hits
+  pid_t tid = 0;
+  std::string thread_name;
+  std::uint64_t ip = 0;   // as reported: the instruction after a data access
+  Site site;              // the accessing instruction and its source line
+  std::string instruction;  // its text, "unknown" when it cannot be decoded
+  std::optional<std::vector<std::uint8_t>> old_bytes, new_bytes;
+  bool async = false;     // TRAP_PERF_FLAG_ASYNC: SIGTRAP was blocked, the stop came later
+  std::vector<Site> stack;  // innermost first; stack[0] is the access site
+};
+
+// Address -> source, with caches (a loop writing a variable hits the same sites again and again)
+// and one lazy refresh of the module list when an address lies in a module loaded later.
+class Symbolizer {
+ public:
+  void set_image(std::shared_ptr<symbols::ProcessImage> image);
+  // For a data hit: the instruction before trap_ip. For exec: trap_ip itself.
+  Site access_site(std::uint64_t trap_ip, bool exec, std::string* instruction);
+  // Frames of a ptrace-stopped thread, innermost first; frame 0 replaced by `top`.
+  std::vector<Site> stack(pid_t tid, const Site& top, std::size_t depth);
+
+ private:
+  Site locate(std::uint64_t addr);
+  std::shared_ptr<symbols::ProcessImage> image_;
+  std::unique_ptr<symbols::SourceLocator> locator_;
+  std::unique_ptr<symbols::InstructionFinder> finder_;
+  std::map<std::uint64_t, Site> sites_;
+  std::map<std::uint64_t, std::pair<Site, std::string>> accesses_;
+  std::set<std::uint64_t> unknown_pcs_;
+};
+
+enum class Format { human, json, count, folded };
+
+class Reporter {
+ public:
+  Reporter(Format format, std::FILE* out, bool show_stack) : format_(format), out_(out), show_stack_(show_stack) {}
+  void hit(const HitRecord& h);
+  // End of the session: summary (json), the table (count), the stacks (folded), a line (human).
+  void finish(const std::vector<Watch>& watches, std::uint64_t total);
+
+  // "0x0000002a (42)" style helpers, shared with the tests' expectations.
+  static std::string hex_value(const std::vector<std::uint8_t>& bytes);
+
+ private:
+  void human(const HitRecord& h);
+  void json(const HitRecord& h);
+  Format format_;
+  std::FILE* out_;
+  bool show_stack_;
+  std::map<std::tuple<std::string, std::string, std::string, int>, std::uint64_t> counts_;
+  std::map<std::string, std::uint64_t> folded_;
+};
+
+}  // namespace hwbp::cli

@@ -1,0 +1,212 @@
+// `hwbp plan SPEC...`: dry run of slot placement. Shows the chunks each watch becomes, which are
+// shared, which slot each takes, which would rotate, or why the set cannot fit. Absolute
+// addresses only (no process is involved), so it answers "will these fit?" on any machine and
+// for either architecture.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "core/plan.hpp"
+#include "core/watch_spec.hpp"
+#include "hwbp/error.hpp"
+
+namespace {
+
+using hwbp::core::WatchPlan;
+using hwbp::core::WatchSpec;
+using Json = nlohmann::ordered_json;  // insertion order: stable output that scripts can grep
+
+struct PlanOptions {
+  std::vector<std::string> specs;
+  std::string arch;
+  unsigned cpus = 0;  // 0: this machine's possible CPUs
+  bool flexible = false;
+  bool json = false;
+};
+
+// Possible CPUs ("0-3,6"), which is what the kernel checks for a cpu == -1 breakpoint.
+unsigned possible_cpus() {
+  std::ifstream in("/sys/devices/system/cpu/possible");
+  std::string list;
+  unsigned n = 0;
+  if (in >> list) {
+    std::stringstream ss(list);
+    std::string range;
+    while (std::getline(ss, range, ',')) {
+      unsigned a = 0, b = 0;
+      const int got = std::sscanf(range.c_str(), "%u-%u", &a, &b);
+      n += got == 2 && b >= a ? b - a + 1 : got == 1 ? 1 : 0;
+    }
+  }
+  if (n > 0) return n;
+  const long conf = ::sysconf(_SC_NPROCESSORS_CONF);
+  return conf > 0 ? static_cast<unsigned>(conf) : 1;
+}
+
+hwbp::core::ArchInfo arch_named(const std::string& name) {
+  if (name.empty()) return hwbp::core::host_arch();
+  return name == "aarch64" ? hwbp::core::arch_aarch64() : hwbp::core::arch_x86_64();
+}
+
+// Parses every spec; plan needs numeric addresses because it has no process to resolve names in.
+std::vector<WatchSpec> parse_specs(const std::vector<std::string>& texts) {
+  std::vector<WatchSpec> specs;
+  for (const auto& t : texts) {
+    WatchSpec s = hwbp::core::parse_watch_spec(t);
+    if (s.kind == WatchSpec::Kind::symbol)
+      throw hwbp::Error(hwbp::Errc::invalid_request,
+                        "watch spec '" + t + "': plan takes absolute addresses (0x...), not the "
+                        "symbol '" + s.symbol + "'; look the address up (nm, gdb) and pass it");
+    specs.push_back(std::move(s));
+  }
+  return specs;
+}
+
+// Defaults are guesses about the user's intent, so the output says which were applied.
+std::vector<std::string> default_notes(const std::vector<WatchSpec>& specs) {
+  std::vector<std::string> notes;
+  for (const auto& s : specs) {
+    if (s.len_given || s.access == hwbp::Access::exec) continue;
+    notes.push_back(fmt::format("'{}' has no length: watching {} bytes{}", s.text, s.len,
+                                s.perf_form ? " (perf's default)" : "; add :LEN to change it"));
+  }
+  return notes;
+}
+
+std::string labels(const std::vector<std::size_t>& watches, const std::vector<WatchSpec>& specs,
+                   const char* sep = ", ") {
+  std::string out;
+  for (std::size_t w : watches) out += (out.empty() ? "'" : std::string(sep) + "'") + specs[w].text + "'";
+  return out;
+}
+
+std::string slot_text(const hwbp::core::PlannedChunk& c) {
+  if (c.slot) return std::to_string(*c.slot);
+  return c.rotates ? "rotates" : "-";
+}
+
+std::string shared_text(const hwbp::core::PlannedChunk& c, const std::vector<WatchSpec>& specs) {
+  if (c.shared_by.size() < 2) return "-";
+  std::string out;
+  for (std::size_t w : c.shared_by) out += (out.empty() ? "" : ", ") + specs[w].text;
+  return out;
+}
+
+void print_table(const WatchPlan& plan, const std::vector<WatchSpec>& specs) {
+  std::vector<std::vector<std::string>> rows{{"WATCH", "CHUNK", "LEN", "ACCESS", "SLOT", "SHARED BY"}};
+  for (const auto& c : plan.chunks)
+    rows.push_back({specs[c.watch].text, fmt::format("{:#x}", c.chunk.addr), std::to_string(c.chunk.len),
+                    hwbp::core::to_string(c.chunk.type), slot_text(c), shared_text(c, specs)});
+  std::vector<std::size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i + 1 < r.size(); ++i) line += fmt::format("{:<{}}  ", r[i], width[i]);
+    fmt::print("{}\n", line + r.back());
+  }
+}
+
+// "3 of 4 slots" on x86; per pool on aarch64 (breakpoint and watchpoint registers are separate).
+std::string usage_text(const WatchPlan& plan, const hwbp::core::ArchInfo& arch) {
+  std::string out;
+  for (unsigned p = 0; p < plan.pools.size(); ++p) {
+    const char* what = arch.mixed_pool ? "debug-register" : p == 0 ? "breakpoint" : "watchpoint";
+    out += fmt::format("{}{} of {} {} slots", out.empty() ? "" : ", ", plan.pools[p].needed,
+                       plan.pools[p].available, what);
+  }
+  return out;
+}
+
+void print_verdict(const WatchPlan& plan, const std::vector<WatchSpec>& specs,
+                   const hwbp::core::ArchInfo& arch, unsigned cpus) {
+  const std::string where = fmt::format("per thread ({}, {} CPUs)", arch.name, cpus);
+  const std::string counts = fmt::format("{} slots needed, {} available {}", plan.slots_needed(),
+                                         plan.slots_available(), where);
+  if (!plan.never_fit.empty()) {
+    fmt::print("does not fit, even rotating: {} alone need{} more slots than exist ({}); watch "
+               "fewer bytes\n", labels(plan.never_fit, specs), plan.never_fit.size() == 1 ? "s" : "",
+               counts);
+  } else if (plan.overflowed.empty()) {
+    fmt::print("fits: {} {}\n", usage_text(plan, arch), where);
+  } else if (plan.flexible) {
+    const unsigned free = plan.pools[plan.pool].free;
+    fmt::print("fits with rotation: {}; rotates: {} through {} free slot{} (time-sliced: each "
+               "flexible watch is armed a fraction of the time, so some accesses are missed)\n",
+               counts, labels(plan.overflowed, specs), free, free == 1 ? "" : "s");
+  } else {
+    fmt::print("does not fit: {}; overflowed: {}; remove a watch, watch fewer bytes, or pass "
+               "--flexible to time-slice them\n", counts, labels(plan.overflowed, specs));
+  }
+}
+
+Json chunk_json(const hwbp::core::PlannedChunk& c, const std::vector<WatchSpec>& specs,
+                const hwbp::core::ArchInfo& arch) {
+  Json shared = Json::array();
+  for (std::size_t w : c.shared_by) shared.push_back(specs[w].text);
+  return Json{{"watch", specs[c.watch].text}, {"addr", fmt::format("{:#x}", c.chunk.addr)},
+              {"len", c.chunk.len}, {"access", hwbp::core::to_string(c.chunk.type)},
+              {"slot", c.slot ? Json(*c.slot) : Json(nullptr)}, {"shared_by", shared},
+              {"rotates", c.rotates}, {"pool", hwbp::core::pool_name(arch, c.pool)}};
+}
+
+Json plan_json(const WatchPlan& plan, const std::vector<WatchSpec>& specs,
+               const hwbp::core::ArchInfo& arch, unsigned cpus) {
+  Json chunks = Json::array(), pools = Json::array(), overflowed = Json::array();
+  for (const auto& c : plan.chunks) chunks.push_back(chunk_json(c, specs, arch));
+  for (unsigned p = 0; p < plan.pools.size(); ++p)
+    pools.push_back({{"pool", hwbp::core::pool_name(arch, p)}, {"needed", plan.pools[p].needed},
+                     {"available", plan.pools[p].available}, {"free", plan.pools[p].free}});
+  for (std::size_t w : plan.overflowed) overflowed.push_back(specs[w].text);
+  return Json{{"fits", plan.fits}, {"slots_needed", plan.slots_needed()},
+              {"slots_available", plan.slots_available()}, {"chunks", chunks},
+              {"arch", arch.name}, {"cpus", cpus}, {"flexible", plan.flexible},
+              {"pools", pools}, {"overflowed", overflowed}, {"notes", default_notes(specs)}};
+}
+
+int run_plan(const PlanOptions& opt) {
+  const hwbp::core::ArchInfo arch = arch_named(opt.arch);
+  const unsigned cpus = opt.cpus ? opt.cpus : possible_cpus();
+  const std::vector<WatchSpec> specs = parse_specs(opt.specs);
+  std::vector<hwbp::core::PlanWatch> watches;
+  for (const auto& s : specs) watches.push_back({s.text, s.request()});
+  const WatchPlan plan = hwbp::core::plan_watches(arch, cpus, watches, opt.flexible);
+  if (opt.json) {
+    fmt::print("{}\n", plan_json(plan, specs, arch, cpus).dump());
+  } else {
+    for (const auto& n : default_notes(specs)) fmt::print("note: {}\n", n);
+    print_table(plan, specs);
+    print_verdict(plan, specs, arch, cpus);
+  }
+  return plan.fits ? 0 : 1;
+}
+
+hwbp::cli::RegisterCommand reg([](CLI::App& app) {
+  auto opt = std::make_shared<PlanOptions>();
+  auto* sub = app.add_subcommand(
+      "plan", "show how watches map to debug-register slots (chunks, sharing, rotation) without "
+              "arming anything");
+  sub->add_option("SPEC", opt->specs,
+                  "0xADDR[:LEN][:ACCESS] (ACCESS modify|w|rw|r|x; LEN default 8) or perf's "
+                  "mem:ADDR[/LEN][:ACCESS]")
+      ->required();
+  sub->add_option("--arch", opt->arch, "architecture to plan for (default: this machine's)")
+      ->check(CLI::IsMember({"x86-64", "aarch64"}));
+  sub->add_option("--cpus", opt->cpus, "possible CPUs (default: this machine's)")
+      ->check(CLI::Range(1u, 1u << 16));
+  sub->add_flag("--flexible", opt->flexible, "let watches that do not fit rotate (time-slice)");
+  sub->add_flag("--json", opt->json, "print one JSON object");
+  return [opt] { return run_plan(*opt); };
+});
+
+}  // namespace

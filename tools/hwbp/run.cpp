@@ -1,0 +1,51 @@
+// `hwbp run [--watch SPEC]... [options] -- PROGRAM [ARGS]`: start PROGRAM under watch and report
+// who writes the watched variables. Exits with PROGRAM's exit status (128 + signal if killed).
+#include <cstdio>
+
+#include "command.hpp"
+#include "session.hpp"
+
+namespace {
+
+using namespace hwbp::cli;
+
+int run_command(const SessionOptions& opts, const std::vector<std::string>& argv) {
+  if (argv.empty()) return fail("no program given; usage: hwbp run --watch SPEC -- PROGRAM [ARGS]");
+  Session session(opts);             // bad specs / --if fail here, before anything starts
+  Tracer::find_program(argv.front());  // PROGRAM not found: fail before forking
+  Tracer tracer = Tracer::launch(argv);
+  try {
+    session.start(tracer.pid(), true);
+  } catch (...) {
+    tracer.kill_program();  // stopped at exec: not one instruction of it has run
+    throw;
+  }
+  Tracer::End end;
+  try {
+    end = tracer.run(session, session.deadline());
+  } catch (const std::exception& e) {
+    session.close_events();
+    if (!session.program_started()) {
+      tracer.kill_program();  // still inside the dynamic loader: no code of the program ran
+      throw;
+    }
+    tracer.detach(session);
+    fail(e.what());
+    tracer.wait_exit();
+    return 2;
+  }
+  auto status = session.finish(tracer, end, true);
+  return status ? exit_code_of(*status) : 0;
+}
+
+RegisterCommand reg([](CLI::App& app) {
+  auto* sub = app.add_subcommand("run", "run PROGRAM and report who accesses the watched memory");
+  auto opts = std::make_shared<SessionOptions>();
+  auto argv = std::make_shared<std::vector<std::string>>();
+  add_session_options(*sub, *opts);
+  sub->add_option("--duration", opts->duration, "stop watching after SEC seconds");
+  sub->add_option("program", *argv, "PROGRAM [ARGS] (after --)")->required();
+  return [opts, argv] { return run_command(*opts, *argv); };
+});
+
+}  // namespace

@@ -1,0 +1,307 @@
+#include "session.hpp"
+
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "hwbp/error.hpp"
+#include "symbols/process_memory.hpp"
+#include "symbols/symbol_error.hpp"
+
+namespace hwbp::cli {
+namespace {
+
+constexpr int kTrapPerf = 6;  // TRAP_PERF; glibc headers may lack it
+
+// siginfo's _sigfault._perf member (x86-64): si_perf_data at 24, si_perf_flags at 36.
+std::uint64_t perf_data(const siginfo_t& info) {
+  std::uint64_t v;
+  std::memcpy(&v, reinterpret_cast<const char*>(&info) + 24, sizeof v);
+  return v;
+}
+bool perf_async(const siginfo_t& info) {
+  std::uint32_t flags;
+  std::memcpy(&flags, reinterpret_cast<const char*>(&info) + 36, sizeof flags);
+  return flags & 1u;  // TRAP_PERF_FLAG_ASYNC
+}
+
+std::string thread_name(pid_t pid, pid_t tid) {
+  std::ifstream in(fmt::format("/proc/{}/task/{}/comm", pid, tid));
+  std::string name;
+  std::getline(in, name);
+  return name.empty() ? "?" : name;
+}
+
+bool changed(const std::optional<std::vector<std::uint8_t>>& now, const std::vector<std::uint8_t>& old) {
+  return !now || old.empty() || *now != old;  // unknown counts as changed
+}
+
+std::uint64_t as_integer(const std::vector<std::uint8_t>& b) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < b.size() && i < 8; ++i) v |= std::uint64_t{b[i]} << (8 * i);
+  return v;
+}
+
+}  // namespace
+
+int exit_code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 0;
+}
+
+void add_session_options(CLI::App& sub, SessionOptions& o) {
+  sub.add_option("-w,--watch", o.specs,
+                 "what to watch: LOCATION[:LEN][:ACCESS] (LOCATION = NAME, NAME+OFF or 0xADDR; "
+                 "ACCESS = modify (default), w, rw, r, x) or mem:ADDR[/LEN][:ACCESS]; repeatable")
+      ->required();
+  sub.add_option("--stack", o.stack_depth, "frames per backtrace (default 5, 0 = none)");
+  sub.add_flag("--json", o.json, "JSON Lines: one object per hit, a summary object at the end");
+  sub.add_flag("--count", o.count, "no per-hit output; hit counts per (watch, function, line)");
+  sub.add_flag("--folded", o.folded, "writer stacks in folded format (flamegraph.pl, speedscope)");
+  sub.add_option("--if", o.condition, "report only hits where EXPR holds, e.g. 'new==0 || new>old'");
+  sub.add_option("--ignore", o.ignore, "skip the first N reported hits");
+  sub.add_option("--max-hits", o.max_hits, "stop watching after N hits (the program runs on)");
+  sub.add_option("-o,--output", o.output, "write hits to FILE instead of stdout");
+  sub.add_flag("--pending", o.pending,
+               "keep names that no loaded module defines, and arm them when a library defining "
+               "them is loaded (dlopen)");
+}
+
+Session::Session(const SessionOptions& options) : opts_(options) {
+  for (const auto& s : opts_.specs) specs_.push_back(core::parse_watch_spec(s));
+  if (!opts_.condition.empty()) condition_ = Condition::parse(opts_.condition);
+  if (int(opts_.json) + int(opts_.count) + int(opts_.folded) > 1)
+    throw Error(Errc::invalid_request, "choose one of --json, --count and --folded");
+  if (!opts_.output.empty()) {
+    out_ = std::fopen(opts_.output.c_str(), "w");
+    if (!out_)
+      throw Error(Errc::system, fmt::format("cannot write '{}': {}", opts_.output, std::strerror(errno)));
+  }
+  Format f = opts_.json ? Format::json : opts_.count ? Format::count : opts_.folded ? Format::folded : Format::human;
+  // Folded stacks want whole stacks unless the user chose a depth.
+  if (f == Format::folded && opts_.stack_depth == 5) opts_.stack_depth = 64;
+  if (f == Format::count) opts_.stack_depth = 1;  // counts are per line: no unwinding per hit
+  reporter_ = std::make_unique<Reporter>(f, out_, opts_.stack_depth > 1);
+}
+
+Session::~Session() {
+  if (out_ && out_ != stdout) std::fclose(out_);
+}
+
+std::optional<std::chrono::steady_clock::time_point> Session::deadline() const {
+  if (opts_.duration <= 0) return std::nullopt;
+  return started_ + std::chrono::milliseconds(static_cast<long long>(opts_.duration * 1000));
+}
+
+void Session::open_image(pid_t pid) {
+  pid_ = pid;
+  image_ = symbols::ProcessImage::open(pid);
+  table_ = std::make_unique<symbols::SymbolTable>(image_);
+  symbolizer_.set_image(image_);
+}
+
+void Session::start(pid_t pid, bool at_exec_stop) {
+  open_image(pid);
+  if (!watches_) watches_ = std::make_unique<WatchSet>(pid, specs_);
+  watches_->resolve(*table_);
+  check_condition_lengths();
+  watches_->arm_resolved();
+  announce();
+  startup_complete_ = true;
+  if (!watches_->any_pending()) return;
+  hook_ = find_loader_hook();
+  // At the exec stop only ld.so and the executable are mapped: names of the libraries it will
+  // load are resolved when the loader reports them (_dl_debug_state), before any constructor.
+  bool wait_for_loader = at_exec_stop && hook_ && !hook_->in_main_executable;
+  if (!wait_for_loader && !(opts_.pending && hook_)) {
+    if (exec_seen_) return;  // after an exec the program has run: warn (below), never kill
+    fail_unresolved();
+  }
+  watches_->arm_loader_hook(hook_->hook);
+  startup_complete_ = !wait_for_loader || exec_seen_;
+}
+
+std::optional<Session::LoaderHook> Session::find_loader_hook() const {
+  // glibc's debugger rendezvous: ld.so calls _dl_debug_state() after each change of the link
+  // map, with _r_debug.r_state = RT_CONSISTENT once the new objects are mapped and relocated.
+  LoaderHook h;
+  std::string module;
+  try {
+    auto defs = table_->definitions("_dl_debug_state");
+    if (defs.empty()) return std::nullopt;
+    h.hook = defs.front().address;
+    module = defs.front().module;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  h.in_main_executable = image_->module_at(h.hook).is_main_executable;
+  try {
+    for (const auto& d : table_->definitions("_r_debug"))
+      if (d.module == module) h.r_debug = d.address;
+  } catch (const std::exception&) {
+  }
+  return h;
+}
+
+void Session::announce() {
+  // One stderr line per watch when it is armed: tells the user (and scripts) that watching began.
+  auto& ws = watches_->watches();
+  announced_.resize(ws.size(), false);
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    if (announced_[i] || ws[i].state != Watch::State::armed) continue;
+    announced_[i] = true;
+    std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d\n",
+                 ws[i].label.c_str(), ws[i].len, ws[i].len == 1 ? "" : "s",
+                 static_cast<unsigned long long>(ws[i].addr), to_string(ws[i].spec.access), pid_);
+    if (ws[i].spec.access == Access::read)
+      std::fprintf(stderr, "hwbp: note: x86 has no read-only watch; 'r' reports rw hits that left "
+                   "the value unchanged (a same-value write shows as a read; a read-modify-write "
+                   "is not shown)\n");
+  }
+}
+
+void Session::fail_unresolved() const {
+  for (const auto& w : watches_->watches())
+    if (w.state == Watch::State::pending)
+      throw Error(Errc::invalid_request,
+                  fmt::format("watch '{}': {}{}", w.spec.text, w.unresolved_reason,
+                              opts_.pending ? "" : " (use --pending to wait for a dlopen)"));
+  throw Error(Errc::invalid_request, "unresolved watch");
+}
+
+void Session::check_condition_lengths() const {
+  if (condition_.empty()) return;
+  for (const auto& w : watches_->watches())
+    if (w.len > 8 || w.spec.access == Access::exec)
+      throw Error(Errc::invalid_request,
+                  fmt::format("--if compares integer values of at most 8 bytes; watch '{}' is {}",
+                              w.spec.text, w.spec.access == Access::exec ? "an execute watch"
+                                                                         : fmt::format("{} bytes", w.len)));
+}
+
+bool Session::owns(const siginfo_t& info) const {
+  return info.si_signo == SIGTRAP && info.si_code == kTrapPerf &&
+         WatchSet::is_tagged(perf_data(info));
+}
+
+void Session::on_trap(pid_t tid, const siginfo_t& info) {
+  if (!watches_) return;
+  if (watches_->is_loader_hit(perf_data(info))) return on_loader_hit();
+  on_watch_hit(tid, info);
+}
+
+void Session::on_loader_hit() {
+  if (hook_ && hook_->r_debug) {
+    // struct r_debug { int r_version; struct link_map* r_map; ElfW(Addr) r_brk; r_state; ... }
+    try {
+      auto bytes = symbols::ProcessMemory(pid_).read(hook_->r_debug + 24, 4);
+      if (as_integer(bytes) != 0) return;  // RT_ADD / RT_DELETE: the map is changing
+    } catch (const std::exception&) {
+    }
+  }
+  image_->refresh();
+  watches_->resolve(*table_);
+  check_condition_lengths();
+  watches_->arm_resolved();
+  announce();
+  if (!startup_complete_) {
+    // The initial libraries are in and no code of the program ran yet: a name still unknown is
+    // a typo (fail now, the caller may still kill the program), unless --pending.
+    if (watches_->any_pending() && !opts_.pending) fail_unresolved();
+    startup_complete_ = true;
+  }
+  if (!watches_->any_pending()) watches_->disarm_loader_hook();  // give the slot back
+}
+
+void Session::on_watch_hit(pid_t tid, const siginfo_t& info) {
+  user_regs_struct regs{};
+  ptrace(PTRACE_GETREGS, tid, nullptr, &regs);
+  bool async = perf_async(info);
+  for (int index : watches_->watches_of(perf_data(info))) {
+    Watch& w = watches_->watches()[static_cast<std::size_t>(index)];
+    if (w.state != Watch::State::armed || done_) continue;
+    auto now = watches_->read_bytes(w);
+    bool was_changed = changed(now, w.shadow);
+    std::optional<std::vector<std::uint8_t>> old;
+    if (!w.shadow.empty()) old = w.shadow;
+    if (now) w.shadow = *now;
+    Access a = w.spec.access;
+    // x86 has no "modify" or "read" in hardware: both are value filters over write / rw hits.
+    if (a == Access::modify && !was_changed) continue;
+    if (a == Access::read && was_changed) continue;
+    if (!condition_.empty()) {
+      if (!now || !old) continue;  // cannot evaluate without both values
+      if (!condition_.eval(as_integer(*old), as_integer(*now), static_cast<unsigned>(w.len))) continue;
+    }
+    if (ignored_ < opts_.ignore) {
+      ++ignored_;
+      continue;
+    }
+    ++w.hits;
+    ++total_;
+    report(tid, regs.rip, w, async, std::move(old), std::move(now));
+    if (opts_.max_hits && total_ >= opts_.max_hits) done_ = true;
+  }
+}
+
+void Session::report(pid_t tid, std::uint64_t ip, const Watch& w, bool async,
+                     std::optional<std::vector<std::uint8_t>> old_bytes,
+                     std::optional<std::vector<std::uint8_t>> new_bytes) {
+  HitRecord h;
+  h.watch = &w;
+  h.seq = total_;
+  h.tid = tid;
+  // /proc/PID/task/TID/comm costs an open per hit: cache it (a rename mid-run shows late).
+  auto [it, fresh] = thread_names_.try_emplace(tid);
+  if (fresh) it->second = thread_name(pid_, tid);
+  h.thread_name = it->second;
+  h.ip = ip;
+  h.async = async;
+  h.site = symbolizer_.access_site(ip, w.spec.access == Access::exec, &h.instruction);
+  h.stack = symbolizer_.stack(tid, h.site, opts_.stack_depth);
+  h.old_bytes = std::move(old_bytes);
+  h.new_bytes = std::move(new_bytes);
+  reporter_->hit(h);
+}
+
+void Session::on_exec(pid_t pid) {
+  // execve replaced the address space; remove_on_exec removed our events. Watches by name are
+  // looked up again in the new program (its libraries: at the loader's rendezvous).
+  exec_seen_ = true;
+  watches_->reset_after_exec(pid);
+  announced_.assign(announced_.size(), false);
+  std::fprintf(stderr, "hwbp: process %d called execve: re-arming watches by name in the new "
+               "program (address watches are dropped)\n", pid);
+  try {
+    start(pid, true);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "hwbp: after execve: %s\n", e.what());
+  }
+}
+
+std::optional<int> Session::finish(Tracer& tracer, const Tracer::End& end, bool wait_for_exit) {
+  watches_->close_all();  // before detaching: no new SIGTRAP of ours can be generated
+  std::optional<int> status;
+  if (end.exited) {
+    status = end.status;
+  } else {
+    tracer.detach(*this);
+    if (done_)
+      std::fprintf(stderr, "hwbp: stopped watching after %llu hit%s (--max-hits); the program "
+                   "continues\n", static_cast<unsigned long long>(total_), total_ == 1 ? "" : "s");
+    else if (!Tracer::stop_signal_name().empty())
+      std::fprintf(stderr, "hwbp: %s: stopped watching; the program continues\n",
+                   Tracer::stop_signal_name().c_str());
+  }
+  reporter_->finish(watches_->watches(), total_);
+  if (!status && wait_for_exit) status = tracer.wait_exit();
+  return status;
+}
+
+}  // namespace hwbp::cli

@@ -1,0 +1,102 @@
+// A watching session over one traced process: resolves and arms the watches, turns our SIGTRAPs
+// into reported hits (access filter, --if, --ignore, --max-hits), re-arms around the dynamic
+// loader and execve. Shared by `hwbp run` and `hwbp attach`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "condition.hpp"
+#include "hit_report.hpp"
+#include "symbols/symbol_table.hpp"
+#include "tracer.hpp"
+#include "watch_set.hpp"
+
+namespace hwbp::cli {
+
+struct SessionOptions {
+  std::vector<std::string> specs;
+  std::size_t stack_depth = 5;
+  bool json = false, count = false, folded = false;
+  std::string condition;
+  std::uint64_t ignore = 0, max_hits = 0;
+  std::string output;
+  bool pending = false;
+  double duration = 0;
+};
+
+// Options common to run and attach.
+void add_session_options(CLI::App& sub, SessionOptions& o);
+
+class Session : public TraceHandler {
+ public:
+  // Parses specs and --if (throws hwbp::Error / std::invalid_argument before anything starts).
+  explicit Session(const SessionOptions& options);
+  ~Session() override;
+
+  // Resolves and arms the watches in the process. at_exec_stop: the program was just exec'd
+  // and its libraries are not loaded yet; names not found wait for the dynamic loader.
+  void start(pid_t pid, bool at_exec_stop);
+  // `run`: false until the dynamic loader has loaded the initial libraries (no code of the
+  // program has run; a start-up error may still kill it).
+  bool program_started() const noexcept { return startup_complete_; }
+
+  bool owns(const siginfo_t& info) const override;
+  void on_trap(pid_t tid, const siginfo_t& info) override;
+  void on_exec(pid_t pid) override;
+  bool done() const override { return done_; }
+
+  // Ends the session: closes the events, detaches, prints the summary. Returns the wait status
+  // of the program if it exited (or after waiting for it with `wait_for_exit`).
+  std::optional<int> finish(Tracer& tracer, const Tracer::End& end, bool wait_for_exit);
+  void close_events() { watches_->close_all(); }
+
+  std::optional<std::chrono::steady_clock::time_point> deadline() const;
+
+ private:
+  void open_image(pid_t pid);
+  struct LoaderHook {
+    std::uint64_t hook = 0, r_debug = 0;
+    bool in_main_executable = false;
+  };
+  std::optional<LoaderHook> find_loader_hook() const;
+  void on_loader_hit();
+  void on_watch_hit(pid_t tid, const siginfo_t& info);
+  [[noreturn]] void fail_unresolved() const;
+  void announce();
+  void check_condition_lengths() const;
+  void report(pid_t tid, std::uint64_t ip, const Watch& w, bool async,
+              std::optional<std::vector<std::uint8_t>> old_bytes,
+              std::optional<std::vector<std::uint8_t>> new_bytes);
+
+  SessionOptions opts_;
+  std::vector<core::WatchSpec> specs_;
+  Condition condition_;
+  std::FILE* out_ = stdout;
+  std::unique_ptr<Reporter> reporter_;
+  std::unique_ptr<WatchSet> watches_;
+  std::shared_ptr<symbols::ProcessImage> image_;
+  std::unique_ptr<symbols::SymbolTable> table_;
+  Symbolizer symbolizer_;
+  std::optional<LoaderHook> hook_;
+  pid_t pid_ = 0;
+  bool startup_complete_ = true;
+  bool exec_seen_ = false;
+  bool done_ = false;
+  std::vector<bool> announced_;
+  std::map<pid_t, std::string> thread_names_;
+  std::uint64_t ignored_ = 0, total_ = 0;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+// Exit code for a wait status: the exit code, or 128 + signal.
+int exit_code_of(int wait_status);
+
+}  // namespace hwbp::cli

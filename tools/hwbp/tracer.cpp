@@ -1,0 +1,393 @@
+#include "tracer.hpp"
+
+#include <fcntl.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "hwbp/error.hpp"
+#include "perf/threads.hpp"
+
+namespace hwbp::cli {
+namespace {
+
+constexpr long kOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+volatile sig_atomic_t g_stop_signal = 0;
+sigset_t g_original_mask;
+
+// hwbp blocks SIGCHLD and its stop signals and takes them with sigtimedwait(): the loop then
+// never loses a wake-up (a signal that arrives before the wait stays pending) and no other
+// syscall of hwbp (output writes) is ever interrupted with EINTR.
+const sigset_t& gated_signals() {
+  static sigset_t set = [] {
+    sigset_t s;
+    sigemptyset(&s);
+    for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) sigaddset(&s, sig);
+    sigprocmask(SIG_BLOCK, &s, &g_original_mask);
+    return s;
+  }();
+  return set;
+}
+
+bool is_group_stop_signal(int sig) {
+  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+std::string status_field(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(field + ":", 0) == 0) {
+      auto v = line.substr(field.size() + 1);
+      v.erase(0, v.find_first_not_of(" \t"));
+      return v;
+    }
+  return "";
+}
+
+// EPERM from PTRACE_SEIZE: say which rule refused (another tracer, Yama, another user).
+Error ptrace_permission_error(pid_t pid, int err) {
+  std::string tracer = status_field(pid, "TracerPid");
+  std::string msg = "cannot trace process " + std::to_string(pid) + ": " + std::strerror(err);
+  if (!tracer.empty() && tracer != "0")
+    return Error(Errc::permission, msg + " (it is already traced by process " + tracer +
+                                       ", e.g. a debugger; detach it first)", err);
+  std::string scope = read_first_line("/proc/sys/kernel/yama/ptrace_scope");
+  if (!scope.empty() && scope != "0")
+    msg += " (kernel.yama.ptrace_scope = " + scope +
+           ": run as root, or 'sysctl kernel.yama.ptrace_scope=0', or use 'hwbp run')";
+  else
+    msg += " (the process belongs to another user, or hwbp lacks CAP_SYS_PTRACE)";
+  return Error(Errc::permission, msg, err);
+}
+
+}  // namespace
+
+bool Tracer::stop_requested() noexcept { return g_stop_signal != 0; }
+
+std::string Tracer::stop_signal_name() {
+  if (!g_stop_signal) return "";
+  return std::string("SIG") + sigabbrev_np(g_stop_signal);
+}
+
+Tracer::Tracer(pid_t pid, bool launched) : pid_(pid), launched_(launched) {}
+
+Tracer::~Tracer() {
+  // A thread we hold in the signal-delivery-stop of our SIGTRAP would receive that SIGTRAP when
+  // ptrace detaches it implicitly at our exit (and die of it): release it explicitly.
+  if (!detached_)
+    for (auto [tid, sig] : held_) ptrace(PTRACE_DETACH, tid, nullptr, sig);
+}
+
+std::string Tracer::find_program(const std::string& name) {
+  auto usable = [](const std::string& p) { return ::access(p.c_str(), X_OK) == 0; };
+  if (name.find('/') != std::string::npos) {
+    if (usable(name)) return name;
+    throw Error(Errc::invalid_request, "cannot run '" + name + "': " + std::strerror(errno));
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (std::size_t start = 0; start <= dirs.size();) {
+    auto end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(start, end - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (usable(candidate)) return candidate;
+    start = end + 1;
+  }
+  throw Error(Errc::invalid_request, "program '" + name + "' not found in PATH");
+}
+
+Tracer Tracer::launch(const std::vector<std::string>& argv) {
+  std::string path = find_program(argv.at(0));
+  gated_signals();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw Error(Errc::system, "pipe2 failed", errno);
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) throw Error(Errc::system, std::string("fork failed: ") + std::strerror(errno), errno);
+  if (pid == 0) {
+    // Stop before exec so that the parent can PTRACE_SEIZE us (TRACEME would not give SEIZE's
+    // INTERRUPT/LISTEN). The exec then reports PTRACE_EVENT_EXEC before ld.so runs.
+    sigprocmask(SIG_SETMASK, &g_original_mask, nullptr);
+    ::close(fds[0]);
+    raise(SIGSTOP);
+    execv(path.c_str(), cargv.data());
+    int e = errno;
+    (void)!::write(fds[1], &e, sizeof e);
+    _exit(127);
+  }
+  ::close(fds[1]);
+  Tracer t(pid, true);
+  int status = 0;
+  waitpid(pid, &status, WUNTRACED);
+  if (ptrace(PTRACE_SEIZE, pid, nullptr, kOptions) != 0) {
+    int e = errno;
+    ::kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    ::close(fds[0]);
+    throw ptrace_permission_error(pid, e);
+  }
+  t.threads_.insert(pid);
+  ::kill(pid, SIGCONT);
+  for (;;) {
+    if (waitpid(pid, &status, __WALL) < 0) throw Error(Errc::system, "waitpid failed", errno);
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      int e = 0;
+      bool got = ::read(fds[0], &e, sizeof e) == static_cast<ssize_t>(sizeof e);
+      ::close(fds[0]);
+      t.detached_ = true;
+      throw Error(Errc::invalid_request,
+                  "cannot run '" + path + "': " + (got ? std::strerror(e) : "it exited at once"));
+    }
+    if ((status >> 16) == PTRACE_EVENT_EXEC) break;
+    // The seize's group-stop trap and the SIGCONT delivery: nothing to pass on.
+    ptrace(PTRACE_CONT, pid, nullptr, 0);
+  }
+  ::close(fds[0]);
+  t.held_[pid] = 0;
+  return t;
+}
+
+Tracer Tracer::attach(pid_t pid) {
+  gated_signals();
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
+    throw Error(Errc::no_such_thread, "process " + std::to_string(pid) + " does not exist", ESRCH);
+  Tracer t(pid, false);
+  // A thread created by a not-yet-seized thread is only visible in /proc: re-scan until stable.
+  for (bool found_new = true; found_new;) {
+    found_new = false;
+    auto tids = perf::list_threads(pid);
+    if (tids.empty() && t.threads_.empty())
+      throw Error(Errc::no_such_thread, "process " + std::to_string(pid) + " does not exist",
+                  ESRCH);
+    for (pid_t tid : tids) {
+      if (t.threads_.count(tid)) continue;
+      if (ptrace(PTRACE_SEIZE, tid, nullptr, kOptions) != 0) {
+        if (errno == ESRCH) continue;  // the thread exited meanwhile
+        int e = errno;
+        t.detach_quietly();
+        throw ptrace_permission_error(pid, e);
+      }
+      t.threads_.insert(tid);
+      found_new = true;
+    }
+  }
+  return t;
+}
+
+void Tracer::detach_quietly() noexcept {
+  // Nothing of ours is armed yet: threads that are running can be detached after an interrupt.
+  for (pid_t tid : threads_) {
+    ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+    int status;
+    if (waitpid(tid, &status, __WALL) == tid && WIFSTOPPED(status)) {
+      int sig = (status >> 16) == 0 ? WSTOPSIG(status) : 0;
+      ptrace(PTRACE_DETACH, tid, nullptr, sig);
+    }
+  }
+  detached_ = true;
+}
+
+std::optional<std::pair<pid_t, int>> Tracer::next_status(int timeout_ms, bool ignore_stop_request) {
+  const sigset_t& set = gated_signals();
+  for (;;) {
+    int status = 0;
+    pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+    if (tid > 0) return std::make_pair(tid, status);
+    if (tid < 0 && errno == ECHILD) {
+      if (!exit_status_) exit_status_ = 0;  // nothing left to wait for
+      return std::nullopt;
+    }
+    timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+    siginfo_t info;
+    int sig = sigtimedwait(&set, &info, &ts);
+    if (sig < 0) return std::nullopt;  // timeout
+    if (sig != SIGCHLD) {
+      g_stop_signal = sig;
+      if (!ignore_stop_request) return std::nullopt;
+    }
+  }
+}
+
+Tracer::End Tracer::run(TraceHandler& handler,
+                        std::optional<std::chrono::steady_clock::time_point> deadline) {
+  for (auto [tid, sig] : held_) resume(tid, sig);
+  held_.clear();
+  for (;;) {
+    if (exit_status_) return {true, *exit_status_};
+    if (handler.done() || stop_requested()) return {};
+    int timeout_ms = 200;
+    if (deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return {};
+      timeout_ms = static_cast<int>(std::min<long long>(timeout_ms, left.count()));
+    }
+    auto st = next_status(timeout_ms, false);
+    if (!st) continue;
+    auto [tid, status] = *st;
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      threads_.erase(tid);
+      if (tid == pid_) exit_status_ = status;  // the leader is reported after all threads
+      continue;
+    }
+    handle_stop(tid, status, handler);
+  }
+}
+
+void Tracer::resume(pid_t tid, int sig) {
+  // ESRCH: the thread was killed (SIGKILL, exit_group of another thread) while stopped.
+  ptrace(PTRACE_CONT, tid, nullptr, sig);
+}
+
+void Tracer::handle_stop(pid_t tid, int status, TraceHandler& handler) {
+  threads_.insert(tid);  // a new thread may report before its creator's clone event
+  int sig = WSTOPSIG(status);
+  switch (status >> 16) {
+    case 0:
+      break;  // signal-delivery-stop: below
+    case PTRACE_EVENT_CLONE: {
+      unsigned long child = 0;
+      if (ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child) == 0)
+        threads_.insert(static_cast<pid_t>(child));
+      resume(tid, 0);
+      return;
+    }
+    case PTRACE_EVENT_EXEC: {
+      // Other threads vanished in the exec; the survivor now has the leader's id.
+      auto tids = perf::list_threads(pid_);
+      threads_ = std::set<pid_t>(tids.begin(), tids.end());
+      threads_.insert(tid);
+      held_[tid] = 0;
+      handler.on_exec(tid);
+      held_.erase(tid);
+      resume(tid, 0);
+      return;
+    }
+    case PTRACE_EVENT_STOP:
+      // Group-stop (Ctrl-Z, SIGSTOP): keep it stopped the way the shell expects, but still
+      // notice SIGCONT and new events. Otherwise: a new thread's first stop or an interrupt.
+      if (is_group_stop_signal(sig)) ptrace(PTRACE_LISTEN, tid, nullptr, nullptr);
+      else resume(tid, 0);
+      return;
+    default:
+      resume(tid, 0);
+      return;
+  }
+  siginfo_t info{};
+  if (sig == SIGTRAP && ptrace(PTRACE_GETSIGINFO, tid, nullptr, &info) == 0 &&
+      handler.owns(info)) {
+    held_[tid] = 0;  // if on_trap throws, detach() releases it without the SIGTRAP
+    handler.on_trap(tid, info);
+    held_.erase(tid);
+    resume(tid, 0);  // discard our SIGTRAP: the program never sees it
+    return;
+  }
+  resume(tid, sig);  // not ours: deliver unchanged
+}
+
+bool Tracer::has_queued_trap(pid_t tid, const TraceHandler& handler) const {
+  // PTRACE_PEEKSIGINFO reads the thread's private queue without dequeuing; perf's forced
+  // SIGTRAP goes there. One of ours that is still queued must be consumed before detaching,
+  // or it would be delivered to a program that has no handler for it.
+  struct {
+    std::uint64_t off;
+    std::uint32_t flags;
+    std::int32_t nr;
+  } args{0, 0, 16};
+  siginfo_t infos[16];
+  long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, infos);
+  for (long i = 0; i < n; ++i)
+    if (infos[i].si_signo == SIGTRAP && handler.owns(infos[i])) return true;
+  return false;
+}
+
+void Tracer::detach(const TraceHandler& handler) {
+  if (detached_) return;
+  std::set<pid_t> left = threads_;
+  // Release a stopped thread: if it still has one of our SIGTRAPs queued, let it run into the
+  // signal-delivery-stop first (the loop below then discards it).
+  auto finish = [&](pid_t tid, int sig) {
+    if (has_queued_trap(tid, handler)) {
+      resume(tid, sig);
+      return;
+    }
+    ptrace(PTRACE_DETACH, tid, nullptr, sig);
+    left.erase(tid);
+  };
+  auto held = held_;
+  held_.clear();
+  for (auto [tid, sig] : held) finish(tid, sig);
+  for (pid_t tid : left)
+    if (!held.count(tid)) ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!left.empty() && std::chrono::steady_clock::now() < deadline) {
+    auto st = next_status(100, true);
+    if (!st) {
+      if (exit_status_) break;
+      continue;
+    }
+    auto [tid, status] = *st;
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      left.erase(tid);
+      if (tid == pid_) exit_status_ = status;
+      continue;
+    }
+    left.insert(tid);
+    int event = status >> 16, sig = WSTOPSIG(status);
+    if (event == PTRACE_EVENT_CLONE) {
+      unsigned long child = 0;
+      if (ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child) == 0)
+        left.insert(static_cast<pid_t>(child));  // it reports its own first stop
+      finish(tid, 0);
+    } else if (event == 0) {
+      siginfo_t info{};
+      bool ours = sig == SIGTRAP && ptrace(PTRACE_GETSIGINFO, tid, nullptr, &info) == 0 &&
+                  handler.owns(info);
+      finish(tid, ours ? 0 : sig);
+    } else {
+      finish(tid, 0);  // interrupt, group-stop (stays stopped after detach), new thread, exec
+    }
+  }
+  if (!left.empty())
+    std::fprintf(stderr, "hwbp: %zu thread(s) did not stop for detaching; they are released when "
+                 "hwbp exits\n", left.size());
+  detached_ = true;
+  // From now on SIGINT/SIGTERM act on hwbp normally (the program is on its own).
+  sigprocmask(SIG_SETMASK, &g_original_mask, nullptr);
+}
+
+int Tracer::wait_exit() {
+  if (exit_status_) return *exit_status_;
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0)
+    if (errno != EINTR) return 0;
+  exit_status_ = status;
+  return status;
+}
+
+void Tracer::kill_program() {
+  ::kill(pid_, SIGKILL);
+  held_.clear();
+  int status = 0;
+  while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR) {
+  }
+  detached_ = true;
+  exit_status_ = status;
+}
+
+}  // namespace hwbp::cli

@@ -1,0 +1,239 @@
+#include "watch_set.hpp"
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "core/request.hpp"
+#include "core/split.hpp"
+#include "hwbp/error.hpp"
+#include "perf/errors.hpp"
+#include "perf/threads.hpp"
+#include "symbols/process_memory.hpp"
+#include "symbols/symbol_error.hpp"
+
+namespace hwbp::cli {
+namespace {
+
+std::vector<unsigned> slots_per_pool(const core::ArchInfo& arch) {
+  std::vector<unsigned> v;
+  for (unsigned p = 0; p < arch.pool_count(); ++p)
+    v.push_back(arch.mixed_pool ? arch.data_slots : (p == 0 ? arch.inst_slots : arch.data_slots));
+  return v;
+}
+
+perf::BreakpointAttr attr_for(const core::Chunk& c, int slot) {
+  perf::BreakpointAttr a;
+  a.addr = c.addr;
+  a.len = c.len;
+  a.type = c.type;
+  a.disabled = true;
+  a.inherit = true;
+  a.inherit_thread = true;
+  a.sigtrap = true;
+  a.remove_on_exec = true;
+  a.sig_data = WatchSet::kTag | static_cast<std::uint64_t>(slot);
+  a.exclude_kernel = true;
+  return a;
+}
+
+}  // namespace
+
+WatchSet::WatchSet(pid_t pid, std::vector<core::WatchSpec> specs)
+    : pid_(pid), arch_(core::host_arch()), table_(arch_, 64, slots_per_pool(arch_)) {
+  for (auto& s : specs) {
+    Watch w;
+    w.spec = std::move(s);
+    watches_.push_back(std::move(w));
+  }
+}
+
+bool WatchSet::any_pending() const {
+  for (const auto& w : watches_)
+    if (w.state == Watch::State::pending) return true;
+  return false;
+}
+
+void WatchSet::resolve(const symbols::SymbolTable& table) {
+  for (auto& w : watches_)
+    if (w.state == Watch::State::pending && w.addr == 0) resolve_one(w, table);
+}
+
+void WatchSet::resolve_one(Watch& w, const symbols::SymbolTable& table) {
+  const auto& s = w.spec;
+  std::size_t len = s.len;
+  std::uint64_t addr = s.addr;
+  if (s.kind == core::WatchSpec::Kind::symbol) {
+    std::string name = s.symbol + (s.offset ? fmt::format("+{:#x}", s.offset) : "");
+    symbols::ResolvedSymbol sym;
+    try {
+      sym = table.resolve(name);
+    } catch (const symbols::SymbolError& e) {
+      if (e.symbol_code() != symbols::SymbolErrc::not_found) throw;
+      w.unresolved_reason = e.what();  // stays pending: a library may define it later
+      return;
+    }
+    addr = sym.address;
+    if (len == 0) {
+      if (sym.size <= s.offset)
+        throw Error(Errc::invalid_request,
+                    fmt::format("watch '{}': the size of '{}' is unknown; give a length, e.g. "
+                                "'{}:8'", s.text, s.symbol, s.text));
+      len = sym.size - s.offset;
+    }
+    w.label = name;
+  } else {
+    w.label = fmt::format("{:#x}", addr);
+  }
+  core::WatchRequest req{addr, len, s.access};
+  if (auto bad = core::validate_range(arch_, req))
+    throw Error(Errc::invalid_request, fmt::format("watch '{}': {}", s.text, bad->message));
+  w.addr = addr;
+  w.len = s.access == Access::exec ? 1 : len;
+}
+
+std::string WatchSet::budget_message(const Watch& w, std::size_t needed) const {
+  unsigned total = arch_.data_slots;
+  unsigned used = table_.thread_load(core::kProcessTarget, 0);
+  return fmt::format(
+      "watch '{}' ({} bytes at {:#x}) needs {} debug-register slot{}, but {} of the {} slots a "
+      "thread has {} free; watch fewer bytes or fewer variables",
+      w.spec.text, w.len, w.addr, needed, needed == 1 ? "" : "s", total - std::min(used, total),
+      total, total - std::min(used, total) == 1 ? "is" : "are");
+}
+
+void WatchSet::arm_resolved() {
+  for (std::size_t i = 0; i < watches_.size(); ++i)
+    if (watches_[i].state == Watch::State::pending && watches_[i].len != 0)
+      arm_one(static_cast<int>(i));
+}
+
+void WatchSet::arm_one(int index) {
+  Watch& w = watches_[static_cast<std::size_t>(index)];
+  auto chunks = core::split_range(arch_, {w.addr, w.len, w.spec.access});
+  std::vector<core::SlotKey> keys;
+  for (const auto& c : chunks) keys.push_back({c, core::kProcessTarget, true});
+  auto result = table_.plan(keys);
+  if (!result.plan) throw Error(Errc::no_slots, budget_message(w, chunks.size()));
+  table_.commit(*result.plan, keys);
+  std::vector<int> created = result.plan->created;
+  try {
+    std::vector<core::SlotKey> created_keys;
+    for (int slot : created) created_keys.push_back(table_.key(slot));
+    open_on_all_threads(created, created_keys);
+  } catch (...) {
+    table_.release(result.plan->slot_of_key);
+    for (int slot : created) slot_events_.erase(slot);
+    throw;
+  }
+  w.slots = result.plan->slot_of_key;
+  for (int slot : w.slots) slot_events_[slot].watches.push_back(index);
+  w.shadow = read_bytes(w).value_or(std::vector<std::uint8_t>{});
+  w.state = Watch::State::armed;
+}
+
+void WatchSet::open_on_all_threads(const std::vector<int>& slots,
+                                   const std::vector<core::SlotKey>& keys) {
+  std::map<int, std::vector<perf::Event>> opened;
+  std::vector<pid_t> done;
+  for (bool found_new = true; found_new;) {
+    found_new = false;
+    for (pid_t tid : perf::list_threads(pid_)) {
+      if (std::find(done.begin(), done.end(), tid) != done.end()) continue;
+      done.push_back(tid);
+      found_new = true;
+      for (std::size_t k = 0; k < slots.size(); ++k) {
+        perf::Event ev;
+        auto attr = attr_for(keys[k].chunk, slots[k]);
+        int rc = perf::Event::try_open(attr, tid, -1, ev);
+        if (rc == -ESRCH) break;  // the thread exited: nothing to cover
+        if (rc < 0) {
+          perf::OpenContext ctx{&attr, tid, -1, arch_.data_slots, 0, true};
+          throw perf::error_from_errno(-rc, ctx);
+        }
+        opened[slots[k]].push_back(std::move(ev));
+      }
+    }
+  }
+  // Enable only once everything is open (a failure above closed all of it by RAII).
+  for (auto& [slot, events] : opened)
+    for (auto& ev : events) ev.enable();
+  for (auto& [slot, events] : opened)
+    for (auto& ev : events) slot_events_[slot].events.push_back(std::move(ev));
+}
+
+void WatchSet::arm_loader_hook(std::uint64_t addr) {
+  if (loader_slot_ >= 0) return;
+  core::Chunk chunk{addr, static_cast<std::uint8_t>(arch_.exec_len), core::HwType::exec};
+  std::vector<core::SlotKey> keys{{chunk, core::kProcessTarget, true}};
+  auto result = table_.plan(keys);
+  if (!result.plan)
+    throw Error(Errc::no_slots,
+                "no debug-register slot is left for the breakpoint on the dynamic loader that "
+                "arms watches in libraries loaded later; watch fewer bytes");
+  table_.commit(*result.plan, keys);
+  loader_slot_ = result.plan->slot_of_key.at(0);
+  try {
+    open_on_all_threads({loader_slot_}, keys);
+  } catch (...) {
+    table_.release(result.plan->slot_of_key);
+    slot_events_.erase(loader_slot_);
+    loader_slot_ = -1;
+    throw;
+  }
+}
+
+void WatchSet::disarm_loader_hook() {
+  if (loader_slot_ < 0) return;
+  std::vector<int> slots{loader_slot_};
+  table_.release(slots);
+  slot_events_.erase(loader_slot_);  // closes the fds
+  loader_slot_ = -1;
+}
+
+bool WatchSet::is_loader_hit(std::uint64_t sig_data) const noexcept {
+  return is_tagged(sig_data) && loader_slot_ >= 0 &&
+         static_cast<int>(sig_data & kSlotMask) == loader_slot_;
+}
+
+std::vector<int> WatchSet::watches_of(std::uint64_t sig_data) const {
+  auto it = slot_events_.find(static_cast<int>(sig_data & kSlotMask));
+  if (!is_tagged(sig_data) || it == slot_events_.end()) return {};
+  return it->second.watches;
+}
+
+std::optional<std::vector<std::uint8_t>> WatchSet::read_bytes(const Watch& w) const {
+  if (w.spec.access == Access::exec) return std::nullopt;
+  try {
+    return symbols::ProcessMemory(pid_).read(w.addr, w.len);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+void WatchSet::close_all() {
+  disarm_loader_hook();
+  for (auto& w : watches_) {
+    if (w.state != Watch::State::armed) continue;
+    table_.release(w.slots);
+    w.slots.clear();
+    w.state = Watch::State::dropped;
+  }
+  slot_events_.clear();
+}
+
+void WatchSet::reset_after_exec(pid_t pid) {
+  pid_ = pid;
+  slot_events_.clear();  // remove_on_exec already detached them from the program
+  table_ = core::SlotTable(arch_, 64, slots_per_pool(arch_));
+  loader_slot_ = -1;
+  for (auto& w : watches_) {
+    w.slots.clear();
+    w.shadow.clear();
+    bool by_name = w.spec.kind == core::WatchSpec::Kind::symbol;
+    w.state = by_name ? Watch::State::pending : Watch::State::dropped;
+    if (by_name) w.addr = 0, w.len = 0;
+  }
+}
+
+}  // namespace hwbp::cli

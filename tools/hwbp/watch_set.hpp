@@ -1,0 +1,104 @@
+// The watches of one traced process: user specs -> resolved ranges -> exact chunks -> one perf
+// event per (thread, chunk), plus each watch's shadow copy of its bytes (the "old" value).
+//
+// Events: pid = TID, cpu = -1, inherit + inherit_thread (threads created later get a copy from
+// the kernel; fork children do not), sigtrap (a synchronous SIGTRAP that the tracer intercepts),
+// remove_on_exec (required by sigtrap; exec drops them), exclude_kernel (perf_event_paranoid 2;
+// writes the kernel makes on the program's behalf, e.g. read(2) into the variable, are not seen).
+// sig_data = kTag | slot: identifies our SIGTRAPs among the program's own.
+//
+// Identical chunks of different watches share one slot (core::SlotTable); every thread carries
+// every slot, so the budget is 4 chunks in total (x86), whatever the number of threads.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/arch.hpp"
+#include "core/slot_table.hpp"
+#include "core/watch_spec.hpp"
+#include "perf/event.hpp"
+#include "symbols/process_image.hpp"
+#include "symbols/symbol_table.hpp"
+
+namespace hwbp::cli {
+
+struct Watch {
+  enum class State : std::uint8_t { pending, armed, dropped };
+  core::WatchSpec spec;
+  State state = State::pending;
+  std::string unresolved_reason;  // last resolution failure (for the final error)
+  std::string label;              // "counter", "table+0x10" or "0x7ffd1234"
+  std::uint64_t addr = 0;
+  std::size_t len = 0;
+  std::vector<std::uint8_t> shadow;  // last known bytes; empty if unreadable
+  std::vector<int> slots;            // slot-table entries of this watch's chunks
+  std::uint64_t hits = 0;            // reported hits
+};
+
+class WatchSet {
+ public:
+  static constexpr std::uint64_t kTag = 0x6877627000000000ull;  // "hwbp" in the high bits
+  static constexpr std::uint64_t kSlotMask = 0xffff;
+
+  WatchSet(pid_t pid, std::vector<core::WatchSpec> specs);
+
+  std::vector<Watch>& watches() noexcept { return watches_; }
+  const std::vector<Watch>& watches() const noexcept { return watches_; }
+  pid_t pid() const noexcept { return pid_; }
+
+  // Resolves pending watches against the image. A name that no module defines stays pending
+  // (a library may load it later); other problems (ambiguous name, bad range, size unknown)
+  // throw hwbp::Error naming the watch.
+  void resolve(const symbols::SymbolTable& table);
+  bool any_pending() const;
+  // Arms every resolved watch that is not armed yet, on every thread (all-or-nothing per
+  // watch). Throws hwbp::Error: not enough slots (with the count needed vs available), perf
+  // errors (permission with the setting to change).
+  void arm_resolved();
+  // An execute breakpoint on the dynamic loader's debugger hook (_dl_debug_state).
+  void arm_loader_hook(std::uint64_t addr);
+  void disarm_loader_hook();
+  bool loader_hook_armed() const noexcept { return loader_slot_ >= 0; }
+
+  static bool is_tagged(std::uint64_t sig_data) noexcept { return (sig_data & ~kSlotMask) == kTag; }
+  bool is_loader_hit(std::uint64_t sig_data) const noexcept;
+  // The watches a slot serves (indexes into watches()); empty for a slot not in use.
+  std::vector<int> watches_of(std::uint64_t sig_data) const;
+
+  // Re-reads a watch's bytes (nullopt if unreadable).
+  std::optional<std::vector<std::uint8_t>> read_bytes(const Watch& w) const;
+
+  // Closes every event (and with it the kernel's inherited copies in all threads).
+  void close_all();
+  // After execve: the events are gone (remove_on_exec) and the address space is new. Symbol
+  // watches go back to pending (re-resolved in the new program); address watches are dropped.
+  void reset_after_exec(pid_t pid);
+
+ private:
+  struct SlotEvents {
+    std::vector<perf::Event> events;  // one per thread opened explicitly
+    std::vector<int> watches;
+  };
+  void resolve_one(Watch& w, const symbols::SymbolTable& table);
+  void arm_one(int index);
+  // Opens the slots on every thread of the process, re-scanning /proc/PID/task until no new
+  // thread appears (perf-breakpoint-api.md 7); enables them only when all opened.
+  void open_on_all_threads(const std::vector<int>& slots, const std::vector<core::SlotKey>& keys);
+  std::string budget_message(const Watch& w, std::size_t needed) const;
+
+  pid_t pid_;
+  core::ArchInfo arch_;
+  core::SlotTable table_;
+  std::vector<Watch> watches_;
+  std::map<int, SlotEvents> slot_events_;
+  int loader_slot_ = -1;
+};
+
+}  // namespace hwbp::cli
