@@ -21,8 +21,12 @@ build-asan: deps
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DHWBP_SANITIZE=ON -DHWBP_BUILD_BENCH=OFF >/dev/null
 	cmake --build $(ASAN) -j $(JOBS)
 
+# The main job on bundled examples: the library inside a program, then the CLI catching a stray
+# write in a program it launches (culprit thread, function, line, instruction, old -> new).
 demo: build
 	$(BUILD)/examples/watch_threads
+	@echo
+	$(BUILD)/tools/hwbp/hwbp run --watch max_retries -- $(BUILD)/examples/stray_write
 
 test: test-plain test-asan
 
