@@ -74,8 +74,10 @@ ThreadEvents open_on_target(const perf::BreakpointAttr& base, const Target& targ
     return out;
   }
   // inherit_thread: copies go to new threads only, never to fork children (which start clean).
+  // Before Linux 5.13 there is no inherit_thread: fork children then inherit the watches too
+  // (their hits reach the handler they inherited), which is the closest available behaviour.
   attr.inherit = true;
-  attr.inherit_thread = true;
+  attr.inherit_thread = perf::capabilities().inherit_thread;
   std::set<pid_t> seen;
   for (int scan = 0; scan < kMaxScans; ++scan) {
     bool found_new = false;

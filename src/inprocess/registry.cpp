@@ -347,6 +347,13 @@ std::uint64_t Registry::arm(const WatchOptions& options) {
   Target target = options.target;
   if (target.kind == Target::Kind::thread && target.tid == 0) target.tid = perf::current_tid();
   bool counting = counts_in_kernel(options);
+  if (!counting && !caps.sigtrap)
+    throw Error(Errc::unsupported,
+                "this kernel (" + caps.kernel_release +
+                    ") has no perf sigtrap (Linux 5.13+), so hits cannot be delivered to a "
+                    "callback or filtered by value; use counting mode (access w, rw or x, no "
+                    "callback) or a newer kernel",
+                EINVAL);
   if (!counting) install_sigtrap_handler();
   std::vector<core::SlotKey> keys = keys_for(request, target, counting);
 
@@ -356,6 +363,12 @@ std::uint64_t Registry::arm(const WatchOptions& options) {
   rec->callback = options.callback;
   rec->enabled.store(options.enabled);
   rec->flexible = options.flexible;
+  if (options.flexible && !caps.modify)
+    throw Error(Errc::unsupported,
+                "this kernel (" + caps.kernel_release +
+                    ") has no PERF_EVENT_IOC_MODIFY_ATTRIBUTES (Linux 4.17+), which flexible "
+                    "watches rotate with; arm fewer watches, pinned",
+                ENOTTY);
   if (options.flexible) {
     // Flexible watches take turns: always signalled, so each hit is attributed to the watch
     // armed at that moment (a kernel count could not tell the turns apart).
