@@ -1,0 +1,34 @@
+// Realises one breakpoint on the threads it must cover: one perf event per thread (or per CPU).
+//
+// A whole process follows perf-breakpoint-api.md section 7: list /proc/PID/task, open an
+// inherited (inherit + inherit_thread) event per thread, re-scan until a scan finds no new
+// thread (closing the race with threads created meanwhile); threads created later get the
+// kernel's inherited copy at clone. All or nothing: on any failure everything opened is closed
+// (RAII) and a typed error is thrown. Used by the in-process library and by the CLI's tracer.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <vector>
+
+#include "perf/event.hpp"
+
+namespace hwbp::perf {
+
+struct ThreadEvents {
+  std::vector<Event> events;
+  std::vector<pid_t> tids;  // tids[i] is the thread events[i] was opened on (-1: a CPU event)
+};
+
+// How many slots the caller already holds on a thread, for ENOSPC messages (may be empty).
+using SlotsHeld = std::function<unsigned(pid_t)>;
+
+// Every thread of process `pid` (0 = this process), existing and future.
+ThreadEvents open_on_process(const BreakpointAttr& attr, pid_t pid, const SlotsHeld& held = {});
+// One thread only (not the threads it creates later).
+ThreadEvents open_on_thread(const BreakpointAttr& attr, pid_t tid, const SlotsHeld& held = {});
+// Every task on every online CPU (CPU-bound events; counting only: no sigtrap for CPU events).
+ThreadEvents open_on_cpus(const BreakpointAttr& attr);
+
+}  // namespace hwbp::perf
