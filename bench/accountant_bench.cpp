@@ -71,3 +71,9 @@ HWBP_RATIO("oracle_vs_accountant_256cpu_10000tasks", "BM_AccountantOracle_256cpu
 HWBP_RATIO("accountant_10000_vs_10_tasks", "BM_Accountant_256cpu_10000tasks", "BM_Accountant_256cpu_10tasks");
 
 }  // namespace
+// The same comparisons in the issue's direction (accountant time / oracle time).
+HWBP_RATIO("accountant_vs_oracle_2cpu_10tasks", "BM_Accountant_2cpu_10tasks", "BM_AccountantOracle_2cpu_10tasks");
+HWBP_RATIO("accountant_vs_oracle_256cpu_1000tasks", "BM_Accountant_256cpu_1000tasks",
+           "BM_AccountantOracle_256cpu_1000tasks");
+HWBP_RATIO("accountant_vs_oracle_256cpu_10000tasks", "BM_Accountant_256cpu_10000tasks",
+           "BM_AccountantOracle_256cpu_10000tasks");

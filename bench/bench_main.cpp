@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     auto num = times.find(def.numerator);
     auto den = times.find(def.denominator);
     if (num == times.end() || den == times.end() || den->second <= 0) continue;  // filtered out
-    std::printf("ratio %s %.3f\n", def.name.c_str(), num->second / den->second);
+    std::printf("ratio %s %.4g\n", def.name.c_str(), num->second / den->second);
   }
   return 0;
 }
