@@ -42,6 +42,11 @@ bench: build
 	$(BUILD)/bench/hwbp_bench --benchmark_min_time=0.1 --benchmark_repetitions=5 \
 	  --benchmark_report_aggregates_only=true
 
+# Per-hit cost of `hwbp run` against perf stat (counted hits) and GDB (and bpftrace if installed).
+.PHONY: bench-peers
+bench-peers: build
+	bench/peers/run.sh $(BUILD)/tools/hwbp/hwbp
+
 install: build
 	cmake --install $(BUILD)
 

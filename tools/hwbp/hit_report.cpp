@@ -1,6 +1,7 @@
 #include "hit_report.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -242,31 +243,60 @@ void Reporter::json(const HitRecord& h) {
 }
 
 void Reporter::finish(const std::vector<Watch>& watches, std::uint64_t total) {
-  if (format_ == Format::json) {
-    nlohmann::ordered_json s;
-    s["event"] = "summary";
-    s["hits"] = total;
-    s["watches"] = nlohmann::ordered_json::array();
-    for (const auto& w : watches) s["watches"].push_back({{"watch", w.spec.text}, {"hits", w.hits}});
-    std::fputs((s.dump() + "\n").c_str(), out_);
-  } else if (format_ == Format::count) {
-    std::vector<std::pair<std::uint64_t, std::tuple<std::string, std::string, std::string, int>>> rows;
-    for (const auto& [key, n] : counts_) rows.push_back({n, key});
-    std::stable_sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.first > b.first; });
-    std::fputs(fmt::format("{:>8}  {:<20} {:<24} {}\n", "hits", "watch", "function", "location").c_str(), out_);
-    for (const auto& [n, key] : rows) {
-      const auto& [watch, func, file, line] = key;
-      std::string loc = file.empty() ? "?" : fmt::format("{}:{}", file, line);
-      std::fputs(fmt::format("{:>8}  {:<20} {:<24} {}\n", n, watch, func.empty() ? "?" : func, loc).c_str(), out_);
-    }
-  } else if (format_ == Format::folded) {
-    for (const auto& [stack, n] : folded_) std::fputs(fmt::format("{} {}\n", stack, n).c_str(), out_);
-  } else {
-    std::string per;
-    for (const auto& w : watches) per += fmt::format("{}{}: {}", per.empty() ? "" : ", ", w.spec.text, w.hits);
-    std::fputs(fmt::format("hwbp: {} hit{} ({})\n", total, total == 1 ? "" : "s", per).c_str(), out_);
+  switch (format_) {
+    case Format::json: finish_json(watches, total); break;
+    case Format::count: finish_count(watches); break;
+    case Format::folded:
+      for (const auto& [stack, n] : folded_) std::fputs(fmt::format("{} {}\n", stack, n).c_str(), out_);
+      break;
+    case Format::human: finish_human(watches, total); break;
   }
   std::fflush(out_);
+}
+
+void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t total) {
+  nlohmann::ordered_json s;
+  s["event"] = "summary";
+  s["hits"] = total;
+  s["watches"] = nlohmann::ordered_json::array();
+  for (const auto& w : watches) {
+    nlohmann::ordered_json o;
+    o["watch"] = w.spec.text;
+    o["hits"] = w.hits;
+    if (show_coverage_) {  // --flexible only: without it the summary stays as it was
+      o["coverage"] = std::round(w.coverage() * 1000) / 1000;  // 1.0 for a pinned watch
+      o["rotating"] = w.rotating;
+    }
+    s["watches"].push_back(o);
+  }
+  std::fputs((s.dump() + "\n").c_str(), out_);
+}
+
+void Reporter::finish_count(const std::vector<Watch>& watches) {
+  std::vector<std::pair<std::uint64_t, std::tuple<std::string, std::string, std::string, int>>> rows;
+  for (const auto& [key, n] : counts_) rows.push_back({n, key});
+  std::stable_sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  std::fputs(fmt::format("{:>8}  {:<20} {:<24} {}\n", "hits", "watch", "function", "location").c_str(), out_);
+  for (const auto& [n, key] : rows) {
+    const auto& [watch, func, file, line] = key;
+    std::string loc = file.empty() ? "?" : fmt::format("{}:{}", file, line);
+    std::fputs(fmt::format("{:>8}  {:<20} {:<24} {}\n", n, watch, func.empty() ? "?" : func, loc).c_str(), out_);
+  }
+  if (!show_coverage_) return;
+  // Per watch, with its coverage: also lists the watches that had no hit while armed.
+  for (const auto& w : watches)
+    std::fputs(fmt::format("{:>8}  {:<20} total, armed {:.0f}% of the time{}\n", w.hits, w.spec.text,
+                           w.coverage() * 100, w.rotating ? " (rotating)" : "").c_str(), out_);
+}
+
+void Reporter::finish_human(const std::vector<Watch>& watches, std::uint64_t total) {
+  std::string per;
+  for (const auto& w : watches) {
+    per += fmt::format("{}{}: {}", per.empty() ? "" : (show_coverage_ ? "; " : ", "), w.spec.text, w.hits);
+    if (show_coverage_)
+      per += fmt::format(" hit{}, armed {:.0f}% of the time", w.hits == 1 ? "" : "s", w.coverage() * 100);
+  }
+  std::fputs(fmt::format("hwbp: {} hit{} ({})\n", total, total == 1 ? "" : "s", per).c_str(), out_);
 }
 
 }  // namespace hwbp::cli

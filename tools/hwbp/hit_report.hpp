@@ -67,6 +67,9 @@ enum class Format { human, json, count, folded };
 class Reporter {
  public:
   Reporter(Format format, std::FILE* out, bool show_stack) : format_(format), out_(out), show_stack_(show_stack) {}
+  // --flexible: the summaries give each watch's coverage next to its hit count (a watch armed
+  // part of the time must never read as "no hits" without it).
+  void set_show_coverage(bool on) { show_coverage_ = on; }
   void hit(const HitRecord& h);
   // End of the session: summary (json), the table (count), the stacks (folded), a line (human).
   void finish(const std::vector<Watch>& watches, std::uint64_t total);
@@ -77,7 +80,11 @@ class Reporter {
  private:
   void human(const HitRecord& h);
   void json(const HitRecord& h);
+  void finish_json(const std::vector<Watch>& watches, std::uint64_t total);
+  void finish_count(const std::vector<Watch>& watches);
+  void finish_human(const std::vector<Watch>& watches, std::uint64_t total);
   Format format_;
+  bool show_coverage_ = false;
   std::FILE* out_;
   bool show_stack_;
   std::map<std::tuple<std::string, std::string, std::string, int>, std::uint64_t> counts_;

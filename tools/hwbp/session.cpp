@@ -68,6 +68,13 @@ void add_session_options(CLI::App& sub, SessionOptions& o) {
   sub.add_option("--ignore", o.ignore, "skip the first N reported hits");
   sub.add_option("--max-hits", o.max_hits, "stop watching after N hits (the program runs on)");
   sub.add_option("-o,--output", o.output, "write hits to FILE instead of stdout");
+  auto* flexible = sub.add_flag(
+      "--flexible", o.flexible,
+      "accept more watches than debug-register slots: those that do not fit take turns on the "
+      "free slots (each watch reports its coverage, the fraction of time it was armed)");
+  sub.add_option("--slice", o.slice_ms, "with --flexible: time slice of a turn in ms (default 5)")
+      ->check(CLI::Range(1u, 10000u))
+      ->needs(flexible);
   sub.add_flag("--pending", o.pending,
                "keep names that no loaded module defines, and arm them when a library defining "
                "them is loaded (dlopen)");
@@ -88,6 +95,7 @@ Session::Session(const SessionOptions& options) : opts_(options) {
   if (f == Format::folded && opts_.stack_depth == 5) opts_.stack_depth = 64;
   if (f == Format::count) opts_.stack_depth = 1;  // counts are per line: no unwinding per hit
   reporter_ = std::make_unique<Reporter>(f, out_, opts_.stack_depth > 1);
+  reporter_->set_show_coverage(opts_.flexible);
 }
 
 Session::~Session() {
@@ -109,6 +117,7 @@ void Session::open_image(pid_t pid) {
 void Session::start(pid_t pid, bool at_exec_stop) {
   open_image(pid);
   if (!watches_) watches_ = std::make_unique<WatchSet>(pid, specs_);
+  if (opts_.flexible) watches_->set_flexible(std::chrono::milliseconds(opts_.slice_ms));
   watches_->resolve(*table_);
   check_condition_lengths();
   watches_->arm_resolved();
@@ -156,14 +165,39 @@ void Session::announce() {
   for (std::size_t i = 0; i < ws.size(); ++i) {
     if (announced_[i] || ws[i].state != Watch::State::armed) continue;
     announced_[i] = true;
-    std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d\n",
+    std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d%s\n",
                  ws[i].label.c_str(), ws[i].len, ws[i].len == 1 ? "" : "s",
-                 static_cast<unsigned long long>(ws[i].addr), to_string(ws[i].spec.access), pid_);
+                 static_cast<unsigned long long>(ws[i].addr), to_string(ws[i].spec.access), pid_,
+                 ws[i].rotating ? " (rotating)" : "");
     if (ws[i].spec.access == Access::read)
       std::fprintf(stderr, "hwbp: note: x86 has no read-only watch; 'r' reports rw hits that left "
                    "the value unchanged (a same-value write shows as a read; a read-modify-write "
                    "is not shown)\n");
   }
+  announce_rotation();
+}
+
+void Session::announce_rotation() {
+  // Says which watches rotate (whenever that set changes, e.g. after a dlopen): their hit
+  // counts only cover the time they were armed.
+  const auto& rot = watches_->rotating();
+  if (rot.empty() || rot == announced_rotation_) return;
+  announced_rotation_ = rot;
+  std::string names;
+  for (int i : rot) names += (names.empty() ? "" : ", ") + watches_->watches()[std::size_t(i)].spec.text;
+  std::size_t slots = watches_->rotation_slots();
+  std::fprintf(stderr, "hwbp: %zu watch%s rotate%s through %zu free slot%s, %lld ms each: %s\n",
+               rot.size(), rot.size() == 1 ? "" : "es", rot.size() == 1 ? "s" : "", slots,
+               slots == 1 ? "" : "s", static_cast<long long>(watches_->slice().count()),
+               names.c_str());
+}
+
+std::optional<std::chrono::steady_clock::time_point> Session::next_tick() const {
+  return watches_ ? watches_->next_rotation() : std::nullopt;
+}
+
+void Session::on_tick() {
+  if (watches_) watches_->rotate();
 }
 
 void Session::fail_unresolved() const {
@@ -223,13 +257,17 @@ void Session::on_watch_hit(pid_t tid, const siginfo_t& info) {
   user_regs_struct regs{};
   ptrace(PTRACE_GETREGS, tid, nullptr, &regs);
   bool async = perf_async(info);
-  for (int index : watches_->watches_of(perf_data(info))) {
+  auto trap_addr = reinterpret_cast<std::uint64_t>(info.si_addr);  // the breakpoint at trap time
+  for (int index : watches_->watches_of(perf_data(info), trap_addr)) {
     Watch& w = watches_->watches()[static_cast<std::size_t>(index)];
     if (w.state != Watch::State::armed || done_) continue;
     auto now = watches_->read_bytes(w);
-    bool was_changed = changed(now, w.shadow);
+    // A rotating watch's shadow re-read at its turn may already hold this write: "unknown".
+    std::vector<std::uint8_t> shadow = w.old_unknown ? std::vector<std::uint8_t>{} : w.shadow;
+    w.old_unknown = false;
+    bool was_changed = changed(now, shadow);
     std::optional<std::vector<std::uint8_t>> old;
-    if (!w.shadow.empty()) old = w.shadow;
+    if (!shadow.empty()) old = shadow;
     if (now) w.shadow = *now;
     Access a = w.spec.access;
     // x86 has no "modify" or "read" in hardware: both are value filters over write / rw hits.

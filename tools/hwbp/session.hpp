@@ -30,6 +30,8 @@ struct SessionOptions {
   std::string output;
   bool pending = false;
   double duration = 0;
+  bool flexible = false;  // more watches than slots: the rest rotate
+  unsigned slice_ms = 5;  // their time slice
 };
 
 // Options common to run and attach.
@@ -52,6 +54,8 @@ class Session : public TraceHandler {
   void on_trap(pid_t tid, const siginfo_t& info) override;
   void on_exec(pid_t pid) override;
   bool done() const override { return done_; }
+  std::optional<std::chrono::steady_clock::time_point> next_tick() const override;
+  void on_tick() override;
 
   // Ends the session: closes the events, detaches, prints the summary. Returns the wait status
   // of the program if it exited (or after waiting for it with `wait_for_exit`).
@@ -71,6 +75,7 @@ class Session : public TraceHandler {
   void on_watch_hit(pid_t tid, const siginfo_t& info);
   [[noreturn]] void fail_unresolved() const;
   void announce();
+  void announce_rotation();
   void check_condition_lengths() const;
   void report(pid_t tid, std::uint64_t ip, const Watch& w, bool async,
               std::optional<std::vector<std::uint8_t>> old_bytes,
@@ -91,6 +96,7 @@ class Session : public TraceHandler {
   bool exec_seen_ = false;
   bool done_ = false;
   std::vector<bool> announced_;
+  std::vector<int> announced_rotation_;
   std::map<pid_t, std::string> thread_names_;
   std::uint64_t ignored_ = 0, total_ = 0;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

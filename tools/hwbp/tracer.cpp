@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -237,6 +238,7 @@ Tracer::End Tracer::run(TraceHandler& handler,
       if (left.count() <= 0) return {};
       timeout_ms = static_cast<int>(std::min<long long>(timeout_ms, left.count()));
     }
+    timeout_ms = run_ticks(handler, timeout_ms);
     auto st = next_status(timeout_ms, false);
     if (!st) continue;
     auto [tid, status] = *st;
@@ -247,6 +249,20 @@ Tracer::End Tracer::run(TraceHandler& handler,
     }
     handle_stop(tid, status, handler);
   }
+}
+
+int Tracer::run_ticks(TraceHandler& handler, int timeout_ms) {
+  // Checked on every pass, not only on timeouts: a program that hits all the time would
+  // otherwise never let the wait time out (and the rotation would stall).
+  auto tick = handler.next_tick();
+  if (!tick) return timeout_ms;
+  auto now = std::chrono::steady_clock::now();
+  if (now >= *tick) {
+    handler.on_tick();
+    if (!(tick = handler.next_tick())) return timeout_ms;
+  }
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(*tick - now).count();
+  return static_cast<int>(std::clamp<long long>(left, 1, timeout_ms));
 }
 
 void Tracer::resume(pid_t tid, int sig) {

@@ -42,6 +42,10 @@ class TraceHandler {
   virtual void on_exec(pid_t pid) = 0;
   // True when watching should end (e.g. --max-hits reached).
   virtual bool done() const = 0;
+  // Periodic work between stops (--flexible's time slice): when on_tick() is next due, nullopt
+  // for never. The stop loop shortens its wait to meet it and calls on_tick() once it is due.
+  virtual std::optional<std::chrono::steady_clock::time_point> next_tick() const { return std::nullopt; }
+  virtual void on_tick() {}
 };
 
 class Tracer {
@@ -90,6 +94,8 @@ class Tracer {
   // when hwbp was asked to stop.
   std::optional<std::pair<pid_t, int>> next_status(int timeout_ms, bool ignore_stop_request);
   void handle_stop(pid_t tid, int status, TraceHandler& handler);
+  // Calls handler.on_tick() if due; returns the wait timeout shortened to the next tick.
+  int run_ticks(TraceHandler& handler, int timeout_ms);
   void resume(pid_t tid, int sig);
   bool has_queued_trap(pid_t tid, const TraceHandler& handler) const;
   void detach_quietly() noexcept;

@@ -1,5 +1,6 @@
 #include "watch_set.hpp"
 
+#include <algorithm>
 #include <cerrno>
 
 #include <fmt/format.h>
@@ -102,15 +103,35 @@ std::string WatchSet::budget_message(const Watch& w, std::size_t needed) const {
       total, total - std::min(used, total) == 1 ? "is" : "are");
 }
 
+std::vector<core::Chunk> WatchSet::chunks_of(const Watch& w) const {
+  return core::split_range(arch_, {w.addr, w.len, w.spec.access});
+}
+
+unsigned WatchSet::free_slots() const {
+  unsigned used = table_.thread_load(core::kProcessTarget, 0);
+  return arch_.data_slots - std::min(used, arch_.data_slots);
+}
+
 void WatchSet::arm_resolved() {
+  std::vector<int> todo;
   for (std::size_t i = 0; i < watches_.size(); ++i)
     if (watches_[i].state == Watch::State::pending && watches_[i].len != 0)
-      arm_one(static_cast<int>(i));
+      todo.push_back(static_cast<int>(i));
+  if (!flexible()) {
+    for (int i : todo) arm_one(i);
+    return;
+  }
+  std::vector<int> pinned = choose_pinned(todo), joining;
+  for (int i : todo) {
+    if (std::find(pinned.begin(), pinned.end(), i) != pinned.end()) arm_one(i);
+    else joining.push_back(i);
+  }
+  if (!joining.empty()) join_rotation(joining);
 }
 
 void WatchSet::arm_one(int index) {
   Watch& w = watches_[static_cast<std::size_t>(index)];
-  auto chunks = core::split_range(arch_, {w.addr, w.len, w.spec.access});
+  auto chunks = chunks_of(w);
   std::vector<core::SlotKey> keys;
   for (const auto& c : chunks) keys.push_back({c, core::kProcessTarget, true});
   auto result = table_.plan(keys);
@@ -130,6 +151,9 @@ void WatchSet::arm_one(int index) {
   for (int slot : w.slots) slot_events_[slot].watches.push_back(index);
   w.shadow = read_bytes(w).value_or(std::vector<std::uint8_t>{});
   w.state = Watch::State::armed;
+  auto now = Watch::Clock::now();
+  w.set_watched(true, now);
+  w.set_armed(true, now);  // pinned: armed all the time it is watched
 }
 
 void WatchSet::open_on_all_threads(const std::vector<int>& slots,
@@ -167,6 +191,10 @@ void WatchSet::arm_loader_hook(std::uint64_t addr) {
   core::Chunk chunk{addr, static_cast<std::uint8_t>(arch_.exec_len), core::HwType::exec};
   std::vector<core::SlotKey> keys{{chunk, core::kProcessTarget, true}};
   auto result = table_.plan(keys);
+  if (!result.plan && !pool_.empty()) {
+    shrink_pool();  // the hook arms the libraries' watches: it goes before one rotation slot
+    result = table_.plan(keys);
+  }
   if (!result.plan)
     throw Error(Errc::no_slots,
                 "no debug-register slot is left for the breakpoint on the dynamic loader that "
@@ -189,6 +217,7 @@ void WatchSet::disarm_loader_hook() {
   table_.release(slots);
   slot_events_.erase(loader_slot_);  // closes the fds
   loader_slot_ = -1;
+  if (!rotating_.empty()) grow_pool(arch_.data_slots);  // the slot goes back to the rotation
 }
 
 bool WatchSet::is_loader_hit(std::uint64_t sig_data) const noexcept {
@@ -196,7 +225,14 @@ bool WatchSet::is_loader_hit(std::uint64_t sig_data) const noexcept {
          static_cast<int>(sig_data & kSlotMask) == loader_slot_;
 }
 
-std::vector<int> WatchSet::watches_of(std::uint64_t sig_data) const {
+std::vector<int> WatchSet::watches_of(std::uint64_t sig_data, std::uint64_t trap_addr) const {
+  if (auto t = turns_.find(static_cast<int>(sig_data & kSlotMask)); t != turns_.end()) {
+    const Turn& turn = t->second;
+    bool stale = ((sig_data & kGenerationMask) >> 16) != turn.generation ||
+                 (trap_addr != 0 && trap_addr != turn.addr);
+    if (!is_tagged(sig_data) || stale || turn.watch < 0) return {};
+    return {turn.watch};
+  }
   auto it = slot_events_.find(static_cast<int>(sig_data & kSlotMask));
   if (!is_tagged(sig_data) || it == slot_events_.end()) return {};
   return it->second.watches;
@@ -212,8 +248,11 @@ std::optional<std::vector<std::uint8_t>> WatchSet::read_bytes(const Watch& w) co
 }
 
 void WatchSet::close_all() {
+  clear_rotation(Watch::Clock::now());
   disarm_loader_hook();
   for (auto& w : watches_) {
+    w.set_armed(false, Watch::Clock::now());
+    w.set_watched(false, Watch::Clock::now());
     if (w.state != Watch::State::armed) continue;
     table_.release(w.slots);
     w.slots.clear();
@@ -224,12 +263,16 @@ void WatchSet::close_all() {
 
 void WatchSet::reset_after_exec(pid_t pid) {
   pid_ = pid;
+  clear_rotation(Watch::Clock::now());
   slot_events_.clear();  // remove_on_exec already detached them from the program
   table_ = core::SlotTable(arch_, 64, slots_per_pool(arch_));
   loader_slot_ = -1;
   for (auto& w : watches_) {
     w.slots.clear();
     w.shadow.clear();
+    w.set_armed(false, Watch::Clock::now());
+    w.set_watched(false, Watch::Clock::now());
+    w.rotating = w.old_unknown = false;  // re-decided when it is armed again
     bool by_name = w.spec.kind == core::WatchSpec::Kind::symbol;
     w.state = by_name ? Watch::State::pending : Watch::State::dropped;
     if (by_name) w.addr = 0, w.len = 0;
