@@ -1,3 +1,4 @@
+#include "perf/thread_coverage.hpp"
 #include "watch_set.hpp"
 
 #include <algorithm>
@@ -158,32 +159,18 @@ void WatchSet::arm_one(int index) {
 
 void WatchSet::open_on_all_threads(const std::vector<int>& slots,
                                    const std::vector<core::SlotKey>& keys) {
-  std::map<int, std::vector<perf::Event>> opened;
-  std::vector<pid_t> done;
-  for (bool found_new = true; found_new;) {
-    found_new = false;
-    for (pid_t tid : perf::list_threads(pid_)) {
-      if (std::find(done.begin(), done.end(), tid) != done.end()) continue;
-      done.push_back(tid);
-      found_new = true;
-      for (std::size_t k = 0; k < slots.size(); ++k) {
-        perf::Event ev;
-        auto attr = attr_for(keys[k].chunk, slots[k]);
-        int rc = perf::Event::try_open(attr, tid, -1, ev);
-        if (rc == -ESRCH) break;  // the thread exited: nothing to cover
-        if (rc < 0) {
-          perf::OpenContext ctx{&attr, tid, -1, arch_.data_slots, 0, true};
-          throw perf::error_from_errno(-rc, ctx);
-        }
-        opened[slots[k]].push_back(std::move(ev));
-      }
-    }
+  // perf::open_on_process scans /proc/PID/task until stable and opens inherited events; the
+  // events stay disabled until every slot is open (a failure closes all of it by RAII).
+  std::vector<std::pair<int, perf::ThreadEvents>> opened;
+  for (std::size_t k = 0; k < slots.size(); ++k) {
+    perf::BreakpointAttr attr = attr_for(keys[k].chunk, slots[k]);
+    attr.disabled = true;
+    opened.emplace_back(slots[k], perf::open_on_process(attr, pid_));
   }
-  // Enable only once everything is open (a failure above closed all of it by RAII).
-  for (auto& [slot, events] : opened)
-    for (auto& ev : events) ev.enable();
-  for (auto& [slot, events] : opened)
-    for (auto& ev : events) slot_events_[slot].events.push_back(std::move(ev));
+  for (auto& [slot, threads] : opened)
+    for (auto& ev : threads.events) ev.enable();
+  for (auto& [slot, threads] : opened)
+    for (auto& ev : threads.events) slot_events_[slot].events.push_back(std::move(ev));
 }
 
 void WatchSet::arm_loader_hook(std::uint64_t addr) {
