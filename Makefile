@@ -26,7 +26,10 @@ build-asan: deps
 demo: build
 	$(BUILD)/examples/watch_threads
 	@echo
-	$(BUILD)/tools/hwbp/hwbp run --watch max_retries -- $(BUILD)/examples/stray_write
+	@# stray_write exits 1 when it finds its variable corrupted (hwbp run passes that status on):
+	@# that is the bug being demonstrated, not a failure of the demo.
+	$(BUILD)/tools/hwbp/hwbp run --watch max_retries -- $(BUILD)/examples/stray_write; \
+	  status=$$?; [ $$status -eq 0 ] || [ $$status -eq 1 ]
 
 test: test-plain test-asan
 

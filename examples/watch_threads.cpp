@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <cstdio>
 #include <thread>
 #include <vector>
@@ -31,7 +32,12 @@ void report(const hwbp::Hit& hit) {
   line.write(STDOUT_FILENO);
 }
 
-__attribute__((noinline)) void deposit(long amount) { g_balance = g_balance + amount; }
+std::mutex g_lock;  // deposits are serialised, so every change is a separate, visible write
+
+__attribute__((noinline)) void deposit(long amount) {
+  std::lock_guard<std::mutex> guard(g_lock);
+  g_balance = g_balance + amount;
+}
 __attribute__((noinline)) void buggy_reset() { g_balance = 0; }
 
 }  // namespace
