@@ -116,9 +116,9 @@ void BM_RawModifyIoctl(benchmark::State& state) {
 }
 BENCHMARK(BM_RawModifyIoctl);
 
-void BM_LibraryRetarget(benchmark::State& state) {
-  hwbp::Watch w = hwbp::watch(g_var, hwbp::Access::write, [](const hwbp::Hit&) {},
-                              hwbp::Target::this_thread());
+// Moves a watch back and forth between two variables.
+void retarget_loop(benchmark::State& state, hwbp::Access access) {
+  hwbp::Watch w = hwbp::watch(g_var, access, [](const hwbp::Hit&) {}, hwbp::Target::this_thread());
   const std::uintptr_t addrs[2] = {reinterpret_cast<std::uintptr_t>(&g_var),
                                    reinterpret_cast<std::uintptr_t>(&g_other)};
   int k = 0;
@@ -127,19 +127,13 @@ void BM_LibraryRetarget(benchmark::State& state) {
     w.retarget(addrs[k]);
   }
 }
+
+void BM_LibraryRetarget(benchmark::State& state) { retarget_loop(state, hwbp::Access::write); }
 BENCHMARK(BM_LibraryRetarget);
 
 // A watch that reports no values (read_write) needs no shadow read when it moves.
 void BM_LibraryRetargetNoValues(benchmark::State& state) {
-  hwbp::Watch w = hwbp::watch(g_var, hwbp::Access::read_write, [](const hwbp::Hit&) {},
-                              hwbp::Target::this_thread());
-  const std::uintptr_t addrs[2] = {reinterpret_cast<std::uintptr_t>(&g_var),
-                                   reinterpret_cast<std::uintptr_t>(&g_other)};
-  int k = 0;
-  for (auto _ : state) {
-    k ^= 1;
-    w.retarget(addrs[k]);
-  }
+  retarget_loop(state, hwbp::Access::read_write);
 }
 BENCHMARK(BM_LibraryRetargetNoValues);
 

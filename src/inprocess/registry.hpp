@@ -40,7 +40,6 @@ class Registry {
   core::WatchRequest request(std::uint64_t id) const;
   double coverage(std::uint64_t id) const;
   void set_rotation_interval(std::chrono::microseconds interval);
-  bool active() const noexcept { return active_.active(); }
   const core::ArchInfo& arch() const noexcept { return arch_; }
 
  private:
