@@ -63,11 +63,23 @@ struct SelftestRun {
   }
 };
 
+// The selftest's event: read-write, 1 byte, inherited by later threads, opened disabled.
+Watch disabled_rw_watch(volatile int& var, Ctx& ctx) {
+  return watch({reinterpret_cast<std::uintptr_t>(&var), 1, Access::read_write, Target::process(),
+                counting_callback(ctx), /*enabled=*/false});
+}
+
+// What every enabled scenario checks: the expected signals, each thread's share, the address.
+void expect_signals(const Ctx& ctx, int expected) {
+  EXPECT_EQ(ctx.signal_count.load(), expected);
+  EXPECT_EQ(ctx.tids_want_signal.load(), 0);
+  EXPECT_EQ(ctx.first_addr.load(), reinterpret_cast<std::uintptr_t>(&iterate_on));
+}
+
 TEST(SigtrapThreadsConformance, RemainDisabled) {
   SelftestRun run;
   iterate_on = 1;
-  Watch w = watch({reinterpret_cast<std::uintptr_t>(&iterate_on), 1, Access::read_write,
-                   Target::process(), counting_callback(run.ctx), /*enabled=*/false});
+  Watch w = disabled_rw_watch(iterate_on, run.ctx);
   run.start();
   run.release();
   run.join();
@@ -78,15 +90,12 @@ TEST(SigtrapThreadsConformance, RemainDisabled) {
 TEST(SigtrapThreadsConformance, EnableEvent) {
   SelftestRun run;
   iterate_on = 1;
-  Watch w = watch({reinterpret_cast<std::uintptr_t>(&iterate_on), 1, Access::read_write,
-                   Target::process(), counting_callback(run.ctx), false});
+  Watch w = disabled_rw_watch(iterate_on, run.ctx);
   run.start();  // threads created after the watch: they carry inherited copies
   w.enable();
   run.release();
   run.join();
-  EXPECT_EQ(run.ctx.signal_count.load(), kThreads);
-  EXPECT_EQ(run.ctx.tids_want_signal.load(), 0);
-  EXPECT_EQ(run.ctx.first_addr.load(), reinterpret_cast<std::uintptr_t>(&iterate_on));
+  expect_signals(run.ctx, kThreads);
   EXPECT_EQ(run.ctx.wrong_thread.load(), 0);
   iterate_on = 0;  // the parent is covered too
   EXPECT_EQ(run.ctx.signal_count.load(), kThreads + 1);
@@ -98,30 +107,24 @@ TEST(SigtrapThreadsConformance, ModifyReachesInheritedEvents) {
   static volatile int elsewhere = 0;
   SelftestRun run;
   iterate_on = 1;
-  Watch w = watch({reinterpret_cast<std::uintptr_t>(&elsewhere), 1, Access::read_write,
-                   Target::process(), counting_callback(run.ctx), false});
+  Watch w = disabled_rw_watch(elsewhere, run.ctx);
   run.start();
   w.retarget(reinterpret_cast<std::uintptr_t>(&iterate_on), 1);
   w.enable();
   run.release();
   run.join();
-  EXPECT_EQ(run.ctx.signal_count.load(), kThreads);
-  EXPECT_EQ(run.ctx.tids_want_signal.load(), 0);
-  EXPECT_EQ(run.ctx.first_addr.load(), reinterpret_cast<std::uintptr_t>(&iterate_on));
+  expect_signals(run.ctx, kThreads);
 }
 
 TEST(SigtrapThreadsConformance, SignalStress) {
   SelftestRun run;
   iterate_on = 3000;
-  Watch w = watch({reinterpret_cast<std::uintptr_t>(&iterate_on), 1, Access::read_write,
-                   Target::process(), counting_callback(run.ctx), false});
+  Watch w = disabled_rw_watch(iterate_on, run.ctx);
   run.start();
   w.enable();
   run.release();
   run.join();
-  EXPECT_EQ(run.ctx.signal_count.load(), kThreads * 3000);
-  EXPECT_EQ(run.ctx.tids_want_signal.load(), 0);
-  EXPECT_EQ(run.ctx.first_addr.load(), reinterpret_cast<std::uintptr_t>(&iterate_on));
+  expect_signals(run.ctx, kThreads * 3000);
   EXPECT_EQ(run.ctx.wrong_thread.load(), 0);
 }
 
@@ -129,8 +132,7 @@ TEST(SigtrapThreadsConformance, SignalStressWithDisable) {
   constexpr int kTarget = kThreads * 3000;
   SelftestRun run;
   iterate_on = -1;
-  Watch w = watch({reinterpret_cast<std::uintptr_t>(&iterate_on), 1, Access::read_write,
-                   Target::process(), counting_callback(run.ctx), false});
+  Watch w = disabled_rw_watch(iterate_on, run.ctx);
   run.start();
   run.release();
   while (run.ctx.signal_count.load() < kTarget) {
