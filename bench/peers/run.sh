@@ -2,9 +2,10 @@
 # Per-hit cost of `hwbp run` against its peers on the same workload (bench/peers/loop.c, which
 # writes the watched `counter` N times):
 #   perf     perf stat -e mem:ADDR/8:w        raw counted hardware-breakpoint hits (the floor)
-#   hwbp     hwbp run --watch counter:w ...   --count / --json --stack 0 / human output
+#   hwbp     hwbp run --watch counter:w ...   --count / --json --stack 0 / human output, in
+#            both delivery modes: bpf (the fast mode, root) and ptrace (the unprivileged mode)
 #   gdb      hardware watchpoint with `commands silent; continue`
-#   bpftrace watchpoint probe (only if bpftrace is already installed)
+#   bpftrace watchpoint probe counting hits (installed with apt-get when root)
 #
 # Usage: bench/peers/run.sh HWBP_BINARY [N1 N2 [GDB_N1 GDB_N2]]
 # Prints `cost NAME NS_PER_HIT` lines, then `ratio NAME VALUE` lines; `skip NAME: reason` for a
@@ -135,7 +136,7 @@ check_gdb() {
 check_bpftrace() {
   local c
   c=$(awk -F'[: ]+' '/^@n/ { print $2 }' out.txt)
-  [ "$c" = "$1" ] || { echo "bpftrace counted ${c:-no} hits, expected $1" >fail.txt; return 1; }
+  [ "${c:-0}" -ge "$1" ] && [ "${c:-0}" -le $(($1 + 64)) ] || { echo "bpftrace counted ${c:-no} hits, expected $1" >fail.txt; return 1; }
 }
 
 # --- perf: the floor, a hardware breakpoint counted in the kernel with no signal or stop.
@@ -145,34 +146,42 @@ else
   echo "skip perf: perf not installed (and not root to install linux-perf)"
 fi
 
-# --- hwbp run, in three output modes. w = every write (the default, modify, would also report
-# every write here since each write changes the value, but w matches perf's event exactly).
-per_hit hwbp_run_count check_hwbp_count "$N1" "$N2" \
-  "$HWBP" run --watch counter:w --count -- ./loop
-
+# --- hwbp run, in three output modes and both delivery modes. w = every write (the default,
+# modify, would also report every write here since each write changes the value, but w matches
+# perf's event exactly). The bpf mode is measured only where `hwbp doctor` says it works.
+MODES="ptrace"
+if "$HWBP" doctor 2>/dev/null | grep -Eq '^ok +bpf mode'; then
+  MODES="bpf ptrace"
+else
+  echo "skip hwbp bpf mode: $("$HWBP" doctor 2>&1 | grep -E 'bpf mode')"
+fi
 hwbp_to_null() { "$HWBP" run --watch counter:w "$@" >/dev/null; }
-hwbp_json_check() {
-  "$HWBP" run --watch counter:w --json --stack 0 -- ./loop "$N1" >out.txt 2>err.txt
+hwbp_json_check() {  # MODE
+  "$HWBP" run --mode "$1" --watch counter:w --json --stack 0 -- ./loop "$N1" >out.txt 2>err.txt
   local c
   c=$(grep -c '"event":"hit"' out.txt)
   [ "$c" -eq "$N1" ] || { echo "hwbp --json printed $c hits, expected $N1" >fail.txt; return 1; }
 }
-hwbp_human_check() {
-  "$HWBP" run --watch counter:w -- ./loop "$N1" >out.txt 2>err.txt
+hwbp_human_check() {  # MODE
+  "$HWBP" run --mode "$1" --watch counter:w -- ./loop "$N1" >out.txt 2>err.txt
   local c
   c=$(grep -c '^hit #' out.txt)
   [ "$c" -eq "$N1" ] || { echo "hwbp printed $c hits, expected $N1" >fail.txt; return 1; }
 }
-if hwbp_json_check; then
-  per_hit hwbp_run_json check_none "$N1" "$N2" hwbp_to_null --json --stack 0 -- ./loop
-else
-  echo "skip hwbp_run_json: $(cat fail.txt)"
-fi
-if hwbp_human_check; then
-  per_hit hwbp_run_human check_none "$N1" "$N2" hwbp_to_null -- ./loop
-else
-  echo "skip hwbp_run_human: $(cat fail.txt)"
-fi
+for mode in $MODES; do
+  per_hit "hwbp_${mode}_count" check_hwbp_count "$N1" "$N2" \
+    "$HWBP" run --mode "$mode" --watch counter:w --count -- ./loop
+  if hwbp_json_check "$mode"; then
+    per_hit "hwbp_${mode}_json" check_none "$N1" "$N2" hwbp_to_null --mode "$mode" --json --stack 0 -- ./loop
+  else
+    echo "skip hwbp_${mode}_json: $(cat fail.txt)"
+  fi
+  if hwbp_human_check "$mode"; then
+    per_hit "hwbp_${mode}_human" check_none "$N1" "$N2" hwbp_to_null --mode "$mode" -- ./loop
+  else
+    echo "skip hwbp_${mode}_human: $(cat fail.txt)"
+  fi
+done
 
 # --- GDB: hardware watchpoint (watch -l = on the location, so it stays a hardware watchpoint
 # regardless of scope), silent continue on every hit; $n counts hits so we can check them.
@@ -196,14 +205,14 @@ else
   echo "skip gdb: gdb not installed (and not root to install it)"
 fi
 
-# --- bpftrace: only measured when already installed (not installed by this script).
-if command -v bpftrace >/dev/null 2>&1; then
+# --- bpftrace: a watchpoint probe that only counts (it cannot read the value or resolve a name).
+if need bpftrace bpftrace; then
   bpf_run() {
     bpftrace -q -e "watchpoint:$ADDR:8:w { @n = count(); }" -c "./loop $1"
   }
   per_hit bpftrace check_bpftrace "$N1" "$N2" bpf_run
 else
-  echo "skip bpftrace: not installed"
+  echo "skip bpftrace: not installed (and not root to install it)"
 fi
 
 # --- ratios (larger = the second tool is cheaper per hit, except the first line, which is
@@ -216,10 +225,19 @@ ratio() {  # ratio NAME NUMERATOR DENOMINATOR
   fi
   awk -v n="$1" -v x="$x" -v y="$y" 'BEGIN { if (y <= 0) print "skip ratio " n ": non-positive cost"; else printf "ratio %s %.2f\n", n, x / y }'
 }
+# hwbp_run_* = `hwbp run` as a user gets it here (auto: bpf where allowed, else ptrace).
+DEFAULT=${MODES%% *}
+for fmt in count json human; do
+  [ -n "${COST[hwbp_${DEFAULT}_${fmt}]:-}" ] && COST[hwbp_run_${fmt}]=${COST[hwbp_${DEFAULT}_${fmt}]}
+done
+echo "note hwbp_run_* = --mode $DEFAULT"
 ratio hwbp_run_count_vs_perf_counted hwbp_run_count perf_counted
-ratio gdb_vs_hwbp_run_count gdb hwbp_run_count
-ratio gdb_vs_hwbp_run_json gdb hwbp_run_json
-ratio gdb_vs_hwbp_run_human gdb hwbp_run_human
+ratio hwbp_ptrace_count_vs_perf_counted hwbp_ptrace_count perf_counted
+for fmt in count json human; do
+  ratio "gdb_vs_hwbp_run_${fmt}" gdb "hwbp_run_${fmt}"
+  ratio "gdb_vs_hwbp_ptrace_${fmt}" gdb "hwbp_ptrace_${fmt}"
+done
 if [ -n "${COST[bpftrace]:-}" ]; then
-  ratio bpftrace_vs_hwbp_run_count bpftrace hwbp_run_count
+  ratio bpftrace_vs_perf_counted bpftrace perf_counted
+  ratio hwbp_run_count_vs_bpftrace hwbp_run_count bpftrace
 fi

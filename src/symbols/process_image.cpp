@@ -72,7 +72,11 @@ void ProcessImage::refresh() {
 }
 
 void ProcessImage::attach_for_unwinding(bool assume_ptrace_stopped) {
-  if (attached_) return;
+  if (unwind_mode_ == UnwindMode::live) return;
+  if (unwind_mode_ == UnwindMode::snapshot)
+    throw SymbolError(SymbolErrc::unsupported,
+                      "this process image unwinds from snapshots; open another ProcessImage to "
+                      "unwind live threads");
   if (pid_ == ::getpid())
     throw SymbolError(SymbolErrc::unsupported,
                       "libdwfl cannot unwind threads of its own process; use backtrace_self()");
@@ -82,7 +86,19 @@ void ProcessImage::attach_for_unwinding(bool assume_ptrace_stopped) {
                       "cannot attach to process " + std::to_string(pid_) + " for unwinding: " +
                           (rc > 0 ? std::string(std::strerror(rc)) : dwfl_error_text()),
                       {}, rc > 0 ? rc : 0);
-  attached_ = true;
+  unwind_mode_ = UnwindMode::live;
+}
+
+std::shared_ptr<void> ProcessImage::snapshot_state(
+    const std::function<std::shared_ptr<void>(Dwfl*)>& attach) {
+  if (unwind_mode_ == UnwindMode::snapshot) return snapshot_ctx_;
+  if (unwind_mode_ == UnwindMode::live)
+    throw SymbolError(SymbolErrc::unsupported,
+                      "this process image unwinds live threads; open another ProcessImage to "
+                      "unwind from snapshots");
+  snapshot_ctx_ = attach(dwfl_);
+  unwind_mode_ = UnwindMode::snapshot;
+  return snapshot_ctx_;
 }
 
 ModuleInfo ProcessImage::describe(Dwfl_Module* mod) const {

@@ -43,7 +43,16 @@ class ProcessImage {
   // Prepares libdwfl to unwind this process's threads (once; later calls are no-ops). Not for
   // the calling process: libdwfl ptrace-attaches each thread it unwinds, unless
   // assume_ptrace_stopped says the caller already holds it ptrace-stopped.
+  // Throws SymbolError(unsupported) if the image is in snapshot mode (see snapshot_state).
   void attach_for_unwinding(bool assume_ptrace_stopped);
+
+  // Snapshot mode (snapshot_unwinder.cpp): libdwfl unwinds from captured registers and stack
+  // instead of live threads. A Dwfl carries a single attached thread state, so an image serves
+  // one mode for its whole life. The first call runs attach(dwfl), which builds the mode's
+  // context and calls dwfl_attach_state with it; later calls return that context. The image
+  // keeps the context alive until after dwfl_end (libdwfl may use it up to then). Throws
+  // SymbolError(unsupported) if the image is in live mode; exceptions from attach propagate.
+  std::shared_ptr<void> snapshot_state(const std::function<std::shared_ptr<void>(Dwfl*)>& attach);
 
   // Modules in address order; the callback returns false to stop early.
   void for_each_module(const std::function<bool(const ModuleInfo&)>& fn) const;
@@ -56,8 +65,10 @@ class ProcessImage {
 
   pid_t pid_;
   Dwfl* dwfl_ = nullptr;
-  std::string main_executable_;
-  bool attached_ = false;  // realpath of /proc/PID/exe, to spot the main module
+  std::string main_executable_;  // realpath of /proc/PID/exe, to spot the main module
+  enum class UnwindMode { none, live, snapshot };
+  UnwindMode unwind_mode_ = UnwindMode::none;
+  std::shared_ptr<void> snapshot_ctx_;  // destroyed after ~ProcessImage's dwfl_end
 };
 
 // Last libdwfl error as text (for messages).

@@ -1,12 +1,15 @@
-// Backtraces. Two cheap cases only:
+// Backtraces. Three cases:
 //  - backtrace_self(): the calling thread, with glibc's backtrace() (libgcc's .eh_frame unwinder;
 //    no extra dependency). Safe to call from a signal handler only after a first call outside it
 //    (the first call may load libgcc_s, which allocates).
 //  - backtrace_thread(): a thread of *another* process, with libdwfl (ptrace-attaches the thread
 //    while it unwinds, or uses the caller's ptrace stop).
+//  - backtrace_snapshot() (snapshot_unwinder.hpp): from registers and a copy of the top of the
+//    stack captured earlier (by BPF at a breakpoint hit), with libdwfl, without touching the
+//    thread. A ProcessImage serves either backtrace_thread or backtrace_snapshot, not both.
 // Not done: unwinding from a signal ucontext (the SIGTRAP handler's interrupted frame); the
 // handler can use backtrace_self(), whose frames include the interrupted code after the signal
-// trampoline.
+// trampoline (or fill a StackSnapshot from the ucontext). Snapshots are x86-64 only.
 #pragma once
 
 #include <sys/types.h>

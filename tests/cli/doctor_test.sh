@@ -12,7 +12,7 @@ fail() {
 }
 
 NAMES=("kernel" "perf_event_paranoid" "privileges" "breakpoint slots" "sigtrap" "remove_on_exec"
-       "inherit_thread" "modify ioctl" "ptrace" "debug registers fire" "bpf" "kvm")
+       "inherit_thread" "modify ioctl" "ptrace" "debug registers fire" "bpf mode" "kvm")
 
 out=$("$HWBP" doctor 2>"$SCRATCH/doctor.err")
 rc=$?

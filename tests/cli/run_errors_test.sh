@@ -31,4 +31,17 @@ sleep 0.2
 expect_error "no symbol 'hott'.*did you mean: hot" "$HWBP" attach -p $TP --watch hott
 wait $TP || fail "attach error harmed the process"
 grep -q 'busy done' busy.out || fail "attach error: process did not finish"
+# Without privilege (as user nobody): --mode bpf is refused in one line naming the capabilities;
+# the default (auto) falls back to the ptrace mode and still reports every hit.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && [ "${HWBP_MODE:-}" = bpf ]; then
+  as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+  (cd /tmp && as_nobody "$HWBP" run --mode bpf --watch counter -- "$PROGS/writes") > nb.out 2> nb.err; rc=$?
+  [ $rc -eq 2 ] || fail "unprivileged --mode bpf: exit $rc, expected 2"
+  [ "$(wc -l < nb.err)" -eq 1 ] && grep -q "CAP_BPF and CAP_PERFMON.*--mode ptrace" nb.err \
+    || fail "unprivileged --mode bpf: $(cat nb.err)"
+  grep -q MARK nb.out && fail "unprivileged --mode bpf: the program ran"
+  (cd /tmp && HWBP_MODE=auto as_nobody "$HWBP" run --json --stack 0 --watch counter -- "$PROGS/writes") > na.out 2> na.err
+  tail -1 na.out | grep -q '"hits":3,.*"mode":"ptrace"' || fail "unprivileged auto mode: $(tail -1 na.out) $(cat na.err)"
+fi
+
 echo PASS

@@ -130,14 +130,13 @@ Site Symbolizer::access_site(std::uint64_t trap_ip, bool exec, std::string* inst
   return site;
 }
 
-std::vector<Site> Symbolizer::stack(pid_t tid, const Site& top, std::size_t depth) {
+std::vector<Site> Symbolizer::stack(const Unwind& unwind, const Site& top, std::size_t depth) {
   std::vector<Site> out{top};
   if (depth <= 1) return out;
   std::vector<symbols::Frame> frames;
   for (int attempt = 0; attempt < 2; ++attempt) {
     try {
-      // The thread is ptrace-stopped by us: libdwfl may read its registers directly.
-      frames = symbols::backtrace_thread(*image_, tid, true, depth);
+      frames = unwind(depth);
     } catch (const std::exception&) {
       return out;
     }
@@ -162,12 +161,16 @@ std::vector<Site> Symbolizer::stack(pid_t tid, const Site& top, std::size_t dept
 
 // ---- Reporter ----
 
+void Reporter::count(const HitRecord& h, std::uint64_t n) {
+  counts_[{h.watch->spec.text, h.site.func, h.site.file, h.site.line}] += n;
+}
+
 void Reporter::hit(const HitRecord& h) {
   switch (format_) {
     case Format::human: human(h); break;
     case Format::json: json(h); break;
     case Format::count:
-      ++counts_[{h.watch->spec.text, h.site.func, h.site.file, h.site.line}];
+      count(h, 1);
       break;
     case Format::folded: {
       std::string key;
@@ -269,6 +272,8 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     }
     s["watches"].push_back(o);
   }
+  s["mode"] = mode_;   // how hits were delivered: "bpf" or "ptrace"
+  s["lost"] = lost_;   // hits the bpf mode could not pass on (its ring was full)
   std::fputs((s.dump() + "\n").c_str(), out_);
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "symbols/instruction_finder.hpp"
 #include "symbols/process_image.hpp"
 #include "symbols/source_locator.hpp"
+#include "symbols/unwinder.hpp"
 #include "watch_set.hpp"
 
 namespace hwbp::cli {
@@ -49,8 +51,11 @@ class Symbolizer {
   void set_image(std::shared_ptr<symbols::ProcessImage> image);
   // For a data hit: the instruction before trap_ip. For exec: trap_ip itself.
   Site access_site(std::uint64_t trap_ip, bool exec, std::string* instruction);
-  // Frames of a ptrace-stopped thread, innermost first; frame 0 replaced by `top`.
-  std::vector<Site> stack(pid_t tid, const Site& top, std::size_t depth);
+  // Frames innermost first, frame 0 replaced by `top`. `unwind(depth)` gives the raw frames: of
+  // a ptrace-stopped thread, or of a stack snapshot (BPF delivery).
+  using Unwind = std::function<std::vector<symbols::Frame>(std::size_t depth)>;
+  std::vector<Site> stack(const Unwind& unwind, const Site& top, std::size_t depth);
+  std::shared_ptr<symbols::ProcessImage> image() const { return image_; }
 
  private:
   Site locate(std::uint64_t addr);
@@ -70,7 +75,14 @@ class Reporter {
   // --flexible: the summaries give each watch's coverage next to its hit count (a watch armed
   // part of the time must never read as "no hits" without it).
   void set_show_coverage(bool on) { show_coverage_ = on; }
+  // For the JSON summary: the delivery mode, and hits it lost.
+  void set_delivery(std::string mode, std::uint64_t lost) {
+    mode_ = std::move(mode);
+    lost_ = lost;
+  }
   void hit(const HitRecord& h);
+  // --count: n hits at h's site at once (counted in the kernel by the BPF mode).
+  void count(const HitRecord& h, std::uint64_t n);
   // End of the session: summary (json), the table (count), the stacks (folded), a line (human).
   void finish(const std::vector<Watch>& watches, std::uint64_t total);
 
@@ -85,6 +97,8 @@ class Reporter {
   void finish_human(const std::vector<Watch>& watches, std::uint64_t total);
   Format format_;
   bool show_coverage_ = false;
+  std::string mode_ = "ptrace";
+  std::uint64_t lost_ = 0;
   std::FILE* out_;
   bool show_stack_;
   std::map<std::tuple<std::string, std::string, std::string, int>, std::uint64_t> counts_;

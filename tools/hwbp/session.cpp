@@ -9,9 +9,11 @@
 
 #include <fmt/format.h>
 
+#include "bpf/hit_program.hpp"
 #include "hwbp/error.hpp"
 #include "symbols/process_memory.hpp"
 #include "symbols/symbol_error.hpp"
+#include "symbols/unwinder.hpp"
 
 namespace hwbp::cli {
 namespace {
@@ -75,6 +77,12 @@ void add_session_options(CLI::App& sub, SessionOptions& o) {
   sub.add_option("--slice", o.slice_ms, "with --flexible: time slice of a turn in ms (default 5)")
       ->check(CLI::Range(1u, 10000u))
       ->needs(flexible);
+  sub.add_option("--mode", o.mode,
+                 "how hits reach hwbp: bpf (a BPF program reads the bytes in the kernel at the hit; "
+                 "the program never stops; needs root), ptrace (each hit stops the writer; no "
+                 "privilege), auto (bpf when allowed, else ptrace; default)")
+      ->check(CLI::IsMember({"auto", "bpf", "ptrace"}))
+      ->envname("HWBP_MODE");
   sub.add_flag("--pending", o.pending,
                "keep names that no loaded module defines, and arm them when a library defining "
                "them is loaded (dlopen)");
@@ -96,6 +104,7 @@ Session::Session(const SessionOptions& options) : opts_(options) {
   if (f == Format::count) opts_.stack_depth = 1;  // counts are per line: no unwinding per hit
   reporter_ = std::make_unique<Reporter>(f, out_, opts_.stack_depth > 1);
   reporter_->set_show_coverage(opts_.flexible);
+  choose_delivery();
 }
 
 Session::~Session() {
@@ -116,12 +125,20 @@ void Session::open_image(pid_t pid) {
 
 void Session::start(pid_t pid, bool at_exec_stop) {
   open_image(pid);
-  if (!watches_) watches_ = std::make_unique<WatchSet>(pid, specs_);
+  if (!watches_) {
+    watches_ = std::make_unique<WatchSet>(pid, specs_);
+    // A stack snapshot per hit, as perf --call-graph dwarf copies (8 KB by default).
+    std::uint32_t stack_bytes = opts_.stack_depth <= 1 ? 0 : opts_.stack_depth <= 16 ? 8192 : 16384;
+    // --count without per-hit decisions in hwbp: the kernel counts, no record per hit.
+    bool count_only = opts_.count && condition_.empty() && opts_.ignore == 0 && opts_.max_hits == 0;
+    watches_->set_bpf(bpf_.get(), stack_bytes, count_only);
+  }
   if (opts_.flexible) watches_->set_flexible(std::chrono::milliseconds(opts_.slice_ms));
   watches_->resolve(*table_);
   check_condition_lengths();
   watches_->arm_resolved();
   announce();
+  if (!exec_seen_) started_ = std::chrono::steady_clock::now();  // --duration counts from here
   startup_complete_ = true;
   if (!watches_->any_pending()) return;
   hook_ = find_loader_hook();
@@ -193,11 +210,16 @@ void Session::announce_rotation() {
 }
 
 std::optional<std::chrono::steady_clock::time_point> Session::next_tick() const {
-  return watches_ ? watches_->next_rotation() : std::nullopt;
+  auto rotation = watches_ ? watches_->next_rotation() : std::nullopt;
+  if (!bpf_) return rotation;
+  return rotation ? std::min(*rotation, next_drain_) : next_drain_;
 }
 
 void Session::on_tick() {
-  if (watches_) watches_->rotate();
+  auto now = std::chrono::steady_clock::now();
+  if (bpf_ && now >= next_drain_) drain();
+  auto rotation = watches_ ? watches_->next_rotation() : std::nullopt;
+  if (rotation && now >= *rotation) watches_->rotate();
 }
 
 void Session::fail_unresolved() const {
@@ -226,6 +248,7 @@ bool Session::owns(const siginfo_t& info) const {
 
 void Session::on_trap(pid_t tid, const siginfo_t& info) {
   if (!watches_) return;
+  drain();  // hits before this stop (e.g. before a dlopen) are reported first
   if (watches_->is_loader_hit(perf_data(info))) return on_loader_hit();
   on_watch_hit(tid, info);
 }
@@ -273,24 +296,35 @@ void Session::on_watch_hit(pid_t tid, const siginfo_t& info) {
     // x86 has no "modify" or "read" in hardware: both are value filters over write / rw hits.
     if (a == Access::modify && !was_changed) continue;
     if (a == Access::read && was_changed) continue;
-    if (!condition_.empty()) {
-      if (!now || !old) continue;  // cannot evaluate without both values
-      if (!condition_.eval(as_integer(*old), as_integer(*now), static_cast<unsigned>(w.len))) continue;
-    }
-    if (ignored_ < opts_.ignore) {
-      ++ignored_;
-      continue;
-    }
-    ++w.hits;
-    ++total_;
-    report(tid, regs.rip, w, async, std::move(old), std::move(now));
-    if (opts_.max_hits && total_ >= opts_.max_hits) done_ = true;
+    // The thread is ptrace-stopped by us: libdwfl may read its registers directly.
+    accept(tid, regs.rip, w, async, std::move(old), std::move(now), [&](std::size_t depth) {
+      return symbols::backtrace_thread(*image_, tid, true, depth);
+    });
   }
+}
+
+void Session::accept(pid_t tid, std::uint64_t ip, Watch& w, bool async,
+                     std::optional<std::vector<std::uint8_t>> old,
+                     std::optional<std::vector<std::uint8_t>> now, const Symbolizer::Unwind& unwind) {
+  if (done_) return;
+  if (!condition_.empty()) {
+    if (!now || !old) return;  // cannot evaluate without both values
+    if (!condition_.eval(as_integer(*old), as_integer(*now), static_cast<unsigned>(w.len))) return;
+  }
+  if (ignored_ < opts_.ignore) {
+    ++ignored_;
+    return;
+  }
+  ++w.hits;
+  ++total_;
+  report(tid, ip, w, async, std::move(old), std::move(now), unwind);
+  if (opts_.max_hits && total_ >= opts_.max_hits) done_ = true;
 }
 
 void Session::report(pid_t tid, std::uint64_t ip, const Watch& w, bool async,
                      std::optional<std::vector<std::uint8_t>> old_bytes,
-                     std::optional<std::vector<std::uint8_t>> new_bytes) {
+                     std::optional<std::vector<std::uint8_t>> new_bytes,
+                     const Symbolizer::Unwind& unwind) {
   HitRecord h;
   h.watch = &w;
   h.seq = total_;
@@ -302,7 +336,7 @@ void Session::report(pid_t tid, std::uint64_t ip, const Watch& w, bool async,
   h.ip = ip;
   h.async = async;
   h.site = symbolizer_.access_site(ip, w.spec.access == Access::exec, &h.instruction);
-  h.stack = symbolizer_.stack(tid, h.site, opts_.stack_depth);
+  h.stack = symbolizer_.stack(unwind, h.site, opts_.stack_depth);
   h.old_bytes = std::move(old_bytes);
   h.new_bytes = std::move(new_bytes);
   reporter_->hit(h);
@@ -312,6 +346,8 @@ void Session::on_exec(pid_t pid) {
   // execve replaced the address space; remove_on_exec removed our events. Watches by name are
   // looked up again in the new program (its libraries: at the loader's rendezvous).
   exec_seen_ = true;
+  drain();  // the old program's hits, while its image is still the one we know
+  collect_counts();
   watches_->reset_after_exec(pid);
   announced_.assign(announced_.size(), false);
   std::fprintf(stderr, "hwbp: process %d called execve: re-arming watches by name in the new "
@@ -325,6 +361,10 @@ void Session::on_exec(pid_t pid) {
 
 std::optional<int> Session::finish(Tracer& tracer, const Tracer::End& end, bool wait_for_exit) {
   watches_->close_all();  // before detaching: no new SIGTRAP of ours can be generated
+  drain();                // every hit made before the events closed is in the ring now
+  collect_counts();
+  warn_lost();
+  if (bpf_) reporter_->set_delivery("bpf", bpf_->stats().lost);
   std::optional<int> status;
   if (end.exited) {
     status = end.status;

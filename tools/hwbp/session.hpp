@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,11 @@
 #include "symbols/symbol_table.hpp"
 #include "tracer.hpp"
 #include "watch_set.hpp"
+
+struct hwbp_bpf_hit;
+namespace hwbp::bpf {
+class HitProgram;
+}
 
 namespace hwbp::cli {
 
@@ -32,6 +38,7 @@ struct SessionOptions {
   double duration = 0;
   bool flexible = false;  // more watches than slots: the rest rotate
   unsigned slice_ms = 5;  // their time slice
+  std::string mode = "auto";  // auto | bpf | ptrace: how hits reach hwbp
 };
 
 // Options common to run and attach.
@@ -53,6 +60,7 @@ class Session : public TraceHandler {
   bool owns(const siginfo_t& info) const override;
   void on_trap(pid_t tid, const siginfo_t& info) override;
   void on_exec(pid_t pid) override;
+  void on_thread_exit(pid_t tid) override;
   bool done() const override { return done_; }
   std::optional<std::chrono::steady_clock::time_point> next_tick() const override;
   void on_tick() override;
@@ -73,13 +81,23 @@ class Session : public TraceHandler {
   std::optional<LoaderHook> find_loader_hook() const;
   void on_loader_hit();
   void on_watch_hit(pid_t tid, const siginfo_t& info);
+  // After the access filter: --if, --ignore, --max-hits, then report.
+  void accept(pid_t tid, std::uint64_t ip, Watch& w, bool async,
+              std::optional<std::vector<std::uint8_t>> old_bytes,
+              std::optional<std::vector<std::uint8_t>> new_bytes, const Symbolizer::Unwind& unwind);
+  // BPF delivery (session_bpf.cpp): choose the mode, read the ring, one record -> accept().
+  void choose_delivery();
+  void drain();
+  void on_bpf_hit(const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack);
+  void warn_lost() const;
+  void collect_counts();
   [[noreturn]] void fail_unresolved() const;
   void announce();
   void announce_rotation();
   void check_condition_lengths() const;
   void report(pid_t tid, std::uint64_t ip, const Watch& w, bool async,
               std::optional<std::vector<std::uint8_t>> old_bytes,
-              std::optional<std::vector<std::uint8_t>> new_bytes);
+              std::optional<std::vector<std::uint8_t>> new_bytes, const Symbolizer::Unwind& unwind);
 
   SessionOptions opts_;
   std::vector<core::WatchSpec> specs_;
@@ -99,6 +117,8 @@ class Session : public TraceHandler {
   std::vector<int> announced_rotation_;
   std::map<pid_t, std::string> thread_names_;
   std::uint64_t ignored_ = 0, total_ = 0;
+  std::unique_ptr<bpf::HitProgram> bpf_;  // null: ptrace + sigtrap delivery
+  std::chrono::steady_clock::time_point next_drain_{};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -17,7 +17,9 @@
 namespace hwbp::cli {
 namespace {
 
-constexpr long kOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+// TRACEEXIT: a thread stops once more on its way out, while the address space still exists
+// (BPF delivery symbolizes its last hits there, reading code from the live process).
+constexpr long kOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
 volatile sig_atomic_t g_stop_signal = 0;
 sigset_t g_original_mask;
 
@@ -294,6 +296,12 @@ void Tracer::handle_stop(pid_t tid, int status, TraceHandler& handler) {
       resume(tid, 0);
       return;
     }
+    case PTRACE_EVENT_EXIT:
+      held_[tid] = 0;
+      handler.on_thread_exit(tid);
+      held_.erase(tid);
+      resume(tid, 0);
+      return;
     case PTRACE_EVENT_STOP:
       // Group-stop (Ctrl-Z, SIGSTOP): keep it stopped the way the shell expects, but still
       // notice SIGCONT and new events. Otherwise: a new thread's first stop or an interrupt.
@@ -400,9 +408,16 @@ void Tracer::kill_program() {
   ::kill(pid_, SIGKILL);
   held_.clear();
   int status = 0;
-  while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR) {
+  for (;;) {
+    pid_t who = waitpid(-1, &status, __WALL);
+    if (who < 0 && errno == EINTR) continue;
+    if (who < 0) break;
+    // PTRACE_O_TRACEEXIT: even a SIGKILLed thread stops once on its way out.
+    if (WIFSTOPPED(status)) ptrace(PTRACE_CONT, who, nullptr, 0);
+    else if (who == pid_) exit_status_ = status;
   }
   detached_ = true;
+  if (exit_status_) return;
   exit_status_ = status;
 }
 

@@ -40,6 +40,8 @@ class TraceHandler {
   virtual void on_trap(pid_t tid, const siginfo_t& info) = 0;
   // The process called execve (remove_on_exec dropped our events); `pid` is stopped.
   virtual void on_exec(pid_t pid) = 0;
+  // Thread `tid` is exiting (PTRACE_EVENT_EXIT stop): the address space is still there.
+  virtual void on_thread_exit(pid_t /*tid*/) {}
   // True when watching should end (e.g. --max-hits reached).
   virtual bool done() const = 0;
   // Periodic work between stops (--flexible's time slice): when on_tick() is next due, nullopt

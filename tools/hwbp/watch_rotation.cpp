@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "bpf/hit_program.hpp"
 #include "hwbp/error.hpp"
 #include "watch_set.hpp"
 
@@ -70,6 +71,7 @@ void WatchSet::join_rotation(const std::vector<int>& joining) {
     w.state = Watch::State::armed;  // watched; armed only during its turns
     w.set_watched(true, now);
     rotating_.push_back(i);
+    bpf_describe(i);  // shadow unknown until its first turn
   }
   std::sort(rotating_.begin(), rotating_.end());  // round robin in command-line order
   std::size_t total = 0, largest = 0;
@@ -189,17 +191,28 @@ std::int64_t WatchSet::slot_count(int slot) const {
 void WatchSet::take_turn(int index, std::vector<int>& slots, Watch::Clock::time_point now) {
   Watch& w = watches_[std::size_t(index)];
   auto chunks = chunks_of(w);
-  // The tracee keeps running: a write between the move and the re-read would make the shadow
-  // "new" rather than "old". The kernel's hit count, unchanged across move + read, proves that
-  // none happened (as dispatch.cpp confirm_shadow does); otherwise the next hit says "unknown".
-  std::int64_t before = 0, after = 0;
+  std::int64_t before = 0;
   for (int slot : slots) before += slot_count(slot);
+  if (bpf_) bpf_->set_shadow(std::uint32_t(index), std::nullopt);  // until settled below
   for (std::size_t k = 0; k < chunks.size(); ++k) move_slot(slots[k], index, chunks[k]);
+  settle_shadow(index, slots, before);
+  w.set_armed(true, now);
+}
+
+void WatchSet::settle_shadow(int index, const std::vector<int>& slots, std::int64_t before) {
+  // The tracee keeps running: a write between arming and the re-read would make the shadow
+  // "new" rather than "old". The kernel's hit count, unchanged from before arming until after
+  // the shadow is stored, proves that none happened (as dispatch.cpp confirm_shadow does);
+  // otherwise the next hit says "unknown". BPF: the program keeps its own copy, stored before
+  // the count is taken, so that a hit racing the store is caught too.
+  Watch& w = watches_[std::size_t(index)];
   auto bytes = read_bytes(w);
+  if (bpf_ && bytes) bpf_->set_shadow(std::uint32_t(index), bytes);
+  std::int64_t after = 0;
   for (int slot : slots) after += slot_count(slot);
   w.shadow = bytes.value_or(std::vector<std::uint8_t>{});
   w.old_unknown = !bytes || after != before;
-  w.set_armed(true, now);
+  if (bpf_ && w.old_unknown) bpf_->set_shadow(std::uint32_t(index), std::nullopt);
 }
 
 void WatchSet::move_slot(int slot, int watch, const core::Chunk& chunk) {
@@ -213,6 +226,15 @@ void WatchSet::move_slot(int slot, int watch, const core::Chunk& chunk) {
   a.type = chunk.type;
   a.disabled = false;
   a.sig_data = kTag | (std::uint64_t{turn.generation} << 16) | static_cast<std::uint64_t>(slot);
+  // BPF: the program finds the watch by the breakpoint address at the hit, so the new address
+  // is mapped before the move and the old one unmapped after it.
+  bool remap = bpf_ && !(bpf_mapped_.count(slot) && bpf_mapped_[slot] == std::pair(chunk.addr, watch));
+  int previous = slot + 0x10000;  // a key no real slot uses: holds the old mapping meanwhile
+  if (remap) {
+    if (auto m = bpf_mapped_.find(slot); m != bpf_mapped_.end()) bpf_mapped_[previous] = m->second;
+    bpf_mapped_.erase(slot);
+    bpf_map_slot(slot, watch, chunk.addr);
+  }
   for (auto& ev : slot_events_[slot].events) {
     int rc = ev.modify(a);
     if (rc < 0 && rc != -ESRCH)  // ESRCH: that thread has exited
@@ -220,6 +242,7 @@ void WatchSet::move_slot(int slot, int watch, const core::Chunk& chunk) {
                   fmt::format("cannot move a rotation slot (PERF_EVENT_IOC_MODIFY_ATTRIBUTES): "
                               "{}; --flexible needs Linux 4.17 or later", std::strerror(-rc)), -rc);
   }
+  if (remap) bpf_unmap_slot(previous);
 }
 
 void WatchSet::clear_rotation(Watch::Clock::time_point now) {

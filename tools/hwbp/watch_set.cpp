@@ -12,6 +12,7 @@
 #include "perf/errors.hpp"
 #include "perf/threads.hpp"
 #include "symbols/process_memory.hpp"
+#include "bpf/hit_program.hpp"
 #include "symbols/symbol_error.hpp"
 
 namespace hwbp::cli {
@@ -24,7 +25,7 @@ std::vector<unsigned> slots_per_pool(const core::ArchInfo& arch) {
   return v;
 }
 
-perf::BreakpointAttr attr_for(const core::Chunk& c, int slot) {
+perf::BreakpointAttr attr_for(const core::Chunk& c, int slot, bool sigtrap) {
   perf::BreakpointAttr a;
   a.addr = c.addr;
   a.len = c.len;
@@ -32,7 +33,7 @@ perf::BreakpointAttr attr_for(const core::Chunk& c, int slot) {
   a.disabled = true;
   a.inherit = true;
   a.inherit_thread = true;
-  a.sigtrap = true;
+  a.sigtrap = sigtrap;  // without it (BPF delivery) a hit only runs the attached program
   a.remove_on_exec = true;
   a.sig_data = WatchSet::kTag | static_cast<std::uint64_t>(slot);
   a.exclude_kernel = true;
@@ -139,6 +140,16 @@ void WatchSet::arm_one(int index) {
   if (!result.plan) throw Error(Errc::no_slots, budget_message(w, chunks.size()));
   table_.commit(*result.plan, keys);
   std::vector<int> created = result.plan->created;
+  std::int64_t before = 0;  // hits so far on the slots (shared ones may have some)
+  for (int slot : result.plan->slot_of_key) before += slot_count(slot);
+  if (bpf_) {
+    // The program must know the watch before the first hit can fire; its old bytes are
+    // settled once every thread is armed (the program may be running).
+    w.shadow.clear();
+    bpf_describe(index);
+    for (std::size_t k = 0; k < chunks.size(); ++k)
+      bpf_map_slot(result.plan->slot_of_key[k], index, chunks[k].addr);
+  }
   try {
     std::vector<core::SlotKey> created_keys;
     for (int slot : created) created_keys.push_back(table_.key(slot));
@@ -150,7 +161,8 @@ void WatchSet::arm_one(int index) {
   }
   w.slots = result.plan->slot_of_key;
   for (int slot : w.slots) slot_events_[slot].watches.push_back(index);
-  w.shadow = read_bytes(w).value_or(std::vector<std::uint8_t>{});
+  if (bpf_) settle_shadow(index, w.slots, before);
+  else w.shadow = read_bytes(w).value_or(std::vector<std::uint8_t>{});
   w.state = Watch::State::armed;
   auto now = Watch::Clock::now();
   w.set_watched(true, now);
@@ -158,14 +170,16 @@ void WatchSet::arm_one(int index) {
 }
 
 void WatchSet::open_on_all_threads(const std::vector<int>& slots,
-                                   const std::vector<core::SlotKey>& keys) {
+                                   const std::vector<core::SlotKey>& keys, bool sigtrap) {
   // perf::open_on_process scans /proc/PID/task until stable and opens inherited events; the
   // events stay disabled until every slot is open (a failure closes all of it by RAII).
   std::vector<std::pair<int, perf::ThreadEvents>> opened;
   for (std::size_t k = 0; k < slots.size(); ++k) {
-    perf::BreakpointAttr attr = attr_for(keys[k].chunk, slots[k]);
+    perf::BreakpointAttr attr = attr_for(keys[k].chunk, slots[k], sigtrap || !bpf_);
     attr.disabled = true;
     opened.emplace_back(slots[k], perf::open_on_process(attr, pid_));
+    if (attr.sigtrap) continue;
+    for (auto& ev : opened.back().second.events) bpf_->attach(ev.fd());
   }
   for (auto& [slot, threads] : opened)
     for (auto& ev : threads.events) ev.enable();
@@ -189,7 +203,7 @@ void WatchSet::arm_loader_hook(std::uint64_t addr) {
   table_.commit(*result.plan, keys);
   loader_slot_ = result.plan->slot_of_key.at(0);
   try {
-    open_on_all_threads({loader_slot_}, keys);
+    open_on_all_threads({loader_slot_}, keys, true);
   } catch (...) {
     table_.release(result.plan->slot_of_key);
     slot_events_.erase(loader_slot_);
@@ -234,6 +248,36 @@ std::optional<std::vector<std::uint8_t>> WatchSet::read_bytes(const Watch& w) co
   }
 }
 
+void WatchSet::bpf_describe(int index) {
+  if (!bpf_) return;
+  const Watch& w = watches_[std::size_t(index)];
+  hwbp_bpf_filter filter = w.spec.access == Access::modify ? HWBP_BPF_CHANGED
+                           : w.spec.access == Access::read ? HWBP_BPF_UNCHANGED
+                           : w.spec.access == Access::exec ? HWBP_BPF_NO_VALUE
+                                                           : HWBP_BPF_EVERY;
+  auto i = static_cast<std::uint32_t>(index);
+  bpf_->set_watch(i, w.addr, static_cast<std::uint32_t>(w.len), filter, bpf_stack_bytes_,
+                  bpf_count_only_);
+  bpf_->set_shadow(i, w.shadow.empty() ? std::nullopt : std::optional(w.shadow));
+}
+
+void WatchSet::bpf_map_slot(int slot, int watch, std::uint64_t addr) {
+  if (!bpf_) return;
+  if (watch >= 0) bpf_->add_chunk(addr, static_cast<std::uint32_t>(watch));
+  bpf_mapped_[slot] = {addr, watch};
+}
+
+void WatchSet::bpf_unmap_slot(int slot) {
+  auto it = bpf_mapped_.find(slot);
+  if (!bpf_ || it == bpf_mapped_.end()) return;
+  auto [addr, watch] = it->second;
+  bpf_mapped_.erase(it);
+  // Another slot (a shared chunk, or the same chunk after a rotation) may still map it.
+  for (const auto& [other, m] : bpf_mapped_)
+    if (m == std::pair(addr, watch)) return;
+  if (watch >= 0) bpf_->remove_chunk(addr, static_cast<std::uint32_t>(watch));
+}
+
 void WatchSet::close_all() {
   clear_rotation(Watch::Clock::now());
   disarm_loader_hook();
@@ -246,12 +290,16 @@ void WatchSet::close_all() {
     w.state = Watch::State::dropped;
   }
   slot_events_.clear();
+  if (bpf_) bpf_->clear_chunks();
+  bpf_mapped_.clear();
 }
 
 void WatchSet::reset_after_exec(pid_t pid) {
   pid_ = pid;
   clear_rotation(Watch::Clock::now());
   slot_events_.clear();  // remove_on_exec already detached them from the program
+  if (bpf_) bpf_->clear_chunks();
+  bpf_mapped_.clear();
   table_ = core::SlotTable(arch_, 64, slots_per_pool(arch_));
   loader_slot_ = -1;
   for (auto& w : watches_) {

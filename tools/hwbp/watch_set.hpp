@@ -34,6 +34,10 @@
 #include "symbols/process_image.hpp"
 #include "symbols/symbol_table.hpp"
 
+namespace hwbp::bpf {
+class HitProgram;
+}
+
 namespace hwbp::cli {
 
 struct Watch {
@@ -68,6 +72,16 @@ class WatchSet {
   static constexpr std::uint64_t kGenerationMask = 0xffff0000ull;
 
   WatchSet(pid_t pid, std::vector<core::WatchSpec> specs);
+  // BPF delivery: watch events carry `program` (no SIGTRAP, the program is never stopped);
+  // each hit copies stack_bytes of user stack. Must be set before the first arm. The loader
+  // hook keeps its SIGTRAP: arming library watches needs the program stopped.
+  // count_only: hits are counted per (watch, ip) in the kernel, no records (--count).
+  void set_bpf(bpf::HitProgram* program, std::uint32_t stack_bytes, bool count_only) {
+    bpf_ = program;
+    bpf_stack_bytes_ = stack_bytes;
+    bpf_count_only_ = count_only;
+  }
+  bool bpf() const noexcept { return bpf_ != nullptr; }
   // --flexible: watches that do not fit rotate, one time slice each.
   void set_flexible(std::chrono::milliseconds slice) { slice_ = slice; }
   bool flexible() const noexcept { return slice_.count() > 0; }
@@ -127,7 +141,13 @@ class WatchSet {
   void arm_one(int index);
   // Opens the slots on every thread of the process, re-scanning /proc/PID/task until no new
   // thread appears (perf-breakpoint-api.md 7); enables them only when all opened.
-  void open_on_all_threads(const std::vector<int>& slots, const std::vector<core::SlotKey>& keys);
+  void open_on_all_threads(const std::vector<int>& slots, const std::vector<core::SlotKey>& keys,
+                           bool sigtrap = false);
+  // BPF delivery (no-ops without it): describe watch `index` to the program; map the chunk a
+  // slot now watches (rotation: the new chunk is mapped before the move, the old one after).
+  void bpf_describe(int index);
+  void bpf_map_slot(int slot, int watch, std::uint64_t addr);
+  void bpf_unmap_slot(int slot);
   std::string budget_message(const Watch& w, std::size_t needed) const;
   std::vector<core::Chunk> chunks_of(const Watch& w) const;
   unsigned free_slots() const;
@@ -141,6 +161,9 @@ class WatchSet {
   void move_slot(int slot, int watch, const core::Chunk& chunk);
   std::int64_t slot_count(int slot) const;
   void take_turn(int index, std::vector<int>& slots, Watch::Clock::time_point now);
+  // Reads the shadow of a watch armed while the program may run; `before` = the slots' hit
+  // count taken before arming. Marks it unknown when a hit may have raced the read.
+  void settle_shadow(int index, const std::vector<int>& slots, std::int64_t before);
   void clear_rotation(Watch::Clock::time_point now);
 
   pid_t pid_;
@@ -149,6 +172,10 @@ class WatchSet {
   std::vector<Watch> watches_;
   std::map<int, SlotEvents> slot_events_;
   int loader_slot_ = -1;
+  bpf::HitProgram* bpf_ = nullptr;
+  std::uint32_t bpf_stack_bytes_ = 0;
+  bool bpf_count_only_ = false;
+  std::map<int, std::pair<std::uint64_t, int>> bpf_mapped_;  // slot -> (chunk address, watch)
 
   // Rotation state. turns_: what each pool slot watches now (watch -1 = parked).
   struct Turn {

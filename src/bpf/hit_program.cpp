@@ -1,0 +1,239 @@
+#include "bpf/hit_program.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "bpf/embedded_object.hpp"
+#include "hwbp/error.hpp"
+
+namespace hwbp::bpf {
+namespace {
+
+// libbpf prints its diagnostics to stderr by default; hwbp keeps the last line for its own
+// one-line error instead.
+thread_local std::string g_last_libbpf_message;
+
+int quiet_print(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char line[512];
+  std::vsnprintf(line, sizeof line, format, args);
+  std::string text = line;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty()) g_last_libbpf_message = text;
+  return 0;
+}
+
+void install_quiet_print() {
+  static std::once_flag once;
+  std::call_once(once, [] { libbpf_set_print(quiet_print); });
+}
+
+Error load_error(int err) {
+  err = err < 0 ? -err : err;
+  if (err == EPERM || err == EACCES)
+    return Error(Errc::permission,
+                 "loading hwbp's BPF program needs CAP_BPF and CAP_PERFMON (run as root), or "
+                 "use --mode ptrace",
+                 err);
+  return Error(err == EINVAL || err == ENOSYS || err == ENOTSUP ? Errc::unsupported : Errc::system,
+               fmt::format("cannot load hwbp's BPF program: {}{}{}; use --mode ptrace",
+                           std::strerror(err), g_last_libbpf_message.empty() ? "" : ": ",
+                           g_last_libbpf_message),
+               err);
+}
+
+std::size_t ring_size(std::size_t want) {
+  // A BPF ring buffer is a power of two number of pages.
+  std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  while (size < want) size <<= 1;
+  return size;
+}
+
+}  // namespace
+
+std::string HitProgram::unavailable_reason() {
+  try {
+    HitProgram probe(1 << 16);
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
+HitProgram::HitProgram(std::size_t ring_bytes) {
+  install_quiet_print();
+  auto image = embedded_object();
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "hwbp_watch_hit");
+  object_ = bpf_object__open_mem(image.data(), image.size(), &opts);
+  if (!object_) throw load_error(errno);
+  auto fail = [this](int err) {
+    bpf_object__close(object_);
+    object_ = nullptr;
+    return load_error(err);
+  };
+  if (bpf_map* ring = bpf_object__find_map_by_name(object_, "hits"))
+    bpf_map__set_max_entries(ring, static_cast<__u32>(ring_size(ring_bytes)));
+  if (int rc = bpf_object__load(object_); rc != 0) throw fail(rc);
+  bpf_program* prog = bpf_object__find_program_by_name(object_, "hwbp_on_hit");
+  prog_fd_ = prog ? bpf_program__fd(prog) : -1;
+  if (prog_fd_ < 0) throw fail(ENOENT);
+  ring_ = ring_buffer__new(map_fd("hits"), on_record, this, nullptr);
+  if (!ring_) throw fail(errno);
+}
+
+HitProgram::~HitProgram() {
+  if (ring_) ring_buffer__free(ring_);
+  if (object_) bpf_object__close(object_);
+}
+
+int HitProgram::map_fd(const char* name) const {
+  bpf_map* map = bpf_object__find_map_by_name(object_, name);
+  return map ? bpf_map__fd(map) : -1;
+}
+
+void HitProgram::attach(int perf_fd) {
+  if (::ioctl(perf_fd, PERF_EVENT_IOC_SET_BPF, prog_fd_) != 0)
+    throw Error(errno == EPERM || errno == EACCES ? Errc::permission : Errc::system,
+                fmt::format("cannot attach hwbp's BPF program to a breakpoint event "
+                            "(PERF_EVENT_IOC_SET_BPF): {}; use --mode ptrace",
+                            std::strerror(errno)),
+                errno);
+}
+
+void HitProgram::set_watch(std::uint32_t index, std::uint64_t addr, std::uint32_t len,
+                           hwbp_bpf_filter filter, std::uint32_t stack_bytes, bool count_only) {
+  if (index >= HWBP_BPF_MAX_WATCHES || len > HWBP_BPF_MAX_VALUE)
+    throw Error(Errc::invalid_request,
+                fmt::format("BPF delivery handles at most {} watches of at most {} bytes; use "
+                            "--mode ptrace", HWBP_BPF_MAX_WATCHES, HWBP_BPF_MAX_VALUE));
+  hwbp_bpf_watch w{};
+  w.addr = addr;
+  w.len = len;
+  w.filter = filter;
+  w.stack_bytes = std::min<std::uint32_t>(stack_bytes, HWBP_BPF_MAX_STACK);
+  w.count_only = count_only;
+  if (bpf_map_update_elem(map_fd("watches"), &index, &w, BPF_ANY) != 0)
+    throw Error(Errc::system, fmt::format("cannot update the BPF watch table: {}", std::strerror(errno)), errno);
+}
+
+void HitProgram::set_shadow(std::uint32_t index, const std::optional<std::vector<std::uint8_t>>& bytes) {
+  hwbp_bpf_shadow s{};
+  if (bytes) {
+    s.known = 1;
+    std::memcpy(s.bytes, bytes->data(), std::min(bytes->size(), sizeof s.bytes));
+  }
+  if (bpf_map_update_elem(map_fd("shadows"), &index, &s, BPF_ANY) != 0)
+    throw Error(Errc::system, fmt::format("cannot update the BPF shadow table: {}", std::strerror(errno)), errno);
+}
+
+void HitProgram::write_chunk(std::uint64_t addr) {
+  auto it = chunks_.find(addr);
+  if (it == chunks_.end() || it->second.empty()) {
+    chunks_.erase(addr);
+    bpf_map_delete_elem(map_fd("chunks"), &addr);  // ENOENT is fine
+    return;
+  }
+  hwbp_bpf_chunk c{};
+  for (std::uint32_t w : it->second)
+    if (c.count < HWBP_BPF_WATCHES_PER_CHUNK) c.watch[c.count++] = w;
+  if (bpf_map_update_elem(map_fd("chunks"), &addr, &c, BPF_ANY) != 0)
+    throw Error(Errc::system, fmt::format("cannot update the BPF chunk table: {}", std::strerror(errno)), errno);
+}
+
+void HitProgram::add_chunk(std::uint64_t addr, std::uint32_t watch) {
+  auto& list = chunks_[addr];
+  if (std::find(list.begin(), list.end(), watch) != list.end()) return;
+  if (list.size() >= HWBP_BPF_WATCHES_PER_CHUNK)
+    throw Error(Errc::invalid_request,
+                fmt::format("more than {} watches start at {:#x}; use --mode ptrace",
+                            HWBP_BPF_WATCHES_PER_CHUNK, addr));
+  list.push_back(watch);
+  write_chunk(addr);
+}
+
+void HitProgram::remove_chunk(std::uint64_t addr, std::uint32_t watch) {
+  auto it = chunks_.find(addr);
+  if (it == chunks_.end()) return;
+  std::erase(it->second, watch);
+  write_chunk(addr);
+}
+
+void HitProgram::clear_chunks() {
+  auto addrs = chunks_;
+  chunks_.clear();
+  for (const auto& [addr, list] : addrs) write_chunk(addr);
+}
+
+int HitProgram::on_record(void* ctx, void* data, std::size_t size) {
+  auto* self = static_cast<HitProgram*>(ctx);
+  if (size < sizeof(hwbp_bpf_hit) || !self->current_) return 0;
+  const auto* hit = static_cast<const hwbp_bpf_hit*>(data);
+  std::size_t stack = std::min<std::size_t>(hit->stack_size, size - sizeof(hwbp_bpf_hit));
+  // Exceptions must not unwind through libbpf's C frames: kept, rethrown by drain().
+  try {
+    (*self->current_)(*hit, {static_cast<const std::uint8_t*>(data) + sizeof(hwbp_bpf_hit), stack});
+  } catch (...) {
+    self->error_ = std::current_exception();
+    return -1;  // stops the consume loop
+  }
+  return 0;
+}
+
+std::size_t HitProgram::drain(const HitFn& fn) {
+  current_ = &fn;
+  int n = ring_buffer__consume(ring_);
+  current_ = nullptr;
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+HitProgram::Stats HitProgram::stats() const {
+  Stats s;
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return s;
+  std::vector<std::uint64_t> values(static_cast<std::size_t>(ncpu));
+  std::uint64_t* fields[] = {&s.seen, &s.filtered, &s.lost, &s.unmapped, &s.counts_full};
+  for (std::uint32_t k = 0; k < HWBP_BPF_STAT_COUNT; ++k) {
+    if (bpf_map_lookup_elem(map_fd("stats"), &k, values.data()) != 0) continue;
+    for (auto v : values) *fields[k] += v;
+  }
+  return s;
+}
+
+std::vector<HitProgram::Count> HitProgram::take_counts() {
+  std::vector<Count> out;
+  int fd = map_fd("counts");
+  hwbp_bpf_count_key key{}, next{};
+  const void* prev = nullptr;  // NULL: the first key
+  std::vector<hwbp_bpf_count_key> keys;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    keys.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  // Deleting while iterating would restart the walk: collect first. lookup_and_delete keeps a
+  // hit counted between the two steps (hash maps support it since Linux 5.14).
+  for (auto& k : keys) {
+    std::uint64_t n = 0;
+    if (bpf_map_lookup_and_delete_elem(fd, &k, &n) != 0) {
+      if (bpf_map_lookup_elem(fd, &k, &n) != 0) continue;
+      bpf_map_delete_elem(fd, &k);
+    }
+    out.push_back({k.watch, k.ip, n});
+  }
+  return out;
+}
+
+}  // namespace hwbp::bpf

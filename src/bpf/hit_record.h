@@ -1,0 +1,83 @@
+/* The data shared by the BPF program (watch_hit.bpf.c) and hwbp's userspace side
+ * (hit_program.cpp): map layouts and the hit record. Plain C with kernel integer types so that
+ * both clang -target bpf and g++ compile it. */
+#ifndef HWBP_BPF_HIT_RECORD_H
+#define HWBP_BPF_HIT_RECORD_H
+
+#include <linux/types.h>
+
+#define HWBP_BPF_MAX_VALUE 64           /* bytes of a watch's value carried per hit */
+#define HWBP_BPF_MAX_STACK 16384        /* bytes of user stack copied per hit, at most */
+#define HWBP_BPF_MAX_WATCHES 256
+#define HWBP_BPF_WATCHES_PER_CHUNK 4    /* watches sharing one chunk start address */
+
+/* Which hits the program reports: x86 has no "modify" or "read" breakpoint, so both are value
+ * filters over write / read-write hits, decided in the kernel at the moment of the hit. */
+enum hwbp_bpf_filter {
+  HWBP_BPF_EVERY = 0,     /* every hit (w, rw) */
+  HWBP_BPF_CHANGED = 1,   /* the bytes differ from the last hit's (modify) */
+  HWBP_BPF_UNCHANGED = 2, /* the bytes are the same (r: an rw hit that did not write) */
+  HWBP_BPF_NO_VALUE = 3,  /* execute breakpoints: no bytes to read */
+};
+
+/* Map "watches" (array, index = the watch's index in the session). */
+struct hwbp_bpf_watch {
+  __u64 addr;
+  __u32 len;          /* <= HWBP_BPF_MAX_VALUE */
+  __u32 filter;       /* enum hwbp_bpf_filter */
+  __u32 stack_bytes;  /* user stack to copy per hit, 0 = none */
+  __u32 count_only;   /* 1: no record, count the hit in "counts" by (watch, ip) */
+};
+
+/* Map "counts" (hash): hits per (watch, trap ip) for count_only watches (hwbp run --count). */
+struct hwbp_bpf_count_key {
+  __u32 watch;
+  __u32 pad;
+  __u64 ip;           /* the trap ip: the instruction after the access */
+};
+#define HWBP_BPF_MAX_COUNT_KEYS 16384
+
+/* Map "shadows" (array, same index): the bytes after the last hit, the "old" of the next one. */
+struct hwbp_bpf_shadow {
+  __u32 known;        /* 0: unknown (unreadable, or re-read while writes may have raced) */
+  __u32 pad;
+  __u8 bytes[HWBP_BPF_MAX_VALUE];
+};
+
+/* Map "chunks" (hash, key = the breakpoint address, as the kernel reports it in the sample):
+ * the watches whose chunks start there. */
+struct hwbp_bpf_chunk {
+  __u32 count;
+  __u32 watch[HWBP_BPF_WATCHES_PER_CHUNK];
+};
+
+#define HWBP_BPF_OLD_KNOWN 1u
+#define HWBP_BPF_NEW_KNOWN 2u
+
+/* One reported hit, as written into the ring buffer "hits". regs are the user registers at the
+ * trap, in DWARF x86-64 order (rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip): rip is the
+ * instruction after the access. The record is followed by stack_size bytes of user stack copied
+ * from rsp upward. */
+struct hwbp_bpf_hit {
+  __u64 time_ns;
+  __u32 tid;
+  __u32 watch;
+  __u64 bp_addr;
+  __u32 flags;        /* HWBP_BPF_OLD_KNOWN | HWBP_BPF_NEW_KNOWN */
+  __u32 stack_size;
+  __u64 regs[17];
+  __u8 old_bytes[HWBP_BPF_MAX_VALUE];
+  __u8 new_bytes[HWBP_BPF_MAX_VALUE];
+};
+
+/* Map "stats" (per-CPU array of __u64, summed by userspace). */
+enum hwbp_bpf_stat {
+  HWBP_BPF_STAT_SEEN = 0,     /* program runs (hardware hits of our events) */
+  HWBP_BPF_STAT_FILTERED,     /* hits dropped by the value filter */
+  HWBP_BPF_STAT_LOST,         /* hits the ring buffer had no room for */
+  HWBP_BPF_STAT_UNMAPPED,     /* hits at an address with no watch (a rotation in progress) */
+  HWBP_BPF_STAT_COUNTS_FULL,  /* count_only hits at a new ip with the "counts" map full */
+  HWBP_BPF_STAT_COUNT,
+};
+
+#endif

@@ -1,0 +1,178 @@
+/* The BPF program hwbp attaches to its breakpoint events (PERF_EVENT_IOC_SET_BPF). It runs in
+ * the kernel's #DB handler on the CPU of the thread that made the access, before that thread
+ * returns to user mode: the bytes it reads are exactly those the access left, and the thread is
+ * never stopped and no signal is sent. It decides "modify" / "read" by comparing with the bytes
+ * of the previous hit, and writes one record per reported hit into a ring buffer that hwbp reads
+ * asynchronously. Returning 0 tells perf to skip its own sample output (none is mapped anyway).
+ *
+ * Compiled with clang -target bpf; no CO-RE needed: it only touches bpf_perf_event_data, whose
+ * layout is uapi. */
+#include <linux/bpf.h>
+#include <linux/bpf_perf_event.h>
+#include <bpf/bpf_helpers.h>
+
+#include "hit_record.h"
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, HWBP_BPF_MAX_WATCHES);
+  __type(key, __u32);
+  __type(value, struct hwbp_bpf_watch);
+} watches SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, HWBP_BPF_MAX_WATCHES);
+  __type(key, __u32);
+  __type(value, struct hwbp_bpf_shadow);
+} shadows SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 64);
+  __type(key, __u64);
+  __type(value, struct hwbp_bpf_chunk);
+} chunks SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, HWBP_BPF_MAX_COUNT_KEYS);
+  __type(key, struct hwbp_bpf_count_key);
+  __type(value, __u64);
+} counts SEC(".maps");
+
+/* The record is built here, not on the 512-byte BPF stack: it carries up to 16 KB of stack. */
+struct scratch_record {
+  struct hwbp_bpf_hit hit;
+  __u8 stack[HWBP_BPF_MAX_STACK];
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct scratch_record);
+} scratch SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, HWBP_BPF_STAT_COUNT);
+  __type(key, __u32);
+  __type(value, __u64);
+} stats SEC(".maps");
+
+/* Resized by userspace before load (bpf_map__set_max_entries). */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 24);
+} hits SEC(".maps");
+
+static __always_inline void count(__u32 stat) {
+  __u64 *v = bpf_map_lookup_elem(&stats, &stat);
+  if (v) *v += 1;
+}
+
+static __always_inline void copy_regs(struct hwbp_bpf_hit *h, const struct pt_regs *r) {
+  h->regs[0] = r->rax;  h->regs[1] = r->rdx;  h->regs[2] = r->rcx;  h->regs[3] = r->rbx;
+  h->regs[4] = r->rsi;  h->regs[5] = r->rdi;  h->regs[6] = r->rbp;  h->regs[7] = r->rsp;
+  h->regs[8] = r->r8;   h->regs[9] = r->r9;   h->regs[10] = r->r10; h->regs[11] = r->r11;
+  h->regs[12] = r->r12; h->regs[13] = r->r13; h->regs[14] = r->r14; h->regs[15] = r->r15;
+  h->regs[16] = r->rip;
+}
+
+/* Copies the top of the user stack. A read that would cross the end of the stack mapping fails
+ * as a whole, so shorter copies are tried (the main thread's stack often ends within 8 KB). */
+static __always_inline __u32 copy_stack(struct scratch_record *rec, __u64 sp, __u32 want) {
+  __u32 size = want;
+  for (int i = 0; i < 6; i++) {
+    if (size > HWBP_BPF_MAX_STACK) size = HWBP_BPF_MAX_STACK;
+    if (size == 0) return 0;
+    if (bpf_probe_read_user(rec->stack, size, (const void *)sp) == 0) return size;
+    size >>= 1;
+  }
+  return 0;
+}
+
+/* Is the value filter passed? Updates the shadow with the new bytes either way. Compared as
+ * 8 words, not 64 bytes: the verifier walks every iteration, and a byte loop made loading take
+ * a fifth of a second. Bytes past len stay zero in both the record and the shadow. */
+static __always_inline int value_passes(struct hwbp_bpf_hit *h, const struct hwbp_bpf_watch *w,
+                                        struct hwbp_bpf_shadow *s) {
+  __u32 len = w->len;
+  if (len > HWBP_BPF_MAX_VALUE) len = HWBP_BPF_MAX_VALUE;
+  if (w->filter == HWBP_BPF_NO_VALUE || len == 0) return 1;
+  __u64 *now = (__u64 *)h->new_bytes, *old = (__u64 *)h->old_bytes, *shadow = (__u64 *)s->bytes;
+#pragma unroll
+  for (int i = 0; i < HWBP_BPF_MAX_VALUE / 8; i++) now[i] = 0;
+  if (bpf_probe_read_user(h->new_bytes, len, (const void *)w->addr) == 0)
+    h->flags |= HWBP_BPF_NEW_KNOWN;
+  int changed = !(h->flags & HWBP_BPF_NEW_KNOWN) || !s->known;  /* unknown counts as changed */
+#pragma unroll
+  for (int i = 0; i < HWBP_BPF_MAX_VALUE / 8; i++) {
+    old[i] = shadow[i];
+    if (old[i] != now[i]) changed = 1;
+    shadow[i] = now[i];
+  }
+  if (s->known) h->flags |= HWBP_BPF_OLD_KNOWN;
+  s->known = (h->flags & HWBP_BPF_NEW_KNOWN) != 0;
+  if (w->filter == HWBP_BPF_CHANGED) return changed;
+  if (w->filter == HWBP_BPF_UNCHANGED) return !changed;
+  return 1;
+}
+
+/* A global (not inlined) function: the verifier checks it once, not once per loop iteration of
+ * the caller. */
+__attribute__((noinline)) int report(struct bpf_perf_event_data *ctx, __u32 index) {
+  __u32 zero = 0;
+  struct hwbp_bpf_watch *w = bpf_map_lookup_elem(&watches, &index);
+  struct hwbp_bpf_shadow *s = bpf_map_lookup_elem(&shadows, &index);
+  struct scratch_record *rec = bpf_map_lookup_elem(&scratch, &zero);
+  if (!ctx || !w || !s || !rec) return 0;
+  struct hwbp_bpf_hit *h = &rec->hit;
+  h->flags = 0;
+  if (!value_passes(h, w, s)) {
+    count(HWBP_BPF_STAT_FILTERED);
+    return 0;
+  }
+  if (w->count_only) {
+    /* --count: the hit is only a number per (watch, line); no record crosses to userspace. */
+    struct hwbp_bpf_count_key key = {.watch = index, .ip = ctx->regs.rip};
+    __u64 one = 1, *n = bpf_map_lookup_elem(&counts, &key);
+    if (n) __sync_fetch_and_add(n, 1);
+    else if (bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST) != 0) {
+      n = bpf_map_lookup_elem(&counts, &key);  /* another CPU inserted it meanwhile */
+      if (n) __sync_fetch_and_add(n, 1);
+      else count(HWBP_BPF_STAT_COUNTS_FULL);
+    }
+    return 0;
+  }
+  h->time_ns = bpf_ktime_get_ns();
+  h->tid = (__u32)bpf_get_current_pid_tgid();
+  h->watch = index;
+  h->bp_addr = ctx->addr;
+  copy_regs(h, &ctx->regs);
+  h->stack_size = w->stack_bytes ? copy_stack(rec, ctx->regs.rsp, w->stack_bytes) : 0;
+  __u64 size = sizeof(struct hwbp_bpf_hit) + h->stack_size;
+  if (size > sizeof(struct scratch_record)) size = sizeof(struct scratch_record);
+  /* No wakeup: hwbp polls the ring on a timer. A wakeup per hit would add an irq_work to every
+   * hit of the watched program. */
+  if (bpf_ringbuf_output(&hits, rec, size, BPF_RB_NO_WAKEUP) != 0) count(HWBP_BPF_STAT_LOST);
+  return 0;
+}
+
+SEC("perf_event")
+int hwbp_on_hit(struct bpf_perf_event_data *ctx) {
+  count(HWBP_BPF_STAT_SEEN);
+  __u64 addr = ctx->addr;  /* the event's bp_addr at the time of the hit */
+  struct hwbp_bpf_chunk *c = bpf_map_lookup_elem(&chunks, &addr);
+  if (!c) {
+    count(HWBP_BPF_STAT_UNMAPPED);
+    return 0;
+  }
+  for (__u32 i = 0; i < HWBP_BPF_WATCHES_PER_CHUNK; i++) {
+    if (i >= c->count) break;
+    report(ctx, c->watch[i]);
+  }
+  return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
