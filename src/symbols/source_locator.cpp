@@ -38,6 +38,7 @@ std::optional<SourceLocation> SourceLocator::locate(std::uint64_t addr) const {
   loc.module = m.path;
   fill_function(m.handle, addr, loc);
   fill_line(m.handle, addr, loc);
+  loc.inlined = inline_chain(m.handle, addr);
   return loc;
 }
 

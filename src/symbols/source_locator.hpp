@@ -1,11 +1,14 @@
-// Address -> {function, file, line} from the module's symbol table and DWARF line table.
+// Address -> {function, file, line} from the module's symbol table and DWARF line table, plus
+// the chain of inlined functions from the DWARF scopes.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "symbols/inline_chain.hpp"
 #include "symbols/process_image.hpp"
 
 namespace hwbp::symbols {
@@ -17,6 +20,9 @@ struct SourceLocation {
   int line = 0;                  // 0 when unknown
   int column = 0;
   std::string module;            // path of the module holding the address
+  // When addr lies in inlined code: the inline chain, innermost first (inline_chain.hpp). Then
+  // file:line is a line of inlined[0].function, while `function` is the outer ELF symbol.
+  std::vector<InlinedCall> inlined;
 
   bool has_line() const { return !file.empty() && line > 0; }
 };

@@ -44,6 +44,7 @@ std::string value_text(const std::optional<std::vector<std::uint8_t>>& bytes) {
 
 std::string where(const Site& s) {
   std::string func = s.func.empty() ? fmt::format("{:#x}", s.addr) : s.func;
+  if (s.inlined) func += " (inlined)";
   if (!s.file.empty() && s.line > 0) return fmt::format("{} at {}:{}", func, s.file, s.line);
   if (!s.module.empty()) return fmt::format("{} in {}", func, s.module);
   return func;
@@ -85,9 +86,28 @@ void Symbolizer::set_image(std::shared_ptr<symbols::ProcessImage> image) {
   accesses_.clear();
 }
 
-Site Symbolizer::locate(std::uint64_t addr) {
+namespace {
+
+// One physical frame as the frames a reader expects (perf, eu-stack -i, GDB): the line table
+// gives the innermost inlined function's line, each inlined call site is a line of the function
+// it was inlined into, and the last call site a line of the outer (ELF symbol) function.
+std::vector<Site> expand_inlined(std::uint64_t addr, const symbols::SourceLocation& loc) {
+  std::vector<Site> out;
+  std::string file = loc.file;
+  int line = loc.line;
+  for (const auto& call : loc.inlined) {
+    out.push_back({addr, call.function, file, line, loc.module, true});
+    file = call.call_file;
+    line = call.call_line;
+  }
+  out.push_back({addr, loc.function, file, line, loc.module, false});
+  return out;
+}
+
+}  // namespace
+
+const std::vector<Site>& Symbolizer::frames_at(std::uint64_t addr) {
   if (auto it = sites_.find(addr); it != sites_.end()) return it->second;
-  Site site{addr, "", "", 0, ""};
   // An address in no known module: a library was loaded since the image was read (dlopen, or
   // every library when the image was opened at the exec stop). Re-read the maps once.
   if (!image_->module_at(addr).handle) {
@@ -96,14 +116,9 @@ Site Symbolizer::locate(std::uint64_t addr) {
     } catch (const std::exception&) {
     }
   }
-  if (auto loc = locator_->locate(addr)) {
-    site.func = loc->function;
-    site.file = loc->file;
-    site.line = loc->line;
-    site.module = loc->module;
-  }
-  sites_[addr] = site;
-  return site;
+  std::vector<Site> frames{Site{addr, "", "", 0, ""}};
+  if (auto loc = locator_->locate(addr)) frames = expand_inlined(addr, *loc);
+  return sites_[addr] = std::move(frames);
 }
 
 Site Symbolizer::access_site(std::uint64_t trap_ip, bool exec, std::string* instruction) {
@@ -151,11 +166,18 @@ std::vector<Site> Symbolizer::stack(const Unwind& unwind, const Site& top, std::
       break;
     }
   }
-  for (std::size_t i = 1; i < frames.size() && out.size() < depth; ++i) {
-    Site s = locate(frames[i].lookup_address());
-    s.addr = frames[i].pc;
-    out.push_back(s);
-  }
+  // Each physical frame becomes its inline chain (virtual frames sharing its pc); the depth
+  // limit counts printed frames. Frame 0 is `top`: only the functions it was inlined into are
+  // added after it.
+  auto push = [&](const std::vector<Site>& chain, std::size_t from, std::uint64_t pc) {
+    for (std::size_t k = from; k < chain.size() && out.size() < depth; ++k) {
+      out.push_back(chain[k]);
+      out.back().addr = pc;
+    }
+  };
+  push(frames_at(top.addr), 1, top.addr);
+  for (std::size_t i = 1; i < frames.size() && out.size() < depth; ++i)
+    push(frames_at(frames[i].lookup_address()), 0, frames[i].pc);
   return out;
 }
 
@@ -238,6 +260,7 @@ void Reporter::json(const HitRecord& h) {
     J f;
     f["ip"] = fmt::format("{:#x}", s.addr);
     site_json(s, f);
+    if (s.inlined) f["inlined"] = true;  // only on virtual frames: other frames keep their shape
     stack.push_back(f);
   }
   j["stack"] = stack;

@@ -29,6 +29,8 @@ struct Site {
   std::string file;        // empty if unknown
   int line = 0;
   std::string module;
+  // A virtual frame: `func` was inlined into the next frame's function, at the same addr.
+  bool inlined = false;
 };
 
 struct HitRecord {
@@ -58,11 +60,14 @@ class Symbolizer {
   std::shared_ptr<symbols::ProcessImage> image() const { return image_; }
 
  private:
-  Site locate(std::uint64_t addr);
+  // addr's innermost frame: for inlined code, the inlined function at the line-table line.
+  Site locate(std::uint64_t addr) { return frames_at(addr).front(); }
+  // addr's frames, never empty: the inline chain innermost first, then the outer function.
+  const std::vector<Site>& frames_at(std::uint64_t addr);
   std::shared_ptr<symbols::ProcessImage> image_;
   std::unique_ptr<symbols::SourceLocator> locator_;
   std::unique_ptr<symbols::InstructionFinder> finder_;
-  std::map<std::uint64_t, Site> sites_;
+  std::map<std::uint64_t, std::vector<Site>> sites_;
   std::map<std::uint64_t, std::pair<Site, std::string>> accesses_;
   std::set<std::uint64_t> unknown_pcs_;
 };
