@@ -188,15 +188,19 @@ int HitProgram::on_record(void* ctx, void* data, std::size_t size) {
     self->error_ = std::current_exception();
     return -1;  // stops the consume loop
   }
-  return 0;
+  // A negative return stops libbpf's loop after this record (which counts as consumed).
+  return ++self->taken_ >= self->max_ ? -1 : 0;
 }
 
-std::size_t HitProgram::drain(const HitFn& fn) {
+std::size_t HitProgram::drain(const HitFn& fn, std::size_t max) {
+  if (max == 0) return 0;
   current_ = &fn;
-  int n = ring_buffer__consume(ring_);
+  taken_ = 0;
+  max_ = max;
+  ring_buffer__consume(ring_);
   current_ = nullptr;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-  return n > 0 ? static_cast<std::size_t>(n) : 0;
+  return taken_;
 }
 
 HitProgram::Stats HitProgram::stats() const {

@@ -56,9 +56,10 @@ class HitProgram {
   void remove_chunk(std::uint64_t addr, std::uint32_t watch);
   void clear_chunks();
 
-  // Consumes every record in the ring, in order; returns how many.
+  // Consumes records in order, at most `max` (the program may write as fast as `fn` reads:
+  // without a bound one call could last as long as the program runs); returns how many.
   using HitFn = std::function<void(const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack)>;
-  std::size_t drain(const HitFn& fn);
+  std::size_t drain(const HitFn& fn, std::size_t max = SIZE_MAX);
 
   // The in-kernel counts of count_only watches, removed from the map as they are read.
   struct Count {
@@ -83,6 +84,7 @@ class HitProgram {
   int prog_fd_ = -1;
   std::map<std::uint64_t, std::vector<std::uint32_t>> chunks_;  // mirror of the "chunks" map
   const HitFn* current_ = nullptr;
+  std::size_t taken_ = 0, max_ = 0;
   std::exception_ptr error_;
 };
 

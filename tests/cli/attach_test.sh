@@ -6,7 +6,7 @@ HWBP=$1; DIR=$2; PROGS=$3
 SRC=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$DIR"; cd "$DIR" || exit 1
 rm -f go done *.txt *.err *.out
-fail() { echo "FAIL: $*"; kill "${TP:-0}" 2>/dev/null; exit 1; }
+fail() { echo "FAIL: $*"; [ -n "${TP:-}" ] && kill "$TP" 2>/dev/null; exit 1; }
 wait_for() { for _ in $(seq 100); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 "$PROGS/attach_target" "$DIR/go" "$DIR/done" > target.out & TP=$!

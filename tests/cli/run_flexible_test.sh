@@ -7,7 +7,7 @@ set -u
 HWBP=$1; DIR=$2; PROGS=$3
 mkdir -p "$DIR"; cd "$DIR" || exit 1
 rm -f *.txt *.err *.out
-fail() { echo "FAIL: $*"; kill "${TP:-0}" 2>/dev/null; exit 1; }
+fail() { echo "FAIL: $*"; [ -n "${TP:-}" ] && kill "$TP" 2>/dev/null; exit 1; }
 [ -x "$PROGS/many_globals" ] || fail "test program missing: $PROGS/many_globals"
 WATCHES=(--watch g0 --watch g1 --watch g2 --watch g3 --watch g4 --watch g5)
 

@@ -8,7 +8,7 @@ set -u
 HWBP=$1; DIR=$2; PROGS=$3
 mkdir -p "$DIR"; cd "$DIR" || exit 1
 rm -f ./*.txt ./*.err
-fail() { echo "FAIL: $*"; kill -9 "${TP:-0}" "${HP:-0}" 2>/dev/null; exit 1; }
+fail() { echo "FAIL: $*"; for p in ${TP:-} ${HP:-}; do kill -9 "$p" 2>/dev/null; done; exit 1; }
 if [ "${HWBP_MODE:-auto}" = ptrace ]; then
   echo "SKIP: the ptrace mode cannot survive SIGKILL of hwbp while a hit is queued (documented limit)"
   exit 77

@@ -248,7 +248,7 @@ bool Session::owns(const siginfo_t& info) const {
 
 void Session::on_trap(pid_t tid, const siginfo_t& info) {
   if (!watches_) return;
-  drain();  // hits before this stop (e.g. before a dlopen) are reported first
+  drain(kStopBatches);  // hits before this stop (e.g. before a dlopen) are reported first
   if (watches_->is_loader_hit(perf_data(info))) return on_loader_hit();
   on_watch_hit(tid, info);
 }
@@ -346,7 +346,7 @@ void Session::on_exec(pid_t pid) {
   // execve replaced the address space; remove_on_exec removed our events. Watches by name are
   // looked up again in the new program (its libraries: at the loader's rendezvous).
   exec_seen_ = true;
-  drain();  // the old program's hits, while its image is still the one we know
+  drain(kStopBatches);  // the old program's hits, while its image is still the one we know
   collect_counts();
   watches_->reset_after_exec(pid);
   announced_.assign(announced_.size(), false);
@@ -361,7 +361,7 @@ void Session::on_exec(pid_t pid) {
 
 std::optional<int> Session::finish(Tracer& tracer, const Tracer::End& end, bool wait_for_exit) {
   watches_->close_all();  // before detaching: no new SIGTRAP of ours can be generated
-  drain();                // every hit made before the events closed is in the ring now
+  drain(kDrainAll);       // every hit made before the events closed is in the ring now
   collect_counts();
   warn_lost();
   if (bpf_) reporter_->set_delivery("bpf", bpf_->stats().lost);

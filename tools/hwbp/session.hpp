@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -87,7 +88,10 @@ class Session : public TraceHandler {
               std::optional<std::vector<std::uint8_t>> new_bytes, const Symbolizer::Unwind& unwind);
   // BPF delivery (session_bpf.cpp): choose the mode, read the ring, one record -> accept().
   void choose_delivery();
-  void drain();
+  // Reads up to `batches` batches of records (kDrainAll: until the ring is empty, once the
+  // events are closed; kStopBatches at a ptrace stop, where the records before it matter).
+  static constexpr std::size_t kDrainAll = SIZE_MAX, kStopBatches = 64;
+  void drain(std::size_t batches = 1);
   void on_bpf_hit(const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack);
   void warn_lost() const;
   void collect_counts();

@@ -21,6 +21,7 @@ namespace {
 // Records are consumed this often while the program runs: the ring holds ~1 s of hits without
 // stacks at the fastest rate a VM delivers, so this is about latency, not capacity.
 constexpr auto kDrainPeriod = std::chrono::milliseconds(2);
+constexpr std::size_t kDrainBatch = 1024;
 
 std::optional<std::vector<std::uint8_t>> bytes_of(const std::uint8_t* p, std::size_t len, bool known) {
   if (!known) return std::nullopt;
@@ -39,14 +40,18 @@ void Session::choose_delivery() {
   }
 }
 
-void Session::drain() {
+void Session::drain(std::size_t batches) {
   if (!bpf_) return;
-  next_drain_ = std::chrono::steady_clock::now() + kDrainPeriod;
-  bpf_->drain([this](const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack) { on_bpf_hit(hit, stack); });
+  auto fn = [this](const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack) { on_bpf_hit(hit, stack); };
+  // Bounded: other threads may write faster than hwbp prints. Between batches, ptrace stops
+  // and the --flexible rotation get their turn; a full last batch means more is waiting.
+  bool more = true;
+  for (std::size_t b = 0; b < batches && more; ++b) more = bpf_->drain(fn, kDrainBatch) == kDrainBatch;
+  next_drain_ = std::chrono::steady_clock::now() + (more ? std::chrono::milliseconds(0) : kDrainPeriod);
 }
 
 void Session::on_thread_exit(pid_t tid) {
-  drain();  // the address space still exists: its code can be read for the last hits
+  drain(kStopBatches);  // the address space still exists: its code can be read for the last hits
   thread_names_.erase(tid);  // a later thread may reuse the id
 }
 
