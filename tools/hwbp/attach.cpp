@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "command.hpp"
+#include "guard.hpp"
 #include "session.hpp"
 
 namespace {
@@ -11,6 +12,7 @@ using namespace hwbp::cli;
 
 int attach_command(const SessionOptions& opts, pid_t pid) {
   Session session(opts);
+  if (!session.uses_bpf()) continue_behind_guard();  // ptrace mode: survive kill -9 of hwbp
   Tracer tracer = Tracer::attach(pid);
   Tracer::End end;
   try {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "command.hpp"
+#include "guard.hpp"
 #include "session.hpp"
 
 namespace {
@@ -13,6 +14,7 @@ int run_command(const SessionOptions& opts, const std::vector<std::string>& argv
   if (argv.empty()) return fail("no program given; usage: hwbp run --watch SPEC -- PROGRAM [ARGS]");
   Session session(opts);             // bad specs / --if fail here, before anything starts
   Tracer::find_program(argv.front());  // PROGRAM not found: fail before forking
+  if (!session.uses_bpf()) continue_behind_guard();  // ptrace mode: survive kill -9 of hwbp
   Tracer tracer = Tracer::launch(argv);
   try {
     session.start(tracer.pid(), true);

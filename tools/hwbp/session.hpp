@@ -57,6 +57,8 @@ class Session : public TraceHandler {
   // `run`: false until the dynamic loader has loaded the initial libraries (no code of the
   // program has run; a start-up error may still kill it).
   bool program_started() const noexcept { return startup_complete_; }
+  // The bpf mode was chosen (else ptrace + sigtrap).
+  bool uses_bpf() const noexcept { return bpf_ != nullptr; }
 
   bool owns(const siginfo_t& info) const override;
   void on_trap(pid_t tid, const siginfo_t& info) override;
