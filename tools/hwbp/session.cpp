@@ -216,10 +216,11 @@ std::optional<std::chrono::steady_clock::time_point> Session::next_tick() const 
 }
 
 void Session::on_tick() {
+  // The rotation first: its time slices are what --flexible promises; reading records can wait.
   auto now = std::chrono::steady_clock::now();
-  if (bpf_ && now >= next_drain_) drain();
   auto rotation = watches_ ? watches_->next_rotation() : std::nullopt;
   if (rotation && now >= *rotation) watches_->rotate();
+  if (bpf_ && now >= next_drain_) drain();
 }
 
 void Session::fail_unresolved() const {
@@ -248,7 +249,7 @@ bool Session::owns(const siginfo_t& info) const {
 
 void Session::on_trap(pid_t tid, const siginfo_t& info) {
   if (!watches_) return;
-  drain(kStopBatches);  // hits before this stop (e.g. before a dlopen) are reported first
+  drain(kStopBudget);  // hits before this stop (e.g. before a dlopen) are reported first
   if (watches_->is_loader_hit(perf_data(info))) return on_loader_hit();
   on_watch_hit(tid, info);
 }
@@ -346,7 +347,7 @@ void Session::on_exec(pid_t pid) {
   // execve replaced the address space; remove_on_exec removed our events. Watches by name are
   // looked up again in the new program (its libraries: at the loader's rendezvous).
   exec_seen_ = true;
-  drain(kStopBatches);  // the old program's hits, while its image is still the one we know
+  drain(kDrainAll);  // the old program's hits (its events are gone: the ring only empties)
   collect_counts();
   watches_->reset_after_exec(pid);
   announced_.assign(announced_.size(), false);

@@ -90,10 +90,10 @@ class Session : public TraceHandler {
               std::optional<std::vector<std::uint8_t>> new_bytes, const Symbolizer::Unwind& unwind);
   // BPF delivery (session_bpf.cpp): choose the mode, read the ring, one record -> accept().
   void choose_delivery();
-  // Reads up to `batches` batches of records (kDrainAll: until the ring is empty, once the
-  // events are closed; kStopBatches at a ptrace stop, where the records before it matter).
-  static constexpr std::size_t kDrainAll = SIZE_MAX, kStopBatches = 64;
-  void drain(std::size_t batches = 1);
+  // Reads records for about `budget` (kDrainAll: until the ring is empty, once the events are
+  // closed; kStopBudget at a ptrace stop, where the records made before it matter most).
+  static constexpr std::chrono::milliseconds kDrainAll{-1}, kStopBudget{200}, kTickBudget{3};
+  void drain(std::chrono::milliseconds budget = kTickBudget);
   void on_bpf_hit(const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack);
   void warn_lost() const;
   void collect_counts();

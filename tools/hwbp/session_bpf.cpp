@@ -21,7 +21,7 @@ namespace {
 // Records are consumed this often while the program runs: the ring holds ~1 s of hits without
 // stacks at the fastest rate a VM delivers, so this is about latency, not capacity.
 constexpr auto kDrainPeriod = std::chrono::milliseconds(2);
-constexpr std::size_t kDrainBatch = 1024;
+constexpr std::size_t kDrainBatch = 64;
 
 std::optional<std::vector<std::uint8_t>> bytes_of(const std::uint8_t* p, std::size_t len, bool known) {
   if (!known) return std::nullopt;
@@ -40,25 +40,31 @@ void Session::choose_delivery() {
   }
 }
 
-void Session::drain(std::size_t batches) {
+void Session::drain(std::chrono::milliseconds budget) {
   if (!bpf_) return;
   auto fn = [this](const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack) { on_bpf_hit(hit, stack); };
-  // Bounded: other threads may write faster than hwbp prints. Between batches, ptrace stops
-  // and the --flexible rotation get their turn; a full last batch means more is waiting.
+  // Bounded in time, not records: other threads may write faster than hwbp prints (a record
+  // costs 10-20 us here, far more under a sanitizer). Between budgets, ptrace stops and the
+  // --flexible rotation get their turn; a full last batch means more is waiting.
+  auto end = std::chrono::steady_clock::now() + budget;
   bool more = true;
-  for (std::size_t b = 0; b < batches && more; ++b) more = bpf_->drain(fn, kDrainBatch) == kDrainBatch;
+  while (more) {
+    more = bpf_->drain(fn, kDrainBatch) == kDrainBatch;
+    if (budget != kDrainAll && std::chrono::steady_clock::now() >= end) break;
+  }
   next_drain_ = std::chrono::steady_clock::now() + (more ? std::chrono::milliseconds(0) : kDrainPeriod);
 }
 
 void Session::on_thread_exit(pid_t tid) {
-  drain(kStopBatches);  // the address space still exists: its code can be read for the last hits
+  drain(kStopBudget);  // the address space still exists: its code can be read for the last hits
   thread_names_.erase(tid);  // a later thread may reuse the id
 }
 
 void Session::on_bpf_hit(const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack) {
   if (!watches_ || hit.watch >= watches_->watches().size()) return;
+  // No state check: the record exists because the watch was armed when it fired, and records
+  // are still read after the events are closed (finish) or removed (execve).
   Watch& w = watches_->watches()[hit.watch];
-  if (w.state != Watch::State::armed) return;
   auto old = bytes_of(hit.old_bytes, w.len, hit.flags & HWBP_BPF_OLD_KNOWN);
   auto now = bytes_of(hit.new_bytes, w.len, hit.flags & HWBP_BPF_NEW_KNOWN);
   if (w.spec.access == Access::exec) old = now = std::nullopt;
