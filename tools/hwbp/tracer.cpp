@@ -263,8 +263,10 @@ int Tracer::run_ticks(TraceHandler& handler, int timeout_ms) {
     handler.on_tick();
     if (!(tick = handler.next_tick())) return timeout_ms;
   }
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(*tick - now).count();
-  return static_cast<int>(std::clamp<long long>(left, 1, timeout_ms));
+  // 0 when the next tick is already due (e.g. records still waiting to be read): the wait then
+  // only polls for stops instead of idling a millisecond.
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(*tick - std::chrono::steady_clock::now()).count();
+  return static_cast<int>(std::clamp<long long>(left, 0, timeout_ms));
 }
 
 void Tracer::resume(pid_t tid, int sig) {
