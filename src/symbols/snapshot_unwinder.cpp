@@ -149,41 +149,18 @@ class CurrentSnapshot {
   SnapshotContext& ctx_;
 };
 
-struct FrameSink {
-  std::vector<Frame>* out;
-  std::size_t max;
-};
-
-int on_frame(Dwfl_Frame* state, void* arg) {
-  auto* sink = static_cast<FrameSink*>(arg);
-  Dwarf_Addr pc = 0;
-  bool activation = false;
-  if (!dwfl_frame_pc(state, &pc, &activation)) return DWARF_CB_ABORT;
-  // Frame 0 (and a frame interrupted by a signal) is an activation: pc is the next instruction.
-  sink->out->push_back({pc, !activation});
-  return sink->out->size() < sink->max ? DWARF_CB_OK : DWARF_CB_ABORT;
-}
-
 }  // namespace
 
 std::vector<Frame> backtrace_snapshot(ProcessImage& image, const StackSnapshot& s,
                                       std::size_t max_frames) {
-  std::vector<Frame> out;
-  if (max_frames == 0) return out;
+  if (max_frames == 0) return {};
   pid_t pid = image.pid();
   auto ctx = std::static_pointer_cast<SnapshotContext>(
       image.snapshot_state([pid](Dwfl* dwfl) { return attach_snapshot_callbacks(dwfl, pid); }));
   // A tid only names the thread to libdwfl; 0 (not filled in) would also mean "no more threads".
   pid_t tid = s.tid > 0 ? s.tid : pid;
   CurrentSnapshot current(*ctx, s, tid);
-  FrameSink sink{&out, max_frames};
-  int rc = dwfl_getthread_frames(image.dwfl(), tid, on_frame, &sink);
-  // The end of the chain (the copy ends, no CFI, garbage) is reported as an error: frames found
-  // count, and only a failure before the first frame is one.
-  if (rc == -1 && out.empty())
-    throw SymbolError(SymbolErrc::backend, "cannot unwind the stack snapshot of thread " +
-                                               std::to_string(tid) + ": " + dwfl_error_text());
-  return out;
+  return collect_frames(image, tid, max_frames, "the stack snapshot of thread " + std::to_string(tid));
 }
 
 }  // namespace hwbp::symbols

@@ -43,17 +43,22 @@ int on_frame(Dwfl_Frame* state, void* arg) {
 
 }  // namespace
 
-std::vector<Frame> backtrace_thread(ProcessImage& image, pid_t tid, bool assume_ptrace_stopped,
-                                    std::size_t max_frames) {
-  image.attach_for_unwinding(assume_ptrace_stopped);
+std::vector<Frame> collect_frames(ProcessImage& image, pid_t tid, std::size_t max_frames,
+                                  const std::string& what) {
   std::vector<Frame> out;
   FrameSink sink{&out, max_frames};
   int rc = dwfl_getthread_frames(image.dwfl(), tid, on_frame, &sink);
-  // libdwfl reports the end of the CFI chain as an error on some systems: frames found count.
+  // libdwfl reports the end of the chain (no more CFI, the end of a stack copy) as an error:
+  // frames found count, and only a failure before the first frame is one.
   if (rc == -1 && out.empty())
-    throw SymbolError(SymbolErrc::backend,
-                      "cannot unwind thread " + std::to_string(tid) + ": " + dwfl_error_text());
+    throw SymbolError(SymbolErrc::backend, "cannot unwind " + what + ": " + dwfl_error_text());
   return out;
+}
+
+std::vector<Frame> backtrace_thread(ProcessImage& image, pid_t tid, bool assume_ptrace_stopped,
+                                    std::size_t max_frames) {
+  image.attach_for_unwinding(assume_ptrace_stopped);
+  return collect_frames(image, tid, max_frames, "thread " + std::to_string(tid));
 }
 
 }  // namespace hwbp::symbols

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "symbols/process_image.hpp"
@@ -31,6 +32,11 @@ struct Frame {
 
 // Frames of the calling thread, innermost first, starting with the caller of backtrace_self.
 std::vector<Frame> backtrace_self(std::size_t max_frames = 64);
+
+// libdwfl's frames of thread tid, whatever thread state the image's Dwfl has attached (live
+// or snapshot); `what` names the thread in the error. Shared by the two backtraces.
+std::vector<Frame> collect_frames(ProcessImage& image, pid_t tid, std::size_t max_frames,
+                                  const std::string& what);
 
 // Frames of thread tid of the image's process, innermost first. Throws SymbolError.
 std::vector<Frame> backtrace_thread(ProcessImage& image, pid_t tid, bool assume_ptrace_stopped,

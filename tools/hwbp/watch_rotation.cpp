@@ -228,11 +228,9 @@ void WatchSet::move_slot(int slot, int watch, const core::Chunk& chunk) {
   a.sig_data = kTag | (std::uint64_t{turn.generation} << 16) | static_cast<std::uint64_t>(slot);
   // BPF: the program finds the watch by the breakpoint address at the hit, so the new address
   // is mapped before the move and the old one unmapped after it.
-  bool remap = bpf_ && !(bpf_mapped_.count(slot) && bpf_mapped_[slot] == std::pair(chunk.addr, watch));
-  int previous = slot + 0x10000;  // a key no real slot uses: holds the old mapping meanwhile
-  if (remap) {
-    if (auto m = bpf_mapped_.find(slot); m != bpf_mapped_.end()) bpf_mapped_[previous] = m->second;
-    bpf_mapped_.erase(slot);
+  std::optional<std::pair<std::uint64_t, int>> old;
+  if (bpf_) {
+    if (auto m = bpf_mapped_.find(slot); m != bpf_mapped_.end()) old = m->second;
     bpf_map_slot(slot, watch, chunk.addr);
   }
   for (auto& ev : slot_events_[slot].events) {
@@ -242,7 +240,7 @@ void WatchSet::move_slot(int slot, int watch, const core::Chunk& chunk) {
                   fmt::format("cannot move a rotation slot (PERF_EVENT_IOC_MODIFY_ATTRIBUTES): "
                               "{}; --flexible needs Linux 4.17 or later", std::strerror(-rc)), -rc);
   }
-  if (remap) bpf_unmap_slot(previous);
+  if (old && *old != std::pair(chunk.addr, watch)) bpf_forget(*old);
 }
 
 void WatchSet::clear_rotation(Watch::Clock::time_point now) {

@@ -267,15 +267,11 @@ void WatchSet::bpf_map_slot(int slot, int watch, std::uint64_t addr) {
   bpf_mapped_[slot] = {addr, watch};
 }
 
-void WatchSet::bpf_unmap_slot(int slot) {
-  auto it = bpf_mapped_.find(slot);
-  if (!bpf_ || it == bpf_mapped_.end()) return;
-  auto [addr, watch] = it->second;
-  bpf_mapped_.erase(it);
-  // Another slot (a shared chunk, or the same chunk after a rotation) may still map it.
-  for (const auto& [other, m] : bpf_mapped_)
-    if (m == std::pair(addr, watch)) return;
-  if (watch >= 0) bpf_->remove_chunk(addr, static_cast<std::uint32_t>(watch));
+void WatchSet::bpf_forget(std::pair<std::uint64_t, int> chunk) {
+  // Another slot (a shared chunk) may still map it.
+  for (const auto& [slot, m] : bpf_mapped_)
+    if (m == chunk) return;
+  if (chunk.second >= 0) bpf_->remove_chunk(chunk.first, static_cast<std::uint32_t>(chunk.second));
 }
 
 void WatchSet::close_all() {

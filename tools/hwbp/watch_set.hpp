@@ -144,10 +144,11 @@ class WatchSet {
   void open_on_all_threads(const std::vector<int>& slots, const std::vector<core::SlotKey>& keys,
                            bool sigtrap = false);
   // BPF delivery (no-ops without it): describe watch `index` to the program; map the chunk a
-  // slot now watches (rotation: the new chunk is mapped before the move, the old one after).
+  // slot now watches (rotation: the new chunk is mapped before the move, and the old one,
+  // (address, watch), forgotten after it unless another slot still maps it).
   void bpf_describe(int index);
   void bpf_map_slot(int slot, int watch, std::uint64_t addr);
-  void bpf_unmap_slot(int slot);
+  void bpf_forget(std::pair<std::uint64_t, int> chunk);
   std::string budget_message(const Watch& w, std::size_t needed) const;
   std::vector<core::Chunk> chunks_of(const Watch& w) const;
   unsigned free_slots() const;
