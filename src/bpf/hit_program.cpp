@@ -42,6 +42,14 @@ void install_quiet_print() {
 
 Error load_error(int err) {
   err = err < 0 ? -err : err;
+  // The kernel answers EACCES both for a missing capability and for a program its verifier
+  // refuses; as root only the second is possible, and saying "run as root" would mislead.
+  if (err == EACCES && ::geteuid() == 0)
+    return Error(Errc::unsupported,
+                 fmt::format("this kernel's BPF verifier refused hwbp's program{}{}; use --mode "
+                             "ptrace (and report the kernel version)",
+                             g_last_libbpf_message.empty() ? "" : ": ", g_last_libbpf_message),
+                 err);
   if (err == EPERM || err == EACCES)
     return Error(Errc::permission,
                  "loading hwbp's BPF program needs CAP_BPF and CAP_PERFMON (run as root), or "

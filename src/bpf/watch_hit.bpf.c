@@ -13,6 +13,8 @@
 
 #include "hit_record.h"
 
+#define HWBP_BPF_PAGE 4096u
+
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, HWBP_BPF_MAX_WATCHES);
@@ -44,7 +46,7 @@ struct {
 /* The record is built here, not on the 512-byte BPF stack: it carries up to 16 KB of stack. */
 struct scratch_record {
   struct hwbp_bpf_hit hit;
-  __u8 stack[HWBP_BPF_MAX_STACK];
+  __u8 stack[HWBP_BPF_MAX_STACK + HWBP_BPF_PAGE];  /* slack: see copy_stack */
 };
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -79,17 +81,30 @@ static __always_inline void copy_regs(struct hwbp_bpf_hit *h, const struct pt_re
   h->regs[16] = r->rip;
 }
 
-/* Copies the top of the user stack. A read that would cross the end of the stack mapping fails
- * as a whole, so shorter copies are tried (the main thread's stack often ends within 8 KB). */
+/* Copies the top of the user stack, up to want bytes. A read that would cross the end of the
+ * stack mapping fails as a whole, and the main thread's stack ends just above the environment
+ * strings, often within a few KB of rsp (the less environment, the closer). So when the one-shot
+ * copy fails, the stack is copied page by page up to the first unreadable page: every byte that
+ * exists reaches the unwinder, not a power-of-two fraction of it. */
 static __always_inline __u32 copy_stack(struct scratch_record *rec, __u64 sp, __u32 want) {
-  __u32 size = want;
-  for (int i = 0; i < 6; i++) {
-    if (size > HWBP_BPF_MAX_STACK) size = HWBP_BPF_MAX_STACK;
-    if (size == 0) return 0;
-    if (bpf_probe_read_user(rec->stack, size, (const void *)sp) == 0) return size;
-    size >>= 1;
+  if (want > HWBP_BPF_MAX_STACK) want = HWBP_BPF_MAX_STACK;
+  if (want == 0) return 0;
+  if (bpf_probe_read_user(rec->stack, want, (const void *)sp) == 0) return want;
+  /* 64-bit on purpose: with __u32 clang bounds-checks a zero-extended copy and passes the
+   * unchecked register to the helper, which the verifier refuses. */
+  __u64 done = 0;
+  __u64 chunk = HWBP_BPF_PAGE - (sp & (HWBP_BPF_PAGE - 1));
+  for (int i = 0; i < HWBP_BPF_MAX_STACK / HWBP_BPF_PAGE + 1; i++) {
+    if (done >= want) break;
+    if (chunk > want - done) chunk = want - done;
+    /* Bounds the verifier can see: done < MAX_STACK, chunk <= PAGE, and stack[] has a page of
+     * slack past MAX_STACK. */
+    if (done >= HWBP_BPF_MAX_STACK || chunk == 0 || chunk > HWBP_BPF_PAGE) break;
+    if (bpf_probe_read_user(rec->stack + done, chunk, (const void *)(sp + done)) != 0) break;
+    done += chunk;
+    chunk = HWBP_BPF_PAGE;
   }
-  return 0;
+  return (__u32)done;
 }
 
 /* Is the value filter passed? Updates the shadow with the new bytes either way. Compared as
@@ -152,7 +167,8 @@ __attribute__((noinline)) int report(struct bpf_perf_event_data *ctx, __u32 inde
   copy_regs(h, &ctx->regs);
   h->stack_size = w->stack_bytes ? copy_stack(rec, ctx->regs.rsp, w->stack_bytes) : 0;
   __u64 size = sizeof(struct hwbp_bpf_hit) + h->stack_size;
-  if (size > sizeof(struct scratch_record)) size = sizeof(struct scratch_record);
+  if (size > sizeof(struct hwbp_bpf_hit) + HWBP_BPF_MAX_STACK)
+    size = sizeof(struct hwbp_bpf_hit) + HWBP_BPF_MAX_STACK;
   /* No wakeup: hwbp polls the ring on a timer. A wakeup per hit would add an irq_work to every
    * hit of the watched program. */
   if (bpf_ringbuf_output(&hits, rec, size, BPF_RB_NO_WAKEUP) != 0) count(HWBP_BPF_STAT_LOST);

@@ -3,6 +3,8 @@
 // and the statistics. Skips (with the reason) where the program cannot be loaded, e.g. non-root.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -18,7 +20,19 @@ using hwbp::bpf::HitProgram;
 struct Seen {
   std::uint32_t tid, watch, flags, stack_size;
   std::uint64_t old_value, new_value, rip, rsp;
+  std::uint64_t top_word;  // the last 8 bytes of the stack copy
 };
+
+// The end of this process's main-thread stack mapping, from /proc/self/maps.
+std::uint64_t main_stack_end() {
+  std::FILE* f = std::fopen("/proc/self/maps", "r");
+  char line[512];
+  std::uint64_t lo = 0, hi = 0;
+  while (f && std::fgets(line, sizeof line, f))
+    if (std::strstr(line, "[stack]") && std::sscanf(line, "%lx-%lx", &lo, &hi) == 2) break;
+  if (f) std::fclose(f);
+  return hi;
+}
 
 volatile std::uint64_t g_target;
 
@@ -48,9 +62,10 @@ class HitProgramTest : public ::testing::Test {
   std::vector<Seen> drain() {
     std::vector<Seen> out;
     program_->drain([&](const hwbp_bpf_hit& h, std::span<const std::uint8_t> stack) {
-      Seen s{h.tid, h.watch, h.flags, static_cast<std::uint32_t>(stack.size()), 0, 0, h.regs[16], h.regs[7]};
+      Seen s{h.tid, h.watch, h.flags, static_cast<std::uint32_t>(stack.size()), 0, 0, h.regs[16], h.regs[7], 0};
       std::memcpy(&s.old_value, h.old_bytes, 8);
       std::memcpy(&s.new_value, h.new_bytes, 8);
+      if (stack.size() >= 8) std::memcpy(&s.top_word, stack.data() + stack.size() - 8, 8);
       out.push_back(s);
     });
     return out;
@@ -90,15 +105,43 @@ TEST_F(HitProgramTest, EveryFilterReportsEachWriteWithRegistersAndStack) {
   auto hits = drain();
   ASSERT_EQ(hits.size(), 2u);
   auto here = reinterpret_cast<std::uint64_t>(&marker);
+  auto stack_end = main_stack_end();
+  ASSERT_NE(stack_end, 0u) << "no [stack] line in /proc/self/maps";
   for (const auto& h : hits) {
-    EXPECT_EQ(h.stack_size, 4096u);
     // The copied stack starts at the trapping rsp, which lies below this frame's locals.
     EXPECT_LT(h.rsp, here + 4096);
     EXPECT_GT(h.rsp + 65536, here);
     EXPECT_NE(h.rip, 0u);
+    // 4096 bytes, or every byte up to the end of the stack mapping when that is nearer (a small
+    // environment puts it within 4 KB of a shallow frame: the CI case).
+    EXPECT_EQ(h.stack_size, std::min<std::uint64_t>(4096, stack_end - h.rsp));
+    // The top of the copy is callers' frames or the environment strings, which have not
+    // changed since: the copy holds the real bytes.
+    std::uint64_t real;
+    std::memcpy(&real, reinterpret_cast<const void*>(h.rsp + h.stack_size - 8), 8);
+    EXPECT_EQ(h.top_word, real);
   }
   EXPECT_EQ(hits[1].old_value, 1u);
   EXPECT_EQ(hits[1].new_value, 1u);
+}
+
+// The main thread's stack ends a few KB above a shallow frame; a copy that asks for more gets
+// exactly the bytes up to the end of the mapping (it used to get a power-of-two fraction).
+TEST_F(HitProgramTest, StackCopyReachesTheEndOfTheMainThreadStack) {
+  auto ev = arm(HWBP_BPF_EVERY, HWBP_BPF_MAX_STACK);
+  g_target = 3;
+  ev.disable();
+  auto hits = drain();
+  ASSERT_EQ(hits.size(), 1u);
+  auto stack_end = main_stack_end();
+  ASSERT_NE(stack_end, 0u) << "no [stack] line in /proc/self/maps";
+  if (stack_end - hits[0].rsp > HWBP_BPF_MAX_STACK)
+    GTEST_SKIP() << "the environment is too large here to reach the stack end within "
+                 << HWBP_BPF_MAX_STACK << " bytes; run under env -i to exercise this";
+  EXPECT_EQ(hits[0].stack_size, stack_end - hits[0].rsp);
+  std::uint64_t real;
+  std::memcpy(&real, reinterpret_cast<const void*>(stack_end - 8), 8);
+  EXPECT_EQ(hits[0].top_word, real);
 }
 
 TEST_F(HitProgramTest, ThreadsCreatedAfterArmingCarryTheProgram) {
