@@ -44,8 +44,18 @@ struct hwbp_bpf_shadow {
   __u8 bytes[HWBP_BPF_MAX_VALUE];
 };
 
-/* Map "chunks" (hash, key = the breakpoint address, as the kernel reports it in the sample):
- * the watches whose chunks start there. */
+/* Map "chunks" (hash): which watches a hit reports. Key: the breakpoint address the kernel
+ * reports in the sample (the chunk at the time of the hit: a rotation slot that moved on no
+ * longer matches) and the event's attach cookie, hwbp's id of the slot (> 0). The address
+ * alone is ambiguous: two chunks of different lengths or access types may start at one
+ * address, and each is its own event. Event 0 is the fallback entry of an address, the union
+ * of its watches, for an event copy that has no cookie: the kernel (6.18 here) gives the copy
+ * it makes for a new thread (inherit) the parent's cookie only sometimes, else 0 (measured:
+ * about a third of runs got 0; never another event's cookie). */
+struct hwbp_bpf_chunk_key {
+  __u64 addr;
+  __u64 event;
+};
 struct hwbp_bpf_chunk {
   __u32 count;
   __u32 watch[HWBP_BPF_WATCHES_PER_CHUNK];

@@ -1,4 +1,4 @@
-/* The BPF program hwbp attaches to its breakpoint events (PERF_EVENT_IOC_SET_BPF). It runs in
+/* The BPF program hwbp attaches to its breakpoint events (a BPF perf link per event). It runs in
  * the kernel's #DB handler on the CPU of the thread that made the access, before that thread
  * returns to user mode: the bytes it reads are exactly those the access left, and the thread is
  * never stopped and no signal is sent. It decides "modify" / "read" by comparing with the bytes
@@ -31,8 +31,8 @@ struct {
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 64);
-  __type(key, __u64);
+  __uint(max_entries, 256);  /* an entry per (address, slot) and a fallback per address */
+  __type(key, struct hwbp_bpf_chunk_key);
   __type(value, struct hwbp_bpf_chunk);
 } chunks SEC(".maps");
 
@@ -178,8 +178,9 @@ __attribute__((noinline)) int report(struct bpf_perf_event_data *ctx, __u32 inde
 SEC("perf_event")
 int hwbp_on_hit(struct bpf_perf_event_data *ctx) {
   count(HWBP_BPF_STAT_SEEN);
-  __u64 addr = ctx->addr;  /* the event's bp_addr at the time of the hit */
-  struct hwbp_bpf_chunk *c = bpf_map_lookup_elem(&chunks, &addr);
+  /* addr: the event's bp_addr at the time of the hit; the cookie: which event (hit_record.h) */
+  struct hwbp_bpf_chunk_key key = {.addr = ctx->addr, .event = bpf_get_attach_cookie(ctx)};
+  struct hwbp_bpf_chunk *c = bpf_map_lookup_elem(&chunks, &key);
   if (!c) {
     count(HWBP_BPF_STAT_UNMAPPED);
     return 0;

@@ -27,6 +27,15 @@ fi
 [ "$(wc -l <<<"$out")" -eq "${#NAMES[@]}" ] || fail "expected ${#NAMES[@]} lines, got $(wc -l <<<"$out")"
 grep -qE '^ok +debug registers fire +a write watchpoint counted 3 of 3 writes$' <<<"$out" ||
   fail "debug registers fire is not ok"
+# Where BPF loads, the fast mode's live check must fully pass: 4 writes with their values, one
+# from a thread created after arming.
+bpf_line=$(grep -E '^(ok|warn|fail) +bpf mode ' <<<"$out")
+if grep -qE '^warn +bpf mode +unavailable: ' <<<"$bpf_line"; then
+  echo "note: bpf mode not checked further, BPF is unavailable here: $bpf_line"
+else
+  grep -qE "^ok +bpf mode +hwbp's BPF program reported 4 of 4 writes with their values, one in a thread created after arming: " <<<"$bpf_line" ||
+    fail "bpf mode is not ok: $bpf_line"
+fi
 # Every failure or warning names its fix.
 while IFS= read -r line; do
   case "$line" in

@@ -226,8 +226,9 @@ void WatchSet::move_slot(int slot, int watch, const core::Chunk& chunk) {
   a.type = chunk.type;
   a.disabled = false;
   a.sig_data = kTag | (std::uint64_t{turn.generation} << 16) | static_cast<std::uint64_t>(slot);
-  // BPF: the program finds the watch by the breakpoint address at the hit, so the new address
-  // is mapped before the move and the old one unmapped after it.
+  // BPF: the program finds the watch by (breakpoint address at the hit, slot), so the new
+  // address is mapped before the move and the old one unmapped after it: a hit of the old
+  // chunk still in flight is not taken for the new watch.
   std::optional<std::pair<std::uint64_t, int>> old;
   if (bpf_) {
     if (auto m = bpf_mapped_.find(slot); m != bpf_mapped_.end()) old = m->second;
@@ -240,7 +241,7 @@ void WatchSet::move_slot(int slot, int watch, const core::Chunk& chunk) {
                   fmt::format("cannot move a rotation slot (PERF_EVENT_IOC_MODIFY_ATTRIBUTES): "
                               "{}; --flexible needs Linux 4.17 or later", std::strerror(-rc)), -rc);
   }
-  if (old && *old != std::pair(chunk.addr, watch)) bpf_forget(*old);
+  if (old && *old != std::pair(chunk.addr, watch)) bpf_forget(slot, *old);
 }
 
 void WatchSet::clear_rotation(Watch::Clock::time_point now) {

@@ -174,17 +174,23 @@ void WatchSet::open_on_all_threads(const std::vector<int>& slots,
   // perf::open_on_process scans /proc/PID/task until stable and opens inherited events; the
   // events stay disabled until every slot is open (a failure closes all of it by RAII).
   std::vector<std::pair<int, perf::ThreadEvents>> opened;
+  std::vector<std::vector<bpf::HitProgram::Link>> links;  // per entry of opened
   for (std::size_t k = 0; k < slots.size(); ++k) {
     perf::BreakpointAttr attr = attr_for(keys[k].chunk, slots[k], sigtrap || !bpf_);
     attr.disabled = true;
     opened.emplace_back(slots[k], perf::open_on_process(attr, pid_));
+    links.emplace_back();
     if (attr.sigtrap) continue;
-    for (auto& ev : opened.back().second.events) bpf_->attach(ev.fd());
+    for (auto& ev : opened.back().second.events)
+      links.back().push_back(bpf_->attach(ev.fd(), bpf_event(slots[k])));
   }
   for (auto& [slot, threads] : opened)
     for (auto& ev : threads.events) ev.enable();
-  for (auto& [slot, threads] : opened)
-    for (auto& ev : threads.events) slot_events_[slot].events.push_back(std::move(ev));
+  for (std::size_t k = 0; k < opened.size(); ++k) {
+    SlotEvents& se = slot_events_[opened[k].first];
+    for (auto& ev : opened[k].second.events) se.events.push_back(std::move(ev));
+    for (auto& link : links[k]) se.links.push_back(std::move(link));
+  }
 }
 
 void WatchSet::arm_loader_hook(std::uint64_t addr) {
@@ -263,15 +269,13 @@ void WatchSet::bpf_describe(int index) {
 
 void WatchSet::bpf_map_slot(int slot, int watch, std::uint64_t addr) {
   if (!bpf_) return;
-  if (watch >= 0) bpf_->add_chunk(addr, static_cast<std::uint32_t>(watch));
+  if (watch >= 0) bpf_->add_chunk(addr, bpf_event(slot), static_cast<std::uint32_t>(watch));
   bpf_mapped_[slot] = {addr, watch};
 }
 
-void WatchSet::bpf_forget(std::pair<std::uint64_t, int> chunk) {
-  // Another slot (a shared chunk) may still map it.
-  for (const auto& [slot, m] : bpf_mapped_)
-    if (m == chunk) return;
-  if (chunk.second >= 0) bpf_->remove_chunk(chunk.first, static_cast<std::uint32_t>(chunk.second));
+void WatchSet::bpf_forget(int slot, std::pair<std::uint64_t, int> chunk) {
+  if (chunk.second >= 0)
+    bpf_->remove_chunk(chunk.first, bpf_event(slot), static_cast<std::uint32_t>(chunk.second));
 }
 
 void WatchSet::close_all() {

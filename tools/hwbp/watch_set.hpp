@@ -27,16 +27,13 @@
 #include <string>
 #include <vector>
 
+#include "bpf/hit_program.hpp"
 #include "core/arch.hpp"
 #include "core/slot_table.hpp"
 #include "core/watch_spec.hpp"
 #include "perf/event.hpp"
 #include "symbols/process_image.hpp"
 #include "symbols/symbol_table.hpp"
-
-namespace hwbp::bpf {
-class HitProgram;
-}
 
 namespace hwbp::cli {
 
@@ -135,6 +132,8 @@ class WatchSet {
  private:
   struct SlotEvents {
     std::vector<perf::Event> events;  // one per thread opened explicitly
+    // BPF delivery: the program's link to each event (it holds the event too: both go together)
+    std::vector<bpf::HitProgram::Link> links;
     std::vector<int> watches;
   };
   void resolve_one(Watch& w, const symbols::SymbolTable& table);
@@ -144,11 +143,13 @@ class WatchSet {
   void open_on_all_threads(const std::vector<int>& slots, const std::vector<core::SlotKey>& keys,
                            bool sigtrap = false);
   // BPF delivery (no-ops without it): describe watch `index` to the program; map the chunk a
-  // slot now watches (rotation: the new chunk is mapped before the move, and the old one,
-  // (address, watch), forgotten after it unless another slot still maps it).
+  // slot now watches (rotation: the new chunk is mapped before the move, and the slot's old
+  // one, (address, watch), forgotten after it). The program knows a slot's events by the
+  // cookie bpf_event(slot).
   void bpf_describe(int index);
   void bpf_map_slot(int slot, int watch, std::uint64_t addr);
-  void bpf_forget(std::pair<std::uint64_t, int> chunk);
+  void bpf_forget(int slot, std::pair<std::uint64_t, int> chunk);
+  static std::uint64_t bpf_event(int slot) noexcept { return static_cast<std::uint64_t>(slot) + 1; }
   std::string budget_message(const Watch& w, std::size_t needed) const;
   std::vector<core::Chunk> chunks_of(const Watch& w) const;
   unsigned free_slots() const;
