@@ -95,8 +95,9 @@ HitProgram::HitProgram(std::size_t ring_bytes) {
   if (bpf_map* ring = bpf_object__find_map_by_name(object_, "hits"))
     bpf_map__set_max_entries(ring, static_cast<__u32>(ring_size(ring_bytes)));
   if (int rc = bpf_object__load(object_); rc != 0) throw fail(rc);
-  program_ = bpf_object__find_program_by_name(object_, "hwbp_on_hit");
-  if (!program_ || bpf_program__fd(program_) < 0) throw fail(ENOENT);
+  bpf_program* prog = bpf_object__find_program_by_name(object_, "hwbp_on_hit");
+  prog_fd_ = prog ? bpf_program__fd(prog) : -1;
+  if (prog_fd_ < 0) throw fail(ENOENT);
   ring_ = ring_buffer__new(map_fd("hits"), on_record, this, nullptr);
   if (!ring_) throw fail(errno);
 }
@@ -111,32 +112,13 @@ int HitProgram::map_fd(const char* name) const {
   return map ? bpf_map__fd(map) : -1;
 }
 
-HitProgram::Link& HitProgram::Link::operator=(Link&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-HitProgram::Link::~Link() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-HitProgram::Link HitProgram::attach(int perf_fd, std::uint64_t event) {
-  // bpf_link_create, not libbpf's bpf_program__attach_perf_event_opts: that one also enables
-  // the event, and hwbp enables a watch's events only once all of them are open.
-  LIBBPF_OPTS(bpf_link_create_opts, opts, .perf_event = {.bpf_cookie = event});
-  int fd = bpf_link_create(bpf_program__fd(program_), perf_fd, BPF_PERF_EVENT, &opts);
-  if (fd < 0) {
-    int err = errno;
-    throw Error(err == EPERM || err == EACCES ? Errc::permission : Errc::system,
-                fmt::format("cannot attach hwbp's BPF program to a breakpoint event (BPF perf "
-                            "link, Linux 5.15 or later): {}; use --mode ptrace",
-                            std::strerror(err)),
-                err);
-  }
-  return Link(fd);
+void HitProgram::attach(int perf_fd) {
+  if (::ioctl(perf_fd, PERF_EVENT_IOC_SET_BPF, prog_fd_) != 0)
+    throw Error(errno == EPERM || errno == EACCES ? Errc::permission : Errc::system,
+                fmt::format("cannot attach hwbp's BPF program to a breakpoint event "
+                            "(PERF_EVENT_IOC_SET_BPF): {}; use --mode ptrace",
+                            std::strerror(errno)),
+                errno);
 }
 
 void HitProgram::set_watch(std::uint32_t index, std::uint64_t addr, std::uint32_t len,
@@ -165,15 +147,15 @@ void HitProgram::set_shadow(std::uint32_t index, const std::optional<std::vector
     throw Error(Errc::system, fmt::format("cannot update the BPF shadow table: {}", std::strerror(errno)), errno);
 }
 
-void HitProgram::write_chunk(std::uint64_t addr, std::uint64_t event,
-                             const std::vector<std::uint32_t>& list) {
-  hwbp_bpf_chunk_key key{addr, event};
+void HitProgram::write_chunk(const ChunkKey& k, const std::vector<std::uint32_t>& list) {
+  hwbp_bpf_chunk_key key{};
+  key.addr = std::get<0>(k);
+  key.len = std::get<1>(k);
+  key.type = std::get<2>(k);
   if (list.empty()) {
     bpf_map_delete_elem(map_fd("chunks"), &key);  // ENOENT is fine
     return;
   }
-  // The fallback union may exceed the entry (more than 4 watches at one address, on a kernel
-  // that does not copy cookies): the first ones are kept.
   hwbp_bpf_chunk c{};
   for (std::uint32_t w : list)
     if (c.count < HWBP_BPF_WATCHES_PER_CHUNK) c.watch[c.count++] = w;
@@ -181,42 +163,30 @@ void HitProgram::write_chunk(std::uint64_t addr, std::uint64_t event,
     throw Error(Errc::system, fmt::format("cannot update the BPF chunk table: {}", std::strerror(errno)), errno);
 }
 
-// The fallback entry (addr, 0): every watch of every event at addr, once each.
-void HitProgram::write_address(std::uint64_t addr) {
-  std::vector<std::uint32_t> all;
-  for (auto it = chunks_.lower_bound({addr, 0}); it != chunks_.end() && it->first.first == addr; ++it)
-    for (std::uint32_t w : it->second)
-      if (std::find(all.begin(), all.end(), w) == all.end()) all.push_back(w);
-  write_chunk(addr, 0, all);
-}
-
-void HitProgram::add_chunk(std::uint64_t addr, std::uint64_t event, std::uint32_t watch) {
-  auto& list = chunks_[{addr, event}];
+void HitProgram::add_chunk(std::uint64_t addr, std::uint32_t len, std::uint32_t type,
+                           std::uint32_t watch) {
+  ChunkKey key{addr, len, type};
+  auto& list = chunks_[key];
   if (std::find(list.begin(), list.end(), watch) != list.end()) return;
   if (list.size() >= HWBP_BPF_WATCHES_PER_CHUNK)
     throw Error(Errc::invalid_request,
                 fmt::format("more than {} watches share the chunk at {:#x}; use --mode ptrace",
                             HWBP_BPF_WATCHES_PER_CHUNK, addr));
   list.push_back(watch);
-  write_chunk(addr, event, list);
-  write_address(addr);
+  write_chunk(key, list);
 }
 
-void HitProgram::remove_chunk(std::uint64_t addr, std::uint64_t event, std::uint32_t watch) {
-  auto it = chunks_.find({addr, event});
+void HitProgram::remove_chunk(std::uint64_t addr, std::uint32_t len, std::uint32_t type,
+                              std::uint32_t watch) {
+  auto it = chunks_.find({addr, len, type});
   if (it == chunks_.end()) return;
   std::erase(it->second, watch);
-  write_chunk(addr, event, it->second);
+  write_chunk(it->first, it->second);
   if (it->second.empty()) chunks_.erase(it);
-  write_address(addr);
 }
 
 void HitProgram::clear_chunks() {
-  auto old = std::exchange(chunks_, {});
-  for (const auto& [key, list] : old) {
-    write_chunk(key.first, key.second, {});
-    write_chunk(key.first, 0, {});
-  }
+  for (const auto& [key, list] : std::exchange(chunks_, {})) write_chunk(key, {});
 }
 
 int HitProgram::on_record(void* ctx, void* data, std::size_t size) {

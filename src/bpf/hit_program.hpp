@@ -7,8 +7,8 @@
 // (root): hwbp falls back to ptrace + sigtrap without them.
 //
 // Inherited events (inherit=1) carry the program into threads created later: the kernel copies
-// the parent event's program to each child event, but its attach cookie (which event hit) only
-// sometimes: see hit_record.h, "chunks".
+// the parent event's program to each child event (and its attr, by which the program knows
+// which breakpoint hit: hit_record.h, "chunks").
 #pragma once
 
 #include <cstddef>
@@ -20,13 +20,13 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "bpf/hit_record.h"
 
 struct bpf_object;
-struct bpf_program;
 struct ring_buffer;
 
 namespace hwbp::bpf {
@@ -44,26 +44,8 @@ class HitProgram {
   HitProgram(const HitProgram&) = delete;
   HitProgram& operator=(const HitProgram&) = delete;
 
-  // The program's attachment to one event: a BPF perf link, detached when this closes it. It
-  // holds a reference to the event: the event stays armed until both the link and the event's
-  // fd are gone.
-  class Link {
-   public:
-    Link() = default;
-    explicit Link(int fd) noexcept : fd_(fd) {}
-    Link(Link&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    Link& operator=(Link&& other) noexcept;
-    ~Link();
-    int fd() const noexcept { return fd_; }
-
-   private:
-    int fd_ = -1;
-  };
-
-  // Attaches the program to a breakpoint event opened with sample_period 1 (and no sigtrap).
-  // `event` is the cookie the program sees for this event and for the copies inherited from
-  // it (0: none; then only the fallback entries of add_chunk apply).
-  Link attach(int perf_fd, std::uint64_t event);
+  // PERF_EVENT_IOC_SET_BPF on a breakpoint event opened with sample_period 1 (and no sigtrap).
+  void attach(int perf_fd);
 
   // What the program does for watch `index`: its bytes, the value filter, the stack to copy.
   // count_only: the program counts hits per (watch, ip) in the kernel instead of sending records.
@@ -71,12 +53,10 @@ class HitProgram {
                  std::uint32_t stack_bytes, bool count_only = false);
   // The "old" value of the next hit; nullopt = unknown.
   void set_shadow(std::uint32_t index, const std::optional<std::vector<std::uint8_t>>& bytes);
-  // Hits of event `event` (> 0) while its breakpoint is at addr are reported for `watch`
-  // (watches sharing the event in the order added). Each change also rewrites the fallback
-  // entry (addr, event 0): the watches of every event at addr, for event copies that lost
-  // the cookie.
-  void add_chunk(std::uint64_t addr, std::uint64_t event, std::uint32_t watch);
-  void remove_chunk(std::uint64_t addr, std::uint64_t event, std::uint32_t watch);
+  // Hits of a breakpoint (address, length, HW_BREAKPOINT_* type) are reported for `watch`
+  // (watches sharing the breakpoint in the order added).
+  void add_chunk(std::uint64_t addr, std::uint32_t len, std::uint32_t type, std::uint32_t watch);
+  void remove_chunk(std::uint64_t addr, std::uint32_t len, std::uint32_t type, std::uint32_t watch);
   void clear_chunks();
 
   // Consumes records in order, at most `max` (the program may write as fast as `fn` reads:
@@ -100,14 +80,13 @@ class HitProgram {
  private:
   static int on_record(void* ctx, void* data, std::size_t size);
   int map_fd(const char* name) const;
-  void write_chunk(std::uint64_t addr, std::uint64_t event, const std::vector<std::uint32_t>& list);
-  void write_address(std::uint64_t addr);
+  using ChunkKey = std::tuple<std::uint64_t, std::uint32_t, std::uint32_t>;  // addr, len, type
+  void write_chunk(const ChunkKey& key, const std::vector<std::uint32_t>& list);
 
   bpf_object* object_ = nullptr;
   ring_buffer* ring_ = nullptr;
-  bpf_program* program_ = nullptr;
-  // mirror of the "chunks" map without the fallback entries: (addr, event) -> watches
-  std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::uint32_t>> chunks_;
+  int prog_fd_ = -1;
+  std::map<ChunkKey, std::vector<std::uint32_t>> chunks_;  // mirror of the "chunks" map
   const HitFn* current_ = nullptr;
   std::size_t taken_ = 0, max_ = 0;
   std::exception_ptr error_;

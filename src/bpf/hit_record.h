@@ -44,18 +44,18 @@ struct hwbp_bpf_shadow {
   __u8 bytes[HWBP_BPF_MAX_VALUE];
 };
 
-/* Map "chunks" (hash): which watches a hit reports. Key: the breakpoint address the kernel
- * reports in the sample (the chunk at the time of the hit: a rotation slot that moved on no
- * longer matches) and the event's attach cookie, hwbp's id of the slot (> 0). The address
- * alone is ambiguous: two chunks of different lengths or access types may start at one
- * address, and each is its own event. Event 0 is the fallback entry of an address, the union
- * of its watches, for an event copy that has no cookie: the kernel (6.18 here) gives the copy
- * it makes for a new thread (inherit) the parent's cookie only sometimes, else 0 (measured:
- * about a third of runs got 0; never another event's cookie). */
+/* Map "chunks" (hash): which watches a hit reports. Key: the breakpoint of the event that hit,
+ * read from the event itself (its attr, which the kernel copies into the event of each thread
+ * created later and updates when a rotation slot moves): address, length and type
+ * (HW_BREAKPOINT_W / RW / X). The address alone is ambiguous: watches of different lengths or
+ * access types may start at one address, each its own event. (An attach cookie would not do:
+ * the kernel gives the copies it makes for new threads the parent's cookie only sometimes.) */
 struct hwbp_bpf_chunk_key {
   __u64 addr;
-  __u64 event;
+  __u32 len;
+  __u32 type;
 };
+
 struct hwbp_bpf_chunk {
   __u32 count;
   __u32 watch[HWBP_BPF_WATCHES_PER_CHUNK];
@@ -85,7 +85,7 @@ enum hwbp_bpf_stat {
   HWBP_BPF_STAT_SEEN = 0,     /* program runs (hardware hits of our events) */
   HWBP_BPF_STAT_FILTERED,     /* hits dropped by the value filter */
   HWBP_BPF_STAT_LOST,         /* hits the ring buffer had no room for */
-  HWBP_BPF_STAT_UNMAPPED,     /* hits at an address with no watch (a rotation in progress) */
+  HWBP_BPF_STAT_UNMAPPED,     /* hits of a breakpoint that maps no watch (a rotation in progress) */
   HWBP_BPF_STAT_COUNTS_FULL,  /* count_only hits at a new ip with the "counts" map full */
   HWBP_BPF_STAT_COUNT,
 };

@@ -1,14 +1,16 @@
-/* The BPF program hwbp attaches to its breakpoint events (a BPF perf link per event). It runs in
+/* The BPF program hwbp attaches to its breakpoint events (PERF_EVENT_IOC_SET_BPF). It runs in
  * the kernel's #DB handler on the CPU of the thread that made the access, before that thread
  * returns to user mode: the bytes it reads are exactly those the access left, and the thread is
  * never stopped and no signal is sent. It decides "modify" / "read" by comparing with the bytes
  * of the previous hit, and writes one record per reported hit into a ring buffer that hwbp reads
  * asynchronously. Returning 0 tells perf to skip its own sample output (none is mapped anyway).
  *
- * Compiled with clang -target bpf; no CO-RE needed: it only touches bpf_perf_event_data, whose
- * layout is uapi. */
+ * Compiled with clang -target bpf. One CO-RE relocation (libbpf, against the kernel's BTF): the
+ * offset of perf_event.attr, to read which breakpoint hit; the rest is uapi. */
 #include <linux/bpf.h>
 #include <linux/bpf_perf_event.h>
+#include <linux/perf_event.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
 #include "hit_record.h"
@@ -31,7 +33,7 @@ struct {
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 256);  /* an entry per (address, slot) and a fallback per address */
+  __uint(max_entries, 128);  /* an entry per breakpoint in use: at most the slot table's 64 */
   __type(key, struct hwbp_bpf_chunk_key);
   __type(value, struct hwbp_bpf_chunk);
 } chunks SEC(".maps");
@@ -67,6 +69,41 @@ struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 1 << 24);
 } hits SEC(".maps");
+
+/* The kernel's context behind bpf_perf_event_data (include/linux/perf_event.h), and of struct
+ * perf_event only its attr (uapi layout): field offsets are relocated by name at load. */
+struct bpf_perf_event_data_kern___hwbp {
+  void *regs;
+  void *data;
+  struct perf_event___hwbp *event;
+} __attribute__((preserve_access_index));
+struct perf_event___hwbp {
+  struct perf_event_attr attr;
+} __attribute__((preserve_access_index));
+
+/* attr.bp_type, bp_addr and bp_len, contiguous in the uapi struct. */
+struct breakpoint_attr {
+  __u32 type;
+  __u64 addr;
+  __u64 len;
+} __attribute__((packed));
+_Static_assert(__builtin_offsetof(struct perf_event_attr, bp_addr) ==
+                   __builtin_offsetof(struct perf_event_attr, bp_type) + 4 &&
+               __builtin_offsetof(struct perf_event_attr, bp_len) ==
+                   __builtin_offsetof(struct perf_event_attr, bp_type) + 12,
+               "perf_event_attr breakpoint fields are not contiguous");
+
+/* Which event hit: its breakpoint as the event itself holds it (hit_record.h, "chunks"). */
+static __always_inline int event_chunk(struct bpf_perf_event_data *ctx, struct hwbp_bpf_chunk_key *key) {
+  struct bpf_perf_event_data_kern___hwbp *kern = (void *)ctx;
+  struct perf_event___hwbp *event = BPF_CORE_READ(kern, event);
+  struct breakpoint_attr bp;
+  if (!event || bpf_probe_read_kernel(&bp, sizeof bp, &event->attr.bp_type) != 0) return -1;
+  key->addr = bp.addr;
+  key->len = (__u32)bp.len;
+  key->type = bp.type;
+  return 0;
+}
 
 static __always_inline void count(__u32 stat) {
   __u64 *v = bpf_map_lookup_elem(&stats, &stat);
@@ -178,8 +215,11 @@ __attribute__((noinline)) int report(struct bpf_perf_event_data *ctx, __u32 inde
 SEC("perf_event")
 int hwbp_on_hit(struct bpf_perf_event_data *ctx) {
   count(HWBP_BPF_STAT_SEEN);
-  /* addr: the event's bp_addr at the time of the hit; the cookie: which event (hit_record.h) */
-  struct hwbp_bpf_chunk_key key = {.addr = ctx->addr, .event = bpf_get_attach_cookie(ctx)};
+  struct hwbp_bpf_chunk_key key = {};
+  if (event_chunk(ctx, &key) != 0) {
+    count(HWBP_BPF_STAT_UNMAPPED);
+    return 0;
+  }
   struct hwbp_bpf_chunk *c = bpf_map_lookup_elem(&chunks, &key);
   if (!c) {
     count(HWBP_BPF_STAT_UNMAPPED);

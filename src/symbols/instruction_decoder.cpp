@@ -53,7 +53,9 @@ std::optional<DecodedInstruction> decode_instruction(std::span<const std::uint8_
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&z.decoder, code.data(), code.size(), &insn, ops)))
     return std::nullopt;
-  return describe(z, insn, ops, address);
+  DecodedInstruction out = describe(z, insn, ops, address);
+  out.bytes.assign(code.begin(), code.begin() + insn.length);
+  return out;
 }
 
 std::optional<DecodedInstruction> find_instruction_ending_at(std::span<const std::uint8_t> code,

@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace hwbp::symbols {
 
@@ -17,6 +18,7 @@ struct DecodedInstruction {
   // Absolute address of the explicit memory operand when it needs no register but RIP
   // (rip-relative or absolute); lets a caller symbolize the accessed variable.
   std::optional<std::uint64_t> memory_address;
+  std::vector<std::uint8_t> bytes;  // the instruction's bytes (data_access.hpp decodes them again)
 };
 
 // Decodes one instruction at the start of code, which is mapped at `address`.

@@ -42,22 +42,22 @@ class HitProgramTest : public ::testing::Test {
     if (auto why = HitProgram::unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
     program_ = std::make_unique<HitProgram>(std::size_t{1} << 20);
   }
-  // A write breakpoint on len bytes of g_target for this thread and the threads it creates
-  // later, attached as event `event`, reporting watch `watch`.
+  // A breakpoint on len bytes of g_target for this thread and the threads it creates later,
+  // reporting watch `watch`.
   hwbp::perf::Event arm(hwbp_bpf_filter filter, std::uint32_t stack_bytes, std::uint8_t len = 8,
-                        std::uint64_t event = 1, std::uint32_t watch = 7) {
+                        std::uint32_t watch = 7, hwbp::core::HwType type = hwbp::core::HwType::write) {
     hwbp::perf::BreakpointAttr a;
     a.addr = reinterpret_cast<std::uintptr_t>(&g_target);
     a.len = len;
-    a.type = hwbp::core::HwType::write;
+    a.type = type;
     a.inherit = a.inherit_thread = true;
     a.remove_on_exec = true;
     auto ev = hwbp::perf::Event::open(a, 0);
-    links_.push_back(program_->attach(ev.fd(), event));
+    program_->attach(ev.fd());
     program_->set_watch(watch, a.addr, len, filter, stack_bytes);
     g_target = 0;
     program_->set_shadow(watch, std::vector<std::uint8_t>(len, 0));
-    if (event != 0) program_->add_chunk(a.addr, event, watch);
+    program_->add_chunk(a.addr, len, static_cast<std::uint32_t>(type), watch);
     EXPECT_EQ(ev.enable(), 0);
     return ev;
   }
@@ -82,8 +82,6 @@ class HitProgramTest : public ::testing::Test {
     return out;
   }
   std::unique_ptr<HitProgram> program_;
-  std::vector<HitProgram::Link> links_;
-  void TearDown() override { links_.clear(); }
 };
 
 TEST_F(HitProgramTest, ModifyFilterReportsOnlyChangesWithExactValues) {
@@ -174,84 +172,41 @@ TEST_F(HitProgramTest, ThreadsCreatedAfterArmingCarryTheProgram) {
   }
 }
 
-// Two watches starting at one address with different lengths are two events with the same
-// breakpoint address: each hit is reported for the watch of the event that hit. In a thread
-// created later the events are the kernel's copies, which get the cookie only sometimes
-// (hit_record.h): there each hit is reported for its watch, and a copy without the cookie adds
-// the other watch at that address (the fallback), never a hit lost or another address's watch.
+// Watches starting at one address with different lengths or types are different events with
+// the same breakpoint address: each hit is reported for the watches of the event that hit, in
+// the arming thread and in a thread created later (the kernel's copies of the events).
 TEST_F(HitProgramTest, EventsAtOneAddressReportOnlyTheirOwnWatch) {
-  auto whole = arm(HWBP_BPF_EVERY, 0, 8, 1, 7);
-  auto low = arm(HWBP_BPF_EVERY, 0, 4, 2, 8);
-  drain();  // arm() zeroes g_target: a hit of the first watch
-  write_half(4, 1);  // only the 8-byte watch covers these bytes
-  write_half(0, 2);  // both do
-  whole.disable();
-  low.disable();
-  auto hits = drain();
-  ASSERT_EQ(hits.size(), 3u);
-  EXPECT_EQ(hits[0].watch, 7u);
-  EXPECT_EQ(hits[0].new_value, 0x100000000u);
-  auto last = watches({hits[1], hits[2]});
-  std::sort(last.begin(), last.end());
-  EXPECT_EQ(last, (std::vector<std::uint32_t>{7, 8}));
-
-  whole.enable();
-  low.enable();
-  pid_t tid = 0;
-  std::thread([&] {
-    tid = gettid();
-    write_half(4, 3);
-    write_half(0, 4);
-  }).join();
-  whole.disable();
-  low.disable();
-  hits = drain();
-  std::size_t of7 = 0, of8 = 0;
-  for (const auto& h : hits) {
-    EXPECT_EQ(h.tid, static_cast<std::uint32_t>(tid));
-    EXPECT_TRUE(h.watch == 7 || h.watch == 8) << "watch " << h.watch;
-    (h.watch == 7 ? of7 : of8) += 1;
-  }
-  EXPECT_GE(of7, 2u);  // both writes, each by the 8-byte watch's own event (or the fallback)
-  EXPECT_GE(of8, 1u);
-  EXPECT_LE(hits.size(), 6u);  // at most each of the 3 event hits reported for both watches
+  using hwbp::core::HwType;
+  auto whole = arm(HWBP_BPF_EVERY, 0, 8, 7);
+  auto low = arm(HWBP_BPF_EVERY, 0, 4, 8);
+  auto any = arm(HWBP_BPF_EVERY, 0, 8, 9, HwType::read_write);
+  drain();  // arm() zeroes g_target: hits of the first watches
+  auto run = [&](auto&& body) {
+    for (auto* ev : {&whole, &low, &any}) EXPECT_EQ(ev->enable(), 0);
+    body();
+    for (auto* ev : {&whole, &low, &any}) ev->disable();
+    auto seen = watches(drain());
+    std::sort(seen.begin(), seen.end());
+    return seen;
+  };
+  auto writes_and_read = [] {
+    write_half(4, 1);  // only the 8-byte watches cover these bytes
+    write_half(0, 2);  // all do
+    volatile std::uint64_t sink = g_target;  // read: the rw watch only
+    (void)sink;
+  };
+  const std::vector<std::uint32_t> want{7, 7, 8, 9, 9, 9};
+  EXPECT_EQ(run(writes_and_read), want);
+  EXPECT_EQ(run([&] { std::thread(writes_and_read).join(); }), want);
   EXPECT_EQ(program_->stats().unmapped, 0u);
-}
-
-// An event without a cookie (0: what an inherited copy is on kernels that do not copy it)
-// reports every watch mapped at its address by any event, each once.
-TEST_F(HitProgramTest, EventWithoutCookieFallsBackToTheAddress) {
-  auto ev = arm(HWBP_BPF_EVERY, 0, 8, 0, 7);
-  auto addr = reinterpret_cast<std::uintptr_t>(&g_target);
-  program_->add_chunk(addr, 5, 7);
-  g_target = 1;
-  program_->set_watch(8, addr, 8, HWBP_BPF_EVERY, 0);
-  program_->add_chunk(addr, 6, 8);
-  program_->add_chunk(addr, 9, 7);  // a second event of watch 7: still reported once
-  g_target = 2;
-  program_->remove_chunk(addr, 5, 7);
-  program_->remove_chunk(addr, 9, 7);
-  g_target = 3;
-  program_->remove_chunk(addr, 6, 8);
-  g_target = 4;  // nothing mapped at the address any more
-  ev.disable();
-  auto hits = drain();
-  ASSERT_EQ(hits.size(), 4u);
-  EXPECT_EQ(hits[0].watch, 7u);
-  EXPECT_EQ(hits[0].new_value, 1u);
-  auto both = watches({hits[1], hits[2]});
-  std::sort(both.begin(), both.end());
-  EXPECT_EQ(both, (std::vector<std::uint32_t>{7, 8}));
-  EXPECT_EQ(hits[3].watch, 8u);
-  EXPECT_EQ(hits[3].new_value, 3u);
-  EXPECT_EQ(program_->stats().unmapped, 1u);
 }
 
 TEST_F(HitProgramTest, UnchangedFilterAndUnmappedAddresses) {
   auto ev = arm(HWBP_BPF_UNCHANGED, 0);
   g_target = 0;  // same as the shadow: reported
   g_target = 3;  // changed: filtered
-  program_->remove_chunk(reinterpret_cast<std::uintptr_t>(&g_target), 1, 7);
+  program_->remove_chunk(reinterpret_cast<std::uintptr_t>(&g_target), 8,
+                         static_cast<std::uint32_t>(hwbp::core::HwType::write), 7);
   g_target = 3;  // no watch at this address any more: counted as unmapped
   ev.disable();
   auto hits = drain();

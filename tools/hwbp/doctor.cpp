@@ -249,10 +249,10 @@ Check check_bpf() {
   std::uint64_t sum = 0;
   int n = 0;
   try {
-    auto link = program->attach(ev.fd(), 1);
+    program->attach(ev.fd());
     program->set_watch(0, a.addr, 8, HWBP_BPF_EVERY, 0);
     program->set_shadow(0, std::vector<std::uint8_t>(8, 0));
-    program->add_chunk(a.addr, 1, 0);
+    program->add_chunk(a.addr, 8, static_cast<std::uint32_t>(a.type), 0);
     ev.enable();
     for (int i = 1; i <= 3; ++i) target = static_cast<std::uint64_t>(i);
     std::thread([&] { target = 4; }).join();

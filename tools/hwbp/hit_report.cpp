@@ -127,8 +127,8 @@ Site Symbolizer::access_site(std::uint64_t trap_ip, bool exec, std::string* inst
     return locate(trap_ip);
   }
   if (auto it = accesses_.find(trap_ip); it != accesses_.end()) {
-    *instruction = it->second.second;
-    return it->second.first;
+    *instruction = it->second.text;
+    return it->second.site;
   }
   locate(trap_ip);  // refreshes the module list if needed, before decoding
   auto found = finder_->find_before(trap_ip);
@@ -141,8 +141,15 @@ Site Symbolizer::access_site(std::uint64_t trap_ip, bool exec, std::string* inst
     site = locate(trap_ip - 1);
     *instruction = "unknown (" + found.unknown_reason + ")";
   }
-  accesses_[trap_ip] = {site, *instruction};
+  accesses_[trap_ip] = {site, *instruction, found.instruction};
   return site;
+}
+
+const symbols::DecodedInstruction* Symbolizer::accessing_instruction(std::uint64_t trap_ip) {
+  std::string text;
+  access_site(trap_ip, false, &text);
+  const auto& insn = accesses_.at(trap_ip).instruction;
+  return insn ? &*insn : nullptr;
 }
 
 std::vector<Site> Symbolizer::stack(const Unwind& unwind, const Site& top, std::size_t depth) {

@@ -53,6 +53,8 @@ class Symbolizer {
   void set_image(std::shared_ptr<symbols::ProcessImage> image);
   // For a data hit: the instruction before trap_ip. For exec: trap_ip itself.
   Site access_site(std::uint64_t trap_ip, bool exec, std::string* instruction);
+  // The data access's instruction (the one before trap_ip); nullptr when unknown.
+  const symbols::DecodedInstruction* accessing_instruction(std::uint64_t trap_ip);
   // Frames innermost first, frame 0 replaced by `top`. `unwind(depth)` gives the raw frames: of
   // a ptrace-stopped thread, or of a stack snapshot (BPF delivery).
   using Unwind = std::function<std::vector<symbols::Frame>(std::size_t depth)>;
@@ -68,7 +70,12 @@ class Symbolizer {
   std::unique_ptr<symbols::SourceLocator> locator_;
   std::unique_ptr<symbols::InstructionFinder> finder_;
   std::map<std::uint64_t, std::vector<Site>> sites_;
-  std::map<std::uint64_t, std::pair<Site, std::string>> accesses_;
+  struct Access {
+    Site site;
+    std::string text;
+    std::optional<symbols::DecodedInstruction> instruction;
+  };
+  std::map<std::uint64_t, Access> accesses_;  // by trap ip
   std::set<std::uint64_t> unknown_pcs_;
 };
 

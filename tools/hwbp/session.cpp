@@ -4,6 +4,7 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -282,7 +283,9 @@ void Session::on_watch_hit(pid_t tid, const siginfo_t& info) {
   ptrace(PTRACE_GETREGS, tid, nullptr, &regs);
   bool async = perf_async(info);
   auto trap_addr = reinterpret_cast<std::uint64_t>(info.si_addr);  // the breakpoint at trap time
-  for (int index : watches_->watches_of(perf_data(info), trap_addr)) {
+  std::vector<int> hit = watches_->watches_of(perf_data(info), trap_addr);
+  for (int index : co_hits(hit, regs)) hit.push_back(index);
+  for (int index : hit) {
     Watch& w = watches_->watches()[static_cast<std::size_t>(index)];
     if (w.state != Watch::State::armed || done_) continue;
     auto now = watches_->read_bytes(w);
@@ -302,6 +305,24 @@ void Session::on_watch_hit(pid_t tid, const siginfo_t& info) {
       return symbols::backtrace_thread(*image_, tid, true, depth);
     });
   }
+}
+
+std::vector<int> Session::co_hits(const std::vector<int>& hit, const user_regs_struct& regs) {
+  if (std::none_of(hit.begin(), hit.end(), [&](int i) { return watches_->overlaps_another(i); }))
+    return {};
+  const symbols::DecodedInstruction* insn = symbolizer_.accessing_instruction(regs.rip);
+  if (!insn) return {};
+  symbols::RegisterFile rf;
+  rf.gpr = {regs.rax, regs.rdx, regs.rcx, regs.rbx, regs.rsi, regs.rdi, regs.rbp, regs.rsp, regs.r8,
+            regs.r9,  regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15, regs.rip};
+  rf.fs_base = regs.fs_base;
+  rf.gs_base = regs.gs_base;
+  auto accesses = symbols::data_accesses(*insn, rf);
+  if (!accesses) return {};  // not computable: this SIGTRAP's own watches only, as before
+  std::vector<int> more;
+  for (int index : watches_->touched_on_hardware(*accesses))
+    if (std::find(hit.begin(), hit.end(), index) == hit.end()) more.push_back(index);
+  return more;
 }
 
 void Session::accept(pid_t tid, std::uint64_t ip, Watch& w, bool async,

@@ -3,6 +3,8 @@
 // loader and execve. Shared by `hwbp run` and `hwbp attach`.
 #pragma once
 
+#include <sys/user.h>
+
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -84,6 +86,9 @@ class Session : public TraceHandler {
   std::optional<LoaderHook> find_loader_hook() const;
   void on_loader_hit();
   void on_watch_hit(pid_t tid, const siginfo_t& info);
+  // The other watches on the hardware that the instruction before trap ip also hit: their
+  // SIGTRAPs merged into this one. Decodes only when one of `hit` shares bytes with another.
+  std::vector<int> co_hits(const std::vector<int>& hit, const user_regs_struct& regs);
   // After the access filter: --if, --ignore, --max-hits, then report.
   void accept(pid_t tid, std::uint64_t ip, Watch& w, bool async,
               std::optional<std::vector<std::uint8_t>> old_bytes,

@@ -226,13 +226,12 @@ void WatchSet::move_slot(int slot, int watch, const core::Chunk& chunk) {
   a.type = chunk.type;
   a.disabled = false;
   a.sig_data = kTag | (std::uint64_t{turn.generation} << 16) | static_cast<std::uint64_t>(slot);
-  // BPF: the program finds the watch by (breakpoint address at the hit, slot), so the new
-  // address is mapped before the move and the old one unmapped after it: a hit of the old
-  // chunk still in flight is not taken for the new watch.
-  std::optional<std::pair<std::uint64_t, int>> old;
+  // BPF: the program finds the watch by the event's breakpoint at the hit, so the new chunk
+  // is mapped before the move and the old one unmapped after it.
+  std::optional<BpfMapping> old;
   if (bpf_) {
     if (auto m = bpf_mapped_.find(slot); m != bpf_mapped_.end()) old = m->second;
-    bpf_map_slot(slot, watch, chunk.addr);
+    bpf_map_slot(slot, watch, chunk);
   }
   for (auto& ev : slot_events_[slot].events) {
     int rc = ev.modify(a);
@@ -241,7 +240,7 @@ void WatchSet::move_slot(int slot, int watch, const core::Chunk& chunk) {
                   fmt::format("cannot move a rotation slot (PERF_EVENT_IOC_MODIFY_ATTRIBUTES): "
                               "{}; --flexible needs Linux 4.17 or later", std::strerror(-rc)), -rc);
   }
-  if (old && *old != std::pair(chunk.addr, watch)) bpf_forget(slot, *old);
+  if (old && *old != BpfMapping(chunk, watch)) bpf_forget(*old);
 }
 
 void WatchSet::clear_rotation(Watch::Clock::time_point now) {

@@ -148,7 +148,7 @@ void WatchSet::arm_one(int index) {
     w.shadow.clear();
     bpf_describe(index);
     for (std::size_t k = 0; k < chunks.size(); ++k)
-      bpf_map_slot(result.plan->slot_of_key[k], index, chunks[k].addr);
+      bpf_map_slot(result.plan->slot_of_key[k], index, chunks[k]);
   }
   try {
     std::vector<core::SlotKey> created_keys;
@@ -174,23 +174,17 @@ void WatchSet::open_on_all_threads(const std::vector<int>& slots,
   // perf::open_on_process scans /proc/PID/task until stable and opens inherited events; the
   // events stay disabled until every slot is open (a failure closes all of it by RAII).
   std::vector<std::pair<int, perf::ThreadEvents>> opened;
-  std::vector<std::vector<bpf::HitProgram::Link>> links;  // per entry of opened
   for (std::size_t k = 0; k < slots.size(); ++k) {
     perf::BreakpointAttr attr = attr_for(keys[k].chunk, slots[k], sigtrap || !bpf_);
     attr.disabled = true;
     opened.emplace_back(slots[k], perf::open_on_process(attr, pid_));
-    links.emplace_back();
     if (attr.sigtrap) continue;
-    for (auto& ev : opened.back().second.events)
-      links.back().push_back(bpf_->attach(ev.fd(), bpf_event(slots[k])));
+    for (auto& ev : opened.back().second.events) bpf_->attach(ev.fd());
   }
   for (auto& [slot, threads] : opened)
     for (auto& ev : threads.events) ev.enable();
-  for (std::size_t k = 0; k < opened.size(); ++k) {
-    SlotEvents& se = slot_events_[opened[k].first];
-    for (auto& ev : opened[k].second.events) se.events.push_back(std::move(ev));
-    for (auto& link : links[k]) se.links.push_back(std::move(link));
-  }
+  for (auto& [slot, threads] : opened)
+    for (auto& ev : threads.events) slot_events_[slot].events.push_back(std::move(ev));
 }
 
 void WatchSet::arm_loader_hook(std::uint64_t addr) {
@@ -245,6 +239,46 @@ std::vector<int> WatchSet::watches_of(std::uint64_t sig_data, std::uint64_t trap
   return it->second.watches;
 }
 
+namespace {
+bool is_data(const Watch& w) {
+  return w.state != Watch::State::pending && w.len != 0 && w.spec.access != Access::exec;
+}
+bool overlap(std::uint64_t a, std::uint64_t alen, std::uint64_t b, std::uint64_t blen) {
+  return a < b + blen && b < a + alen;
+}
+}  // namespace
+
+bool WatchSet::overlaps_another(int index) const {
+  const Watch& w = watches_[std::size_t(index)];
+  if (!is_data(w)) return false;
+  for (std::size_t i = 0; i < watches_.size(); ++i)
+    if (int(i) != index && is_data(watches_[i]) && overlap(w.addr, w.len, watches_[i].addr, watches_[i].len))
+      return true;
+  return false;
+}
+
+bool WatchSet::touched(const Watch& w, const std::vector<symbols::DataAccess>& accesses) {
+  if (!is_data(w)) return false;
+  // x86 has write and read-write breakpoints: modify and w watches arm the first, r and rw the
+  // second (their value filters come later).
+  bool writes_only = w.spec.access == Access::modify || w.spec.access == Access::write;
+  for (const auto& a : accesses)
+    if ((a.write || (!writes_only && a.read)) && overlap(w.addr, w.len, a.addr, a.size)) return true;
+  return false;
+}
+
+std::vector<int> WatchSet::touched_on_hardware(const std::vector<symbols::DataAccess>& accesses) const {
+  std::vector<int> out;
+  for (std::size_t i = 0; i < watches_.size(); ++i) {
+    const Watch& w = watches_[i];
+    if (w.state != Watch::State::armed || !touched(w, accesses)) continue;
+    bool on_turn = !w.rotating;
+    for (const auto& [slot, turn] : turns_) on_turn = on_turn || turn.watch == int(i);
+    if (on_turn) out.push_back(int(i));
+  }
+  return out;
+}
+
 std::optional<std::vector<std::uint8_t>> WatchSet::read_bytes(const Watch& w) const {
   if (w.spec.access == Access::exec) return std::nullopt;
   try {
@@ -267,15 +301,22 @@ void WatchSet::bpf_describe(int index) {
   bpf_->set_shadow(i, w.shadow.empty() ? std::nullopt : std::optional(w.shadow));
 }
 
-void WatchSet::bpf_map_slot(int slot, int watch, std::uint64_t addr) {
+void WatchSet::bpf_map_slot(int slot, int watch, const core::Chunk& chunk) {
   if (!bpf_) return;
-  if (watch >= 0) bpf_->add_chunk(addr, bpf_event(slot), static_cast<std::uint32_t>(watch));
-  bpf_mapped_[slot] = {addr, watch};
+  if (watch >= 0)
+    bpf_->add_chunk(chunk.addr, chunk.len, static_cast<std::uint32_t>(chunk.type),
+                    static_cast<std::uint32_t>(watch));
+  bpf_mapped_[slot] = {chunk, watch};
 }
 
-void WatchSet::bpf_forget(int slot, std::pair<std::uint64_t, int> chunk) {
-  if (chunk.second >= 0)
-    bpf_->remove_chunk(chunk.first, bpf_event(slot), static_cast<std::uint32_t>(chunk.second));
+void WatchSet::bpf_forget(const BpfMapping& mapping) {
+  // Another slot may still map it.
+  for (const auto& [slot, m] : bpf_mapped_)
+    if (m == mapping) return;
+  const auto& [chunk, watch] = mapping;
+  if (watch >= 0)
+    bpf_->remove_chunk(chunk.addr, chunk.len, static_cast<std::uint32_t>(chunk.type),
+                       static_cast<std::uint32_t>(watch));
 }
 
 void WatchSet::close_all() {

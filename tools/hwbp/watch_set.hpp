@@ -27,13 +27,17 @@
 #include <string>
 #include <vector>
 
-#include "bpf/hit_program.hpp"
 #include "core/arch.hpp"
 #include "core/slot_table.hpp"
 #include "core/watch_spec.hpp"
 #include "perf/event.hpp"
+#include "symbols/data_access.hpp"
 #include "symbols/process_image.hpp"
 #include "symbols/symbol_table.hpp"
+
+namespace hwbp::bpf {
+class HitProgram;
+}
 
 namespace hwbp::cli {
 
@@ -120,6 +124,16 @@ class WatchSet {
   // breakpoint address not the chunk now in the slot; 0 = unknown, not compared).
   std::vector<int> watches_of(std::uint64_t sig_data, std::uint64_t trap_addr) const;
 
+  // One instruction's hits on several slots arrive as one SIGTRAP (ptrace mode), and a BPF
+  // event copy without its cookie cannot tell watches at one address apart (hit_record.h):
+  // both are settled with the instruction's data accesses (symbols/data_access.hpp).
+  // Does watch `index` share bytes with another resolved watch? (If not, nothing to settle.)
+  bool overlaps_another(int index) const;
+  // Would an access by `accesses` have triggered w's hardware type on w's bytes?
+  static bool touched(const Watch& w, const std::vector<symbols::DataAccess>& accesses);
+  // The watches on the hardware now that `accesses` triggered.
+  std::vector<int> touched_on_hardware(const std::vector<symbols::DataAccess>& accesses) const;
+
   // Re-reads a watch's bytes (nullopt if unreadable).
   std::optional<std::vector<std::uint8_t>> read_bytes(const Watch& w) const;
 
@@ -132,8 +146,6 @@ class WatchSet {
  private:
   struct SlotEvents {
     std::vector<perf::Event> events;  // one per thread opened explicitly
-    // BPF delivery: the program's link to each event (it holds the event too: both go together)
-    std::vector<bpf::HitProgram::Link> links;
     std::vector<int> watches;
   };
   void resolve_one(Watch& w, const symbols::SymbolTable& table);
@@ -143,13 +155,12 @@ class WatchSet {
   void open_on_all_threads(const std::vector<int>& slots, const std::vector<core::SlotKey>& keys,
                            bool sigtrap = false);
   // BPF delivery (no-ops without it): describe watch `index` to the program; map the chunk a
-  // slot now watches (rotation: the new chunk is mapped before the move, and the slot's old
-  // one, (address, watch), forgotten after it). The program knows a slot's events by the
-  // cookie bpf_event(slot).
+  // slot now watches to its watch (rotation: the new chunk is mapped before the move, and the
+  // old one forgotten after it unless another slot still maps it).
+  using BpfMapping = std::pair<core::Chunk, int>;  // (chunk, watch)
   void bpf_describe(int index);
-  void bpf_map_slot(int slot, int watch, std::uint64_t addr);
-  void bpf_forget(int slot, std::pair<std::uint64_t, int> chunk);
-  static std::uint64_t bpf_event(int slot) noexcept { return static_cast<std::uint64_t>(slot) + 1; }
+  void bpf_map_slot(int slot, int watch, const core::Chunk& chunk);
+  void bpf_forget(const BpfMapping& mapping);
   std::string budget_message(const Watch& w, std::size_t needed) const;
   std::vector<core::Chunk> chunks_of(const Watch& w) const;
   unsigned free_slots() const;
@@ -177,7 +188,7 @@ class WatchSet {
   bpf::HitProgram* bpf_ = nullptr;
   std::uint32_t bpf_stack_bytes_ = 0;
   bool bpf_count_only_ = false;
-  std::map<int, std::pair<std::uint64_t, int>> bpf_mapped_;  // slot -> (chunk address, watch)
+  std::map<int, BpfMapping> bpf_mapped_;  // slot -> (chunk, watch)
 
   // Rotation state. turns_: what each pool slot watches now (watch -1 = parked).
   struct Turn {
