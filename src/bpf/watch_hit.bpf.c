@@ -118,13 +118,26 @@ static __always_inline void copy_regs(struct hwbp_bpf_hit *h, const struct pt_re
   h->regs[16] = r->rip;
 }
 
-/* Copies the top of the user stack, up to want bytes. A read that would cross the end of the
- * stack mapping fails as a whole, and the main thread's stack ends just above the environment
- * strings, often within a few KB of rsp (the less environment, the closer). So when the one-shot
- * copy fails, the stack is copied page by page up to the first unreadable page: every byte that
- * exists reaches the unwinder, not a power-of-two fraction of it. */
+/* The end of the environment strings: the main thread's stack holds nothing the unwinder
+ * needs above it (only the exec path), and the stack mapping ends a few bytes later. */
+struct mm_struct___hwbp {
+  unsigned long env_end;
+} __attribute__((preserve_access_index));
+struct task_struct___hwbp {
+  struct mm_struct___hwbp *mm;
+} __attribute__((preserve_access_index));
+
+/* Copies want bytes of user stack from sp, or up to the environment's end when that is nearer
+ * (the main thread's stack top: a small environment puts it within 4 KB of a shallow frame).
+ * bpf_probe_read_user cannot fault pages in: it fails for a page never touched (the unwritten
+ * middle of a large frame) and then zero-fills its destination, which is exactly what such a
+ * page holds. So after a failed one-shot read the copy goes on page by page: the frames above
+ * the hole still reach the unwinder. */
 static __always_inline __u32 copy_stack(struct scratch_record *rec, __u64 sp, __u32 want) {
   if (want > HWBP_BPF_MAX_STACK) want = HWBP_BPF_MAX_STACK;
+  struct task_struct___hwbp *task = (void *)bpf_get_current_task();
+  __u64 env_end = BPF_CORE_READ(task, mm, env_end);
+  if (env_end > sp && env_end - sp < want) want = (__u32)(env_end - sp);
   if (want == 0) return 0;
   if (bpf_probe_read_user(rec->stack, want, (const void *)sp) == 0) return want;
   /* 64-bit on purpose: with __u32 clang bounds-checks a zero-extended copy and passes the
@@ -137,7 +150,7 @@ static __always_inline __u32 copy_stack(struct scratch_record *rec, __u64 sp, __
     /* Bounds the verifier can see: done < MAX_STACK, chunk <= PAGE, and stack[] has a page of
      * slack past MAX_STACK. */
     if (done >= HWBP_BPF_MAX_STACK || chunk == 0 || chunk > HWBP_BPF_PAGE) break;
-    if (bpf_probe_read_user(rec->stack + done, chunk, (const void *)(sp + done)) != 0) break;
+    bpf_probe_read_user(rec->stack + done, chunk, (const void *)(sp + done));  /* 0s if absent */
     done += chunk;
     chunk = HWBP_BPF_PAGE;
   }
