@@ -118,17 +118,18 @@ static __always_inline void copy_regs(struct hwbp_bpf_hit *h, const struct pt_re
   h->regs[16] = r->rip;
 }
 
-/* The end of the environment strings: the main thread's stack holds nothing the unwinder
- * needs above it (only the exec path), and the stack mapping ends a few bytes later. */
+/* The main thread's stack pointer at exec (where argc lies): every frame is below it, and
+ * above it are only argv, envp, auxv and their strings, several KB no unwind reads. */
 struct mm_struct___hwbp {
-  unsigned long env_end;
+  unsigned long start_stack;
 } __attribute__((preserve_access_index));
 struct task_struct___hwbp {
   struct mm_struct___hwbp *mm;
 } __attribute__((preserve_access_index));
 
-/* Copies want bytes of user stack from sp, or up to the environment's end when that is nearer
- * (the main thread's stack top: a small environment puts it within 4 KB of a shallow frame).
+/* Copies want bytes of user stack from sp, or up to the main thread's initial stack pointer
+ * when that is nearer (a shallow frame of the main thread: the copy is then often a few hundred
+ * bytes, and the ring holds that many more records).
  * bpf_probe_read_user cannot fault pages in: it fails for a page never touched (the unwritten
  * middle of a large frame) and then zero-fills its destination, which is exactly what such a
  * page holds. So after a failed one-shot read the copy goes on page by page: the frames above
@@ -136,8 +137,8 @@ struct task_struct___hwbp {
 static __always_inline __u32 copy_stack(struct scratch_record *rec, __u64 sp, __u32 want) {
   if (want > HWBP_BPF_MAX_STACK) want = HWBP_BPF_MAX_STACK;
   struct task_struct___hwbp *task = (void *)bpf_get_current_task();
-  __u64 env_end = BPF_CORE_READ(task, mm, env_end);
-  if (env_end > sp && env_end - sp < want) want = (__u32)(env_end - sp);
+  __u64 top = BPF_CORE_READ(task, mm, start_stack);
+  if (top > sp && top - sp < want) want = (__u32)(top - sp);
   if (want == 0) return 0;
   if (bpf_probe_read_user(rec->stack, want, (const void *)sp) == 0) return want;
   /* 64-bit on purpose: with __u32 clang bounds-checks a zero-extended copy and passes the

@@ -23,9 +23,9 @@ struct Seen {
   std::uint64_t top_word;  // the last 8 bytes of the stack copy
 };
 
-// The end of this process's environment strings (/proc/self/stat field 51): the top of the
+// This process's initial stack pointer (/proc/self/stat field 28, startstack): the top of the
 // main thread's stack as the BPF program bounds its copy.
-std::uint64_t env_end() {
+std::uint64_t start_stack() {
   std::FILE* f = std::fopen("/proc/self/stat", "r");
   char buf[4096] = {};
   std::size_t n = f ? std::fread(buf, 1, sizeof buf - 1, f) : 0;
@@ -33,7 +33,7 @@ std::uint64_t env_end() {
   const char* p = std::strrchr(buf, ')');  // comm may contain spaces
   if (!p || n == 0) return 0;
   std::uint64_t value = 0;
-  for (int field = 2; field < 51 && *p; ++field) {  // p is at the end of field 2
+  for (int field = 2; field < 28 && *p; ++field) {  // p is at the end of field 2
     p = std::strchr(p + 1, ' ');
     if (!p) return 0;
     value = std::strtoull(p + 1, nullptr, 10);
@@ -123,18 +123,17 @@ TEST_F(HitProgramTest, EveryFilterReportsEachWriteWithRegistersAndStack) {
   auto hits = drain();
   ASSERT_EQ(hits.size(), 2u);
   auto here = reinterpret_cast<std::uint64_t>(&marker);
-  auto top = env_end();
-  ASSERT_NE(top, 0u) << "no env_end in /proc/self/stat";
+  auto top = start_stack();
+  ASSERT_NE(top, 0u) << "no startstack in /proc/self/stat";
   for (const auto& h : hits) {
     // The copied stack starts at the trapping rsp, which lies below this frame's locals.
     EXPECT_LT(h.rsp, here + 4096);
     EXPECT_GT(h.rsp + 65536, here);
     EXPECT_NE(h.rip, 0u);
-    // 4096 bytes, or up to the environment's end when that is nearer (a small environment puts
-    // it within 4 KB of a shallow frame: the CI case). Pages never touched (gtest has large
-    // frames) are copied as the zeros they hold, not where the copy stops.
+    // 4096 bytes, or up to the initial stack pointer when that is nearer. Pages never touched
+    // (gtest has large frames) are copied as the zeros they hold: they do not end the copy.
     EXPECT_EQ(h.stack_size, std::min<std::uint64_t>(4096, top - h.rsp));
-    // The top of the copy is callers' frames or the environment strings, which have not
+    // The top of the copy is callers' frames (or argc), which have not
     // changed since: the copy holds the real bytes.
     std::uint64_t real;
     std::memcpy(&real, reinterpret_cast<const void*>(h.rsp + h.stack_size - 8), 8);
@@ -144,19 +143,19 @@ TEST_F(HitProgramTest, EveryFilterReportsEachWriteWithRegistersAndStack) {
   EXPECT_EQ(hits[1].new_value, 1u);
 }
 
-// Asked for the most, the copy reaches the environment's end when that is within reach: the
-// top of the main thread's stack, with the real bytes there.
+// Asked for the most, the copy reaches the main thread's initial stack pointer (argc's slot,
+// above every frame) when that is within reach, with the real bytes there.
 TEST_F(HitProgramTest, StackCopyReachesTheTopOfTheMainThreadStack) {
   auto ev = arm(HWBP_BPF_EVERY, HWBP_BPF_MAX_STACK);
   g_target = 3;
   ev.disable();
   auto hits = drain();
   ASSERT_EQ(hits.size(), 1u);
-  auto top = env_end();
-  ASSERT_NE(top, 0u) << "no env_end in /proc/self/stat";
+  auto top = start_stack();
+  ASSERT_NE(top, 0u) << "no startstack in /proc/self/stat";
   if (top - hits[0].rsp > HWBP_BPF_MAX_STACK)
-    GTEST_SKIP() << "the environment is too large here to reach its end within "
-                 << HWBP_BPF_MAX_STACK << " bytes; run under env -i to exercise this";
+    GTEST_SKIP() << "this frame lies more than " << HWBP_BPF_MAX_STACK
+                 << " bytes below the initial stack pointer; the copy cannot reach it";
   EXPECT_EQ(hits[0].stack_size, top - hits[0].rsp);
   std::uint64_t real;
   std::memcpy(&real, reinterpret_cast<const void*>(top - 8), 8);
