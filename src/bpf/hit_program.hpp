@@ -21,7 +21,6 @@
 #include <span>
 #include <string>
 #include <tuple>
-#include <utility>
 #include <vector>
 
 #include "bpf/hit_record.h"

@@ -6,18 +6,12 @@ namespace hwbp::symbols {
 namespace {
 
 // RegisterFile::gpr order (DWARF) as Zydis registers.
-constexpr ZydisRegister kGpr64[17] = {
+constexpr ZydisRegister kGpr[17] = {
     ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RDX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RBX,
     ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_RSP,
     ZYDIS_REGISTER_R8,  ZYDIS_REGISTER_R9,  ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11,
     ZYDIS_REGISTER_R12, ZYDIS_REGISTER_R13, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R15,
     ZYDIS_REGISTER_RIP};
-constexpr ZydisRegister kGpr32[17] = {
-    ZYDIS_REGISTER_EAX, ZYDIS_REGISTER_EDX, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_EBX,
-    ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_ESP,
-    ZYDIS_REGISTER_R8D, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R10D, ZYDIS_REGISTER_R11D,
-    ZYDIS_REGISTER_R12D, ZYDIS_REGISTER_R13D, ZYDIS_REGISTER_R14D, ZYDIS_REGISTER_R15D,
-    ZYDIS_REGISTER_EIP};
 
 ZydisRegister widest(ZydisRegister r) {
   return r == ZYDIS_REGISTER_NONE ? r : ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
@@ -49,14 +43,14 @@ std::optional<std::vector<DataAccess>> data_accesses(const DecodedInstruction& i
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   ZydisDecodedInstruction zi;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  // 32-bit addressing (an 0x67 prefix, all but unused in 64-bit code) is refused rather than
+  // given a second register table.
   if (insn.bytes.empty() ||
-      !ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, insn.bytes.data(), insn.bytes.size(), &zi, ops)))
+      !ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, insn.bytes.data(), insn.bytes.size(), &zi, ops)) ||
+      zi.address_width != 64)
     return std::nullopt;
   ZydisRegisterContext context{};
-  for (int i = 0; i < 17; ++i) {
-    context.values[kGpr64[i]] = regs.gpr[std::size_t(i)];
-    context.values[kGpr32[i]] = regs.gpr[std::size_t(i)] & 0xffffffffu;
-  }
+  for (int i = 0; i < 17; ++i) context.values[kGpr[i]] = regs.gpr[std::size_t(i)];
   std::vector<DataAccess> out;
   for (int i = 0; i < zi.operand_count; ++i) {
     const ZydisDecodedOperand& op = ops[i];

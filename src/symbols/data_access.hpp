@@ -6,7 +6,8 @@
 // Refused (nullopt) where the registers after the instruction no longer give the address:
 //  - implicit operands (push/pop/call/ret move rsp; string instructions move rsi/rdi);
 //  - an address register the instruction itself writes (mov rax, [rax]; pop into it; xchg);
-//  - an fs/gs segment without that segment's base (BPF records do not carry it).
+//  - an fs/gs segment without that segment's base (BPF records do not carry it);
+//  - 32-bit addressing (an 0x67 prefix).
 #pragma once
 
 #include <array>

@@ -257,13 +257,16 @@ bool WatchSet::overlaps_another(int index) const {
   return false;
 }
 
-bool WatchSet::touched(const Watch& w, const std::vector<symbols::DataAccess>& accesses) {
+bool WatchSet::touched(const Watch& w, const std::vector<symbols::DataAccess>& accesses) const {
   if (!is_data(w)) return false;
-  // x86 has write and read-write breakpoints: modify and w watches arm the first, r and rw the
-  // second (their value filters come later).
-  bool writes_only = w.spec.access == Access::modify || w.spec.access == Access::write;
-  for (const auto& a : accesses)
-    if ((a.write || (!writes_only && a.read)) && overlap(w.addr, w.len, a.addr, a.size)) return true;
+  // What the hardware watches for this access kind (value filters such as modify come later).
+  const core::HwType type = core::hw_type_for(arch_, w.spec.access);
+  for (const auto& a : accesses) {
+    bool triggers = type == core::HwType::write  ? a.write
+                    : type == core::HwType::read ? a.read
+                                                 : a.read || a.write;
+    if (triggers && overlap(w.addr, w.len, a.addr, a.size)) return true;
+  }
   return false;
 }
 

@@ -129,8 +129,6 @@ class WatchSet {
   // both are settled with the instruction's data accesses (symbols/data_access.hpp).
   // Does watch `index` share bytes with another resolved watch? (If not, nothing to settle.)
   bool overlaps_another(int index) const;
-  // Would an access by `accesses` have triggered w's hardware type on w's bytes?
-  static bool touched(const Watch& w, const std::vector<symbols::DataAccess>& accesses);
   // The watches on the hardware now that `accesses` triggered.
   std::vector<int> touched_on_hardware(const std::vector<symbols::DataAccess>& accesses) const;
 
@@ -148,6 +146,8 @@ class WatchSet {
     std::vector<perf::Event> events;  // one per thread opened explicitly
     std::vector<int> watches;
   };
+  // Would `accesses` have triggered w's hardware breakpoint type on w's bytes?
+  bool touched(const Watch& w, const std::vector<symbols::DataAccess>& accesses) const;
   void resolve_one(Watch& w, const symbols::SymbolTable& table);
   void arm_one(int index);
   // Opens the slots on every thread of the process, re-scanning /proc/PID/task until no new
