@@ -147,7 +147,7 @@ void HitProgram::set_shadow(std::uint32_t index, const std::optional<std::vector
     throw Error(Errc::system, fmt::format("cannot update the BPF shadow table: {}", std::strerror(errno)), errno);
 }
 
-void HitProgram::write_chunk(const ChunkKey& k, const std::vector<std::uint32_t>& list) {
+void HitProgram::write_chunk(const ChunkKey& k, const ChunkWatches& list) {
   hwbp_bpf_chunk_key key{};
   key.addr = std::get<0>(k);
   key.len = std::get<1>(k);
@@ -157,22 +157,26 @@ void HitProgram::write_chunk(const ChunkKey& k, const std::vector<std::uint32_t>
     return;
   }
   hwbp_bpf_chunk c{};
-  for (std::uint32_t w : list)
-    if (c.count < HWBP_BPF_WATCHES_PER_CHUNK) c.watch[c.count++] = w;
+  for (auto [watch, part] : list) {
+    if (c.count == HWBP_BPF_WATCHES_PER_CHUNK) break;
+    c.watch[c.count] = watch;
+    c.part[c.count++] = part;
+  }
   if (bpf_map_update_elem(map_fd("chunks"), &key, &c, BPF_ANY) != 0)
     throw Error(Errc::system, fmt::format("cannot update the BPF chunk table: {}", std::strerror(errno)), errno);
 }
 
 void HitProgram::add_chunk(std::uint64_t addr, std::uint32_t len, std::uint32_t type,
-                           std::uint32_t watch) {
+                           std::uint32_t watch, std::uint32_t part) {
   ChunkKey key{addr, len, type};
   auto& list = chunks_[key];
-  if (std::find(list.begin(), list.end(), watch) != list.end()) return;
+  auto of_watch = [watch](const auto& e) { return e.first == watch; };
+  if (std::find_if(list.begin(), list.end(), of_watch) != list.end()) return;
   if (list.size() >= HWBP_BPF_WATCHES_PER_CHUNK)
     throw Error(Errc::invalid_request,
                 fmt::format("more than {} watches share the chunk at {:#x}; use --mode ptrace",
                             HWBP_BPF_WATCHES_PER_CHUNK, addr));
-  list.push_back(watch);
+  list.emplace_back(watch, part);
   write_chunk(key, list);
 }
 
@@ -180,7 +184,7 @@ void HitProgram::remove_chunk(std::uint64_t addr, std::uint32_t len, std::uint32
                               std::uint32_t watch) {
   auto it = chunks_.find({addr, len, type});
   if (it == chunks_.end()) return;
-  std::erase(it->second, watch);
+  std::erase_if(it->second, [watch](const auto& e) { return e.first == watch; });
   write_chunk(it->first, it->second);
   if (it->second.empty()) chunks_.erase(it);
 }

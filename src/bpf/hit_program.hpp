@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "bpf/hit_record.h"
@@ -53,8 +54,10 @@ class HitProgram {
   // The "old" value of the next hit; nullopt = unknown.
   void set_shadow(std::uint32_t index, const std::optional<std::vector<std::uint8_t>>& bytes);
   // Hits of a breakpoint (address, length, HW_BREAKPOINT_* type) are reported for `watch`
-  // (watches sharing the breakpoint in the order added).
-  void add_chunk(std::uint64_t addr, std::uint32_t len, std::uint32_t type, std::uint32_t watch);
+  // (watches sharing the breakpoint in the order added); `part` is which of the watch's chunks
+  // it is (< 32): one store over two chunks of a watch is then one hit, not two.
+  void add_chunk(std::uint64_t addr, std::uint32_t len, std::uint32_t type, std::uint32_t watch,
+                 std::uint32_t part = 0);
   void remove_chunk(std::uint64_t addr, std::uint32_t len, std::uint32_t type, std::uint32_t watch);
   void clear_chunks();
 
@@ -80,12 +83,13 @@ class HitProgram {
   static int on_record(void* ctx, void* data, std::size_t size);
   int map_fd(const char* name) const;
   using ChunkKey = std::tuple<std::uint64_t, std::uint32_t, std::uint32_t>;  // addr, len, type
-  void write_chunk(const ChunkKey& key, const std::vector<std::uint32_t>& list);
+  using ChunkWatches = std::vector<std::pair<std::uint32_t, std::uint32_t>>;  // (watch, part)
+  void write_chunk(const ChunkKey& key, const ChunkWatches& list);
 
   bpf_object* object_ = nullptr;
   ring_buffer* ring_ = nullptr;
   int prog_fd_ = -1;
-  std::map<ChunkKey, std::vector<std::uint32_t>> chunks_;  // mirror of the "chunks" map
+  std::map<ChunkKey, ChunkWatches> chunks_;  // mirror of the "chunks" map
   const HitFn* current_ = nullptr;
   std::size_t taken_ = 0, max_ = 0;
   std::exception_ptr error_;

@@ -59,6 +59,18 @@ struct hwbp_bpf_chunk_key {
 struct hwbp_bpf_chunk {
   __u32 count;
   __u32 watch[HWBP_BPF_WATCHES_PER_CHUNK];
+  __u32 part[HWBP_BPF_WATCHES_PER_CHUNK];  /* which of that watch's chunks this is (< 32) */
+};
+
+/* Map "accesses" (per-CPU array, index = watch): the last access reported for the watch on
+ * this CPU. One store that covers two chunks of a watch hits two slots, and the program runs
+ * once per slot in the same #DB: the second run finds the same thread, the same registers and
+ * a chunk not yet seen, and is not a hit of its own. Identical registers mean an identical
+ * access, so a later execution starts with a chunk already seen and begins a new access. */
+struct hwbp_bpf_access {
+  __u32 tid;
+  __u32 parts;  /* bit per chunk seen in this access */
+  __u64 regs[17];
 };
 
 #define HWBP_BPF_OLD_KNOWN 1u

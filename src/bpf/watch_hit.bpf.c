@@ -45,6 +45,13 @@ struct {
   __type(value, __u64);
 } counts SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, HWBP_BPF_MAX_WATCHES);
+  __type(key, __u32);
+  __type(value, struct hwbp_bpf_access);
+} accesses SEC(".maps");
+
 /* The record is built here, not on the 512-byte BPF stack: it carries up to 16 KB of stack. */
 struct scratch_record {
   struct hwbp_bpf_hit hit;
@@ -110,12 +117,37 @@ static __always_inline void count(__u32 stat) {
   if (v) *v += 1;
 }
 
-static __always_inline void copy_regs(struct hwbp_bpf_hit *h, const struct pt_regs *r) {
-  h->regs[0] = r->rax;  h->regs[1] = r->rdx;  h->regs[2] = r->rcx;  h->regs[3] = r->rbx;
-  h->regs[4] = r->rsi;  h->regs[5] = r->rdi;  h->regs[6] = r->rbp;  h->regs[7] = r->rsp;
-  h->regs[8] = r->r8;   h->regs[9] = r->r9;   h->regs[10] = r->r10; h->regs[11] = r->r11;
-  h->regs[12] = r->r12; h->regs[13] = r->r13; h->regs[14] = r->r14; h->regs[15] = r->r15;
-  h->regs[16] = r->rip;
+/* The user registers in DWARF order (hit_record.h). */
+static __always_inline void copy_regs(__u64 *out, const struct pt_regs *r) {
+  out[0] = r->rax;  out[1] = r->rdx;  out[2] = r->rcx;  out[3] = r->rbx;
+  out[4] = r->rsi;  out[5] = r->rdi;  out[6] = r->rbp;  out[7] = r->rsp;
+  out[8] = r->r8;   out[9] = r->r9;   out[10] = r->r10; out[11] = r->r11;
+  out[12] = r->r12; out[13] = r->r13; out[14] = r->r14; out[15] = r->r15;
+  out[16] = r->rip;
+}
+
+/* Is this run another chunk of the access the watch last reported (hit_record.h, "accesses")?
+ * Otherwise it starts a new access. */
+static __always_inline int same_access(struct bpf_perf_event_data *ctx, __u32 index, __u32 part) {
+  struct hwbp_bpf_access *a = bpf_map_lookup_elem(&accesses, &index);
+  if (!a) return 0;
+  __u64 regs[17];
+  copy_regs(regs, &ctx->regs);
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  __u32 bit = 1u << (part & 31);
+  int same = a->tid == tid && !(a->parts & bit);
+#pragma unroll
+  for (int i = 0; i < 17; i++)
+    if (a->regs[i] != regs[i]) same = 0;
+  if (same) {
+    a->parts |= bit;
+    return 1;
+  }
+  a->tid = tid;
+  a->parts = bit;
+#pragma unroll
+  for (int i = 0; i < 17; i++) a->regs[i] = regs[i];
+  return 0;
 }
 
 /* The main thread's stack pointer at exec (where argc lies): every frame is below it, and
@@ -187,12 +219,13 @@ static __always_inline int value_passes(struct hwbp_bpf_hit *h, const struct hwb
 
 /* A global (not inlined) function: the verifier checks it once, not once per loop iteration of
  * the caller. */
-__attribute__((noinline)) int report(struct bpf_perf_event_data *ctx, __u32 index) {
+__attribute__((noinline)) int report(struct bpf_perf_event_data *ctx, __u32 index, __u32 part) {
   __u32 zero = 0;
   struct hwbp_bpf_watch *w = bpf_map_lookup_elem(&watches, &index);
   struct hwbp_bpf_shadow *s = bpf_map_lookup_elem(&shadows, &index);
   struct scratch_record *rec = bpf_map_lookup_elem(&scratch, &zero);
   if (!ctx || !w || !s || !rec) return 0;
+  if (same_access(ctx, index, part)) return 0;
   struct hwbp_bpf_hit *h = &rec->hit;
   h->flags = 0;
   if (!value_passes(h, w, s)) {
@@ -215,7 +248,7 @@ __attribute__((noinline)) int report(struct bpf_perf_event_data *ctx, __u32 inde
   h->tid = (__u32)bpf_get_current_pid_tgid();
   h->watch = index;
   h->bp_addr = ctx->addr;
-  copy_regs(h, &ctx->regs);
+  copy_regs(h->regs, &ctx->regs);
   h->stack_size = w->stack_bytes ? copy_stack(rec, ctx->regs.rsp, w->stack_bytes) : 0;
   __u64 size = sizeof(struct hwbp_bpf_hit) + h->stack_size;
   if (size > sizeof(struct hwbp_bpf_hit) + HWBP_BPF_MAX_STACK)
@@ -241,7 +274,7 @@ int hwbp_on_hit(struct bpf_perf_event_data *ctx) {
   }
   for (__u32 i = 0; i < HWBP_BPF_WATCHES_PER_CHUNK; i++) {
     if (i >= c->count) break;
-    report(ctx, c->watch[i]);
+    report(ctx, c->watch[i], c->part[i]);
   }
   return 0;
 }

@@ -208,6 +208,44 @@ TEST_F(HitProgramTest, EventsAtOneAddressReportOnlyTheirOwnWatch) {
   EXPECT_EQ(program_->stats().unmapped, 0u);
 }
 
+// A store over both chunks of one watch hits two slots and runs the program twice in one #DB:
+// it is one hit. The same store executed again with identical registers (an asm loop whose
+// counter is in memory) is a new hit each time.
+TEST_F(HitProgramTest, StoreOverTwoChunksOfOneWatchIsOneHit) {
+  using hwbp::core::HwType;
+  auto addr = reinterpret_cast<std::uintptr_t>(&g_target);
+  hwbp::perf::BreakpointAttr a;
+  a.len = 4;
+  a.type = HwType::write;
+  a.inherit = a.inherit_thread = true;
+  std::vector<hwbp::perf::Event> events;
+  for (std::uint32_t part : {0u, 1u}) {
+    a.addr = addr + 4 * part;
+    events.push_back(hwbp::perf::Event::open(a, 0));
+    program_->attach(events.back().fd());
+    program_->add_chunk(a.addr, 4, static_cast<std::uint32_t>(HwType::write), 7, part);
+  }
+  program_->set_watch(7, addr, 8, HWBP_BPF_EVERY, 0);
+  program_->set_shadow(7, std::vector<std::uint8_t>(8, 0));
+  g_target = 0;
+  for (auto& ev : events) ASSERT_EQ(ev.enable(), 0);
+  g_target = 0x100000001;  // both chunks: one hit
+  write_half(4, 2);        // the second chunk only: one hit
+  volatile std::uint32_t left = 3;
+  std::uint64_t value = 0x300000003;
+  asm volatile("1: movq %0, (%1)\n\tdecl (%2)\n\tjnz 1b"
+               : : "r"(value), "r"(addr), "r"(&left) : "memory", "cc");
+  for (auto& ev : events) ev.disable();
+  auto hits = drain();
+  ASSERT_EQ(hits.size(), 5u);
+  EXPECT_EQ(hits[0].new_value, 0x100000001u);
+  EXPECT_EQ(hits[1].new_value, 0x200000001u);
+  for (std::size_t i = 2; i < 5; ++i) {
+    EXPECT_EQ(hits[i].new_value, 0x300000003u);
+    EXPECT_EQ(hits[i].rip, hits[2].rip);  // the same instruction, registers alike
+  }
+}
+
 TEST_F(HitProgramTest, UnchangedFilterAndUnmappedAddresses) {
   auto ev = arm(HWBP_BPF_UNCHANGED, 0);
   g_target = 0;  // same as the shadow: reported

@@ -306,9 +306,12 @@ void WatchSet::bpf_describe(int index) {
 
 void WatchSet::bpf_map_slot(int slot, int watch, const core::Chunk& chunk) {
   if (!bpf_) return;
-  if (watch >= 0)
+  if (watch >= 0) {
+    auto chunks = chunks_of(watches_[std::size_t(watch)]);
+    auto part = std::find(chunks.begin(), chunks.end(), chunk) - chunks.begin();
     bpf_->add_chunk(chunk.addr, chunk.len, static_cast<std::uint32_t>(chunk.type),
-                    static_cast<std::uint32_t>(watch));
+                    static_cast<std::uint32_t>(watch), static_cast<std::uint32_t>(part));
+  }
   bpf_mapped_[slot] = {chunk, watch};
 }
 
