@@ -12,6 +12,7 @@
 #include "bpf/hit_program.hpp"
 #include "hwbp/error.hpp"
 #include "perf/event.hpp"
+#include "support/hit_delivery.hpp"
 
 namespace {
 
@@ -92,6 +93,7 @@ class HitProgramTest : public ::testing::Test {
 };
 
 TEST_F(HitProgramTest, ModifyFilterReportsOnlyChangesWithExactValues) {
+  HWBP_REQUIRE_HITS();
   auto ev = arm(HWBP_BPF_CHANGED, 0);
   for (std::uint64_t v : {5ull, 5ull, 9ull, 9ull, 9ull, 0xdeadbeefcafeull}) g_target = v;
   ev.disable();
@@ -115,6 +117,7 @@ TEST_F(HitProgramTest, ModifyFilterReportsOnlyChangesWithExactValues) {
 }
 
 TEST_F(HitProgramTest, EveryFilterReportsEachWriteWithRegistersAndStack) {
+  HWBP_REQUIRE_HITS();
   auto ev = arm(HWBP_BPF_EVERY, 4096);
   int marker = 0;
   g_target = 1;
@@ -146,6 +149,7 @@ TEST_F(HitProgramTest, EveryFilterReportsEachWriteWithRegistersAndStack) {
 // Asked for the most, the copy reaches the main thread's initial stack pointer (argc's slot,
 // above every frame) when that is within reach, with the real bytes there.
 TEST_F(HitProgramTest, StackCopyReachesTheTopOfTheMainThreadStack) {
+  HWBP_REQUIRE_HITS();
   auto ev = arm(HWBP_BPF_EVERY, HWBP_BPF_MAX_STACK);
   g_target = 3;
   ev.disable();
@@ -163,6 +167,7 @@ TEST_F(HitProgramTest, StackCopyReachesTheTopOfTheMainThreadStack) {
 }
 
 TEST_F(HitProgramTest, ThreadsCreatedAfterArmingCarryTheProgram) {
+  HWBP_REQUIRE_HITS();
   auto ev = arm(HWBP_BPF_EVERY, 0);
   pid_t child_tid = 0;
   std::thread t([&] {
@@ -183,6 +188,7 @@ TEST_F(HitProgramTest, ThreadsCreatedAfterArmingCarryTheProgram) {
 // the same breakpoint address: each hit is reported for the watches of the event that hit, in
 // the arming thread and in a thread created later (the kernel's copies of the events).
 TEST_F(HitProgramTest, EventsAtOneAddressReportOnlyTheirOwnWatch) {
+  HWBP_REQUIRE_HITS();
   using hwbp::core::HwType;
   auto whole = arm(HWBP_BPF_EVERY, 0, 8, 7);
   auto low = arm(HWBP_BPF_EVERY, 0, 4, 8);
@@ -212,6 +218,7 @@ TEST_F(HitProgramTest, EventsAtOneAddressReportOnlyTheirOwnWatch) {
 // it is one hit. The same store executed again with identical registers (an asm loop whose
 // counter is in memory) is a new hit each time.
 TEST_F(HitProgramTest, StoreOverTwoChunksOfOneWatchIsOneHit) {
+  HWBP_REQUIRE_HITS();
   using hwbp::core::HwType;
   auto addr = reinterpret_cast<std::uintptr_t>(&g_target);
   hwbp::perf::BreakpointAttr a;
@@ -247,6 +254,7 @@ TEST_F(HitProgramTest, StoreOverTwoChunksOfOneWatchIsOneHit) {
 }
 
 TEST_F(HitProgramTest, UnchangedFilterAndUnmappedAddresses) {
+  HWBP_REQUIRE_HITS();
   auto ev = arm(HWBP_BPF_UNCHANGED, 0);
   g_target = 0;  // same as the shadow: reported
   g_target = 3;  // changed: filtered
@@ -263,6 +271,7 @@ TEST_F(HitProgramTest, UnchangedFilterAndUnmappedAddresses) {
 }
 
 TEST_F(HitProgramTest, UnknownShadowCountsAsChangedAndSaysSo) {
+  HWBP_REQUIRE_HITS();
   auto ev = arm(HWBP_BPF_CHANGED, 0);
   program_->set_shadow(7, std::nullopt);
   g_target = 0;  // equal to memory before, but the old value is unknown: reported

@@ -22,16 +22,29 @@ if grep -qE '^fail +breakpoint slots ' <<<"$out"; then
   echo "SKIP: this machine refuses perf breakpoint events: $(grep -E '^fail +breakpoint slots' <<<"$out")"
   exit 77
 fi
-[ "$rc" -eq 0 ] || fail "doctor exited $rc, expected 0"
+# Where the hypervisor delivers no debug exceptions (in_mode.sh: HWBP_TEST_HITS=0), doctor must
+# say exactly that, as an essential failure (exit 1, "ok":false), with its fix.
+silent=0
+[ "${HWBP_TEST_HITS:-1}" = 1 ] || silent=1
+want_rc=$((silent ? 1 : 0))
+[ "$rc" -eq "$want_rc" ] || fail "doctor exited $rc, expected $want_rc"
 [ -z "$(cat "$SCRATCH/doctor.err")" ] || fail "doctor wrote to stderr: $(cat "$SCRATCH/doctor.err")"
 [ "$(wc -l <<<"$out")" -eq "${#NAMES[@]}" ] || fail "expected ${#NAMES[@]} lines, got $(wc -l <<<"$out")"
-grep -qE '^ok +debug registers fire +a write watchpoint counted 3 of 3 writes$' <<<"$out" ||
-  fail "debug registers fire is not ok"
+if [ "$silent" = 1 ]; then
+  grep -qE '^fail +debug registers fire +a write watchpoint counted 0 of 3 writes: the hypervisor does not deliver debug exceptions to this VM \(fix: ' <<<"$out" ||
+    fail "debug registers fire does not explain the silent hypervisor"
+else
+  grep -qE '^ok +debug registers fire +a write watchpoint counted 3 of 3 writes$' <<<"$out" ||
+    fail "debug registers fire is not ok"
+fi
 # Where BPF loads, the fast mode's live check must fully pass: 4 writes with their values, one
 # from a thread created after arming.
 bpf_line=$(grep -E '^(ok|warn|fail) +bpf mode ' <<<"$out")
 if grep -qE '^warn +bpf mode +unavailable: ' <<<"$bpf_line"; then
   echo "note: bpf mode not checked further, BPF is unavailable here: $bpf_line"
+elif [ "$silent" = 1 ]; then
+  grep -qE "^warn +bpf mode +hwbp's BPF program reported 0 of 4 writes \(fix: " <<<"$bpf_line" ||
+    fail "bpf mode should report 0 of 4 writes on a silent machine: $bpf_line"
 else
   grep -qE "^ok +bpf mode +hwbp's BPF program reported 4 of 4 writes with their values, one in a thread created after arming: " <<<"$bpf_line" ||
     fail "bpf mode is not ok: $bpf_line"
@@ -47,8 +60,9 @@ done <<<"$out"
 json=$("$HWBP" doctor --json 2>/dev/null)
 jrc=$?
 echo "$json"
-[ "$jrc" -eq 0 ] || fail "doctor --json exited $jrc, expected 0"
-grep -qF '{"ok":true,"checks":[' <<<"$json" || fail "--json does not start with ok:true"
+[ "$jrc" -eq "$want_rc" ] || fail "doctor --json exited $jrc, expected $want_rc"
+want_ok=$([ "$silent" = 1 ] && echo false || echo true)
+grep -qF "{\"ok\":$want_ok,\"checks\":[" <<<"$json" || fail "--json does not start with ok:$want_ok"
 [ "$(grep -oF '"status":' <<<"$json" | wc -l)" -eq "${#NAMES[@]}" ] || fail "--json has a different number of checks"
 for name in "${NAMES[@]}"; do
   line=$(grep -E "^(ok|warn|fail) +$name  " <<<"$out")

@@ -14,7 +14,12 @@ expect_error() {  # expect_error PATTERN CMD...
   grep -q -- "$pattern" err.txt || fail "'$*': expected /$pattern/, got: $(cat err.txt)"
   ! grep -q MARK out.txt || fail "'$*': the program ran"
 }
-expect_error "no symbol 'countr'.*did you mean: counter" "$HWBP" run --watch countr -- "$PROGS/writes"
+# In a dynamic executable a name is looked up again once the loader has mapped the libraries.
+if [ "${HWBP_TEST_HITS:-1}" = 1 ]; then
+  expect_error "no symbol 'countr'.*did you mean: counter" "$HWBP" run --watch countr -- "$PROGS/writes"
+else
+  echo "note: not checked here (needs debug-register hits: the loader breakpoint): a misspelt name in a dynamic executable"
+fi
 expect_error "did you mean: counter" "$HWBP" run --watch countr -- "$PROGS/writes_static"
 expect_error "watch spec 'counter:zz'" "$HWBP" run --watch counter:zz -- "$PROGS/writes"
 expect_error "needs 8 debug-register slots.*4 slots" "$HWBP" run --watch counter:64 -- "$PROGS/writes"

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "hwbp/hwbp.h"
+#include "support/hit_delivery.hpp"
 
 namespace {
 
@@ -19,6 +20,7 @@ void on_hit(const hwbp_hit* hit, void* user) {
 }
 
 TEST(CApi, CallbackEnableDisableRetarget) {
+  HWBP_REQUIRE_HITS();
   int user_count = 0;
   hwbp_options o{};
   o.addr = reinterpret_cast<uintptr_t>(&g_x);

@@ -7,6 +7,7 @@
 
 #include "hwbp/hwbp.hpp"
 #include "test_support.hpp"
+#include "support/hit_delivery.hpp"
 
 namespace hwbp::test {
 namespace {
@@ -44,6 +45,7 @@ int expected_hits(Access a, const Expect& e) {
 }
 
 TEST_P(LibraryAccess, ExactHitCountsInsideAndNoneOutside) {
+  HWBP_REQUIRE_HITS();
   const AccessCase& c = GetParam();
   unsigned char* base = g_buffer + 16;
   std::memset(g_buffer, 0, sizeof g_buffer);
@@ -105,6 +107,7 @@ __attribute__((noinline)) int exec_target(int x) {
 }
 
 TEST(LibraryAccessExec, CountsEveryCall) {
+  HWBP_REQUIRE_HITS();
   HitLog log;
   auto fn = reinterpret_cast<std::uintptr_t>(&exec_target);
   Watch w = watch({fn, 1, Access::exec, Target::this_thread(), log.callback()});
@@ -117,6 +120,7 @@ TEST(LibraryAccessExec, CountsEveryCall) {
 }
 
 TEST(LibraryAccessExec, CountingModeUsesKernelCounts) {
+  HWBP_REQUIRE_HITS();
   auto fn = reinterpret_cast<std::uintptr_t>(&exec_target);
   Watch w = watch({fn, 1, Access::exec, Target::this_thread(), {}});
   int (*volatile call)(int) = exec_target;
@@ -125,6 +129,7 @@ TEST(LibraryAccessExec, CountingModeUsesKernelCounts) {
 }
 
 TEST(LibraryValues, OldAndNewAreExactForEveryWrite) {
+  HWBP_REQUIRE_HITS();
   alignas(8) static volatile std::uint64_t var = 7;
   HitLog log;
   Watch w = watch(var, Access::write, log.callback(), Target::this_thread());
@@ -142,6 +147,7 @@ TEST(LibraryValues, OldAndNewAreExactForEveryWrite) {
 }
 
 TEST(LibraryValues, ModifySkipsSameValueWritesAndCountsOnlyChanges) {
+  HWBP_REQUIRE_HITS();
   alignas(8) static volatile std::uint32_t var = 1;
   Watch w = watch(var, Access::modify, [](const Hit&) {}, Target::this_thread());
   for (int i = 0; i < 10; ++i) var = 1;  // no change
@@ -150,6 +156,7 @@ TEST(LibraryValues, ModifySkipsSameValueWritesAndCountsOnlyChanges) {
 }
 
 TEST(LibraryValues, DisabledWatchReportsNothingAndResumesWithFreshShadow) {
+  HWBP_REQUIRE_HITS();
   alignas(8) static volatile std::uint64_t var = 1;
   HitLog log;
   Watch w = watch(var, Access::modify, log.callback(), Target::this_thread());

@@ -7,6 +7,7 @@
 
 #include "hwbp/hwbp.hpp"
 #include "test_support.hpp"
+#include "support/hit_delivery.hpp"
 
 namespace hwbp::test {
 namespace {
@@ -26,6 +27,7 @@ bool arm_cpu_wide(Watch& out, std::uintptr_t addr, std::size_t len, std::string&
 }
 
 TEST(LibraryCpuWide, CountsWritesFromEveryThread) {
+  HWBP_REQUIRE_HITS();
   Watch w;
   std::string why;
   if (!arm_cpu_wide(w, reinterpret_cast<std::uintptr_t>(&g_cpu_vars[0]), 8, why))

@@ -9,6 +9,7 @@
 
 #include "hwbp/hwbp.hpp"
 #include "test_support.hpp"
+#include "support/hit_delivery.hpp"
 
 namespace hwbp::test {
 namespace {
@@ -48,6 +49,7 @@ void write_all_for(std::chrono::milliseconds duration, int count) {
 }
 
 TEST(LibraryFlexible, SixWatchesRotateOnFourSlotsWithExactHitsAndCoverage) {
+  HWBP_REQUIRE_HITS();
   ASSERT_EQ(slots_per_thread(), 4u) << "this test assumes the x86 budget of 4 slots";
   set_rotation_interval(2ms);
   int fds_before = open_fd_count();
@@ -76,6 +78,7 @@ TEST(LibraryFlexible, SixWatchesRotateOnFourSlotsWithExactHitsAndCoverage) {
 }
 
 TEST(LibraryFlexible, PinnedWatchesNeverRotate) {
+  HWBP_REQUIRE_HITS();
   set_rotation_interval(2ms);
   ExactLog pinned_log;
   std::vector<ExactLog> flex_logs(3);
@@ -103,6 +106,7 @@ TEST(LibraryFlexible, PinnedWatchesNeverRotate) {
 }
 
 TEST(LibraryFlexible, PinnedWatchTakesASlotBackFromTheRotation) {
+  HWBP_REQUIRE_HITS();
   std::vector<Watch> flex;
   for (int i = 0; i < 4; ++i) {
     WatchOptions o{reinterpret_cast<std::uintptr_t>(&g_vars[i]), 8, Access::write,
@@ -135,6 +139,7 @@ TEST(LibraryFlexible, WatchLargerThanTheRotationIsRefused) {
 }
 
 TEST(LibraryFlexible, ProcessWideFlexibleWatchesCoverOtherThreads) {
+  HWBP_REQUIRE_HITS();
   set_rotation_interval(2ms);
   std::vector<ExactLog> logs(5);
   std::vector<Watch> flex;

@@ -14,6 +14,7 @@
 
 #include "hwbp/hwbp.hpp"
 #include "test_support.hpp"
+#include "support/hit_delivery.hpp"
 
 namespace hwbp::test {
 namespace {
@@ -28,6 +29,7 @@ int wait_exit_code(pid_t pid) {
 }
 
 TEST(LibraryProcess, ForkChildStartsWithNoWatchAndParentKeepsIt) {
+  HWBP_REQUIRE_HITS();
   Watch w = watch(g_var, Access::write, [](const Hit&) {});
   g_var = 1;
   ASSERT_EQ(w.hits(), 1u);
@@ -44,6 +46,7 @@ TEST(LibraryProcess, ForkChildStartsWithNoWatchAndParentKeepsIt) {
 }
 
 TEST(LibraryProcess, ExecDropsTheWatches) {
+  HWBP_REQUIRE_HITS();
   const std::string helper = std::string(HWBP_TEST_HELPER_DIR) + "/hwbp_exec_child";
   // Find where the helper's variable lands with ASLR off, so the watch can be set on exactly
   // the address the exec'd image will write.
@@ -87,6 +90,7 @@ std::atomic<int> g_user_traps{0};
 void user_handler(int, siginfo_t*, void*) { g_user_traps++; }
 
 TEST(LibraryProcess, HandlerInstalledAfterTheLibraryIsChained) {
+  HWBP_REQUIRE_HITS();
   Watch w = watch(g_var, Access::write, [](const Hit&) {}, Target::this_thread());
   struct sigaction act {}, old {};
   act.sa_sigaction = user_handler;
@@ -106,6 +110,7 @@ TEST(LibraryProcess, HandlerInstalledAfterTheLibraryIsChained) {
 }
 
 TEST(LibraryProcess, HandlerInstalledBeforeTheLibraryIsChained) {
+  HWBP_REQUIRE_HITS();
   // A fresh program (the library's handler is not installed yet) installs its own handler,
   // then arms a watch.
   const std::string helper = std::string(HWBP_TEST_HELPER_DIR) + "/hwbp_exec_child";
@@ -119,6 +124,7 @@ TEST(LibraryProcess, HandlerInstalledBeforeTheLibraryIsChained) {
 }
 
 TEST(LibraryProcess, ForeignPerfTrapNeverKillsTheProcess) {
+  HWBP_REQUIRE_HITS();
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {

@@ -4,6 +4,7 @@
 
 #include "hwbp/hwbp.hpp"
 #include "test_support.hpp"
+#include "support/hit_delivery.hpp"
 
 namespace hwbp::test {
 namespace {
@@ -12,6 +13,7 @@ alignas(64) volatile std::uint64_t g_a = 1, g_b = 100, g_c = 1000;
 alignas(64) volatile unsigned char g_bytes[64];
 
 TEST(LibraryRetarget, MovesTheWatchAndItsValueShadow) {
+  HWBP_REQUIRE_HITS();
   g_a = 1;
   g_b = 100;
   HitLog log;
@@ -29,6 +31,7 @@ TEST(LibraryRetarget, MovesTheWatchAndItsValueShadow) {
 }
 
 TEST(LibraryRetarget, ProcessWideWatchMovesOnEveryThread) {
+  HWBP_REQUIRE_HITS();
   g_c = 1000;
   HitLog log;
   Watch w = watch(g_a, Access::write, log.callback());
@@ -48,6 +51,7 @@ TEST(LibraryRetarget, ProcessWideWatchMovesOnEveryThread) {
 }
 
 TEST(LibraryRetarget, SharedWatchIsReArmedWithoutMovingTheOtherWatch) {
+  HWBP_REQUIRE_HITS();
   Watch a = watch(g_a, Access::write, [](const Hit&) {}, Target::this_thread());
   Watch b = watch(g_a, Access::write, [](const Hit&) {}, Target::this_thread());
   b.retarget(reinterpret_cast<std::uintptr_t>(&g_b));
@@ -59,6 +63,7 @@ TEST(LibraryRetarget, SharedWatchIsReArmedWithoutMovingTheOtherWatch) {
 }
 
 TEST(LibraryRetarget, ChangesLengthAndChunkCount) {
+  HWBP_REQUIRE_HITS();
   Watch w = watch({reinterpret_cast<std::uintptr_t>(&g_bytes[0]), 8, Access::write,
                    Target::this_thread(), [](const Hit&) {}});
   w.retarget(reinterpret_cast<std::uintptr_t>(&g_bytes[18]), 10);  // 2 + 4 + 4
@@ -75,6 +80,7 @@ TEST(LibraryRetarget, ChangesLengthAndChunkCount) {
 }
 
 TEST(LibraryRetarget, FailedRetargetLeavesTheWatchUnchanged) {
+  HWBP_REQUIRE_HITS();
   Watch w = watch(g_a, Access::write, [](const Hit&) {}, Target::this_thread());
   EXPECT_THROW(w.retarget(0), Error);
   // Needs 5 slots: refused, and the watch still watches g_a.

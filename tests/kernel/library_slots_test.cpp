@@ -10,6 +10,7 @@
 
 #include "hwbp/hwbp.hpp"
 #include "test_support.hpp"
+#include "support/hit_delivery.hpp"
 
 namespace hwbp::test {
 namespace {
@@ -30,6 +31,7 @@ void expect_error(const std::function<void()>& f, Errc code, const std::string& 
 }
 
 TEST(LibrarySlots, IdenticalChunksShareOneSlotAndBothWatchesGetTheHit) {
+  HWBP_REQUIRE_HITS();
   ASSERT_GE(slots_per_thread(), 4u) << "this test assumes the x86 budget of 4 slots";
   Watch a = watch({addr_of(0), 8, Access::write, Target::this_thread(), [](const Hit&) {}});
   Watch b = watch({addr_of(0), 8, Access::modify, Target::this_thread(), [](const Hit&) {}});
@@ -52,6 +54,7 @@ TEST(LibrarySlots, IdenticalChunksShareOneSlotAndBothWatchesGetTheHit) {
 }
 
 TEST(LibrarySlots, FifthSlotFailsWithNothingHalfInstalled) {
+  HWBP_REQUIRE_HITS();
   ASSERT_EQ(slots_per_thread(), 4u) << "this test needs exactly 4 slots (x86)";
   int fds_before = open_fd_count();
   Watch full = watch({addr_of(0), 32, Access::write, Target::this_thread(), [](const Hit&) {}});

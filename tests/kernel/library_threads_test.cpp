@@ -9,6 +9,7 @@
 
 #include "hwbp/hwbp.hpp"
 #include "test_support.hpp"
+#include "support/hit_delivery.hpp"
 
 namespace hwbp::test {
 namespace {
@@ -21,6 +22,7 @@ struct Worker {
 };
 
 TEST(LibraryThreads, EightBeforeAndEightAfterArmingAllReportedWithTheirTid) {
+  HWBP_REQUIRE_HITS();
   constexpr int kThreads = 16;
   HitLog log;
   std::atomic<bool> go{false};
@@ -49,6 +51,7 @@ TEST(LibraryThreads, EightBeforeAndEightAfterArmingAllReportedWithTheirTid) {
 }
 
 TEST(LibraryThreads, ThreadsCreatedWhileArmingAreCovered) {
+  HWBP_REQUIRE_HITS();
   // A spawner creates threads continuously while the watch is being armed; each thread waits
   // for the watch to be armed, then writes once. Every one of them must be reported once.
   constexpr int kSpawned = 64;
@@ -79,6 +82,7 @@ TEST(LibraryThreads, ThreadsCreatedWhileArmingAreCovered) {
 }
 
 TEST(LibraryThreads, ThisThreadWatchIgnoresOtherThreads) {
+  HWBP_REQUIRE_HITS();
   HitLog log;
   Watch w = watch(g_shared, Access::write, log.callback(), Target::this_thread());
   std::thread other([] { g_shared = 1; });
@@ -89,6 +93,7 @@ TEST(LibraryThreads, ThisThreadWatchIgnoresOtherThreads) {
 }
 
 TEST(LibraryThreads, GivenThreadWatchCoversOnlyThatThread) {
+  HWBP_REQUIRE_HITS();
   std::atomic<pid_t> tid{0};
   std::atomic<int> phase{0};
   std::thread target([&] {

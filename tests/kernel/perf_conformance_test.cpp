@@ -18,6 +18,7 @@
 
 #include "perf/event.hpp"
 #include "perf/threads.hpp"
+#include "support/hit_delivery.hpp"
 
 namespace {
 
@@ -103,6 +104,7 @@ TEST(PerfConformanceWatchpoint, ReadOnly) {
 }
 
 TEST(PerfConformanceWatchpoint, WriteOnly) {
+  HWBP_REQUIRE_HITS();
   Event ev;
   OPEN_OR_SKIP(ev, bp(&data1, sizeof data1, HwType::write, false), 0, -1);
   const std::uint64_t tmp = data1;
@@ -112,6 +114,7 @@ TEST(PerfConformanceWatchpoint, WriteOnly) {
 }
 
 TEST(PerfConformanceWatchpoint, ReadWrite) {
+  HWBP_REQUIRE_HITS();
   Event ev;
   OPEN_OR_SKIP(ev, bp(&data1, sizeof data1, HwType::read_write, false), 0, -1);
   const std::uint64_t tmp = data1;
@@ -121,6 +124,7 @@ TEST(PerfConformanceWatchpoint, ReadWrite) {
 }
 
 TEST(PerfConformanceWatchpoint, Modify) {
+  HWBP_REQUIRE_HITS();
   Event ev;
   OPEN_OR_SKIP(ev, bp(&data1, sizeof data1, HwType::write, false), 0, -1);
   data1 = 77;
@@ -181,6 +185,7 @@ __attribute__((noinline, noipa)) void test_function() {
 #endif
 
 TEST(PerfConformanceBpSignal, WatchpointAndBreakpointOnOneInstructionWithNestedSignals) {
+  HWBP_REQUIRE_HITS();
 #if !defined(__x86_64__)
   GTEST_SKIP() << "needs the x86-64 `incq (%rdi)` stub (bp_signal.c's one-instruction wp + bp)";
 #else
@@ -237,6 +242,7 @@ void count_sigio(int, siginfo_t*, void*) { overflow_signals = overflow_signals +
 __attribute__((noinline, noipa)) void overflow_target() { asm volatile("" ::: "memory"); }
 
 TEST(PerfConformanceBpSignalOverflow, SamplePeriod100Gives100SignalsFor10000Hits) {
+  HWBP_REQUIRE_HITS();
   constexpr int kExecutions = 10000, kThreshold = 100;
   SignalGuard io(SIGIO, count_sigio);
   ASSERT_TRUE(io.ok());

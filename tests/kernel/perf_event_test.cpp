@@ -26,6 +26,7 @@
 #include "perf/errors.hpp"
 #include "perf/event.hpp"
 #include "perf/threads.hpp"
+#include "support/hit_delivery.hpp"
 
 namespace {
 
@@ -80,6 +81,7 @@ int fill_slots(unsigned n, std::vector<Event>& held) {
 // PerfEvent: lifecycle and counting
 
 TEST(PerfEvent, CountsEveryWriteExactlyWhileEnabled) {
+  HWBP_REQUIRE_HITS();
   Event ev = Event::open(watch(&g_var), 0);
   ASSERT_TRUE(ev.valid());
   for (int i = 0; i < 3; ++i) g_var = i;  // opened disabled: not counted
@@ -101,6 +103,7 @@ TEST(PerfEvent, CountsEveryWriteExactlyWhileEnabled) {
 }
 
 TEST(PerfEvent, ExecBreakpointCountsCalls) {
+  HWBP_REQUIRE_HITS();
   BreakpointAttr a = watch(reinterpret_cast<const void*>(&exec_target), sizeof(long),
                            HwType::exec);
   a.disabled = false;
@@ -120,6 +123,7 @@ TEST(PerfEvent, DestructorClosesTheFd) {
 }
 
 TEST(PerfEvent, MoveTransfersOwnership) {
+  HWBP_REQUIRE_HITS();
   Event a = Event::open(watch(&g_var), 0);
   const int fd = a.fd();
   Event b(std::move(a));
@@ -144,6 +148,7 @@ TEST(PerfEvent, MoveTransfersOwnership) {
 }
 
 TEST(PerfEvent, ModifyMovesTheWatchAndKeepsTheCount) {
+  HWBP_REQUIRE_HITS();
   Event ev = Event::open(watch(&g_var), 0);
   ASSERT_EQ(ev.enable(), 0);
   g_var = 1;
@@ -180,6 +185,7 @@ TEST(PerfEvent, ModifyTakesOnlyAddrLenTypeDisabled) {
 }
 
 TEST(PerfEvent, InheritThreadCountsThreadsCreatedLater) {
+  HWBP_REQUIRE_HITS();
   if (!capabilities().inherit_thread) GTEST_SKIP() << "attr.inherit_thread missing (kernel < 5.13)";
   BreakpointAttr a = watch(&g_var);
   a.inherit = true;

@@ -9,6 +9,7 @@
 
 #include "hwbp/hwbp.hpp"
 #include "test_support.hpp"
+#include "support/hit_delivery.hpp"
 
 namespace hwbp::test {
 namespace {
@@ -77,6 +78,7 @@ void expect_signals(const Ctx& ctx, int expected) {
 }
 
 TEST(SigtrapThreadsConformance, RemainDisabled) {
+  HWBP_REQUIRE_HITS();
   SelftestRun run;
   iterate_on = 1;
   Watch w = disabled_rw_watch(iterate_on, run.ctx);
@@ -88,6 +90,7 @@ TEST(SigtrapThreadsConformance, RemainDisabled) {
 }
 
 TEST(SigtrapThreadsConformance, EnableEvent) {
+  HWBP_REQUIRE_HITS();
   SelftestRun run;
   iterate_on = 1;
   Watch w = disabled_rw_watch(iterate_on, run.ctx);
@@ -102,6 +105,7 @@ TEST(SigtrapThreadsConformance, EnableEvent) {
 }
 
 TEST(SigtrapThreadsConformance, ModifyReachesInheritedEvents) {
+  HWBP_REQUIRE_HITS();
   // The selftest MODIFYs the parent event; its inherited copies must follow. Here the watch is
   // armed elsewhere first, the threads are created, then it is re-targeted onto iterate_on.
   static volatile int elsewhere = 0;
@@ -117,6 +121,7 @@ TEST(SigtrapThreadsConformance, ModifyReachesInheritedEvents) {
 }
 
 TEST(SigtrapThreadsConformance, SignalStress) {
+  HWBP_REQUIRE_HITS();
   SelftestRun run;
   iterate_on = 3000;
   Watch w = disabled_rw_watch(iterate_on, run.ctx);
@@ -129,6 +134,7 @@ TEST(SigtrapThreadsConformance, SignalStress) {
 }
 
 TEST(SigtrapThreadsConformance, SignalStressWithDisable) {
+  HWBP_REQUIRE_HITS();
   constexpr int kTarget = kThreads * 3000;
   SelftestRun run;
   iterate_on = -1;

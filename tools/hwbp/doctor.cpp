@@ -25,6 +25,7 @@
 #include "core/arch.hpp"
 #include "perf/capabilities.hpp"
 #include "perf/errors.hpp"
+#include "perf/hit_delivery.hpp"
 #include "perf/event.hpp"
 
 namespace {
@@ -192,35 +193,27 @@ Check check_ptrace() {
           "boot with kernel.yama.ptrace_scope lower (it cannot be lowered until reboot)"};
 }
 
-// The decisive test: arm a write watchpoint on a local and write it 3 times. Some hypervisors
-// accept the event (the kernel programs DR7) but never deliver #DB to the guest, so only a
-// real hit proves that watches work here.
+// The decisive test (the shared probe, src/perf/hit_delivery): some hypervisors accept the event
+// (the kernel programs DR7) but never deliver #DB to the guest, so only a real hit proves that
+// watches work here.
 Check check_fires() {
-  alignas(8) volatile std::uint64_t target = 0;
-  hwbp::perf::BreakpointAttr a;
-  a.addr = reinterpret_cast<std::uintptr_t>(&target);
-  a.len = 8;
-  a.type = hwbp::core::HwType::write;
-  a.sample_period = 0;  // count only: no signal, no ring buffer
-  hwbp::perf::Event ev;
-  if (const int rc = hwbp::perf::Event::try_open(a, 0, -1, ev); rc != 0)
-    return {Status::fail, "debug registers fire",
-            fmt::format("could not arm a test watchpoint ({})", std::strerror(-rc)),
-            hwbp::perf::error_from_errno(-rc, {}).what(), true};
-  ev.enable();
-  for (int i = 1; i <= 3; ++i) target = static_cast<std::uint64_t>(i);
-  ev.disable();
-  const std::int64_t n = ev.count();
-  if (n == 3)
-    return {Status::ok, "debug registers fire", "a write watchpoint counted 3 of 3 writes", "", true};
-  if (n == 0)
-    return {Status::fail, "debug registers fire",
-            "a write watchpoint counted 0 of 3 writes: the hypervisor does not deliver debug "
-            "exceptions to this VM",
-            "run on bare metal or a hypervisor that passes #DB through (KVM does; some nested or "
-            "cloud VMs do not)", true};
-  return {Status::warn, "debug registers fire",
-          fmt::format("a write watchpoint counted {} of 3 writes", n),
+  using State = hwbp::perf::HitDelivery::State;
+  const hwbp::perf::HitDelivery d = hwbp::perf::probe_hit_delivery();
+  const char* name = "debug registers fire";
+  switch (d.state) {
+    case State::delivered:
+      return {Status::ok, name, d.detail, "", true};
+    case State::unknown:
+      return {Status::fail, name, d.detail, hwbp::perf::error_from_errno(d.open_errno, {}).what(), true};
+    case State::silent:
+      return {Status::fail, name,
+              d.detail + ": the hypervisor does not deliver debug exceptions to this VM",
+              "run on bare metal or a hypervisor that passes #DB through (KVM does; some nested or "
+              "cloud VMs do not)", true};
+    case State::partial:
+      break;
+  }
+  return {Status::warn, name, d.detail,
           "unexpected count: another tool may be multiplexing debug registers", true};
 }
 
