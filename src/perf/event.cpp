@@ -71,6 +71,13 @@ int Event::try_open(const BreakpointAttr& attr, pid_t pid, int cpu, Event& out) 
   return 0;
 }
 
+Event Event::adopt(int fd, const BreakpointAttr& identity) noexcept {
+  Event ev;
+  ev.fd_ = fd;
+  ev.attr_ = identity;
+  return ev;
+}
+
 Event::Event(Event&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)), attr_(other.attr_) {}
 

@@ -40,6 +40,9 @@ class Event {
   static Event open(const BreakpointAttr& attr, pid_t pid, int cpu = -1);
   // Same, but returns the negative errno instead of throwing (for probes and hot paths).
   static int try_open(const BreakpointAttr& attr, pid_t pid, int cpu, Event& out) noexcept;
+  // Takes ownership of an fd of another perf event kind that stands for a breakpoint (a uprobe:
+  // perf/uprobe.hpp); `identity` says which (type exec, its address). modify() does not apply.
+  static Event adopt(int fd, const BreakpointAttr& identity) noexcept;
 
   Event(Event&& other) noexcept;
   Event& operator=(Event&& other) noexcept;
