@@ -24,9 +24,7 @@ RuleViolation violation(Rule rule, const WatchRequest& req, const char* what) {
           format("length %zu at 0x%jx: %s", req.len, static_cast<std::uintmax_t>(req.addr), what)};
 }
 
-bool is_power_of_two(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
-
-// Rules shared by both forms, in the order the kernel would (if it validated first).
+// Rules of every request, in the order the kernel would check them (if it validated first).
 std::optional<RuleViolation> check_common(const ArchInfo& arch, const WatchRequest& req) {
   if (req.addr == 0)
     return RuleViolation{Rule::null_address, format("address 0x0 (length %zu): cannot watch the "
@@ -65,41 +63,6 @@ std::optional<RuleViolation> check_exec(const ArchInfo& arch, const WatchRequest
   return std::nullopt;
 }
 
-std::optional<RuleViolation> check_x86_slot(const WatchRequest& req) {
-  if (req.len > 8 || !is_power_of_two(req.len))
-    return violation(Rule::bad_length, req,
-                     "x86-64 watches 1, 2, 4 or 8 aligned bytes; use a range watch to split it");
-  // The CPU ignores the low address bits, so an unaligned DRn would watch the wrong bytes.
-  if (req.addr % req.len != 0) {
-    const std::string what = format(
-        "x86-64 needs a %zu-byte watch at a multiple of %zu; use a "
-        "range watch to split it",
-        req.len, req.len);
-    return violation(Rule::unaligned, req, what.c_str());
-  }
-  return std::nullopt;
-}
-
-std::optional<RuleViolation> check_byte_select_slot(const ArchInfo& arch, const WatchRequest& req) {
-  if (req.len > arch.max_len) {
-    const std::string what = format(
-        "%s watches at most %u bytes in one slot; use a range watch "
-        "to split it",
-        arch.name, arch.max_len);
-    return violation(Rule::bad_length, req, what.c_str());
-  }
-  // BAS selects bytes of one aligned doubleword only.
-  const std::uintptr_t boundary = (req.addr | 7) + 1;
-  if (req.len - 1 >= boundary - req.addr) {
-    const std::string what = format(
-        "crosses the 8-byte boundary at 0x%jx (%s watches bytes inside "
-        "one aligned doubleword); use a range watch to split it",
-        static_cast<std::uintmax_t>(boundary), arch.name);
-    return violation(Rule::bad_length, req, what.c_str());
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::uintptr_t user_address_limit(const ArchInfo& arch) noexcept {
@@ -107,19 +70,6 @@ std::uintptr_t user_address_limit(const ArchInfo& arch) noexcept {
   // last user page unmapped as a guard against non-canonical returns). 5-level paging and
   // 52-bit aarch64 address spaces are not modelled.
   return arch.kind == ArchKind::x86_64 ? (std::uintptr_t{1} << 47) - 4096 : std::uintptr_t{1} << 48;
-}
-
-std::optional<RuleViolation> validate_single_slot(const ArchInfo& arch, const WatchRequest& req) {
-  if (auto v = check_common(arch, req)) return v;
-  if (req.access == Access::exec) return check_exec(arch, req);
-  if (req.access == Access::read && !arch.has_read_only) {
-    const std::string what = format(
-        "%s has no read-only debug register; use a range watch "
-        "(emulates read from read/write hits) or watch rw",
-        arch.name);
-    return violation(Rule::read_unsupported, req, what.c_str());
-  }
-  return arch.byte_select ? check_byte_select_slot(arch, req) : check_x86_slot(req);
 }
 
 std::optional<RuleViolation> validate_range(const ArchInfo& arch, const WatchRequest& req) {

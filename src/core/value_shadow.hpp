@@ -69,10 +69,6 @@ class ValueShadow {
     bytes_ = bytes ? std::move(*bytes) : Bytes{};
     state_ = bytes ? state : ShadowState::invalid;
   }
-  // The verdict of the confirmation rule on the bytes armed with (no effect on no bytes).
-  void settle(ShadowState state) noexcept {
-    if (state_ != ShadowState::invalid) state_ = state;
-  }
   // At a hit, with the bytes the access left (read while the writer cannot run: exact): returns
   // the old bytes, nullopt when not confirmed, and keeps `now` as the next hit's old value.
   std::optional<Bytes> exchange(std::optional<Bytes> now) {
@@ -81,8 +77,6 @@ class ValueShadow {
     arm(std::move(now), ShadowState::confirmed);
     return old;
   }
-  // The delivery saw the bytes some other way (e.g. a BPF record's new bytes).
-  void observe(std::optional<Bytes> now) { arm(std::move(now), ShadowState::confirmed); }
   void forget() { arm(std::nullopt, ShadowState::invalid); }
 
   ShadowState state() const noexcept { return state_; }
