@@ -120,10 +120,10 @@ static __always_inline void count(__u32 stat) {
 /* The user registers in DWARF order (hit_record.h, HWBP_BPF_REG_*). */
 static __always_inline void copy_regs(__u64 *out, const struct pt_regs *r) {
   out[0] = r->rax;  out[1] = r->rdx;  out[2] = r->rcx;  out[3] = r->rbx;
-  out[4] = r->rsi;  out[5] = r->rdi;  out[6] = r->rbp;  out[7] = r->rsp;
+  out[4] = r->rsi;  out[5] = r->rdi;  out[6] = r->rbp;  out[HWBP_BPF_REG_RSP] = r->rsp;
   out[8] = r->r8;   out[9] = r->r9;   out[10] = r->r10; out[11] = r->r11;
   out[12] = r->r12; out[13] = r->r13; out[14] = r->r14; out[15] = r->r15;
-  out[16] = r->rip;
+  out[HWBP_BPF_REG_RIP] = r->rip;
 }
 
 /* Is this run another chunk of the access the watch last reported (hit_record.h, "accesses")?

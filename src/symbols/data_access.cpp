@@ -6,7 +6,7 @@ namespace hwbp::symbols {
 namespace {
 
 // RegisterFile::gpr order (DWARF) as Zydis registers.
-constexpr ZydisRegister kGpr[17] = {
+constexpr ZydisRegister kGpr[kDwarfRegisters] = {
     ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RDX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RBX,
     ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_RSP,
     ZYDIS_REGISTER_R8,  ZYDIS_REGISTER_R9,  ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11,
@@ -50,7 +50,7 @@ std::optional<std::vector<DataAccess>> data_accesses(const DecodedInstruction& i
       zi.address_width != 64)
     return std::nullopt;
   ZydisRegisterContext context{};
-  for (int i = 0; i < 17; ++i) context.values[kGpr[i]] = regs.gpr[std::size_t(i)];
+  for (std::size_t i = 0; i < kDwarfRegisters; ++i) context.values[kGpr[i]] = regs.gpr[i];
   std::vector<DataAccess> out;
   for (int i = 0; i < zi.operand_count; ++i) {
     const ZydisDecodedOperand& op = ops[i];

@@ -84,7 +84,7 @@ class HitProgramTest : public ::testing::Test {
   std::vector<Seen> drain() {
     std::vector<Seen> out;
     program_->drain([&](const hwbp_bpf_hit& h, std::span<const std::uint8_t> stack) {
-      Seen s{h.tid, h.watch, h.flags, static_cast<std::uint32_t>(stack.size()), 0, 0, h.regs[16], h.regs[7], 0};
+      Seen s{h.tid, h.watch, h.flags, static_cast<std::uint32_t>(stack.size()), 0, 0, h.regs[HWBP_BPF_REG_RIP], h.regs[HWBP_BPF_REG_RSP], 0};
       std::memcpy(&s.old_value, h.old_bytes, 8);
       std::memcpy(&s.new_value, h.new_bytes, 8);
       if (stack.size() >= 8) std::memcpy(&s.top_word, stack.data() + stack.size() - 8, 8);
