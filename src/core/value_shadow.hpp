@@ -6,21 +6,23 @@
 // The confirmation rule. The shadow is read while the program may run on: in another thread, a
 // write can land between arming the slot and reading the bytes. That write traps (the slot is
 // armed), and if the shadow already holds its result the next hit reports old == new — or a
-// `modify` watch drops it as unchanged. Two facts decide:
-//  - The kernel's hit count is incremented at the trap (kernel/events/hw_breakpoint.c:
-//    perf_bp_event -> perf_swevent_event), before any signal handler, tracer or BPF record sees
-//    the hit. If the count of the watch's events moved between just before arming and just
-//    after the read, a trapped write may be in the value read.
-//  - But the store is visible to other CPUs before its trap is counted: the debug exception is
-//    taken after the instruction retires (Intel SDM vol. 3, 18.2.4: data breakpoints are traps),
-//    and in a virtual machine only after an exit to the hypervisor — microseconds. A read can see
-//    a store whose count is still to come. So the bytes are also read just before arming, and
-//    they must be the same after: a trapped write that changed them is then seen either in the
-//    count or in the bytes. (A write that stored the same bytes is a same-value write either
-//    way; only an untrapped write before arming undone by a trapped one right after — A, B, A
-//    within the arming — can still pass.)
+// `modify` watch drops it as unchanged. Two kinds of evidence decide:
+//  - A hit seen during the arming. The kernel's hit count of the watch's events is incremented
+//    at the trap (kernel/events/hw_breakpoint.c: perf_bp_event -> perf_swevent_event), before
+//    any signal handler, tracer or BPF record sees the hit; an engine whose own handler takes
+//    the shadow at every hit (the library's SIGTRAP handler) sees it there too, for free.
+//  - The bytes across the arming. A store is visible to other CPUs before its trap is counted
+//    or handled: the debug exception is taken after the instruction retires (Intel SDM vol. 3,
+//    "Data Memory and I/O Breakpoint Exception Conditions": data breakpoints are traps), and in
+//    a virtual machine only after an exit to the
+//    hypervisor — microseconds. So the bytes are also read just before arming, and must be the
+//    same after: a trapped write that changed them shows in the bytes even before it shows
+//    anywhere else. (A write that stored the same bytes is a same-value write either way.)
 // Confirmed: the value read is the value at arming time. Otherwise the shadow stays unconfirmed
-// and the next hit reports its old value as unknown: never a guess.
+// and the next hit reports its old value as unknown: never a guess. The one case left is an
+// A-B-A within the arming — an untrapped write before it undone by a trapped one whose hit is
+// not yet seen — which the kernel's count narrows (the CLI reads it) and nothing closes short of
+// stopping every writer.
 #pragma once
 
 #include <cstdint>
@@ -43,10 +45,9 @@ struct ShadowEvidence {
   // Another thread may write the bytes while the slot is armed. False when the only writer is
   // the thread doing the arming (a watch of the calling thread) or the program is stopped.
   bool race_possible = true;
-  // The hit count of the watch's events just before arming and just after the read (sums over
-  // every event of the slots; a fresh event starts at 0).
-  std::int64_t count_before = 0;
-  std::int64_t count_after = 0;
+  // A hit on the watch's slots was seen between just before arming and just after the read:
+  // their hit count moved, or the engine's own hit handler ran.
+  bool hit_seen = false;
   // The bytes read just before arming equal those read after it.
   bool unchanged_across_arming = false;
 };
@@ -54,7 +55,7 @@ struct ShadowEvidence {
 constexpr ShadowState shadow_state(const ShadowEvidence& e) noexcept {
   if (!e.read_ok) return ShadowState::invalid;
   if (!e.race_possible) return ShadowState::confirmed;
-  if (e.count_after == e.count_before && e.unchanged_across_arming) return ShadowState::confirmed;
+  if (!e.hit_seen && e.unchanged_across_arming) return ShadowState::confirmed;
   return ShadowState::tentative;
 }
 

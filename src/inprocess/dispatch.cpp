@@ -72,18 +72,15 @@ void DispatchTable::refresh_shadow(int index, const core::Chunk& chunk, bool via
                        std::memory_order_release);
 }
 
-void DispatchTable::confirm_shadow(int index, const core::Chunk& chunk, bool via_kernel,
-                                   std::int64_t count_before,
-                                   const std::function<std::int64_t()>& count_now) noexcept {
+void DispatchTable::confirm_shadow(int index, const core::Chunk& chunk, bool via_kernel) noexcept {
   Slot& s = slots_[index];
-  // refresh_shadow() left the bytes read before arming, tentative (unless a handler ran since).
+  // refresh_shadow() left the bytes read before arming, tentative, unless a handler ran since.
   if (s.shadow_state.load(std::memory_order_acquire) != kTentative) return;
   const std::uint64_t before_arming = s.shadow.load(std::memory_order_relaxed);
   std::uint64_t value = 0;
   core::ShadowEvidence evidence;
   evidence.read_ok = read_chunk(chunk, via_kernel, value);
-  evidence.count_before = count_before;
-  evidence.count_after = evidence.read_ok ? count_now() : count_before;
+  evidence.hit_seen = false;  // a handler that ran makes the compare-and-swap below fail
   evidence.unchanged_across_arming = value == before_arming;
   // Not confirmed: stays tentative, and the next hit says its old value is unknown.
   if (core::shadow_state(evidence) != core::ShadowState::confirmed) return;

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -67,13 +66,12 @@ class DispatchTable {
   // can write the chunk meanwhile (the arming thread is the only watched writer), so the value
   // is final; otherwise it is tentative until confirm_shadow().
   void refresh_shadow(int index, const core::Chunk& chunk, bool via_kernel, bool confirmed) noexcept;
-  // After arming: reads the chunk again, then asks the slot's hit count (`count_now`); if it is
-  // still `count_before` (taken just before arming) and the bytes are those refresh_shadow()
-  // read before arming, the value is the one at arming time (core::shadow_state) and becomes
-  // the confirmed shadow — unless a hit handler got there first.
-  void confirm_shadow(int index, const core::Chunk& chunk, bool via_kernel,
-                      std::int64_t count_before,
-                      const std::function<std::int64_t()>& count_now) noexcept;
+  // After arming: reads the chunk again; if the bytes are those refresh_shadow() read before
+  // arming and no hit handler took the shadow meanwhile (its state is still tentative: the
+  // handler is the library's evidence of a hit, see core/value_shadow.hpp), the value is the
+  // one at arming time and becomes the confirmed shadow. The handler of a hit that races this
+  // call wins the compare-and-swap.
+  void confirm_shadow(int index, const core::Chunk& chunk, bool via_kernel) noexcept;
   // Handler side: the old value and whether it is exact; installs `new_value`.
   static std::uint64_t swap_shadow(Slot& slot, std::uint64_t new_value, bool& old_known) noexcept;
 

@@ -187,23 +187,21 @@ std::int64_t Registry::slot_count(int slot) const {
   return total;
 }
 
-std::int64_t Registry::begin_shadow(int slot) {
-  if (!slot_needs_values(slot)) return -1;  // read_write, exec, counting: no values to report
+bool Registry::begin_shadow(int slot) {
+  if (!slot_needs_values(slot)) return false;  // read_write, exec, counting: no values to report
   // Only the arming thread writes a this-thread watch's bytes under watch, and it is busy here:
   // the value read now is final. Otherwise another thread may write between this read and the
   // arming, so the value stays tentative until finish_shadow() confirms it.
-  bool race = may_race(slot);
-  std::int64_t before = race ? slot_count(slot) : -1;
+  const bool race = may_race(slot);
   const core::Chunk& chunk = table_.key(slot).chunk;
   dispatch_table().refresh_shadow(slot, chunk, reads_via_kernel(chunk.type), !race);
-  return before;
+  return race;
 }
 
-void Registry::finish_shadow(int slot, std::int64_t count_before) {
-  if (count_before < 0) return;
+void Registry::finish_shadow(int slot, bool confirm) {
+  if (!confirm) return;
   const core::Chunk& chunk = table_.key(slot).chunk;
-  dispatch_table().confirm_shadow(slot, chunk, reads_via_kernel(chunk.type), count_before,
-                                  [&] { return slot_count(slot); });
+  dispatch_table().confirm_shadow(slot, chunk, reads_via_kernel(chunk.type));
 }
 
 void Registry::sync_hw_state(int slot) {
@@ -222,7 +220,7 @@ void Registry::sync_hw_state(int slot) {
     active_.lower(static_cast<unsigned>(slot));  // only once nothing can fire any more
     return;
   }
-  std::int64_t count_before = begin_shadow(slot);
+  const bool confirm = begin_shadow(slot);
   active_.raise(static_cast<unsigned>(slot));  // before anything can fire
   for (std::size_t i = 0; i < hw.threads.events.size(); ++i) {
     int rc = hw.threads.events[i].enable();
@@ -235,7 +233,7 @@ void Registry::sync_hw_state(int slot) {
     }
   }
   hw.hw_enabled = true;
-  finish_shadow(slot, count_before);
+  finish_shadow(slot, confirm);
 }
 
 void Registry::attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys) {
@@ -292,9 +290,9 @@ void Registry::open_slot(int slot, const WatchRecord& rec, std::size_t not_yet_o
   bool enable = rec.enabled.load();
   perf::BreakpointAttr a = attr_for(slot);
   a.disabled = !enable;
-  std::int64_t count_before = -1;
+  bool confirm = false;
   if (enable) {
-    count_before = begin_shadow(slot);  // no events yet: the count starts at 0
+    confirm = begin_shadow(slot);
     active_.raise(static_cast<unsigned>(slot));  // before the first event can fire
   }
   // For ENOSPC messages: hwbp's slots on that thread are the committed ones already open.
@@ -309,7 +307,7 @@ void Registry::open_slot(int slot, const WatchRecord& rec, std::size_t not_yet_o
     throw;
   }
   hw_[slot].hw_enabled = enable;
-  if (enable) finish_shadow(slot, count_before == -1 ? -1 : 0);
+  if (enable) finish_shadow(slot, confirm);
 }
 
 void Registry::detach(WatchRecord& rec) noexcept {
@@ -460,14 +458,14 @@ bool Registry::try_retarget_in_place(WatchRecord& rec, const std::vector<core::S
     int slot = rec.slots[i];
     table_.rekey(slot, key);
     hw_[slot].generation = next_generation_++;  // a signal from the old chunk is now stale
-    std::int64_t count_before = begin_shadow(slot);
+    const bool confirm = begin_shadow(slot);
     publish_slot(slot);
     perf::BreakpointAttr a = attr_for(slot);
     for (std::size_t e = 0; e < hw_[slot].threads.events.size(); ++e) {
       int rc = hw_[slot].threads.events[e].modify(a);
       if (rc < 0) return rc;
     }
-    if (hw_[slot].hw_enabled) finish_shadow(slot, count_before);
+    if (hw_[slot].hw_enabled) finish_shadow(slot, confirm);
     return 0;
   };
   for (std::size_t i = 0; i < keys.size(); ++i) {

@@ -102,8 +102,10 @@ class Registry {
   bool slot_needs_values(int slot) const;
   bool may_race(int slot) const;
   std::int64_t slot_count(int slot) const;
-  std::int64_t begin_shadow(int slot);
-  void finish_shadow(int slot, std::int64_t count_before);
+  // The value shadow around arming a slot (core/value_shadow.hpp): read before, confirmed after.
+  // begin_shadow() returns whether finish_shadow() has to confirm (another thread may write).
+  bool begin_shadow(int slot);
+  void finish_shadow(int slot, bool confirm);
   perf::BreakpointAttr attr_for(int slot) const;
   unsigned slots_on_thread(pid_t tid) const;
   void update_armed(WatchRecord& rec);

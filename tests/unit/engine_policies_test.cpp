@@ -87,20 +87,20 @@ TEST(ValueFilter, IntegerAndByteComparisonsAgree) {
 // ---- shadow confirmation ----
 
 TEST(ShadowRule, ConfirmedOnlyWhenNoHitCouldHaveRacedTheRead) {
-  EXPECT_EQ(shadow_state({.read_ok = true, .race_possible = true, .count_before = 3, .count_after = 3,
+  EXPECT_EQ(shadow_state({.read_ok = true, .race_possible = true, .hit_seen = false,
                           .unchanged_across_arming = true}),
             ShadowState::confirmed);
   // A write trapped between arming and the read: the value read may already be its result.
-  EXPECT_EQ(shadow_state({.read_ok = true, .race_possible = true, .count_before = 3, .count_after = 4,
+  EXPECT_EQ(shadow_state({.read_ok = true, .race_possible = true, .hit_seen = true,
                           .unchanged_across_arming = true}),
             ShadowState::tentative);
-  // The bytes moved across the arming but no trap was counted yet: a store whose debug
-  // exception is still in flight (or one made before arming): not proven either.
-  EXPECT_EQ(shadow_state({.read_ok = true, .race_possible = true, .count_before = 3, .count_after = 3,
+  // The bytes moved across the arming but no hit was seen yet: a store whose debug exception
+  // is still in flight (or one made before arming): not proven either.
+  EXPECT_EQ(shadow_state({.read_ok = true, .race_possible = true, .hit_seen = false,
                           .unchanged_across_arming = false}),
             ShadowState::tentative);
   // The arming thread is the only writer, or the program is stopped: the read is final.
-  EXPECT_EQ(shadow_state({.read_ok = true, .race_possible = false, .count_before = 0, .count_after = 9}),
+  EXPECT_EQ(shadow_state({.read_ok = true, .race_possible = false, .hit_seen = true}),
             ShadowState::confirmed);
   EXPECT_EQ(shadow_state({.read_ok = false, .race_possible = false}), ShadowState::invalid);
 }

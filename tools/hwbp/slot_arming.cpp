@@ -167,16 +167,16 @@ void SlotArming::settle_shadow(const Watch& w, const std::vector<int>& slots,
   // The program may run on (attach; other threads at a loader stop; rotation turns): a write
   // between arming and this read would make the shadow "new" rather than "old".
   const std::optional<Bytes> bytes = read_bytes(w);
+  const std::int64_t count_after = slots_count(slots);
   core::ShadowEvidence evidence;
   evidence.read_ok = bytes.has_value();
-  evidence.count_before = before.count;
-  evidence.count_after = slots_count(slots);
+  evidence.hit_seen = count_after != before.count;  // the kernel's count (core/value_shadow.hpp)
   evidence.unchanged_across_arming = bytes && before.bytes && *bytes == *before.bytes;
   if (core::shadow_state(evidence) != core::ShadowState::confirmed) return;  // stays unknown
   delivery_.seed_shadow(w.id, *bytes);
   // A hit counted while the seed was stored may have updated the shadow first (BPF: in the
   // kernel); the seed would then be older than that hit's bytes.
-  if (slots_count(slots) != evidence.count_after) delivery_.forget_shadow(w.id);
+  if (slots_count(slots) != count_after) delivery_.forget_shadow(w.id);
 }
 
 void SlotArming::arm_loader_hook(std::uint64_t addr) {
