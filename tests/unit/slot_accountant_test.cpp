@@ -308,7 +308,8 @@ std::vector<KUnitParam> kunit_params() {
 INSTANTIATE_TEST_SUITE_P(Slots, AccountantKUnit, ::testing::ValuesIn(kunit_params()), kunit_name);
 
 // ===================================================================================
-// Error order (reference section 4) and argument checks.
+// Error order (kernel/events/hw_breakpoint.c: hw_breakpoint_event_init, then __reserve_bp_slot)
+// and argument checks.
 // ===================================================================================
 
 TEST(AccountantErrors, InvalidTypesAreEinvalBeforeSpace) {
@@ -377,7 +378,8 @@ TEST(AccountantErrors, WeightsCountAsSlots) {
 }
 
 // ===================================================================================
-// Modify (reference section 8): a class change re-reserves; on failure the old stays.
+// Modify (kernel/events/hw_breakpoint.c: modify_bp_slot): a class change re-reserves; on
+// failure the old stays.
 // ===================================================================================
 
 TEST(AccountantModify, ClassChangeThatFailsRestoresOldReservation) {
