@@ -2,7 +2,7 @@
 // ("pinned"); the others take turns ("rotate") on a pool of the slots left free, one time slice
 // each, a whole watch (all its chunks) at a time so that a hit while it is armed is exact. These
 // are the decisions, pure and shared by the library's rotator (src/inprocess/rotation.cpp), the
-// CLI's (tools/hwbp/slot_arming.cpp) and `hwbp plan --flexible`, which predicts the CLI. How a
+// CLI's (tools/hwbp/slot_rotation.cpp) and `hwbp plan --flexible`, which predicts the CLI. How a
 // pool slot moves (PERF_EVENT_IOC_MODIFY_ATTRIBUTES, in place, reaching inherited copies) is the
 // caller's.
 #pragma once
