@@ -44,13 +44,16 @@ std::vector<PageWatch>::const_iterator PageSet::upper_bound_start(std::uint64_t 
                           [](const PageWatch& w, std::uint64_t e) { return w.addr < e; });
 }
 
-std::vector<PageRange> PageSet::merge(const std::vector<std::uint64_t>& pages, std::uint64_t page_size) {
+std::vector<PageRange> PageSet::merge(const std::vector<std::uint64_t>& pages, std::uint64_t page_size,
+                                      const std::vector<int>* prots) {
   std::vector<PageRange> out;
-  for (std::uint64_t p : pages) {
-    if (!out.empty() && out.back().addr + out.back().len == p)
+  for (std::size_t i = 0; i < pages.size(); ++i) {
+    const std::uint64_t p = pages[i];
+    const int prot = prots != nullptr ? (*prots)[i] : -1;
+    if (!out.empty() && out.back().addr + out.back().len == p && out.back().program_prot == prot)
       out.back().len += page_size;
     else
-      out.push_back({p, page_size});
+      out.push_back({p, page_size, prot});
   }
   return out;
 }
@@ -83,14 +86,16 @@ std::vector<PageRange> PageSet::remove(std::uint64_t id) {
   max_len_ = 0;
   for (const PageWatch& w : watches_) max_len_ = std::max(max_len_, w.len);
   std::vector<std::uint64_t> freed;
+  std::vector<int> prots;
   for (std::uint64_t p = r.addr; p < r.addr + r.len; p += page_size_) {
     auto pi = pages_.find(p);
     if (pi != pages_.end() && --pi->second.refs == 0) {
       freed.push_back(p);
+      prots.push_back(pi->second.program_prot);
       pages_.erase(pi);
     }
   }
-  return merge(freed, page_size_);
+  return merge(freed, page_size_, &prots);
 }
 
 void PageSet::set_program_protection(PageRange range, int prot) {

@@ -35,6 +35,7 @@ struct PageWatch {
 struct PageRange {
   std::uint64_t addr = 0;  // page-aligned
   std::uint64_t len = 0;   // a multiple of the page size
+  int program_prot = -1;   // remove(): the program's protection to restore (-1: never recorded)
   bool operator==(const PageRange&) const = default;
 };
 
@@ -61,8 +62,8 @@ class PageSet {
   // (the transport protects them, after recording their program protection with
   // set_program_protection) — merged into maximal ranges.
   std::vector<PageRange> add(const PageWatch& watch);
-  // Removes a watch; returns the pages no other watch needs any more (the transport restores
-  // their program protection). Unknown id: empty.
+  // Removes a watch; returns the pages no other watch needs any more, each range with the
+  // program protection to restore (ranges split where it differs). Unknown id: empty.
   std::vector<PageRange> remove(std::uint64_t id);
 
   // The program's own protection of a page we hold (PROT_* bits). Recorded when the page is
@@ -111,7 +112,8 @@ class PageSet {
     int program_prot = -1;  // -1: not recorded yet
   };
   std::vector<PageWatch>::const_iterator upper_bound_start(std::uint64_t end) const noexcept;
-  static std::vector<PageRange> merge(const std::vector<std::uint64_t>& pages, std::uint64_t page_size);
+  static std::vector<PageRange> merge(const std::vector<std::uint64_t>& pages, std::uint64_t page_size,
+                                      const std::vector<int>* prots = nullptr);
 
   std::uint64_t page_size_;
   std::vector<PageWatch> watches_;  // sorted by addr, then id

@@ -81,6 +81,7 @@ TEST(PageSet, ProgramProtectionDecidesWhoseFaultItIs) {
   s.add({1, 10 * P, 3 * P, Access::write});
   s.set_program_protection({10 * P, 3 * P}, PROT_READ | PROT_WRITE);
   EXPECT_EQ(s.program_protection(11 * P + 5), PROT_READ | PROT_WRITE);
+  s.set_program_protection({12 * P, P}, PROT_READ | PROT_WRITE | PROT_EXEC);
   EXPECT_FALSE(s.program_protection(13 * P).has_value());
   EXPECT_TRUE(s.store_is_ours(11 * P, 8));
   EXPECT_TRUE(s.store_is_ours(13 * P - 4, 8));   // crosses into a page that is not ours
@@ -90,6 +91,10 @@ TEST(PageSet, ProgramProtectionDecidesWhoseFaultItIs) {
   EXPECT_FALSE(s.store_is_ours(11 * P - 4, 8));  // crosses into the program's read-only page
   EXPECT_TRUE(s.overlaps_protected(9 * P, P + 1));
   EXPECT_FALSE(s.overlaps_protected(9 * P, P));
+  // Freed pages come back with the protection to restore, split where it differs.
+  EXPECT_EQ(s.remove(1), (std::vector<PageRange>{{10 * P, P, PROT_READ | PROT_WRITE},
+                                                 {11 * P, P, PROT_READ},
+                                                 {12 * P, P, PROT_READ | PROT_WRITE | PROT_EXEC}}));
 }
 
 TEST(PageSet, ModifyReportsChangedBytesOnly) {
