@@ -90,8 +90,10 @@ std::vector<PageRange> PageSet::remove(std::uint64_t id) {
   for (std::uint64_t p = r.addr; p < r.addr + r.len; p += page_size_) {
     auto pi = pages_.find(p);
     if (pi != pages_.end() && --pi->second.refs == 0) {
-      freed.push_back(p);
-      prots.push_back(pi->second.program_prot);
+      if (!pi->second.gone) {
+        freed.push_back(p);
+        prots.push_back(pi->second.program_prot);
+      }
       pages_.erase(pi);
     }
   }
@@ -105,9 +107,15 @@ void PageSet::set_program_protection(PageRange range, int prot) {
   }
 }
 
+void PageSet::forget(std::uint64_t addr, std::uint64_t len) noexcept {
+  if (len == 0) return;
+  for (auto it = pages_.lower_bound(page_of(addr)); it != pages_.end() && it->first < addr + len; ++it)
+    it->second.gone = true;
+}
+
 std::optional<int> PageSet::program_protection(std::uint64_t addr) const noexcept {
   auto it = pages_.find(page_of(addr));
-  if (it == pages_.end()) return std::nullopt;
+  if (it == pages_.end() || it->second.gone) return std::nullopt;
   return it->second.program_prot;
 }
 
@@ -115,7 +123,7 @@ bool PageSet::store_is_ours(std::uint64_t addr, std::uint64_t len) const noexcep
   bool any = false;
   for (std::uint64_t p = page_of(addr); p < addr + (len ? len : 1); p += page_size_) {
     auto it = pages_.find(p);
-    if (it == pages_.end()) continue;  // an unprotected page of a store crossing pages
+    if (it == pages_.end() || it->second.gone) continue;  // an unprotected page of a store crossing pages
     // PROT_WRITE is 2 (asm-generic/mman-common.h); the program's own read-only page faults
     // for the program.
     if (it->second.program_prot >= 0 && (it->second.program_prot & 2) == 0) return false;
@@ -126,8 +134,9 @@ bool PageSet::store_is_ours(std::uint64_t addr, std::uint64_t len) const noexcep
 
 bool PageSet::overlaps_protected(std::uint64_t addr, std::uint64_t len) const noexcept {
   if (len == 0) return false;
-  auto it = pages_.lower_bound(page_of(addr));
-  return it != pages_.end() && it->first < addr + len;
+  for (auto it = pages_.lower_bound(page_of(addr)); it != pages_.end() && it->first < addr + len; ++it)
+    if (!it->second.gone) return true;
+  return false;
 }
 
 const PageWatch* PageSet::find(std::uint64_t id) const noexcept {
@@ -146,7 +155,8 @@ std::vector<std::uint64_t> PageSet::watches_in(std::uint64_t addr, std::uint64_t
 std::vector<PageRange> PageSet::protected_ranges() const {
   std::vector<std::uint64_t> pages;
   pages.reserve(pages_.size());
-  for (const auto& [p, info] : pages_) pages.push_back(p);
+  for (const auto& [p, info] : pages_)
+    if (!info.gone) pages.push_back(p);
   return merge(pages, page_size_);
 }
 

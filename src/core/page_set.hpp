@@ -66,6 +66,11 @@ class PageSet {
   // program protection to restore (ranges split where it differs). Unknown id: empty.
   std::vector<PageRange> remove(std::uint64_t id);
 
+  // The memory of [addr, addr + len) went away (munmap, mremap, MADV_DONTNEED...): its pages are
+  // ours no more (a mapping made there later is not protected) and remove() will not hand them
+  // back. Allocation-free: callable from a signal handler.
+  void forget(std::uint64_t addr, std::uint64_t len) noexcept;
+
   // The program's own protection of a page we hold (PROT_* bits). Recorded when the page is
   // first protected and on each mprotect the program makes; the transport applies it without
   // PROT_WRITE while the page is ours.
@@ -110,6 +115,7 @@ class PageSet {
   struct PageInfo {
     unsigned refs = 0;
     int program_prot = -1;  // -1: not recorded yet
+    bool gone = false;      // forget(): the memory went away
   };
   std::vector<PageWatch>::const_iterator upper_bound_start(std::uint64_t end) const noexcept;
   static std::vector<PageRange> merge(const std::vector<std::uint64_t>& pages, std::uint64_t page_size,
