@@ -75,6 +75,7 @@ long InjectionSession::call(long nr, std::array<std::uint64_t, 6> args) {
   r.r9 = args[5];
   r.eflags &= ~0x100ULL;  // TF: the kernel sets it for the step itself
   stepped_ = true;
+  ++tracee_.injected_calls;
   // At most: one trap at the exit of the syscall the thread was stopped in, one after ours.
   for (int attempt = 0; attempt < 4; ++attempt) {
     // Set again after an early trap: a thread stopped *inside* a syscall function (exec, fork

@@ -43,6 +43,18 @@ int Tracee::wait_stop(pid_t tid) {
     if (r < 0 && errno == EINTR) continue;
     throw ThreadGone(tid, 0, false);  // ECHILD: already reaped
   }
+  return checked(tid, status);
+}
+
+std::optional<int> Tracee::poll_stop(pid_t tid) {
+  int status = 0;
+  pid_t r = ::waitpid(tid, &status, __WALL | WNOHANG);
+  if (r == 0) return std::nullopt;
+  if (r != tid) throw ThreadGone(tid, 0, false);
+  return checked(tid, status);
+}
+
+int Tracee::checked(pid_t tid, int status) {
   if (WIFEXITED(status) || WIFSIGNALED(status) || ptrace_event(status) == PTRACE_EVENT_EXIT) {
     // Killed (SIGKILL, exit_group of another thread) while the engine worked on it: the tracer
     // must still see this stop or exit.
@@ -53,9 +65,9 @@ int Tracee::wait_stop(pid_t tid) {
   return status;
 }
 
-Tracee::StepResult Tracee::step(pid_t tid) {
-  for (;;) {
-    if (::ptrace(PTRACE_SINGLESTEP, tid, nullptr, 0) != 0) {
+Tracee::StepResult Tracee::step(pid_t tid, int deliver) {
+  for (;; deliver = 0) {
+    if (::ptrace(PTRACE_SINGLESTEP, tid, nullptr, deliver) != 0) {
       if (errno == ESRCH) throw ThreadGone(tid, 0, false);
       throw sys_error("PTRACE_SINGLESTEP on thread " + std::to_string(tid), errno);
     }
@@ -80,7 +92,10 @@ Tracee::StepResult Tracee::step(pid_t tid) {
     // exc_debug_user() -> send_sigtrap(.., get_si_code(dr6))), or TRAP_BRKPT when the stepped
     // instruction was a syscall (kernel/entry/common.c: syscall_exit_work() ->
     // user_single_step_report()).
-    if (info.si_signo == SIGTRAP && (info.si_code == TRAP_TRACE || info.si_code == TRAP_BRKPT))
+    // A step that delivered a signal ends at the handler's first instruction in a ptrace_notify
+    // stop (kernel/signal.c: signal_delivered() -> ptrace_notify(SIGTRAP)), si_code SIGTRAP.
+    if (info.si_signo == SIGTRAP &&
+        (info.si_code == TRAP_TRACE || info.si_code == TRAP_BRKPT || info.si_code == SIGTRAP))
       return {false, info};
     if (is_fault(info)) return {true, info};
     hold(tid, info);
@@ -112,6 +127,24 @@ std::optional<WaitedStop> Tracee::take_deferred() {
   WaitedStop s = deferred_.front();
   deferred_.pop_front();
   return s;
+}
+
+bool Tracee::has_deferred(pid_t tid) const {
+  for (const WaitedStop& d : deferred_)
+    if (d.tid == tid) return true;
+  return false;
+}
+
+void Tracee::detach(pid_t tid) {
+  int sig = 0;
+  auto it = held_.find(tid);
+  if (it != held_.end() && !it->second.empty()) {
+    if (::ptrace(PTRACE_SETSIGINFO, tid, nullptr, &it->second.front()) == 0) sig = it->second.front().si_signo;
+    for (std::size_t i = 1; i < it->second.size(); ++i)
+      ::syscall(SYS_tgkill, tid, tid, it->second[i].si_signo);
+    held_.erase(it);
+  }
+  ::ptrace(PTRACE_DETACH, tid, nullptr, sig);
 }
 
 bool Tracee::has_held_signals(pid_t tid) const {

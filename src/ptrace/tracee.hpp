@@ -67,7 +67,11 @@ class Tracee {
   // Executes one instruction of tid (in a ptrace-stop) with PTRACE_SINGLESTEP. Afterwards the
   // thread is in the signal-delivery-stop of the step's SIGTRAP (or of the fault). Holds
   // asynchronous signals that arrive meanwhile. Throws ThreadGone.
-  StepResult step(pid_t tid);
+  // `deliver`: a signal to deliver with the first resume (the step then ends at the first
+  // instruction of its handler: a ptrace_notify stop, si_code SIGTRAP).
+  StepResult step(pid_t tid, int deliver = 0);
+  // Like wait_stop, but returns nullopt at once if tid has no stop to report yet.
+  std::optional<int> poll_stop(pid_t tid);
 
   // Resumes tid from a stop the tracer was handed, with `request` (PTRACE_CONT or
   // PTRACE_SYSCALL) and signal sig. Returns false when it did not resume the thread because a
@@ -80,6 +84,11 @@ class Tracee {
   std::optional<WaitedStop> take_deferred();
   void defer(WaitedStop stop) { deferred_.push_back(stop); }
   bool has_held_signals(pid_t tid) const;
+  bool has_deferred(pid_t tid) const;
+  // Detaches tid (a forked child the engine cleaned), giving it its held signals.
+  void detach(pid_t tid);
+
+  std::uint64_t injected_calls = 0;  // statistics: system calls injected (syscall_injector)
 
   // Forget a thread (exited) or everything (exec: one thread survives with the leader's id).
   void forget(pid_t tid);
@@ -87,6 +96,7 @@ class Tracee {
 
  private:
   void hold(pid_t tid, const siginfo_t& info) { held_[tid].push_back(info); }
+  int checked(pid_t tid, int status);  // defers exits (throws ThreadGone), else returns status
 
   pid_t pid_;
   RemoteMemory memory_;
