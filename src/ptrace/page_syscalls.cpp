@@ -333,22 +333,25 @@ void PageTransport::State::exit_remap(pid_t tid, const InFlightCall& c, long rva
   InjectionSession session = inject(tid);
   if (flags & kMremapFixed)  // whatever was mapped at the new address was replaced
     end_watches(&session, new_addr, new_size, tid, c.pc, "its memory was replaced by mremap(MREMAP_FIXED)");
+  // Pages that were ours keep our read-only protection wherever they are now, and so does the
+  // part a mapping of ours grew by (it extends the same VMA): give them the program's.
+  std::vector<std::pair<std::uint64_t, int>> fix;
+  const auto last_old = set.program_protection(old + old_size - kPage);
+  for (std::uint64_t off = 0; off < new_size; off += kPage) {
+    auto prot = off < old_size ? set.program_protection(old + off) : last_old;
+    if (prot) fix.emplace_back(new_addr + off, *prot < 0 ? PROT_READ | PROT_WRITE : *prot);
+  }
   if (new_addr != old || (flags & kMremapDontunmap)) {
-    // The pages moved, keeping our read-only protection: give them the program's, and end the
-    // watches on the old addresses (the watch is on an address, which no longer holds them).
-    std::vector<std::pair<std::uint64_t, int>> fix;
-    for (std::uint64_t p = old; p < old + std::min(old_size, new_size); p += kPage)
-      if (auto prot = set.program_protection(p)) fix.emplace_back(new_addr + (p - old), *prot);
+    // Moved: the watches were on the old addresses, which no longer hold this memory.
     end_watches(&session, old, old_size, tid, c.pc, "its memory was moved by mremap to " + hex(new_addr),
                 !(flags & kMremapDontunmap));
-    for (auto [addr, prot] : fix) session(SYS_mprotect, addr, kPage, prot < 0 ? PROT_READ | PROT_WRITE : prot);
-  } else if (new_size < old_size) {
-    end_watches(&session, old + new_size, old_size - new_size, tid, c.pc,
-                "its memory was unmapped by mremap (shrunk)");
-  } else if (new_size > old_size) {
-    // Grown in place: the new pages took the protection of the mapping they extend, ours.
-    if (auto prot = set.program_protection(old + old_size - kPage))
-      session(SYS_mprotect, old + old_size, new_size - old_size, *prot < 0 ? PROT_READ | PROT_WRITE : *prot);
+    for (auto [addr, prot] : fix) session(SYS_mprotect, addr, kPage, prot);
+  } else {
+    if (new_size < old_size)
+      end_watches(&session, old + new_size, old_size - new_size, tid, c.pc,
+                  "its memory was unmapped by mremap (shrunk)");
+    for (auto [addr, prot] : fix)
+      if (addr >= old + old_size) session(SYS_mprotect, addr, kPage, prot);  // the grown part
   }
   session.finish();
 }
