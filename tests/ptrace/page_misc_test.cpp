@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -120,8 +121,11 @@ TEST(PageMisc, OneByteSixteenMegabytesAndAThousandWatches) {
   auto copied = [](std::size_t i) {
     return i < (1u << 20) || (i >= (8u << 20) && i < (8u << 20) + (64u << 10)) || i == (16u << 20) - 1;
   };
-  for (std::size_t i = 0; i < mirror.size(); ++i)  // memset's then memcpy's result
-    ASSERT_EQ(mirror[i], copied(i) ? static_cast<std::uint8_t>(i * 13 + 7) : 0x5a) << "byte " << i;
+  std::vector<std::uint8_t> expected(mirror.size());  // memset's then memcpy's result
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    expected[i] = copied(i) ? static_cast<std::uint8_t>(i * 13 + 7) : 0x5a;
+  auto diff = std::mismatch(mirror.begin(), mirror.end(), expected.begin());
+  EXPECT_EQ(diff.first, mirror.end()) << "first wrong byte at " << (diff.first - mirror.begin());
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(many_seen[std::size_t(i)], i & 0xff) << i;
   unsigned long sum = 0;
   for (std::size_t i = 0; i < mirror.size(); i += 4096) sum += mirror[i];

@@ -31,6 +31,7 @@ PageTracer::PageTracer(TracedChild& child)
 int PageTracer::run() {
   const pid_t pid = child_.pid();
   known_ = {pid};
+  if (on_start) on_start(pid);
   resume(pid, 0);  // from the exec stop
   for (;;) {
     WaitedStop st;

@@ -25,6 +25,8 @@ class PageTracer {
   const std::vector<PageEnd>& ends() const { return ends_; }
   std::size_t forks_detached() const { return forks_detached_; }
 
+  // Called at the exec stop (before the program's first instruction) with its thread.
+  std::function<void(pid_t tid)> on_start;
   // Called at each arm point (the program's raise(SIGTRAP)) with the stopped thread.
   std::function<void(pid_t tid)> on_arm_point;
   // Asked before each resume; true: release the transport and detach every thread now (run()
