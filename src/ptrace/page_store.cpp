@@ -58,34 +58,41 @@ bool read_target(void* ctx, std::uint64_t addr, void* out, std::size_t len) {
 }  // namespace
 
 bool PageTransport::on_signal_stop(pid_t tid, const siginfo_t& info) {
-  State& s = *s_;
+  try {
+    return s_->signal_stop(tid, info);
+  } catch (const ThreadGone&) {
+    return true;  // killed meanwhile: its exit is among the deferred stops
+  }
+}
+
+bool PageTransport::State::signal_stop(pid_t tid, const siginfo_t& info) {
   if (info.si_signo != SIGSEGV) return false;
-  if (info.si_code != SEGV_ACCERR || (!s.armed() && s.released.empty())) {
-    ++s.stats.foreign_faults;
+  if (info.si_code != SEGV_ACCERR || (!armed() && released.empty())) {
+    ++stats.foreign_faults;
     return false;
   }
   const auto addr = reinterpret_cast<std::uint64_t>(info.si_addr);
-  if (!s.set.protects(addr)) {
+  if (!set.protects(addr)) {
     // A page given back since the fault (watch removed or ended) faults no more: let the
     // instruction run again, once. A fault that repeats at the same place is the program's.
     const std::uint64_t rip = get_registers(tid).rip;
-    auto& last = s.last_retry[tid];
+    auto& last = last_retry[tid];
     if (last != std::make_pair(addr, rip)) {
       last = {addr, rip};
       return true;
     }
-    s.last_retry.erase(tid);
-    ++s.stats.foreign_faults;
+    last_retry.erase(tid);
+    ++stats.foreign_faults;
     return false;
   }
-  s.last_retry.erase(tid);
-  if (!s.pending_protect.empty()) {
-    InjectionSession session = s.inject(tid);
-    s.apply_pending(session);
+  last_retry.erase(tid);
+  if (!pending_protect.empty()) {
+    InjectionSession session = inject(tid);
+    apply_pending(session);
     session.finish();
   }
-  if (s.complete_store(tid, addr)) return true;
-  ++s.stats.foreign_faults;
+  if (complete_store(tid, addr)) return true;
+  ++stats.foreign_faults;
   return false;
 }
 
@@ -217,7 +224,15 @@ bool PageTransport::State::last_resort(pid_t tid, const GeneralRegisters& regs, 
       unprotect(session, pages.back());
       session.finish();  // back at the original instruction, SIGSEGV siginfo restored
     }
-    Tracee::StepResult step = tracee.step(tid);
+    Tracee::StepResult step;
+    try {
+      step = tracee.step(tid);
+    } catch (const ThreadGone&) {
+      // Killed mid-step (the process is usually dying): protect the pages again at the next
+      // injection the engine makes.
+      pending_protect.insert(pending_protect.end(), pages.begin(), pages.end());
+      throw;
+    }
     if (!step.faulted) {
       stepped = true;
       break;

@@ -47,7 +47,14 @@ void add_ranges(std::vector<core::PageRange>& to, const std::vector<core::PageRa
 }  // namespace
 
 void PageTransport::on_syscall_stop(pid_t tid) {
-  State& s = *s_;
+  try {
+    s_->syscall_stop(tid);
+  } catch (const ThreadGone&) {
+    // killed meanwhile: its exit is among the deferred stops
+  }
+}
+
+void PageTransport::State::syscall_stop(pid_t tid) {
   __ptrace_syscall_info info{};
   if (::ptrace(PTRACE_GET_SYSCALL_INFO, tid, reinterpret_cast<void*>(sizeof info), &info) <= 0) return;
   // int 0x80 from a 64-bit process uses the i386 table: not interpreted (docs).
@@ -56,9 +63,9 @@ void PageTransport::on_syscall_stop(pid_t tid) {
   if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
     std::array<std::uint64_t, 6> args;
     std::copy(std::begin(info.entry.args), std::end(info.entry.args), args.begin());
-    s.syscall_entry(tid, static_cast<long>(info.entry.nr), args, pc);
+    syscall_entry(tid, static_cast<long>(info.entry.nr), args, pc);
   } else if (info.op == PTRACE_SYSCALL_INFO_EXIT) {
-    s.syscall_exit(tid, static_cast<long>(info.exit.rval), pc);
+    syscall_exit(tid, static_cast<long>(info.exit.rval), pc);
   }
 }
 
@@ -87,12 +94,14 @@ void PageTransport::State::syscall_entry(pid_t tid, long nr, const std::array<st
     case SyscallEffect::Kind::released:
       return entry_release(tid, e.outputs, std::move(c), rewound);
     case SyscallEffect::Kind::unmap:
-      if (set.overlaps_protected(set.page_of(args[0]), round_up(args[1] + (args[0] & (kPage - 1))))) {
+      if (set.overlaps_protected(set.page_of(args[0]), round_up(args[1] + (args[0] & (kPage - 1)))) ||
+          overlaps_scratch(args[0], args[1])) {
         c.kind = Kind::unmap;
         in_flight[tid] = std::move(c);
       }
       return;
     case SyscallEffect::Kind::remap:
+      if (overlaps_scratch(args[0], args[1])) forget_scratch();  // ours moved: map anew when needed
       if (set.overlaps_protected(set.page_of(args[0]), round_up(args[1] + (args[0] & (kPage - 1)))) ||
           ((args[3] & kMremapFixed) && set.overlaps_protected(args[4], round_up(args[2])))) {
         c.kind = Kind::remap;
@@ -242,6 +251,7 @@ void PageTransport::State::syscall_exit(pid_t tid, long rval, std::uint64_t pc) 
       reprotect(tid, c.pages);
       break;
     case Kind::unmap:
+      if (!failed && overlaps_scratch(c.args[0], c.args[1])) forget_scratch();
       if (!failed) {
         InjectionSession session = inject(tid);
         end_watches(&session, c.args[0], c.args[1], tid, pc,
@@ -273,6 +283,18 @@ void PageTransport::State::syscall_exit(pid_t tid, long rval, std::uint64_t pc) 
     case Kind::none:
       break;
   }
+}
+
+bool PageTransport::State::overlaps_scratch(std::uint64_t addr, std::uint64_t len) const {
+  return scratch.mapped() && addr < scratch.base() + scratch.size() && scratch.base() < addr + len;
+}
+
+void PageTransport::State::forget_scratch() {
+  // The program unmapped or replaced our scratch area (it cannot know it is there): forget it;
+  // the next injection finds a gateway again and maps a new one.
+  scratch.forget();
+  gateway = 0;
+  step_code.clear();
 }
 
 void PageTransport::State::exit_redirect(pid_t tid, const InFlightCall& c, long rval, GeneralRegisters& r) {

@@ -379,7 +379,11 @@ int PageTransport::resume_request() const noexcept {
 
 bool PageTransport::resume(pid_t tid, int sig) {
   State& s = *s_;
-  if (sig != 0 && s.armed() && s.deliver_signal_frame(tid, sig)) sig = 0;  // delivered already
+  try {
+    if (sig != 0 && s.armed() && s.deliver_signal_frame(tid, sig)) sig = 0;  // delivered already
+  } catch (const ThreadGone&) {
+    return true;  // killed meanwhile: its exit is among the deferred stops
+  }
   const int request = s.armed() || s.in_flight.count(tid) ? PTRACE_SYSCALL : PTRACE_CONT;
   return s.tracee.resume(tid, request, sig);
 }

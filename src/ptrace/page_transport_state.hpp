@@ -111,6 +111,12 @@ struct PageTransport::State {
   // Re-protects pages whose release ended without the engine (a thread died in its call).
   void apply_pending(InjectionSession& session);
 
+  // The public entry points' bodies (ThreadGone handled by the callers).
+  bool signal_stop(pid_t tid, const siginfo_t& info);
+  void syscall_stop(pid_t tid);
+  bool overlaps_scratch(std::uint64_t addr, std::uint64_t len) const;
+  void forget_scratch();
+
   // Completing a store that faulted (page_store.cpp). False: not the engine's to complete.
   bool complete_store(pid_t tid, std::uint64_t fault_addr);
   bool emulate(pid_t tid, const GeneralRegisters& regs, const decode::StoreAnalysis& a);

@@ -149,17 +149,23 @@ TEST(PageMisc, SignalFramesOnAWatchedStack) {
   std::uint64_t local = 0, id = 0;
   s.at_arm([&](const std::string& l, pid_t tid) {
     local = addr_field(l, "local");
-    id = s.transport().arm(tid, local, 8, Access::write);
+    // The variable and the 16 KiB of stack below it, where raise() runs and the kernel writes
+    // the signal frames.
+    id = s.transport().arm(tid, local - 16384, 16384 + 8, Access::write);
   });
   int status = s.run();
   ASSERT_TRUE(WIFEXITED(status)) << status << " " << s.child.output();
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_EQ(s.child.read_line(), "got=2 local=12");
   std::vector<long> values;
-  for (const PageHit& h : s.tracer.hits())
-    if (h.watch_id == id && h.syscall == nullptr) values.push_back(value(h.new_bytes));
+  std::size_t frame_hits = 0;
+  for (const PageHit& h : s.tracer.hits()) {
+    if (h.watch_id == id && h.addr == local && h.syscall == nullptr) values.push_back(value(h.new_bytes));
+    if (h.syscall && std::string(h.syscall) == "signal frame") ++frame_hits;
+  }
   EXPECT_EQ(values, (std::vector<long>{11, 12}));
   EXPECT_EQ(s.transport().stats().signal_frames, 2u);
+  EXPECT_GE(frame_hits, 2u);
 }
 
 TEST(PageMisc, ThreadBlockedInReadWhenArmedGetsItsDataReported) {
