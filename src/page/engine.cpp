@@ -73,12 +73,21 @@ std::uint64_t g_next_id = 1;
 
 pid_t me() noexcept { return perf::current_tid(); }
 
-// Blocks every signal in this thread for a critical section shared with the handlers.
+// The engine's own protection changes bypass syscall dispatch (raw_syscall.hpp): through libc
+// they would be taken for the program's own mprotect.
+long raw_mprotect(std::uint64_t addr, std::uint64_t len, int prot) noexcept {
+  return raw_syscall(SYS_mprotect, static_cast<long>(addr), static_cast<long>(len), prot);
+}
+
+// Blocks every signal in this thread for a critical section shared with the handlers — but
+// SIGSYS: a system call dispatched while SIGSYS is blocked kills the thread (the kernel resets a
+// blocked forced signal to its default action: force_sig_info_to_task() in kernel/signal.c).
 struct SignalsBlocked {
   sigset_t old;
   SignalsBlocked() {
     sigset_t all;
     sigfillset(&all);
+    sigdelset(&all, SIGSYS);
     pthread_sigmask(SIG_SETMASK, &all, &old);
   }
   ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }
@@ -264,7 +273,7 @@ bool emulate(const decode::StoreAnalysis& a, ucontext_t* uc, std::uint64_t pc, B
 void block_for_step(ucontext_t* uc, Step& step) noexcept {
   std::memcpy(&step.saved_mask, &uc->uc_sigmask, sizeof step.saved_mask);
   sigfillset(&uc->uc_sigmask);
-  for (int sig : {SIGTRAP, SIGSEGV, SIGBUS, SIGILL, SIGFPE}) sigdelset(&uc->uc_sigmask, sig);
+  for (int sig : {SIGTRAP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS}) sigdelset(&uc->uc_sigmask, sig);
 }
 
 bool start_displaced(const decode::StoreAnalysis& a, ucontext_t* uc, std::uint64_t pc) noexcept {
@@ -477,12 +486,13 @@ void ensure_ready() {
   inprocess::install_sigtrap_handler();
   install_handler(SIGSEGV, &hwbp_page_sigsegv);
   pthread_atfork(nullptr, nullptr, &after_fork_in_child);
-  on_first_arm();
+  prepare_syscall_dispatch();
 }
 
 void apply_protection(const core::PageRange& r, int prot) {
-  if (mprotect(reinterpret_cast<void*>(r.addr), r.len, prot) != 0)
-    throw Error(Errc::system, std::string("mprotect for the page engine: ") + std::strerror(errno), errno);
+  long rc = raw_mprotect(r.addr, r.len, prot);
+  if (rc != 0)
+    throw Error(Errc::system, std::string("mprotect for the page engine: ") + std::strerror(int(-rc)), int(-rc));
 }
 
 }  // namespace
@@ -527,6 +537,8 @@ std::uint64_t arm(const PageWatchOptions& options) {
   auto watch = std::make_shared<Watch>();
   watch->options = options;
   const std::uint64_t id = g_next_id++;
+  // Kernel writes must be intercepted in every thread before any page turns read-only.
+  intercept_syscalls(true);
   {
     Locked locked;
     std::vector<core::PageRange> fresh = s.set.add({id, options.addr, options.len, options.access});
@@ -544,15 +556,16 @@ std::uint64_t arm(const PageWatchOptions& options) {
     } catch (...) {
       for (const core::PageRange& r : s.set.remove(id))
         for (std::uint64_t p = r.addr; p < r.addr + r.len; p += s.set.page_size())
-          mprotect(reinterpret_cast<void*>(p), s.set.page_size(), prot.count(p) ? prot.at(p) : PROT_READ | PROT_WRITE);
+          raw_mprotect(p, s.set.page_size(), prot.count(p) ? prot.at(p) : PROT_READ | PROT_WRITE);
       s.watches.erase(id);
       throw;
     }
     s.active.store(true, std::memory_order_release);
   }
-  watches_changed();
   return id;
 }
+
+std::size_t armed_count_locked() noexcept;
 
 void disarm(std::uint64_t id) noexcept {
   std::lock_guard<std::mutex> api(g_api_mutex);
@@ -560,12 +573,17 @@ void disarm(std::uint64_t id) noexcept {
   {
     Locked locked;
     for (const core::PageRange& r : s.set.remove(id))
-      mprotect(reinterpret_cast<void*>(r.addr), r.len, r.program_prot >= 0 ? r.program_prot : PROT_READ | PROT_WRITE);
+      raw_mprotect(r.addr, r.len, r.program_prot >= 0 ? r.program_prot : PROT_READ | PROT_WRITE);
     auto it = s.watches.find(id);
     if (it != s.watches.end()) it->second->alive.store(false);
     if (s.set.watch_count() == 0) s.active.store(false, std::memory_order_release);
   }
-  watches_changed();
+  if (armed_count_locked() == 0) intercept_syscalls(false);
+}
+
+std::size_t armed_count_locked() noexcept {
+  Locked locked;
+  return state().set.watch_count();
 }
 
 std::uint64_t hits(std::uint64_t id) noexcept {
@@ -583,7 +601,7 @@ bool alive(std::uint64_t id) noexcept {
 Stats stats() noexcept {
   const AtomicStats& a = state().stats;
   return Stats{a.emulated.load(), a.displaced.load(), a.last_resort.load(), a.kernel_writes.load(),
-               a.unwatched.load(), a.foreign_faults.load()};
+               a.unwatched.load(), a.foreign_faults.load(), a.unprotected_syscalls.load()};
 }
 
 std::size_t armed_count() noexcept {

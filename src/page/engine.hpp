@@ -83,6 +83,8 @@ struct Stats {
   std::uint64_t kernel_writes = 0;   // system-call output copied in by the engine
   std::uint64_t unwatched = 0;       // of those, stores that touched no watched byte
   std::uint64_t foreign_faults = 0;  // SIGSEGVs passed on to the program's handler
+  std::uint64_t unprotected_syscalls = 0;  // system calls run with their pages writable (see
+                                           // syscall_dispatch.hpp): not exact against other threads
 };
 
 // Why the page engine cannot run in this process, or empty when it can (probes /proc/self/mem

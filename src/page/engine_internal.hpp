@@ -45,7 +45,7 @@ struct Step {
 
 struct AtomicStats {
   std::atomic<std::uint64_t> emulated{0}, displaced{0}, last_resort{0}, kernel_writes{0}, unwatched{0},
-      foreign_faults{0};
+      foreign_faults{0}, unprotected_syscalls{0};
 };
 
 struct State {
@@ -73,9 +73,12 @@ void report(std::uint64_t addr, std::uint64_t len, const std::uint8_t* old_bytes
 // Ends the watches with a byte in [addr, addr + len): their memory is going away (lock held).
 void end_watches(std::uint64_t addr, std::uint64_t len, const char* syscall, std::uint64_t pc) noexcept;
 
-// Called by engine.cpp: the syscall layer follows the watch set (syscall_dispatch.cpp).
-void on_first_arm();
-void watches_changed();
+// The syscall layer (syscall_dispatch.cpp), from engine.cpp in normal context: set up once;
+// then intercept every thread's system calls while any page watch is armed.
+void prepare_syscall_dispatch();
+void intercept_syscalls(bool on);
+// Locked section for normal-context callers (signals blocked, engine lock held).
+pid_t engine_tid() noexcept;
 // The displaced step's trap (from the library's SIGTRAP handler).
 bool handle_sigtrap(siginfo_t* si, void* uc) noexcept;
 

@@ -55,9 +55,11 @@ void install_handler(int sig, Handler handler) {
   KernelSigaction ours{}, previous{};
   ours.handler = reinterpret_cast<void*>(handler);
   // SA_NODEFER: a callback that stores into watched memory (or a system call the engine must
-  // see from inside a handler) is handled nested. SA_ONSTACK: a thread with an alternate stack
-  // takes the fault there (a watched page on its stack cannot hold a signal frame).
-  ours.flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART | kSaRestorer;
+  // see from inside a handler) is handled nested. SA_ONSTACK (SIGSEGV only): a thread with an
+  // alternate stack takes the fault there (a watched page on its stack cannot hold a signal
+  // frame). Not for SIGSYS: the system call runs inside the handler, and sigaltstack() fails
+  // with EPERM when called on the alternate stack.
+  ours.flags = SA_SIGINFO | SA_NODEFER | SA_RESTART | kSaRestorer | (sig == SIGSEGV ? SA_ONSTACK : 0);
   ours.restorer = reinterpret_cast<void*>(&hwbp_page_restorer);
   ours.mask = 0;
   long rc = raw_syscall(SYS_rt_sigaction, sig, reinterpret_cast<long>(&ours), reinterpret_cast<long>(&previous), 8);

@@ -200,7 +200,7 @@ TEST_F(PageEngine, DirectionFlagSetCopiesBackwards) {
 TEST_F(PageEngine, PushAndCallOntoAWatchedStack) {
   Pages mem(2);
   std::vector<std::uint8_t> alt(64 * 1024);
-  stack_t ss{}, old{};
+  stack_t ss{}, old{}, now{};
   ss.ss_sp = alt.data();
   ss.ss_size = alt.size();
   ASSERT_EQ(sigaltstack(&ss, &old), 0);
@@ -220,7 +220,9 @@ TEST_F(PageEngine, PushAndCallOntoAWatchedStack) {
       : "=&r"(ret_addr)
       : "r"(top)
       : "r12", "memory", "cc");
-  sigaltstack(&old, nullptr);
+  ASSERT_EQ(sigaltstack(&old, nullptr), 0) << strerror(errno);
+  ASSERT_EQ(sigaltstack(nullptr, &now), 0);
+  EXPECT_EQ(now.ss_sp, old.ss_sp);  // the program's own alternate-stack changes hold
   ASSERT_EQ(rec.count.load(), 3u);
   EXPECT_EQ(rec.recs[0].addr, top - 8);
   EXPECT_EQ(rec.u64_new(0), 0x1234u);

@@ -97,6 +97,19 @@ TEST(PageSet, ProgramProtectionDecidesWhoseFaultItIs) {
                                                  {12 * P, P, PROT_READ | PROT_WRITE | PROT_EXEC}}));
 }
 
+TEST(PageSet, ForgottenPagesAreNotOursAndNotHandedBack) {
+  PageSet s;
+  s.add({1, 10 * P, 3 * P, Access::write});
+  s.set_program_protection({10 * P, 3 * P}, PROT_READ | PROT_WRITE);
+  s.forget(11 * P, P);  // the program unmapped the middle page
+  EXPECT_FALSE(s.protects(11 * P));
+  EXPECT_TRUE(s.protects(10 * P));
+  EXPECT_FALSE(s.overlaps_protected(11 * P, P));
+  EXPECT_EQ(s.protected_ranges(), (std::vector<PageRange>{{10 * P, P}, {12 * P, P}}));
+  EXPECT_EQ(s.remove(1), (std::vector<PageRange>{{10 * P, P, PROT_READ | PROT_WRITE}, {12 * P, P, PROT_READ | PROT_WRITE}}));
+  EXPECT_EQ(s.page_count(), 0u);
+}
+
 TEST(PageSet, ModifyReportsChangedBytesOnly) {
   const std::uint8_t a[] = {1, 2, 3}, b[] = {1, 2, 3}, c[] = {1, 9, 3};
   EXPECT_TRUE(page_should_report(Access::write, a, b));
