@@ -67,14 +67,14 @@ bool PageTransport::on_signal_stop(pid_t tid, const siginfo_t& info) {
 
 bool PageTransport::State::signal_stop(pid_t tid, const siginfo_t& info) {
   if (info.si_signo != SIGSEGV) return false;
-  if (info.si_code != SEGV_ACCERR || (!armed() && released.empty())) {
+  if (info.si_code != SEGV_ACCERR) {
     ++stats.foreign_faults;
     return false;
   }
   const auto addr = reinterpret_cast<std::uint64_t>(info.si_addr);
   if (!set.protects(addr)) {
-    // A page given back since the fault (watch removed or ended) faults no more: let the
-    // instruction run again, once. A fault that repeats at the same place is the program's.
+    // A page given back since the fault (watch removed or ended, even the last one) faults no
+    // more: let the instruction run again, once. A fault that repeats at the same place is the program's.
     const std::uint64_t rip = get_registers(tid).rip;
     auto& last = last_retry[tid];
     if (last != std::make_pair(addr, rip)) {

@@ -313,7 +313,9 @@ std::uint64_t PageTransport::arm(pid_t stopped_tid, std::uint64_t addr, std::uin
                                          "mapping (other processes write it unseen; use a hardware watch)");
     if (m->path == "[vvar]" || m->path == "[vdso]" || m->path == "[vsyscall]")
       throw Error(Errc::invalid_request, "cannot watch " + where + " with the page engine: it is in " + m->path);
-    if (p == pages.addr || m->start == p)
+    // hugetlb mappings show as "/anon_hugepage (deleted)" or a file on a hugetlbfs mount
+    // (conventionally /dev/hugepages); smaps confirms (it is costly: read only for those).
+    if ((p == pages.addr || m->start == p) && m->path.find("huge") != std::string::npos)
       if (kernel_page_kb(s.tracee.pid(), p) != 4)
         throw Error(Errc::invalid_request, "cannot watch " + where + " with the page engine: it is in a "
                                            "huge-page (hugetlb) mapping");

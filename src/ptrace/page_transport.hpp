@@ -77,9 +77,10 @@
 //     `traced`: a thread or vfork child to trace like any thread.
 //   - PTRACE_EVENT_EXEC: on_exec(tid); `detach_child` means a vfork child exec'd: detach it.
 //   - PTRACE_EVENT_EXIT: on_thread_exit(tid).
-//   - Arming, disarming and release() need one thread in a ptrace-stop (any stop but a
-//     group-stop; e.g. the exec stop of `hwbp run`, or a PTRACE_INTERRUPT stop), which the
-//     tracer resumes afterwards as usual. Call release() before detaching: it restores every
+//   - Arming, disarming and release() need one thread in a ptrace-stop that is neither a
+//     group-stop nor a syscall stop (e.g. the exec stop of `hwbp run`, or a PTRACE_INTERRUPT
+//     stop), which the tracer resumes afterwards as usual; no other thread may be held in a stop
+//     the tracer collected and has not resumed (arming stops every other thread). Call release() before detaching: it restores every
 //     page's protection, moves redirected system calls back to the program's buffers and
 //     unmaps the scratch memory, leaving the program as if never watched.
 //   - Hits and ends arrive through the callbacks while the storing thread is stopped, its
@@ -113,7 +114,8 @@ struct PageHit {
   std::uint64_t next_ip = 0;  // where the thread resumes
   Access access = Access::write;
   const char* syscall = nullptr;  // set when the kernel stored: "read", "madvise", "signal frame"
-  GeneralRegisters regs{};        // registers before the store (rip == pc)
+  // Registers before the store (rip == pc); for a kernel write, at the system call's exit.
+  GeneralRegisters regs{};
 };
 
 // A watch that ended: its memory went away, or the address space was replaced.

@@ -12,6 +12,9 @@ bool stores_vector_register(std::span<const std::uint8_t> code) noexcept {
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   if (ZYAN_FAILED(ZydisDecoderDecodeFull(&decoder, code.data(), code.size(), &insn, ops)))
     return false;
+  // decode::analyze_store emulates legacy-SSE and VEX stores (xmm/ymm); EVEX ones (glibc's
+  // memcpy/memset on AVX-512 machines use ymm16-31) are displaced whatever the state says.
+  if (insn.encoding == ZYDIS_INSTRUCTION_ENCODING_EVEX) return false;
   bool writes_memory = false, vector_source = false;
   for (unsigned i = 0; i < insn.operand_count_visible; ++i) {
     const ZydisDecodedOperand& op = ops[i];

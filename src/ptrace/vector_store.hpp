@@ -1,7 +1,7 @@
-// Does an instruction store a vector register (SSE/AVX/AVX-512)? The ptrace transport reads the
-// thread's XSAVE state (PTRACE_GETREGSET, ~2.7 KB) only for those: decode::analyze_store can then
-// emulate the store instead of falling back to a displaced single-step. An adapter over Zydis
-// (src/decode has the analysis but no such query).
+// Does an instruction store a vector register in a form decode::analyze_store can emulate
+// (legacy SSE or VEX, xmm/ymm)? The ptrace transport reads the thread's XSAVE state
+// (PTRACE_GETREGSET, ~2.7 KB) only for those, so the store is emulated instead of displaced (one
+// single-step cheaper). An adapter over Zydis: src/decode has the analysis but no such query.
 #pragma once
 
 #include <cstdint>

@@ -63,5 +63,30 @@ TEST(PageTorture, EightThreadsHundredThousandStoresEachExact) {
   EXPECT_EQ(st.foreign_faults, 0u);
 }
 
+TEST(PageTorture, DisarmWhileThreadsFaultLeavesThemUnharmed) {
+  // Stores of other threads already faulting (their SIGSEGV stops queued) when the last watch
+  // goes away must simply run again, not reach the program.
+  TracedChild c({std::string(HWBP_PTRACE_PROGRAMS) + "/page_torture"});
+  PageTracer t(c);
+  t.keep_hits = false;
+  std::uint64_t id = 0;
+  t.on_arm_point = [&](pid_t tid) {
+    auto line = c.read_line();
+    ASSERT_TRUE(line);
+    id = t.transport().arm(tid, std::stoull(line->substr(line->find('=') + 1), nullptr, 16), 8, Access::write);
+  };
+  t.after_handled_signal = [&](pid_t tid) {
+    if (t.hit_count() >= 2000 && t.transport().alive(id)) t.transport().disarm(tid, id);
+  };
+  int status = t.run();
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 7);
+  EXPECT_EQ(c.read_line(),
+            "watched=400000 n0=50000 n1=50000 n2=50000 n3=50000 n4=50000 n5=50000 n6=50000 n7=50000");
+  EXPECT_EQ(t.hit_count(), 2000u);
+  EXPECT_EQ(t.transport().armed_count(), 0u);
+  EXPECT_EQ(t.transport().stats().foreign_faults, 0u);
+}
+
 }  // namespace
 }  // namespace hwbp::ptrace

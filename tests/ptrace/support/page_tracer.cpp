@@ -135,6 +135,7 @@ void PageTracer::handle(pid_t tid, int status) {
     return;
   }
   if (transport_.on_signal_stop(tid, info)) {
+    if (after_handled_signal) after_handled_signal(tid);
     resume(tid, 0);
     return;
   }

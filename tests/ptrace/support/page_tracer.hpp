@@ -29,6 +29,9 @@ class PageTracer {
   std::function<void(pid_t tid)> on_start;
   // Called at each arm point (the program's raise(SIGTRAP)) with the stopped thread.
   std::function<void(pid_t tid)> on_arm_point;
+  // Called before resuming a thread from a signal-delivery-stop the transport handled (the
+  // thread is stopped, in no system call): a place to disarm watches mid-run.
+  std::function<void(pid_t tid)> after_handled_signal;
   // Asked before each resume; true: release the transport and detach every thread now (run()
   // then returns -1 and the program runs on, unwatched).
   std::function<bool()> detach_now;
