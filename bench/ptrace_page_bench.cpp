@@ -16,10 +16,10 @@
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
 #include <signal.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -27,9 +27,9 @@
 #include "perf/hit_delivery.hpp"
 #include "ptrace/page_transport.hpp"
 #include "ptrace/registers.hpp"
+#include "ptrace/support/traced_child.hpp"
 #include "ptrace/tracee.hpp"
 #include "ratio.hpp"
-#include "ptrace/support/traced_child.hpp"
 
 namespace {
 
@@ -118,7 +118,8 @@ BENCHMARK(BM_PageTransportDisplaced)->UseRealTime();
 
 void BM_PtraceHardwareHit(benchmark::State& state) {
   if (hwbp::perf::hit_delivery().state != hwbp::perf::HitDelivery::State::delivered)
-    return state.SkipWithError("debug exceptions are not delivered on this machine: no hardware-hit baseline");
+    return state.SkipWithError(
+        "debug exceptions are not delivered on this machine: no hardware-hit baseline");
   Target t = start("mov");
   const pid_t pid = t.child->pid();
   perf_event_attr a{};

@@ -15,7 +15,7 @@ struct Mapping {
   int prot = 0;                      // PROT_READ | PROT_WRITE | PROT_EXEC
   bool shared = false;               // 's' (MAP_SHARED), else 'p'
   std::uint64_t offset = 0;
-  std::string path;                  // file path, "[heap]", "[stack]", "[vdso]", or empty
+  std::string path;  // file path, "[heap]", "[stack]", "[vdso]", or empty
   bool contains(std::uint64_t a) const { return a >= start && a < end; }
 };
 

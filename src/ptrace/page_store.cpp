@@ -149,10 +149,8 @@ bool PageTransport::State::complete_store(pid_t tid, std::uint64_t fault_addr) {
       if (!set.store_is_ours(a.write.addr, a.write.size)) return false;
       if (a.displacement.code_length != 0 && displaced_step(tid, regs, a)) return true;
       break;
-    case decode::Resolution::no_write:
-      return false;
-    case decode::Resolution::unsupported:
-      break;
+    case decode::Resolution::no_write: return false;
+    case decode::Resolution::unsupported: break;
   }
   return last_resort(tid, regs, fault_addr);
 }
@@ -174,11 +172,13 @@ bool PageTransport::State::emulate(pid_t tid, const GeneralRegisters& regs, cons
   }
   set_registers(tid, from_decode(regs, e.after));
   ++stats.emulated;
-  if (n) report(tid, a.write.addr, n, old_bytes.data(), new_bytes.data(), regs.rip, e.after.rip, nullptr, regs);
+  if (n)
+    report(tid, a.write.addr, n, old_bytes.data(), new_bytes.data(), regs.rip, e.after.rip, nullptr, regs);
   return true;
 }
 
-bool PageTransport::State::displaced_step(pid_t tid, const GeneralRegisters& regs, const decode::StoreAnalysis& a) {
+bool PageTransport::State::displaced_step(pid_t tid, const GeneralRegisters& regs,
+                                          const decode::StoreAnalysis& a) {
   const decode::Displacement& d = a.displacement;
   std::vector<std::uint8_t> old_bytes(d.operand_size), new_bytes(d.operand_size);
   if (!tracee.memory().try_read(d.operand_addr, old_bytes)) return false;
@@ -204,7 +204,8 @@ bool PageTransport::State::displaced_step(pid_t tid, const GeneralRegisters& reg
   after.rip = d.next_rip;
   set_registers(tid, after);
   ++stats.displaced;
-  report(tid, d.operand_addr, d.operand_size, old_bytes.data(), new_bytes.data(), regs.rip, d.next_rip, nullptr, regs);
+  report(tid, d.operand_addr, d.operand_size, old_bytes.data(), new_bytes.data(), regs.rip, d.next_rip,
+         nullptr, regs);
   return true;
 }
 
@@ -239,7 +240,8 @@ bool PageTransport::State::last_resort(pid_t tid, const GeneralRegisters& regs, 
     }
     const auto next = reinterpret_cast<std::uint64_t>(step.info.si_addr);
     if (step.info.si_signo == SIGSEGV && step.info.si_code == SEGV_ACCERR && set.protects(next) &&
-        std::none_of(pages.begin(), pages.end(), [&](const core::PageRange& r) { return r.addr == set.page_of(next); })) {
+        std::none_of(pages.begin(), pages.end(),
+                     [&](const core::PageRange& r) { return r.addr == set.page_of(next); })) {
       // Another protected page (a store crossing pages, a scatter): release it too and retry.
       std::vector<core::PageRange> more{{set.page_of(next), kPage}};
       std::vector<std::uint8_t> snap = snapshot(more);

@@ -1,11 +1,11 @@
 // System-call stops of the ptrace page transport: kernel writes into protected pages
 // (redirected, or released for the call and diffed) and the program's memory management.
+#include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 
 #include <algorithm>
-#include <sstream>
 
 #include "ptrace/page_transport_state.hpp"
 #include "ptrace/sys_error.hpp"
@@ -16,17 +16,11 @@ namespace {
 using Kind = InFlightCall::Kind;
 constexpr std::uint64_t kPage = 4096;
 constexpr std::uint32_t kAuditArchX86_64 = 0xC000003E;  // linux/audit.h
-constexpr std::uint64_t kMaxRedirect = 256u << 20;     // larger outputs are released instead
+constexpr std::uint64_t kMaxRedirect = 256u << 20;      // larger outputs are released instead
 constexpr std::uint64_t kMremapFixed = 2, kMremapDontunmap = 4;
 
 std::uint64_t round_up(std::uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 bool is_error(long rval) { return rval < 0 && rval > -4096; }
-
-std::string hex(std::uint64_t v) {
-  std::ostringstream o;
-  o << "0x" << std::hex << v;
-  return o.str();
-}
 
 // Adds page ranges to a sorted, merged list.
 void add_ranges(std::vector<core::PageRange>& to, const std::vector<core::PageRange>& more) {
@@ -86,13 +80,10 @@ void PageTransport::State::syscall_entry(pid_t tid, long nr, const std::array<st
   c.args = args;
   c.pc = pc;
   switch (e.kind) {
-    case SyscallEffect::Kind::none:
-      return;
+    case SyscallEffect::Kind::none: return;
     case SyscallEffect::Kind::redirect:
-    case SyscallEffect::Kind::redirect_iov:
-      return entry_redirect(tid, e, std::move(c), rewound);
-    case SyscallEffect::Kind::released:
-      return entry_release(tid, e.outputs, std::move(c), rewound);
+    case SyscallEffect::Kind::redirect_iov: return entry_redirect(tid, e, std::move(c), rewound);
+    case SyscallEffect::Kind::released: return entry_release(tid, e.outputs, std::move(c), rewound);
     case SyscallEffect::Kind::unmap:
       if (set.overlaps_protected(set.page_of(args[0]), round_up(args[1] + (args[0] & (kPage - 1)))) ||
           overlaps_scratch(args[0], args[1])) {
@@ -133,11 +124,10 @@ void PageTransport::State::syscall_entry(pid_t tid, long nr, const std::array<st
     }
     case SyscallEffect::Kind::kernel_area: {
       if (rewound || args[0] == 0 || !set.overlaps_protected(args[0], e.area_len)) return;
-      std::ostringstream why;
-      why << "its page holds thread " << tid << "'s " << e.name
-          << " area, which the kernel writes outside system calls";
+      const std::string why = fmt::format(
+          "its page holds thread {}'s {} area, which the kernel writes outside system calls", tid, e.name);
       InjectionSession session = inject(tid);
-      end_watches(&session, args[0], e.area_len, tid, pc, why.str(), false);
+      end_watches(&session, args[0], e.area_len, tid, pc, why, false);
       session.finish();  // rewound: the call runs with the page the program's again
       c.kind = Kind::rewound;
       in_flight[tid] = std::move(c);
@@ -153,7 +143,8 @@ void PageTransport::State::syscall_entry(pid_t tid, long nr, const std::array<st
 void PageTransport::State::entry_redirect(pid_t tid, const SyscallEffect& e, InFlightCall c,
                                           const std::optional<InFlightCall>& rewound) {
   auto hits_protected = [this](const std::vector<OutputRange>& v) {
-    return std::any_of(v.begin(), v.end(), [this](const OutputRange& o) { return set.overlaps_protected(o.addr, o.len); });
+    return std::any_of(v.begin(), v.end(),
+                       [this](const OutputRange& o) { return set.overlaps_protected(o.addr, o.len); });
   };
   const bool buffers_hit = hits_protected(e.outputs), extra_hit = hits_protected(e.extra);
   if (!buffers_hit && !extra_hit) return;
@@ -243,9 +234,7 @@ void PageTransport::State::syscall_exit(pid_t tid, long rval, std::uint64_t pc) 
   GeneralRegisters r = get_registers(tid);
   switch (c.kind) {
     case Kind::redirect:
-    case Kind::redirect_iov:
-      exit_redirect(tid, c, rval, r);
-      break;
+    case Kind::redirect_iov: exit_redirect(tid, c, rval, r); break;
     case Kind::released:
       report_diff(tid, c.pages, c.snapshot, pc, pc + 2, name, r);
       reprotect(tid, c.pages);
@@ -280,8 +269,7 @@ void PageTransport::State::syscall_exit(pid_t tid, long rval, std::uint64_t pc) 
       break;
     }
     case Kind::rewound:
-    case Kind::none:
-      break;
+    case Kind::none: break;
   }
 }
 
@@ -365,7 +353,8 @@ void PageTransport::State::exit_remap(pid_t tid, const InFlightCall& c, long rva
   }
   if (new_addr != old || (flags & kMremapDontunmap)) {
     // Moved: the watches were on the old addresses, which no longer hold this memory.
-    end_watches(&session, old, old_size, tid, c.pc, "its memory was moved by mremap to " + hex(new_addr),
+    end_watches(&session, old, old_size, tid, c.pc,
+                fmt::format("its memory was moved by mremap to {:#x}", new_addr),
                 !(flags & kMremapDontunmap));
     for (auto [addr, prot] : fix) session(SYS_mprotect, addr, kPage, prot);
   } else {

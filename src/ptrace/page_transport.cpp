@@ -2,6 +2,7 @@
 // other page_*.cpp files share (page_transport_state.hpp).
 #include "ptrace/page_transport.hpp"
 
+#include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -12,7 +13,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "ptrace/memory_map.hpp"
 #include "ptrace/page_transport_state.hpp"
@@ -22,12 +22,6 @@ namespace hwbp::ptrace {
 namespace {
 
 constexpr std::uint64_t kPage = 4096;
-
-std::string hex(std::uint64_t v) {
-  std::ostringstream o;
-  o << "0x" << std::hex << v;
-  return o.str();
-}
 
 std::string status_field(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -77,7 +71,9 @@ std::uint64_t PageTransport::State::ensure_gateway() {
   return gateway;
 }
 
-InjectionSession PageTransport::State::inject(pid_t tid) { return InjectionSession(tracee, tid, ensure_gateway()); }
+InjectionSession PageTransport::State::inject(pid_t tid) {
+  return InjectionSession(tracee, tid, ensure_gateway());
+}
 
 const ScratchArea& PageTransport::State::scratch_area(InjectionSession& session) {
   if (!scratch.mapped()) {
@@ -88,12 +84,13 @@ const ScratchArea& PageTransport::State::scratch_area(InjectionSession& session)
   return scratch;
 }
 
-void PageTransport::State::mprotect(InjectionSession& session, std::uint64_t addr, std::uint64_t len, int prot) {
+void PageTransport::State::mprotect(InjectionSession& session, std::uint64_t addr, std::uint64_t len,
+                                    int prot) {
   long r = session(SYS_mprotect, addr, len, prot);
   if (r != 0)
-    throw Error(Errc::system, "cannot change the protection of " + hex(addr) + "+" + std::to_string(len) +
-                                  " in process " + std::to_string(tracee.pid()) + ": " +
-                                  std::strerror(static_cast<int>(-r)),
+    throw Error(Errc::system,
+                fmt::format("cannot change the protection of {:#x}+{} in process {}: {}", addr, len,
+                            tracee.pid(), std::strerror(static_cast<int>(-r))),
                 static_cast<int>(-r));
 }
 
@@ -133,9 +130,10 @@ void PageTransport::State::unprotect(InjectionSession& session, const core::Page
   apply(*this, session, range, [](int prog) { return prog; });
 }
 
-void PageTransport::State::report(pid_t tid, std::uint64_t addr, std::uint64_t len, const std::uint8_t* old_bytes,
-                                  const std::uint8_t* new_bytes, std::uint64_t pc, std::uint64_t next_ip,
-                                  const char* syscall, const GeneralRegisters& regs) {
+void PageTransport::State::report(pid_t tid, std::uint64_t addr, std::uint64_t len,
+                                  const std::uint8_t* old_bytes, const std::uint8_t* new_bytes,
+                                  std::uint64_t pc, std::uint64_t next_ip, const char* syscall,
+                                  const GeneralRegisters& regs) {
   bool any = false;
   set.for_each_touched(addr, len, [&](const core::PageWatch& w, std::uint64_t start, std::uint64_t end) {
     any = true;
@@ -174,7 +172,8 @@ std::vector<std::uint8_t> PageTransport::State::snapshot(const std::vector<core:
 
 void PageTransport::State::report_diff(pid_t tid, const std::vector<core::PageRange>& pages,
                                        const std::vector<std::uint8_t>& before, std::uint64_t pc,
-                                       std::uint64_t next_ip, const char* syscall, const GeneralRegisters& regs) {
+                                       std::uint64_t next_ip, const char* syscall,
+                                       const GeneralRegisters& regs) {
   std::vector<std::uint8_t> after = snapshot(pages);
   std::size_t base = 0;
   for (const core::PageRange& r : pages) {
@@ -209,7 +208,8 @@ std::vector<core::PageRange> PageTransport::State::protected_in(std::uint64_t ad
 }
 
 void PageTransport::State::end_watches(InjectionSession* session, std::uint64_t addr, std::uint64_t len,
-                                       pid_t tid, std::uint64_t pc, const std::string& reason, bool memory_gone) {
+                                       pid_t tid, std::uint64_t pc, const std::string& reason,
+                                       bool memory_gone) {
   // Whole pages: the kernel unmaps and protects page by page.
   const std::uint64_t first = set.page_of(addr), end = set.page_of(addr + len + kPage - 1);
   std::vector<std::uint64_t> ids = set.watches_in(first, end - first);
@@ -219,7 +219,8 @@ void PageTransport::State::end_watches(InjectionSession* session, std::uint64_t 
     for (const core::PageRange& r : set.remove(id))
       if (session) {
         // Pages of the watch outside the range are still mapped: the program's protection back.
-        long rc = (*session)(SYS_mprotect, r.addr, r.len, r.program_prot >= 0 ? r.program_prot : PROT_READ | PROT_WRITE);
+        long rc = (*session)(SYS_mprotect, r.addr, r.len,
+                             r.program_prot >= 0 ? r.program_prot : PROT_READ | PROT_WRITE);
         (void)rc;  // the memory may be gone too (a racing munmap): nothing to restore then
       }
     auto it = watches.find(id);
@@ -228,7 +229,8 @@ void PageTransport::State::end_watches(InjectionSession* session, std::uint64_t 
   }
 }
 
-void PageTransport::State::end_unmapped(InjectionSession* session, pid_t tid, std::uint64_t pc, const char* syscall) {
+void PageTransport::State::end_unmapped(InjectionSession* session, pid_t tid, std::uint64_t pc,
+                                        const char* syscall) {
   if (!armed()) return;
   std::vector<Mapping> maps;
   try {
@@ -294,11 +296,13 @@ std::uint64_t PageTransport::arm(pid_t stopped_tid, std::uint64_t addr, std::uin
                                            "' on the page engine: " + why);
   if (len == 0 || addr + len < addr)
     throw Error(Errc::invalid_request, "page watch range is empty or wraps around the address space");
-  const std::string where = hex(addr) + "+" + std::to_string(len);
+  const std::string where = fmt::format("{:#x}+{}", addr, len);
   if (status_field(s.tracee.pid(), "Seccomp") == "2")
-    throw Error(Errc::unsupported, "cannot watch " + where + " with the page engine: the program runs under a "
-                                   "seccomp filter, which could kill it for the mprotect calls hwbp injects "
-                                   "(use a hardware watch)");
+    throw Error(Errc::unsupported,
+                "cannot watch " + where +
+                    " with the page engine: the program runs under a "
+                    "seccomp filter, which could kill it for the mprotect calls hwbp injects "
+                    "(use a hardware watch)");
   // Every page mapped, private, with normal pages; remember the program's protection.
   const core::PageRange pages = s.set.pages_for(addr, len);
   auto maps = read_maps(s.tracee.pid());
@@ -306,19 +310,23 @@ std::uint64_t PageTransport::arm(pid_t stopped_tid, std::uint64_t addr, std::uin
   for (std::uint64_t p = pages.addr; p < pages.addr + pages.len; p += kPage) {
     const Mapping* m = find_mapping(maps, p);
     if (!m)
-      throw Error(Errc::invalid_request, "cannot watch " + where + " with the page engine: page " + hex(p) +
-                                             " is not mapped");
+      throw Error(Errc::invalid_request,
+                  fmt::format("cannot watch {} with the page engine: page {:#x} is not mapped", where, p));
     if (m->shared)
-      throw Error(Errc::invalid_request, "cannot watch " + where + " with the page engine: it is in a shared "
-                                         "mapping (other processes write it unseen; use a hardware watch)");
+      throw Error(Errc::invalid_request,
+                  "cannot watch " + where +
+                      " with the page engine: it is in a shared "
+                      "mapping (other processes write it unseen; use a hardware watch)");
     if (m->path == "[vvar]" || m->path == "[vdso]" || m->path == "[vsyscall]")
-      throw Error(Errc::invalid_request, "cannot watch " + where + " with the page engine: it is in " + m->path);
+      throw Error(Errc::invalid_request,
+                  "cannot watch " + where + " with the page engine: it is in " + m->path);
     // hugetlb mappings show as "/anon_hugepage (deleted)" or a file on a hugetlbfs mount
     // (conventionally /dev/hugepages); smaps confirms (it is costly: read only for those).
     if ((p == pages.addr || m->start == p) && m->path.find("huge") != std::string::npos)
       if (kernel_page_kb(s.tracee.pid(), p) != 4)
-        throw Error(Errc::invalid_request, "cannot watch " + where + " with the page engine: it is in a "
-                                           "huge-page (hugetlb) mapping");
+        throw Error(Errc::invalid_request, "cannot watch " + where +
+                                               " with the page engine: it is in a "
+                                               "huge-page (hugetlb) mapping");
     prot[p] = m->prot;
   }
   // Nothing runs while the protection changes: a thread blocked in a system call that writes
@@ -329,22 +337,21 @@ std::uint64_t PageTransport::arm(pid_t stopped_tid, std::uint64_t addr, std::uin
   for (pid_t t : threads) {
     auto [area, area_len] = rseq_area(t);
     if (area && area < pages.addr + pages.len && pages.addr < area + area_len)
-      throw Error(Errc::invalid_request, "cannot watch " + where + " with the page engine: its page holds thread " +
-                                             std::to_string(t) + "'s rseq area, which the kernel writes outside "
+      throw Error(Errc::invalid_request, "cannot watch " + where +
+                                             " with the page engine: its page holds thread " +
+                                             std::to_string(t) +
+                                             "'s rseq area, which the kernel writes outside "
                                              "system calls (use a hardware watch)");
   }
   const std::uint64_t id = s.next_id++;
   std::vector<core::PageRange> fresh = s.set.add({id, addr, len, access});
   for (const core::PageRange& r : fresh)
-    for (std::uint64_t p = r.addr; p < r.addr + r.len; p += kPage) s.set.set_program_protection({p, kPage}, prot.at(p));
-  std::vector<core::PageRange> done;
+    for (std::uint64_t p = r.addr; p < r.addr + r.len; p += kPage)
+      s.set.set_program_protection({p, kPage}, prot.at(p));
   try {
     InjectionSession session = s.inject(stopped_tid);
     s.scratch_area(session);
-    for (const core::PageRange& r : fresh) {
-      s.protect(session, r);
-      done.push_back(r);
-    }
+    for (const core::PageRange& r : fresh) s.protect(session, r);
     session.finish();
   } catch (...) {
     auto undo = s.set.remove(id);
@@ -406,24 +413,22 @@ NewTask PageTransport::on_new_task(pid_t creator, pid_t child, int event, std::o
   }
   // A separate process: it inherited our read-only pages and scratch mappings, not the engine.
   // Give them back before it runs one instruction, then let it go.
-  Tracee child_tracee(child);
   try {
-    int status = first_status ? *first_status : child_tracee.wait_stop(child);
-    (void)status;
+    Tracee child_tracee(child);
+    if (!first_status) child_tracee.wait_stop(child);
     if (s.armed() || s.scratch.mapped()) {
-      InjectionSession session(child_tracee, child, s.gateway ? s.gateway : find_syscall_gateway(child_tracee));
-      for (const core::PageRange& r : s.set.protected_ranges())
-        for (std::uint64_t p = r.addr; p < r.addr + r.len; p += kPage) {
-          int prog = s.set.program_protection(p).value_or(PROT_READ | PROT_WRITE);
-          session(SYS_mprotect, p, kPage, prog < 0 ? PROT_READ | PROT_WRITE : prog);
-        }
+      InjectionSession session(child_tracee, child,
+                               s.gateway ? s.gateway : find_syscall_gateway(child_tracee));
+      for (const core::PageRange& r : s.set.protected_ranges()) s.unprotect(session, r);
       s.buffers.unmap_in(session);
       if (s.scratch.mapped()) session(SYS_munmap, s.scratch.base(), s.scratch.size());
       session.finish();
     }
     child_tracee.detach(child);
-  } catch (const ThreadGone&) {
-    // Killed before it ran: nothing to clean. Its exit status belongs to its parent.
+  } catch (const Error&) {
+    // Killed before it ran (nothing to clean; its exit status belongs to its parent), or gone
+    // while cleaned: detach whatever is left of it.
+    ::ptrace(PTRACE_DETACH, child, nullptr, 0);
   }
   return NewTask::detached;
 }
@@ -461,7 +466,8 @@ void PageTransport::on_thread_exit(pid_t tid) {
   State& s = *s_;
   auto it = s.in_flight.find(tid);
   if (it != s.in_flight.end()) {
-    if (it->second.kind == InFlightCall::Kind::redirect || it->second.kind == InFlightCall::Kind::redirect_iov)
+    if (it->second.kind == InFlightCall::Kind::redirect ||
+        it->second.kind == InFlightCall::Kind::redirect_iov)
       s.buffers.release(it->second.scratch);
     if (it->second.kind == InFlightCall::Kind::released)
       for (const core::PageRange& r : it->second.pages)
@@ -500,7 +506,8 @@ void PageTransport::release(pid_t stopped_tid) {
       try {
         GeneralRegisters r = get_registers(t);
         set_argument(r, c.arg, c.args[std::size_t(c.arg)]);
-        if (c.kind == InFlightCall::Kind::redirect_iov) set_argument(r, c.arg + 1, c.args[std::size_t(c.arg) + 1]);
+        if (c.kind == InFlightCall::Kind::redirect_iov)
+          set_argument(r, c.arg + 1, c.args[std::size_t(c.arg) + 1]);
         set_registers(t, r);
       } catch (const Error&) {
       }

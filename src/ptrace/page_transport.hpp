@@ -80,9 +80,9 @@
 //   - Arming, disarming and release() need one thread in a ptrace-stop that is neither a
 //     group-stop nor a syscall stop (e.g. the exec stop of `hwbp run`, or a PTRACE_INTERRUPT
 //     stop), which the tracer resumes afterwards as usual; no other thread may be held in a stop
-//     the tracer collected and has not resumed (arming stops every other thread). Call release() before detaching: it restores every
-//     page's protection, moves redirected system calls back to the program's buffers and
-//     unmaps the scratch memory, leaving the program as if never watched.
+//     the tracer collected and has not resumed (arming stops every other thread). Call release() before
+//     detaching: it restores every page's protection, moves redirected system calls back to the program's
+//     buffers and unmaps the scratch memory, leaving the program as if never watched.
 //   - Hits and ends arrive through the callbacks while the storing thread is stopped, its
 //     registers already *after* the store (rip = next_ip), like a hardware data-breakpoint trap:
 //     the caller can unwind the live thread (symbols::backtrace_thread) inside the callback.
@@ -121,19 +121,19 @@ struct PageHit {
 // A watch that ended: its memory went away, or the address space was replaced.
 struct PageEnd {
   std::uint64_t watch_id = 0;
-  pid_t tid = 0;        // the thread whose action ended it (0 when none)
+  pid_t tid = 0;         // the thread whose action ended it (0 when none)
   std::uint64_t pc = 0;  // that thread's system call instruction (0 when none)
-  std::string reason;   // one line, e.g. "its memory was unmapped by munmap"
+  std::string reason;    // one line, e.g. "its memory was unmapped by munmap"
 };
 
 struct PageStats {
   std::uint64_t emulated = 0, displaced = 0, last_resort = 0;  // stores completed, by path
-  std::uint64_t unwatched = 0;        // of those, stores that touched no watched byte
-  std::uint64_t redirected = 0;       // system-call outputs copied in by the engine
-  std::uint64_t released_calls = 0;   // system calls run with their pages released and diffed
-  std::uint64_t signal_frames = 0;    // signal frames written into released pages
-  std::uint64_t foreign_faults = 0;   // SIGSEGVs passed on to the program
-  std::uint64_t injections = 0;       // system calls injected
+  std::uint64_t unwatched = 0;       // of those, stores that touched no watched byte
+  std::uint64_t redirected = 0;      // system-call outputs copied in by the engine
+  std::uint64_t released_calls = 0;  // system calls run with their pages released and diffed
+  std::uint64_t signal_frames = 0;   // signal frames written into released pages
+  std::uint64_t foreign_faults = 0;  // SIGSEGVs passed on to the program
+  std::uint64_t injections = 0;      // system calls injected
 };
 
 struct PageCallbacks {

@@ -44,8 +44,8 @@ struct InFlightCall {
   std::array<std::uint64_t, 6> args{};
   std::uint64_t pc = 0;  // the syscall instruction
   // redirect / redirect_iov
-  int arg = -1;                 // the argument register rewritten (and the iov count's, +1)
-  std::uint64_t scratch = 0;    // the scratch buffer
+  int arg = -1;               // the argument register rewritten (and the iov count's, +1)
+  std::uint64_t scratch = 0;  // the scratch buffer
   std::vector<std::pair<std::uint64_t, std::uint64_t>> iov;  // real buffers, in order
   // released / discard: snapshot of the affected pages
   std::vector<core::PageRange> pages;
@@ -74,7 +74,7 @@ struct PageTransport::State {
   std::map<std::uint64_t, unsigned> released;  // page -> system calls running with it released
   std::set<pid_t> vfork_children;              // share the address space until they exec
   std::map<pid_t, std::pair<std::uint64_t, std::uint64_t>> last_retry;  // tid -> (addr, rip)
-  std::vector<core::PageRange> pending_protect;  // see apply_pending
+  std::vector<core::PageRange> pending_protect;                         // see apply_pending
 
   // Opens an injection session in tid (finding a gateway the first time).
   InjectionSession inject(pid_t tid);
@@ -90,8 +90,8 @@ struct PageTransport::State {
 
   // Reports [addr, addr + len) going from old to new bytes to every watch it touches.
   void report(pid_t tid, std::uint64_t addr, std::uint64_t len, const std::uint8_t* old_bytes,
-              const std::uint8_t* new_bytes, std::uint64_t pc, std::uint64_t next_ip,
-              const char* syscall, const GeneralRegisters& regs);
+              const std::uint8_t* new_bytes, std::uint64_t pc, std::uint64_t next_ip, const char* syscall,
+              const GeneralRegisters& regs);
   // Reports each changed run between a snapshot and the current contents of `pages`.
   void report_diff(pid_t tid, const std::vector<core::PageRange>& pages,
                    const std::vector<std::uint8_t>& snapshot, std::uint64_t pc, std::uint64_t next_ip,
@@ -125,7 +125,8 @@ struct PageTransport::State {
   // System-call stops (page_syscalls.cpp).
   void syscall_entry(pid_t tid, long nr, const std::array<std::uint64_t, 6>& args, std::uint64_t pc);
   void syscall_exit(pid_t tid, long rval, std::uint64_t pc);
-  void entry_redirect(pid_t tid, const SyscallEffect& e, InFlightCall c, const std::optional<InFlightCall>& rewound);
+  void entry_redirect(pid_t tid, const SyscallEffect& e, InFlightCall c,
+                      const std::optional<InFlightCall>& rewound);
   void entry_release(pid_t tid, std::vector<OutputRange> outputs, InFlightCall c,
                      const std::optional<InFlightCall>& rewound);
   void exit_redirect(pid_t tid, const InFlightCall& c, long rval, GeneralRegisters& regs);

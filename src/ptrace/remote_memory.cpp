@@ -1,10 +1,10 @@
 #include "ptrace/remote_memory.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <string>
 #include <utility>
 
@@ -12,12 +12,6 @@
 
 namespace hwbp::ptrace {
 namespace {
-
-std::string hex(std::uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 int open_mem(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/mem";
@@ -70,15 +64,14 @@ void RemoteMemory::reopen() {
 }
 
 bool RemoteMemory::try_read(std::uint64_t addr, std::span<std::uint8_t> out) const noexcept {
-  return transfer([&](std::size_t done, off_t off) {
-    return ::pread(fd_, out.data() + done, out.size() - done, off);
-  }, addr, out.size());
+  return transfer(
+      [&](std::size_t done, off_t off) { return ::pread(fd_, out.data() + done, out.size() - done, off); },
+      addr, out.size());
 }
 
 void RemoteMemory::read(std::uint64_t addr, std::span<std::uint8_t> out) const {
   if (!try_read(addr, out))
-    throw sys_error("cannot read " + std::to_string(out.size()) + " bytes at " + hex(addr) +
-                        " in process " + std::to_string(pid_),
+    throw sys_error(fmt::format("cannot read {} bytes at {:#x} in process {}", out.size(), addr, pid_),
                     errno);
 }
 
@@ -89,15 +82,14 @@ std::vector<std::uint8_t> RemoteMemory::read(std::uint64_t addr, std::size_t len
 }
 
 bool RemoteMemory::try_write(std::uint64_t addr, std::span<const std::uint8_t> data) const noexcept {
-  return transfer([&](std::size_t done, off_t off) {
-    return ::pwrite(fd_, data.data() + done, data.size() - done, off);
-  }, addr, data.size());
+  return transfer(
+      [&](std::size_t done, off_t off) { return ::pwrite(fd_, data.data() + done, data.size() - done, off); },
+      addr, data.size());
 }
 
 void RemoteMemory::write(std::uint64_t addr, std::span<const std::uint8_t> data) const {
   if (!try_write(addr, data))
-    throw sys_error("cannot write " + std::to_string(data.size()) + " bytes at " + hex(addr) +
-                        " in process " + std::to_string(pid_),
+    throw sys_error(fmt::format("cannot write {} bytes at {:#x} in process {}", data.size(), addr, pid_),
                     errno);
 }
 

@@ -27,9 +27,9 @@ class ScratchArea {
   bool mapped() const noexcept { return base_ != 0; }
   std::uint64_t base() const noexcept { return base_; }
   std::uint64_t size() const noexcept { return kPage * (1 + kDataPages); }
-  std::uint64_t gateway() const noexcept { return base_; }                  // 0f 05
-  std::uint64_t step_slot() const noexcept { return base_ + 64; }           // displaced code
-  std::uint64_t data() const noexcept { return base_ + kPage; }             // operand area
+  std::uint64_t gateway() const noexcept { return base_; }         // 0f 05
+  std::uint64_t step_slot() const noexcept { return base_ + 64; }  // displaced code
+  std::uint64_t data() const noexcept { return base_ + kPage; }    // operand area
   bool contains(std::uint64_t a) const noexcept { return a >= base_ && a < base_ + size(); }
 
   // Unmaps it (detach, or in a forked child). The area is forgotten even if that fails.

@@ -22,7 +22,8 @@ void ScratchBuffers::release(std::uint64_t addr) {
 bool ScratchBuffers::grow(InjectionSession& session, std::uint64_t size) {
   constexpr std::uint64_t kGranule = 64 * 1024;
   size = (size + kGranule - 1) / kGranule * kGranule;
-  long r = session(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  long r =
+      session(SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (r < 0 && r > -4096) return false;
   buffers_.push_back({static_cast<std::uint64_t>(r), size, false});
   return true;

@@ -86,8 +86,8 @@ long InjectionSession::call(long nr, std::array<std::uint64_t, 6> args) {
     GeneralRegisters now = get_registers(tid_);
     if (step.faulted)
       throw Error(Errc::system, "injected system call " + std::to_string(nr) + " faulted in thread " +
-                                    std::to_string(tid_) + " (signal " +
-                                    std::to_string(step.info.si_signo) + ")");
+                                    std::to_string(tid_) + " (signal " + std::to_string(step.info.si_signo) +
+                                    ")");
     if (now.rip == gateway_ + sizeof kSyscall) return static_cast<long>(now.rax);
     if (now.rip != gateway_)
       throw Error(Errc::system, "injected system call " + std::to_string(nr) + " in thread " +

@@ -20,8 +20,8 @@ constexpr std::uint64_t kFutexCmdMask = ~(128ULL | 256ULL);  // FUTEX_PRIVATE_FL
 constexpr std::size_t kMaxVectors = 1024;  // UIO_MAXIOV
 
 constexpr std::uint64_t kStat = 144, kStatx = 256, kStatfs = 120, kTimespec = 16, kTimeval = 16,
-                        kRusage = 144, kSiginfo = 128, kItimerspec = 32, kEpollEvent = 12,
-                        kPollfd = 8, kMsghdr = 56, kMmsghdr = 64, kIoEvent = 32, kTimex = 208;
+                        kRusage = 144, kSiginfo = 128, kItimerspec = 32, kEpollEvent = 12, kPollfd = 8,
+                        kMsghdr = 56, kMmsghdr = 64, kIoEvent = 32, kTimex = 208;
 
 std::uint64_t u32_at(const ArgumentReader& read, std::uint64_t addr) {
   std::uint32_t v = 0;
@@ -89,7 +89,8 @@ SyscallEffect ioctl_effect(const Args& a) {
   const std::uint64_t cmd = a[1] & 0xffffffffu;
   std::uint64_t size = 0;
   if ((cmd >> 30) & 2) size = (cmd >> 16) & 0x3fff;
-  switch (cmd) {  // classic tty ioctls without an encoded size
+  // Classic tty ioctls without an encoded size.
+  switch (cmd) {
     case 0x5401: size = 60; break;  // TCGETS: struct termios
     case 0x5413: size = 8; break;   // TIOCGWINSZ
     case 0x541B: size = 4; break;   // FIONREAD
@@ -100,12 +101,16 @@ SyscallEffect ioctl_effect(const Args& a) {
 
 SyscallEffect futex_effect(const Args& a) {
   switch (a[1] & kFutexCmdMask) {
-    case 5: return released("futex", {{a[4], 4}});            // FUTEX_WAKE_OP: *uaddr2
-    case 6: case 7: case 8: case 13:                          // LOCK_PI, UNLOCK_PI, TRYLOCK_PI, LOCK_PI2
-      return released("futex", {{a[0], 4}});
-    case 11: case 12:                                         // WAIT_REQUEUE_PI, CMP_REQUEUE_PI
-      return released("futex", {{a[0], 4}, {a[4], 4}});
-    default: return effect(Kind::none, "futex");              // WAIT/WAKE only read the word
+    case 5: return released("futex", {{a[4], 4}});  // FUTEX_WAKE_OP: *uaddr2
+    // LOCK_PI, UNLOCK_PI, TRYLOCK_PI, LOCK_PI2: the futex word itself
+    case 6:
+    case 7:
+    case 8:
+    case 13: return released("futex", {{a[0], 4}});
+    // WAIT_REQUEUE_PI, CMP_REQUEUE_PI: both words
+    case 11:
+    case 12: return released("futex", {{a[0], 4}, {a[4], 4}});
+    default: return effect(Kind::none, "futex");  // WAIT/WAKE only read the word
   }
 }
 
@@ -176,8 +181,9 @@ SyscallEffect syscall_effect(long nr, const Args& a, const ArgumentReader& read)
     case SYS_select:
     case SYS_pselect6: {
       const std::uint64_t set = (std::min<std::uint64_t>(a[0], 1u << 20) + 63) / 64 * 8;
-      return released(nr == SYS_select ? "select" : "pselect6",
-                      {{a[1], set}, {a[2], set}, {a[3], set}, {a[4], nr == SYS_select ? kTimeval : kTimespec}});
+      return released(
+          nr == SYS_select ? "select" : "pselect6",
+          {{a[1], set}, {a[2], set}, {a[3], set}, {a[4], nr == SYS_select ? kTimeval : kTimespec}});
     }
     case SYS_nanosleep: return released("nanosleep", {{a[1], kTimespec}});
     case SYS_clock_nanosleep: return released("clock_nanosleep", {{a[3], kTimespec}});
@@ -210,13 +216,14 @@ SyscallEffect syscall_effect(long nr, const Args& a, const ArgumentReader& read)
     case SYS_getgroups: return released("getgroups", {{a[1], 4 * std::min<std::uint64_t>(a[0], 65536)}});
     case SYS_capget: return released("capget", {{a[0], 8}, {a[1], 24}});
     case SYS_ioctl: return ioctl_effect(a);
-    case SYS_prctl: return released("prctl", {{a[0] == 16 ? a[1] : 0, 16}});        // PR_GET_NAME
+    case SYS_prctl: return released("prctl", {{a[0] == 16 ? a[1] : 0, 16}});  // PR_GET_NAME
     case SYS_arch_prctl:
       return released("arch_prctl", {{a[0] == 0x1003 || a[0] == 0x1004 ? a[1] : 0, 8}});  // GET_FS/GS
     case SYS_futex: return futex_effect(a);
     case SYS_get_robust_list: return released("get_robust_list", {{a[1], 8}, {a[2], 8}});
     case SYS_io_setup: return released("io_setup", {{a[1], 8}});
-    case SYS_io_getevents: return released("io_getevents", {{a[3], kIoEvent * std::min<std::uint64_t>(a[2], 65536)}});
+    case SYS_io_getevents:
+      return released("io_getevents", {{a[3], kIoEvent * std::min<std::uint64_t>(a[2], 65536)}});
     case SYS_getcpu: return released("getcpu", {{a[0], 4}, {a[1], 4}});
     case SYS_splice: return released("splice", {{a[1], 8}, {a[3], 8}});
     case SYS_copy_file_range: return released("copy_file_range", {{a[1], 8}, {a[3], 8}});
@@ -237,8 +244,8 @@ SyscallEffect syscall_effect(long nr, const Args& a, const ArgumentReader& read)
     case SYS_clone3: {
       std::uint64_t ca[4] = {};  // struct clone_args: flags, pidfd, child_tid, parent_tid
       if (!a[0] || !read(a[0], ca, sizeof ca)) return effect(Kind::none, "clone3");
-      return released("clone3", {{(ca[0] & kClonePidfd) ? ca[1] : 0, 4},
-                                 {(ca[0] & kCloneParentSettid) ? ca[3] : 0, 4}});
+      return released(
+          "clone3", {{(ca[0] & kClonePidfd) ? ca[1] : 0, 4}, {(ca[0] & kCloneParentSettid) ? ca[3] : 0, 4}});
     }
     // ---- memory management -----------------------------------------------------------------
     case SYS_munmap: {
@@ -281,8 +288,7 @@ SyscallEffect syscall_effect(long nr, const Args& a, const ArgumentReader& read)
       e.area_len = 4;
       return e;
     }
-    default:
-      return effect(Kind::none, "");  // syscall_name() names it
+    default: return effect(Kind::none, "");  // syscall_name() names it
   }
 }
 

@@ -32,8 +32,18 @@ struct OutputRange {
 };
 
 struct SyscallEffect {
-  enum class Kind { none, redirect, redirect_iov, released, unmap, remap, protect, discard,
-                    kernel_area, check_mapped };
+  enum class Kind {
+    none,
+    redirect,
+    redirect_iov,
+    released,
+    unmap,
+    remap,
+    protect,
+    discard,
+    kernel_area,
+    check_mapped
+  };
   Kind kind = Kind::none;
   const char* name = "";
   int arg = -1, len_arg = -1;
@@ -47,8 +57,7 @@ struct SyscallEffect {
 // Reads len bytes at addr of the target; false if unreadable.
 using ArgumentReader = std::function<bool(std::uint64_t addr, void* out, std::size_t len)>;
 
-SyscallEffect syscall_effect(long nr, const std::array<std::uint64_t, 6>& args,
-                             const ArgumentReader& read);
+SyscallEffect syscall_effect(long nr, const std::array<std::uint64_t, 6>& args, const ArgumentReader& read);
 
 // "read", "munmap", ... or "syscall NNN" (a static or thread-local string).
 const char* syscall_name(long nr);

@@ -24,10 +24,8 @@ bool is_fault(const siginfo_t& info) {
     case SIGSEGV:
     case SIGBUS:
     case SIGILL:
-    case SIGFPE:
-      return info.si_code > 0;
-    default:
-      return false;
+    case SIGFPE: return info.si_code > 0;
+    default: return false;
   }
 }
 
@@ -139,7 +137,8 @@ void Tracee::detach(pid_t tid) {
   int sig = 0;
   auto it = held_.find(tid);
   if (it != held_.end() && !it->second.empty()) {
-    if (::ptrace(PTRACE_SETSIGINFO, tid, nullptr, &it->second.front()) == 0) sig = it->second.front().si_signo;
+    if (::ptrace(PTRACE_SETSIGINFO, tid, nullptr, &it->second.front()) == 0)
+      sig = it->second.front().si_signo;
     for (std::size_t i = 1; i < it->second.size(); ++i)
       ::syscall(SYS_tgkill, tid, tid, it->second[i].si_signo);
     held_.erase(it);

@@ -106,9 +106,7 @@ class Tracee {
 
 // Wait-status helpers (with PTRACE_SEIZE and PTRACE_O_TRACESYSGOOD).
 inline int ptrace_event(int status) { return status >> 16; }
-inline bool is_syscall_stop(int status) {
-  return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80);
-}
+inline bool is_syscall_stop(int status) { return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80); }
 inline bool is_signal_delivery_stop(int status) {
   return WIFSTOPPED(status) && ptrace_event(status) == 0 && !is_syscall_stop(status);
 }

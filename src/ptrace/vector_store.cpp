@@ -6,12 +6,10 @@ namespace hwbp::ptrace {
 
 bool stores_vector_register(std::span<const std::uint8_t> code) noexcept {
   ZydisDecoder decoder;
-  if (ZYAN_FAILED(ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)))
-    return false;
+  if (ZYAN_FAILED(ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64))) return false;
   ZydisDecodedInstruction insn;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  if (ZYAN_FAILED(ZydisDecoderDecodeFull(&decoder, code.data(), code.size(), &insn, ops)))
-    return false;
+  if (ZYAN_FAILED(ZydisDecoderDecodeFull(&decoder, code.data(), code.size(), &insn, ops))) return false;
   // decode::analyze_store emulates legacy-SSE and VEX stores (xmm/ymm); EVEX ones (glibc's
   // memcpy/memset on AVX-512 machines use ymm16-31) are displaced whatever the state says.
   if (insn.encoding == ZYDIS_INSTRUCTION_ENCODING_EVEX) return false;

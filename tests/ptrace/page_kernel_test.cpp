@@ -11,20 +11,16 @@
 #include <string>
 
 #include "support/page_tracer.hpp"
+#include "support/report_line.hpp"
 #include "support/traced_child.hpp"
 
 namespace hwbp::ptrace {
 namespace {
 
+using test::address_field;
+using test::field;
 using test::PageTracer;
 using test::TracedChild;
-
-std::string field(const std::string& line, const std::string& key) {
-  auto at = line.find(key + "=");
-  if (at == std::string::npos) return "";
-  auto start = at + key.size() + 1;
-  return line.substr(start, line.find(' ', start) - start);
-}
 
 std::string text(const std::vector<std::uint8_t>& b) { return std::string(b.begin(), b.end()); }
 
@@ -45,9 +41,9 @@ TEST(PageKernel, KernelWritesAndMemoryManagement) {
   t.on_arm_point = [&](pid_t tid) {
     auto line = c.read_line();
     ASSERT_TRUE(line);
-    inbuf = std::stoull(field(*line, "inbuf"), nullptr, 16);
-    m = std::stoull(field(*line, "m"), nullptr, 16);
-    m2 = std::stoull(field(*line, "m2"), nullptr, 16);
+    inbuf = address_field(*line, "inbuf");
+    m = address_field(*line, "m");
+    m2 = address_field(*line, "m2");
     w_in = t.transport().arm(tid, inbuf, 8192, Access::write);
     w_m = t.transport().arm(tid, m, 4 * 4096, Access::modify);
     w_m2 = t.transport().arm(tid, m2, 2 * 4096, Access::write);

@@ -11,27 +11,20 @@
 
 #include "hwbp/error.hpp"
 #include "support/page_tracer.hpp"
+#include "support/report_line.hpp"
 #include "support/traced_child.hpp"
 
 namespace hwbp::ptrace {
 namespace {
 
+using test::address_field;
+using test::field;
 using test::PageTracer;
 using test::TracedChild;
 
-std::string field(const std::string& line, const std::string& key) {
-  auto at = line.find(key + "=");
-  if (at == std::string::npos) return "";
-  auto start = at + key.size() + 1;
-  return line.substr(start, line.find(' ', start) - start);
-}
-
-std::uint64_t addr_field(const std::string& line, const std::string& key) {
-  return std::stoull(field(line, key), nullptr, 16);
-}
-
 struct Scenario {
-  explicit Scenario(const char* mode) : child({std::string(HWBP_PTRACE_PROGRAMS) + "/page_misc", mode}), tracer(child) {}
+  explicit Scenario(const char* mode)
+      : child({std::string(HWBP_PTRACE_PROGRAMS) + "/page_misc", mode}), tracer(child) {}
   // Arms `watch(line, tid)` at the arm point.
   template <typename F>
   void at_arm(F watch) {
@@ -55,7 +48,9 @@ long value(const std::vector<std::uint8_t>& b) {
 
 TEST(PageMisc, ProgramsOwnSigsegvHandlerStillGetsItsFaults) {
   Scenario s("segv");
-  s.at_arm([&](const std::string& l, pid_t tid) { s.transport().arm(tid, addr_field(l, "counter"), 8, Access::write); });
+  s.at_arm([&](const std::string& l, pid_t tid) {
+    s.transport().arm(tid, address_field(l, "counter"), 8, Access::write);
+  });
   int status = s.run();
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0);
@@ -68,7 +63,9 @@ TEST(PageMisc, ProgramsOwnSigsegvHandlerStillGetsItsFaults) {
 
 TEST(PageMisc, DetachMidRunLeavesTheProgramUnprotectedAndRunning) {
   Scenario s("detach");
-  s.at_arm([&](const std::string& l, pid_t tid) { s.transport().arm(tid, addr_field(l, "counter"), 8, Access::write); });
+  s.at_arm([&](const std::string& l, pid_t tid) {
+    s.transport().arm(tid, address_field(l, "counter"), 8, Access::write);
+  });
   s.tracer.detach_now = [&] { return s.tracer.hit_count() >= 500; };
   EXPECT_EQ(s.run(), -1);
   // The program runs on unwatched: all its 20,000 stores land and it exits normally.
@@ -86,12 +83,13 @@ TEST(PageMisc, OneByteSixteenMegabytesAndAThousandWatches) {
   std::uint64_t counter = 0, big = 0, many = 0, w_byte = 0, w_big = 0;
   std::vector<std::uint64_t> w_many;
   s.at_arm([&](const std::string& l, pid_t tid) {
-    counter = addr_field(l, "counter");
-    big = addr_field(l, "big");
-    many = addr_field(l, "many");
+    counter = address_field(l, "counter");
+    big = address_field(l, "big");
+    many = address_field(l, "many");
     w_byte = s.transport().arm(tid, counter, 1, Access::modify);
     w_big = s.transport().arm(tid, big, 16u << 20, Access::write);
-    for (int i = 0; i < 1000; ++i) w_many.push_back(s.transport().arm(tid, many + i * 4096ull + 100, 1, Access::write));
+    for (int i = 0; i < 1000; ++i)
+      w_many.push_back(s.transport().arm(tid, many + i * 4096ull + 100, 1, Access::write));
   });
   s.tracer.keep_hits = false;
   std::vector<std::uint8_t> mirror(16u << 20, 0);
@@ -108,8 +106,10 @@ TEST(PageMisc, OneByteSixteenMegabytesAndAThousandWatches) {
       if (h.new_bytes != std::vector<std::uint8_t>{3}) ++bad;
     } else {
       const std::size_t i = (h.addr - many - 100) / 4096;
-      if (i >= 1000 || h.watch_id != w_many[i] || h.new_bytes.size() != 1) ++bad;
-      else many_seen[i] = h.new_bytes[0];
+      if (i >= 1000 || h.watch_id != w_many[i] || h.new_bytes.size() != 1)
+        ++bad;
+      else
+        many_seen[i] = h.new_bytes[0];
     }
   };
   int status = s.run();
@@ -135,7 +135,9 @@ TEST(PageMisc, OneByteSixteenMegabytesAndAThousandWatches) {
 TEST(PageMisc, ModifyReportsOnlyChanges) {
   Scenario s("modify");
   std::uint64_t id = 0;
-  s.at_arm([&](const std::string& l, pid_t tid) { id = s.transport().arm(tid, addr_field(l, "same"), 8, Access::modify); });
+  s.at_arm([&](const std::string& l, pid_t tid) {
+    id = s.transport().arm(tid, address_field(l, "same"), 8, Access::modify);
+  });
   int status = s.run();
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   ASSERT_EQ(s.tracer.hits().size(), 2u);
@@ -148,7 +150,7 @@ TEST(PageMisc, SignalFramesOnAWatchedStack) {
   Scenario s("signal");
   std::uint64_t local = 0, id = 0;
   s.at_arm([&](const std::string& l, pid_t tid) {
-    local = addr_field(l, "local");
+    local = address_field(l, "local");
     // The variable and the 16 KiB of stack below it, where raise() runs and the kernel writes
     // the signal frames.
     id = s.transport().arm(tid, local - 16384, 16384 + 8, Access::write);
@@ -172,7 +174,7 @@ TEST(PageMisc, ThreadBlockedInReadWhenArmedGetsItsDataReported) {
   Scenario s("blocked");
   std::uint64_t buf = 0;
   s.at_arm([&](const std::string& l, pid_t tid) {
-    buf = addr_field(l, "buf");
+    buf = address_field(l, "buf");
     s.transport().arm(tid, buf, 64, Access::write);
   });
   int status = s.run();
@@ -181,12 +183,15 @@ TEST(PageMisc, ThreadBlockedInReadWhenArmedGetsItsDataReported) {
   ASSERT_EQ(s.tracer.hits().size(), 1u);
   EXPECT_STREQ(s.tracer.hits()[0].syscall, "read");
   EXPECT_EQ(s.tracer.hits()[0].addr, buf);
-  EXPECT_EQ(std::string(s.tracer.hits()[0].new_bytes.begin(), s.tracer.hits()[0].new_bytes.end()), "late data");
+  EXPECT_EQ(std::string(s.tracer.hits()[0].new_bytes.begin(), s.tracer.hits()[0].new_bytes.end()),
+            "late data");
 }
 
 TEST(PageMisc, PosixSpawnChildSharesMemoryUntilExec) {
   Scenario s("spawn");
-  s.at_arm([&](const std::string& l, pid_t tid) { s.transport().arm(tid, addr_field(l, "counter"), 8, Access::write); });
+  s.at_arm([&](const std::string& l, pid_t tid) {
+    s.transport().arm(tid, address_field(l, "counter"), 8, Access::write);
+  });
   int status = s.run();
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_EQ(s.child.read_line(), "spawn=0 status=5 counter=2");
@@ -198,7 +203,9 @@ TEST(PageMisc, PosixSpawnChildSharesMemoryUntilExec) {
 TEST(PageMisc, ExecEndsTheWatches) {
   Scenario s("exec");
   std::uint64_t id = 0;
-  s.at_arm([&](const std::string& l, pid_t tid) { id = s.transport().arm(tid, addr_field(l, "counter"), 8, Access::write); });
+  s.at_arm([&](const std::string& l, pid_t tid) {
+    id = s.transport().arm(tid, address_field(l, "counter"), 8, Access::write);
+  });
   int status = s.run();
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 3);
@@ -213,7 +220,7 @@ TEST(PageMisc, ExecEndsTheWatches) {
 TEST(PageMisc, RefusalsSayWhyInOneLine) {
   Scenario s("shared");
   s.at_arm([&](const std::string& l, pid_t tid) {
-    const std::uint64_t shared = addr_field(l, "shared"), counter = addr_field(l, "counter");
+    const std::uint64_t shared = address_field(l, "shared"), counter = address_field(l, "counter");
     auto refused = [&](std::uint64_t a, std::uint64_t n, Access acc, const char* why) {
       try {
         s.transport().arm(tid, a, n, acc);

@@ -8,28 +8,20 @@
 #include <vector>
 
 #include "support/page_tracer.hpp"
+#include "support/report_line.hpp"
 #include "support/traced_child.hpp"
 
 namespace hwbp::ptrace {
 namespace {
 
+using test::address_field;
+using test::field;
 using test::PageTracer;
 using test::TracedChild;
 
 std::string program(const std::string& name) { return std::string(HWBP_PTRACE_PROGRAMS) + "/" + name; }
 
 // "key=value key=value": the value of key.
-std::string field(const std::string& line, const std::string& key) {
-  auto at = line.find(key + "=");
-  if (at == std::string::npos) return "";
-  auto start = at + key.size() + 1;
-  return line.substr(start, line.find(' ', start) - start);
-}
-
-std::uint64_t hex_field(const std::string& line, const std::string& key) {
-  return std::stoull(field(line, key), nullptr, 16);
-}
-
 struct Op {
   std::size_t offset;
   std::vector<std::uint8_t> bytes;
@@ -50,7 +42,7 @@ TEST(PageStore, EveryStoreFamilyExactInOrder) {
   t.on_arm_point = [&](pid_t tid) {
     auto line = c.read_line();
     ASSERT_TRUE(line);
-    buf = hex_field(*line, "buf");
+    buf = address_field(*line, "buf");
     avx512 = field(*line, "avx512") == "1";
     id = t.transport().arm(tid, buf, 1024, Access::write);
   };
@@ -89,7 +81,8 @@ TEST(PageStore, EveryStoreFamilyExactInOrder) {
     ASSERT_LE(h.addr + h.new_bytes.size(), buf + 1024);
     const std::size_t off = h.addr - buf;
     // Exact and chained: the old bytes are what the mirror holds.
-    ASSERT_EQ(h.old_bytes, std::vector<std::uint8_t>(mirror.begin() + off, mirror.begin() + off + h.old_bytes.size()))
+    ASSERT_EQ(h.old_bytes,
+              std::vector<std::uint8_t>(mirror.begin() + off, mirror.begin() + off + h.old_bytes.size()))
         << "hit " << i;
     std::copy(h.new_bytes.begin(), h.new_bytes.end(), mirror.begin() + off);
     EXPECT_EQ(h.tid, c.pid());

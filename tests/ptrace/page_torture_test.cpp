@@ -73,7 +73,8 @@ TEST(PageTorture, DisarmWhileThreadsFaultLeavesThemUnharmed) {
   t.on_arm_point = [&](pid_t tid) {
     auto line = c.read_line();
     ASSERT_TRUE(line);
-    id = t.transport().arm(tid, std::stoull(line->substr(line->find('=') + 1), nullptr, 16), 8, Access::write);
+    id =
+        t.transport().arm(tid, std::stoull(line->substr(line->find('=') + 1), nullptr, 16), 8, Access::write);
   };
   t.after_handled_signal = [&](pid_t tid) {
     if (t.hit_count() >= 2000 && t.transport().alive(id)) t.transport().disarm(tid, id);

@@ -1,5 +1,7 @@
 // Pure logic of the ptrace transport: what a system call writes (syscall_table) and the maps
 // parser. No process involved.
+#include "ptrace/syscall_table.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -8,7 +10,6 @@
 #include <map>
 
 #include "ptrace/memory_map.hpp"
-#include "ptrace/syscall_table.hpp"
 
 namespace hwbp::ptrace {
 namespace {
@@ -92,21 +93,25 @@ TEST(SyscallTable, IoctlSizeComesFromTheCommand) {
 
 TEST(SyscallTable, FutexWritesOnlyForOperationsThatWrite) {
   FakeMemory mem;
-  EXPECT_EQ(syscall_effect(SYS_futex, Args{0x5000, 0 | 128, 1}, mem.reader()).kind, Kind::none);  // WAIT_PRIVATE
-  EXPECT_EQ(syscall_effect(SYS_futex, Args{0x5000, 1, 1}, mem.reader()).kind, Kind::none);        // WAKE
-  EXPECT_EQ(syscall_effect(SYS_futex, Args{0x5000, 5, 1, 0, 0x6000}, mem.reader()).outputs,       // WAKE_OP
+  EXPECT_EQ(syscall_effect(SYS_futex, Args{0x5000, 0 | 128, 1}, mem.reader()).kind,
+            Kind::none);                                                                     // WAIT_PRIVATE
+  EXPECT_EQ(syscall_effect(SYS_futex, Args{0x5000, 1, 1}, mem.reader()).kind, Kind::none);   // WAKE
+  EXPECT_EQ(syscall_effect(SYS_futex, Args{0x5000, 5, 1, 0, 0x6000}, mem.reader()).outputs,  // WAKE_OP
             (std::vector<OutputRange>{{0x6000, 4}}));
-  EXPECT_EQ(syscall_effect(SYS_futex, Args{0x5000, 6 | 128}, mem.reader()).outputs,               // LOCK_PI
+  EXPECT_EQ(syscall_effect(SYS_futex, Args{0x5000, 6 | 128}, mem.reader()).outputs,  // LOCK_PI
             (std::vector<OutputRange>{{0x5000, 4}}));
 }
 
 TEST(SyscallTable, MemoryManagementKinds) {
   FakeMemory mem;
   EXPECT_EQ(syscall_effect(SYS_munmap, Args{0x5000, 4096}, mem.reader()).kind, Kind::unmap);
-  EXPECT_EQ(syscall_effect(SYS_mmap, Args{0, 4096, 3, MAP_PRIVATE | MAP_ANONYMOUS}, mem.reader()).kind, Kind::none);
-  EXPECT_EQ(syscall_effect(SYS_mmap, Args{0x5000, 4096, 3, MAP_PRIVATE | MAP_FIXED}, mem.reader()).kind, Kind::unmap);
-  EXPECT_EQ(syscall_effect(SYS_mmap, Args{0x5000, 4096, 3, MAP_PRIVATE | MAP_FIXED_NOREPLACE}, mem.reader()).kind,
+  EXPECT_EQ(syscall_effect(SYS_mmap, Args{0, 4096, 3, MAP_PRIVATE | MAP_ANONYMOUS}, mem.reader()).kind,
             Kind::none);
+  EXPECT_EQ(syscall_effect(SYS_mmap, Args{0x5000, 4096, 3, MAP_PRIVATE | MAP_FIXED}, mem.reader()).kind,
+            Kind::unmap);
+  EXPECT_EQ(
+      syscall_effect(SYS_mmap, Args{0x5000, 4096, 3, MAP_PRIVATE | MAP_FIXED_NOREPLACE}, mem.reader()).kind,
+      Kind::none);
   EXPECT_EQ(syscall_effect(SYS_mremap, Args{}, mem.reader()).kind, Kind::remap);
   EXPECT_EQ(syscall_effect(SYS_mprotect, Args{}, mem.reader()).kind, Kind::protect);
   EXPECT_EQ(syscall_effect(SYS_madvise, Args{0x5000, 4096, MADV_DONTNEED}, mem.reader()).kind, Kind::discard);

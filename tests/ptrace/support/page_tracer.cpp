@@ -1,7 +1,5 @@
 #include "support/page_tracer.hpp"
 
-#include "ptrace/registers.hpp"
-
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
@@ -9,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+
+#include "ptrace/registers.hpp"
 
 namespace hwbp::ptrace::test {
 namespace {
@@ -109,19 +109,19 @@ void PageTracer::handle(pid_t tid, int status) {
       else
         resume(tid, 0);
       return;
-    case 0:
-      break;
-    default:
-      resume(tid, 0);
-      return;
+    case 0: break;
+    default: resume(tid, 0); return;
   }
   if (is_syscall_stop(status)) {
     if (std::getenv("HWBP_DEBUG")) {
       __ptrace_syscall_info si{};
       ::ptrace(PTRACE_GET_SYSCALL_INFO, tid, reinterpret_cast<void*>(sizeof si), &si);
-      if (si.op == 1) std::fprintf(stderr, "%d enter %llu(%llx, %llx, %llx)\n", tid, (unsigned long long)si.entry.nr,
-                                   (unsigned long long)si.entry.args[0], (unsigned long long)si.entry.args[1], (unsigned long long)si.entry.args[2]);
-      else std::fprintf(stderr, "%d exit %lld\n", tid, (long long)si.exit.rval);
+      if (si.op == 1)
+        std::fprintf(stderr, "%d enter %llu(%llx, %llx, %llx)\n", tid, (unsigned long long)si.entry.nr,
+                     (unsigned long long)si.entry.args[0], (unsigned long long)si.entry.args[1],
+                     (unsigned long long)si.entry.args[2]);
+      else
+        std::fprintf(stderr, "%d exit %lld\n", tid, (long long)si.exit.rval);
     }
     transport_.on_syscall_stop(tid);
     resume(tid, 0);
@@ -139,8 +139,7 @@ void PageTracer::handle(pid_t tid, int status) {
     resume(tid, 0);
     return;
   }
-  if (std::getenv("HWBP_DEBUG"))
-  {
+  if (std::getenv("HWBP_DEBUG")) {
     std::fprintf(stderr, "pass signal %d to %d (pid %d): code %d addr %p rip %llx\n", WSTOPSIG(status), tid,
                  child_.pid(), info.si_code, info.si_addr, get_registers(tid).rip);
     if (WSTOPSIG(status) == SIGSEGV) std::system(("cat /proc/" + std::to_string(tid) + "/maps >&2").c_str());

@@ -11,11 +11,9 @@
 
 namespace hwbp::ptrace::test {
 
-TracedChild::TracedChild(const std::vector<std::string>& argv, long options,
-                         std::chrono::seconds limit) {
+TracedChild::TracedChild(const std::vector<std::string>& argv, long options, std::chrono::seconds limit) {
   int in[2], out[2];
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
-    throw std::runtime_error("pipe2 failed");
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
@@ -72,8 +70,10 @@ void TracedChild::kill() {
     pid_t who = ::waitpid(-1, &status, __WALL);
     if (who < 0 && errno == EINTR) continue;
     if (who < 0) break;
-    if (WIFSTOPPED(status)) ::ptrace(PTRACE_CONT, who, nullptr, 0);  // PTRACE_EVENT_EXIT stops
-    else if (who == pid_) exit_status_ = status;
+    if (WIFSTOPPED(status))
+      ::ptrace(PTRACE_CONT, who, nullptr, 0);  // PTRACE_EVENT_EXIT stops
+    else if (who == pid_)
+      exit_status_ = status;
   }
   if (!exit_status_) exit_status_ = -1;
 }
