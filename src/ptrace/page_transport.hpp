@@ -77,15 +77,19 @@
 //     `traced`: a thread or vfork child to trace like any thread.
 //   - PTRACE_EVENT_EXEC: on_exec(tid); `detach_child` means a vfork child exec'd: detach it.
 //   - PTRACE_EVENT_EXIT: on_thread_exit(tid).
+//   - A new task's first stop that arrives before its creator's PTRACE_EVENT_* stop: keep it and
+//     pass it to on_new_task() when that event comes (do not resume it before).
 //   - Arming, disarming and release() need one thread in a ptrace-stop that is neither a
 //     group-stop nor a syscall stop (e.g. the exec stop of `hwbp run`, or a PTRACE_INTERRUPT
-//     stop), which the tracer resumes afterwards as usual; no other thread may be held in a stop
-//     the tracer collected and has not resumed (arming stops every other thread). Call release() before
-//     detaching: it restores every page's protection, moves redirected system calls back to the program's
-//     buffers and unmaps the scratch memory, leaving the program as if never watched.
+//     stop), which the tracer resumes afterwards as usual; no other thread may be held in a
+//     stop the tracer collected and has not resumed (arming stops every other thread).
+//   - Call release() before detaching: it restores every page's protection, points redirected
+//     system calls back at the program's buffers and unmaps the scratch memory, leaving the
+//     program as if never watched.
 //   - Hits and ends arrive through the callbacks while the storing thread is stopped, its
 //     registers already *after* the store (rip = next_ip), like a hardware data-breakpoint trap:
 //     the caller can unwind the live thread (symbols::backtrace_thread) inside the callback.
+//     Callbacks must not arm or disarm (the engine is walking its watches).
 #pragma once
 
 #include <signal.h>
