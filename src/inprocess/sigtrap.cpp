@@ -22,6 +22,12 @@
 
 extern "C" int __sigaction(int, const struct sigaction*, struct sigaction*);
 
+// ---- page engine hooks (src/page/signals.hpp); weak: absent unless the page engine is linked.
+// The engine owns SIGSEGV/SIGSYS the way this file owns SIGTRAP, and single-steps with TF.
+extern "C" bool hwbp_page_virtual_sigaction(int, const struct sigaction*, struct sigaction*, int*) noexcept
+    __attribute__((weak));
+extern "C" bool hwbp_page_sigtrap(siginfo_t*, void*) noexcept __attribute__((weak));
+
 namespace hwbp::inprocess {
 namespace {
 
@@ -116,6 +122,11 @@ void chain(int sig, siginfo_t* si, void* uc) {
 extern "C" void hwbp_sigtrap_handler(int sig, siginfo_t* si, void* uc) {
   int saved_errno = errno;
   const std::optional<perf::PerfTrap> trap = perf::perf_trap(*si);
+  // The page engine's single steps (TF) are its own SIGTRAPs, never perf ones.
+  if (!trap && hwbp_page_sigtrap != nullptr && hwbp_page_sigtrap(si, uc)) {
+    errno = saved_errno;
+    return;
+  }
   if (!(trap && handle_perf_trap(*trap, uc))) chain(sig, si, uc);
   errno = saved_errno;
 }
@@ -159,6 +170,9 @@ using hwbp::inprocess::real_sigaction;
 extern "C" int sigaction(int signum, const struct sigaction* act, struct sigaction* oldact) {
   if (signum == SIGTRAP && hwbp::inprocess::sigtrap_handler_installed())
     return hwbp::inprocess::sigtrap_sigaction(act, oldact);
+  int page_result = 0;
+  if (hwbp_page_virtual_sigaction != nullptr && hwbp_page_virtual_sigaction(signum, act, oldact, &page_result))
+    return page_result;
   return real_sigaction()(signum, act, oldact);
 }
 

@@ -1,20 +1,22 @@
 #include "symbols/data_access.hpp"
 
-#include <Zydis/Zydis.h>
+#include "decode/zydis_support.hpp"
 
 namespace hwbp::symbols {
 namespace {
 
-// RegisterFile::gpr order (DWARF) as Zydis registers.
-constexpr ZydisRegister kGpr[kDwarfRegisters] = {
-    ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RDX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RBX,
-    ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_RSP,
-    ZYDIS_REGISTER_R8,  ZYDIS_REGISTER_R9,  ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11,
-    ZYDIS_REGISTER_R12, ZYDIS_REGISTER_R13, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R15,
-    ZYDIS_REGISTER_RIP};
-
-ZydisRegister widest(ZydisRegister r) {
-  return r == ZYDIS_REGISTER_NONE ? r : ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
+// RegisterFile::gpr order (DWARF) -> decode::Registers (x86 encoding order).
+decode::Registers to_decode(const RegisterFile& regs) {
+  static constexpr decode::Gpr kDwarf[kDwarfRip] = {decode::rax, decode::rdx, decode::rcx, decode::rbx,
+                                                    decode::rsi, decode::rdi, decode::rbp, decode::rsp,
+                                                    decode::r8,  decode::r9,  decode::r10, decode::r11,
+                                                    decode::r12, decode::r13, decode::r14, decode::r15};
+  decode::Registers out;
+  for (int i = 0; i < kDwarfRip; ++i) out.gpr[kDwarf[i]] = regs.gpr[std::size_t(i)];
+  out.rip = regs.gpr[kDwarfRip];
+  out.fs_base = regs.fs_base.value_or(0);
+  out.gs_base = regs.gs_base.value_or(0);
+  return out;
 }
 
 bool is_memory(const ZydisDecodedOperand& op) {
@@ -24,11 +26,11 @@ bool is_memory(const ZydisDecodedOperand& op) {
 // Does the instruction write a register its memory operand's address depends on? Then the
 // registers after it no longer give that address.
 bool overwrites_address(const ZydisDecodedOperand* ops, int count, const ZydisDecodedOperand& mem) {
-  ZydisRegister base = widest(mem.mem.base), index = widest(mem.mem.index);
+  ZydisRegister base = decode::widest(mem.mem.base), index = decode::widest(mem.mem.index);
   for (int i = 0; i < count; ++i) {
     if (ops[i].type != ZYDIS_OPERAND_TYPE_REGISTER || !(ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
       continue;
-    ZydisRegister r = widest(ops[i].reg.value);
+    ZydisRegister r = decode::widest(ops[i].reg.value);
     if (r == ZYDIS_REGISTER_RIP) continue;  // rip-relative uses the instruction's own address
     if (r != ZYDIS_REGISTER_NONE && (r == base || r == index)) return true;
   }
@@ -39,33 +41,22 @@ bool overwrites_address(const ZydisDecodedOperand* ops, int count, const ZydisDe
 
 std::optional<std::vector<DataAccess>> data_accesses(const DecodedInstruction& insn,
                                                      const RegisterFile& regs) {
-  ZydisDecoder decoder;
-  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  ZydisDecodedInstruction zi;
-  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  decode::Decoded d;
   // 32-bit addressing (an 0x67 prefix, all but unused in 64-bit code) is refused rather than
   // given a second register table.
-  if (insn.bytes.empty() ||
-      !ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, insn.bytes.data(), insn.bytes.size(), &zi, ops)) ||
-      zi.address_width != 64)
-    return std::nullopt;
-  ZydisRegisterContext context{};
-  for (std::size_t i = 0; i < kDwarfRegisters; ++i) context.values[kGpr[i]] = regs.gpr[i];
+  if (!decode::decode64(insn.bytes, d) || d.insn.address_width != 64) return std::nullopt;
+  decode::Registers at = to_decode(regs);
+  at.rip = insn.address;  // rip-relative operands count from the instruction itself
+  const decode::SegmentBases bases{regs.fs_base.has_value(), regs.gs_base.has_value()};
   std::vector<DataAccess> out;
-  for (int i = 0; i < zi.operand_count; ++i) {
-    const ZydisDecodedOperand& op = ops[i];
+  for (int i = 0; i < d.insn.operand_count; ++i) {
+    const ZydisDecodedOperand& op = d.ops[i];
     if (!is_memory(op)) continue;
     if (op.visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT || op.mem.type != ZYDIS_MEMOP_TYPE_MEM ||
-        op.size == 0 || overwrites_address(ops, zi.operand_count, op))
+        op.size == 0 || overwrites_address(d.ops, d.insn.operand_count, op))
       return std::nullopt;
-    ZyanU64 addr = 0;
-    if (!ZYAN_SUCCESS(ZydisCalcAbsoluteAddressEx(&zi, &op, insn.address, &context, &addr)))
-      return std::nullopt;
-    if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS) {
-      const auto& base = op.mem.segment == ZYDIS_REGISTER_FS ? regs.fs_base : regs.gs_base;
-      if (!base) return std::nullopt;
-      addr += *base;
-    }
+    std::uint64_t addr = 0;
+    if (!decode::operand_address(d, op, at, addr, bases)) return std::nullopt;
     DataAccess a;
     a.addr = addr;
     a.size = static_cast<std::uint32_t>((op.size + 7) / 8);
