@@ -58,6 +58,13 @@ bench: build
 	$(BUILD)/bench/hwbp_bench --benchmark_min_time=0.1 --benchmark_repetitions=5 \
 	  --benchmark_report_aggregates_only=true
 
+# Raw KVM exit costs and their ratios, on this machine's /dev/kvm if usable and in the test VM.
+.PHONY: bench-kvm
+bench-kvm: build
+	@if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then echo "== native /dev/kvm"; $(BUILD)/tests/kvm/hwbp_kvm_exit_costs; \
+	  else echo "== native: no usable /dev/kvm"; fi
+	@echo "== test VM"; scripts/test-vm/vm.sh once --state $(BUILD)/test-vm --kvm -- $(BUILD)/tests/kvm/hwbp_kvm_exit_costs
+
 # Per-hit cost of `hwbp run` against perf stat (counted hits) and GDB (and bpftrace if installed).
 .PHONY: bench-peers
 bench-peers: build

@@ -4,6 +4,7 @@
 #   vm.sh start --state DIR [--hwbp CLI]        boot the VM of this session (ctest fixture setup)
 #   vm.sh run   --state DIR [options] -- CMD...  run CMD inside it, pass its output and status back
 #   vm.sh stop  --state DIR                      power it off (ctest fixture cleanup)
+#   vm.sh once  --state DIR [options] -- CMD...  boot a VM of its own, run CMD, power it off
 #
 # A session is the process that runs vm.sh (ctest, or your shell): every call made by one ctest
 # run shares one VM, two ctest runs at once get two VMs. `run` boots the VM itself when the
@@ -42,7 +43,7 @@ SKIP=77
 VM_LIFETIME=${HWBP_VM_LIFETIME:-14400}
 
 usage() {
-  echo "usage: vm.sh start|run|stop --state DIR [run options] [-- CMD ARGS...] (see the header of $0)" >&2
+  echo "usage: vm.sh start|run|stop|once --state DIR [run options] [-- CMD ARGS...] (see the header of $0)" >&2
   exit 2
 }
 
@@ -437,6 +438,10 @@ main() {
     start) cmd_start ;;
     run) cmd_run "$@" ;;
     stop) cmd_stop ;;
+    once)
+      session=$state/session-once-$$
+      trap 'cmd_stop >/dev/null' EXIT
+      cmd_run "$@" ;;
     *) usage ;;
   esac
 }
