@@ -31,16 +31,17 @@ grep -q 'new 0x00000000000000c8 (200)' a.txt || fail "value 200 (thread created 
 
 # Detach while two threads write as fast as they can: --duration, then SIGINT.
 for how in duration sigint; do
-  "$PROGS/busy" 2 > busy.out & TP=$!
+  # Runs until told to stop (SIGUSR1), so a slow attach (the emulated test VM) never finds it gone.
+  "$PROGS/busy" signal > busy.out & TP=$!
   wait_for '^pid' busy.out || fail "busy did not start"
   if [ $how = duration ]; then
-    "$HWBP" attach -p $TP --count -o b.txt --watch hot --duration 0.5 2> b.err; hrc=$?
+    "$HWBP" attach -p $TP --count -o b.txt --watch hot --duration 2 2> b.err; hrc=$?
   else
     "$HWBP" attach -p $TP --count -o b.txt --watch hot 2> b.err & HP=$!
     wait_for 'watching hot' b.err || fail "busy: not armed"
     sleep 0.5; kill -INT $HP; wait $HP; hrc=$?
   fi
-  wait $TP; trc=$?
+  kill -USR1 $TP; wait $TP; trc=$?
   [ $trc -eq 0 ] && grep -q 'busy done' busy.out || fail "busy ($how): the program was harmed: rc $trc $(cat b.err)"
   [ $hrc -eq 0 ] || fail "busy ($how): hwbp rc $hrc $(cat b.err)"
   grep -q '^ *[0-9][0-9]*  hot  *writer' b.txt || fail "busy ($how): no hits counted: $(cat b.txt)"

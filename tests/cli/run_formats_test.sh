@@ -43,7 +43,7 @@ grep -q 'max-hits' ig.err || fail "--max-hits: no note"
 [ "$(grep -c MARK ig.out)" -eq 5 ] || fail "--max-hits: the program did not run to its end"
 
 # --max-hits on a busy multithreaded writer: detach while hits are in flight; it must finish.
-"$HWBP" run -o b.txt --count --max-hits 200 --watch hot -- "$PROGS/busy" 1 > b.out 2> b.err
+"$HWBP" run -o b.txt --count --max-hits 200 --watch hot -- "$PROGS/busy" 1 200 > b.out 2> b.err
 rc=$?
 [ $rc -eq 0 ] && grep -q 'busy done' b.out || fail "busy --max-hits: rc $rc $(cat b.err)"
 grep -q '^ *200  hot ' b.txt || fail "busy --max-hits: $(cat b.txt)"
