@@ -6,12 +6,16 @@ BUILD ?= build
 ASAN  ?= build-asan
 PREFIX ?= /usr/local
 
-.PHONY: all deps build build-asan demo test test-plain test-asan bench install clean
+.PHONY: all deps build build-asan demo test test-plain test-asan test-vm test-multi-watch bench install clean
 
 all: build
 
+# The test VM's image (QEMU 10, a kernel: Debian packages, unpacked into ~/.cache/hwbp/test-vm)
+# and its packages on this machine. Not fatal: without it the VM's tests skip with the reason.
 deps:
 	@scripts/install-deps.sh
+	@scripts/test-vm/prepare.sh --install-packages >/dev/null || \
+	  echo "hwbp: the test VM is unavailable (reason above); the tests that need it will skip"
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
@@ -36,6 +40,15 @@ test: test-plain test-asan
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j 1
 
+# Only what runs in the test VM (the KVM tests, and the hardware tests on silent machines).
+test-vm: build
+	cd $(BUILD) && ctest --output-on-failure -j 1 -L '^vm$$'
+
+# The tests that arm several watchpoints at once (tests/vm/multi-watch.txt), on this machine's
+# own debug registers: their authority (QEMU miscounts them, so the VM only gives evidence).
+test-multi-watch: build
+	cd $(BUILD) && ctest --output-on-failure -j 1 -LE '^vm$$' -R "$$(cat test-vm/multi-watch.regex)"
+
 test-asan: build-asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j 1 -LE install
@@ -44,6 +57,13 @@ test-asan: build-asan
 bench: build
 	$(BUILD)/bench/hwbp_bench --benchmark_min_time=0.1 --benchmark_repetitions=5 \
 	  --benchmark_report_aggregates_only=true
+
+# Raw KVM exit costs and their ratios, on this machine's /dev/kvm if usable and in the test VM.
+.PHONY: bench-kvm
+bench-kvm: build
+	@if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then echo "== native /dev/kvm"; $(BUILD)/tests/kvm/hwbp_kvm_exit_costs; \
+	  else echo "== native: no usable /dev/kvm"; fi
+	@echo "== test VM"; scripts/test-vm/vm.sh once --state $(BUILD)/test-vm --kvm -- $(BUILD)/tests/kvm/hwbp_kvm_exit_costs
 
 # Per-hit cost of `hwbp run` against perf stat (counted hits) and GDB (and bpftrace if installed).
 .PHONY: bench-peers

@@ -23,6 +23,7 @@
 #include "bpf/hit_program.hpp"
 #include "command.hpp"
 #include "core/arch.hpp"
+#include "kvm_backends.hpp"
 #include "perf/capabilities.hpp"
 #include "perf/errors.hpp"
 #include "perf/hit_delivery.hpp"
@@ -53,8 +54,6 @@ std::string read_word(const char* path) {
   in >> w;
   return w;
 }
-
-bool exists(const char* path) { return ::access(path, F_OK) == 0; }
 
 // Effective capability bits (/proc/self/status CapEff), 0 when unreadable.
 std::uint64_t effective_caps() {
@@ -267,18 +266,16 @@ Check check_bpf() {
                             "kernel (the program never stops)", ""};
 }
 
+// Where KVM tests can run: the machine's own /dev/kvm and the project's test VM (make test-vm).
 Check check_kvm() {
-  std::string backend;
-  for (const char* m : {"kvm_intel", "kvm_amd", "kvm_pvm"})
-    if (exists(fmt::format("/sys/module/{}", m).c_str())) backend += (backend.empty() ? "" : ", ") + std::string(m);
-  if (backend.empty()) backend = "no backend module loaded";
-  if (!exists("/dev/kvm"))
-    return {Status::warn, "kvm", "/dev/kvm absent (" + backend + "); only the future KVM backend needs it",
-            "load kvm_intel or kvm_amd, or enable nested virtualization"};
-  if (::access("/dev/kvm", R_OK | W_OK) != 0)
-    return {Status::warn, "kvm", "/dev/kvm present (" + backend + ") but not read/write for you",
-            "add your user to the kvm group"};
-  return {Status::ok, "kvm", "/dev/kvm present (" + backend + ")", ""};
+  const hwbp::cli::KvmBackends b = hwbp::cli::probe_kvm_backends();
+  const std::string detail = b.native + "; " + b.test_vm + ": KVM tests run " +
+                             (b.native_usable && b.test_vm_ready ? "natively and in the test VM"
+                              : b.native_usable                  ? "natively"
+                              : b.test_vm_ready                  ? "in the test VM"
+                                                                 : "nowhere");
+  const bool any = b.native_usable || b.test_vm_ready;
+  return {any && b.fix.empty() ? Status::ok : Status::warn, "kvm", detail, b.fix};
 }
 
 std::vector<Check> run_checks() {
