@@ -52,10 +52,13 @@ std::optional<RuleViolation> check_common(const ArchInfo& arch, const WatchReque
 // perf wants bp_len == exec_len for X; raw DR programming uses 1. Both mean "this instruction".
 std::optional<RuleViolation> check_exec(const ArchInfo& arch, const WatchRequest& req) {
   if (req.len != 1 && req.len != arch.exec_len) {
-    const std::string what = format(
-        "an execute breakpoint covers one instruction; pass length 1 "
-        "or %u on %s",
-        arch.exec_len, arch.name);
+    const std::string what =
+        arch.exec_len == 1
+            ? format("an execute breakpoint covers one instruction; pass length 1 on %s", arch.name)
+            : format(
+                  "an execute breakpoint covers one instruction; pass length 1 "
+                  "or %u on %s",
+                  arch.exec_len, arch.name);
     return violation(Rule::exec_length, req, what.c_str());
   }
   // A64 instructions are 4-byte aligned; the kernel would shift BAS past the instruction.
@@ -120,6 +123,16 @@ std::optional<RuleViolation> validate_single_slot(const ArchInfo& arch, const Wa
     return violation(Rule::read_unsupported, req, what.c_str());
   }
   return arch.byte_select ? check_byte_select_slot(arch, req) : check_x86_slot(req);
+}
+
+std::optional<RuleViolation> validate_guest_range(const ArchInfo& arch, const WatchRequest& req) {
+  if (req.len == 0)
+    return violation(Rule::zero_length, req, "nothing to watch; pass a length of at least 1 byte");
+  if (req.len - 1 > UINTPTR_MAX - req.addr)
+    return violation(Rule::wraps, req,
+                     "the range runs past the end of the address space; check address and length");
+  if (req.access == Access::exec) return check_exec(arch, req);
+  return std::nullopt;
 }
 
 std::optional<RuleViolation> validate_range(const ArchInfo& arch, const WatchRequest& req) {
