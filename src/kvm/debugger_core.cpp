@@ -50,6 +50,10 @@ GuestDebugger::GuestDebugger(const Vm& vm) : impl_(std::make_unique<Impl>()) {
   d.vm_fd = vm.vm_fd;
   d.ram = std::make_unique<GuestRam>(vm.ram);
   d.block_irq = d.caps.block_irq;
+  if (const long tid = thread_running_guest_code())
+    throw Error(Errc::invalid_state, "thread " + std::to_string(tid) +
+                                         " of this process is executing guest code (its guest time grows): stop "
+                                         "every vCPU before attaching");
   const int kvm = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (kvm < 0) throw d.caps.missing(Feature::dev_kvm);
   OwnedFd kvm_fd(kvm);

@@ -127,5 +127,8 @@ struct GuestDebugger::Impl {
 // True when a thread of this process is inside ioctl(fd, KVM_RUN) (from
 // /proc/self/task/*/syscall): a vCPU must not be reconfigured under a running guest.
 bool vcpu_in_kvm_run(int fd);
+// The id of another thread of this process executing guest code right now (its guest time
+// grows over a few clock ticks), or 0. Only threads running with some guest time are sampled.
+long thread_running_guest_code();
 
 }  // namespace hwbp::kvm

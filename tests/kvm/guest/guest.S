@@ -144,9 +144,11 @@ g_after_icebp:
   out %al, $PORT_DONE
   jmp g_icebp
 
-/* ---- stores of every shape KVM emulates: rdi = destination, rsi = source, rax, rbx = values - */
+/* ---- stores of every shape KVM emulates: rdi = destination, rsi = source (16 bytes to copy,
+ * then 16 for xmm0), rax, rbx = values ---------------------------------------------------------- */
   .globl g_shapes
 g_shapes:
+  movdqu 16(%rsi), %xmm0
   movb $0x01, (%rdi)
   movw $0x0202, 2(%rdi)
   movl $0x03030303, 4(%rdi)
@@ -156,7 +158,7 @@ g_shapes:
   lea 32(%rdi), %rdi
   mov $16, %ecx
   rep movsb
-  movdqu %xmm0, 16(%rdi)     /* rdi = dest + 48 after the copy */
+  movdqu %xmm0, (%rdi)       /* rdi = dest + 48 after the copy */
   .globl g_shapes_end
 g_shapes_end:
   out %al, $PORT_DONE
@@ -212,6 +214,13 @@ g_seed_x1:
   jnz g_seed
   out %al, $PORT_DONE
   jmp g_seed
+
+/* ---- a halted vCPU: blocked inside KVM_RUN (the in-kernel APIC keeps it there) ------------- */
+  .globl g_halt
+g_halt:
+  cli
+  hlt
+  jmp g_halt
 
 /* never executed: breakpoints that only take a debug register */
   .globl g_unreached

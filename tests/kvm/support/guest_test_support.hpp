@@ -22,7 +22,7 @@ extern const char g_shapes[], g_shapes_end[];
 extern const char g_reads[], g_count_stores[], g_count_store[], g_count_after[];
 extern const char g_remap[], g_remap_store[];
 extern const char g_seed[], g_seed_x0[], g_seed_x1[];
-extern const char g_unreached[];
+extern const char g_unreached[], g_halt[];
 }
 
 namespace hwbp::test::kvm {

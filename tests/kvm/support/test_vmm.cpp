@@ -339,17 +339,17 @@ GuestStop TestVm::run(unsigned vcpu, hwbp::kvm::GuestDebugger* debugger, double 
       fail("KVM_RUN");
     }
     if (v.run->exit_reason < exit_counts_.size()) ++exit_counts_[v.run->exit_reason];
-    if (!result.events.empty()) {
-      GuestStop stop;
-      stop.kind = GuestStop::Kind::events;
-      stop.events.assign(result.events.begin(), result.events.end());
-      return stop;
-    }
-    if (result.consumed) continue;
-    if (v.run->exit_reason == KVM_EXIT_IO && v.run->io.direction == KVM_EXIT_IO_OUT) return guest_io(vcpu);
+    if (result.consumed && result.events.empty()) continue;
     GuestStop stop;
-    stop.kind = GuestStop::Kind::other;
-    stop.exit_reason = v.run->exit_reason;
+    if (result.consumed) {
+      stop.kind = GuestStop::Kind::events;
+    } else if (v.run->exit_reason == KVM_EXIT_IO && v.run->io.direction == KVM_EXIT_IO_OUT) {
+      stop = guest_io(vcpu);  // the VMM's own exit, with whatever the debugger saw at it
+    } else {
+      stop.kind = GuestStop::Kind::other;
+      stop.exit_reason = v.run->exit_reason;
+    }
+    stop.events.assign(result.events.begin(), result.events.end());
     return stop;
   }
 }

@@ -45,7 +45,9 @@ inline std::uint64_t guest_address(const char* label) {
 // What stopped a run the test cares about.
 struct GuestStop {
   enum class Kind { events, done, report, mark, fatal, timeout, other } kind = Kind::other;
-  std::vector<hwbp::kvm::Event> events;   // Kind::events
+  // Kind::events: what the debugger reported at an exit of its own; with the other kinds, what
+  // it reported at that VMM exit (a write-trap watch's mapping changed, say).
+  std::vector<hwbp::kvm::Event> events;
   std::uint64_t vector = 0, rip = 0, dr6 = 0, error = 0;  // report / fatal: the guest's handler
   std::uint64_t rax = 0, rbx = 0;         // mark
   std::uint32_t exit_reason = 0;          // other
