@@ -11,12 +11,12 @@
 namespace hwbp::kvm {
 
 PagingState GuestDebugger::Impl::paging(const VcpuState& v) const {
-  kvm_sregs sregs{};
   if (v.synced) {
-    sregs = v.run->s.regs.sregs;
-  } else if (::ioctl(v.fd, KVM_GET_SREGS, &sregs) < 0) {
-    throw ioctl_error("KVM_GET_SREGS", errno);
+    const kvm_sregs& s = v.run->s.regs.sregs;
+    return PagingState{s.cr0, s.cr3, s.cr4, s.efer};
   }
+  kvm_sregs sregs{};
+  if (::ioctl(v.fd, KVM_GET_SREGS, &sregs) < 0) throw ioctl_error("KVM_GET_SREGS", errno);
   return PagingState{sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer};
 }
 

@@ -194,6 +194,7 @@ void GuestDebugger::Impl::apply(VcpuState& v, const DebugRequest& request) {
 void GuestDebugger::Impl::apply_all(const core::SlotTable& t) {
   const DebugRequest base = base_request(t);
   std::vector<DebugRequest> before;
+  before.reserve(vcpus.size());
   for (auto& v : vcpus) before.push_back(v->applied);
   std::size_t done = 0;
   try {
@@ -212,6 +213,26 @@ void GuestDebugger::Impl::apply_all(const core::SlotTable& t) {
 
 // ---- the watch set -----------------------------------------------------------------------------
 
+WalkFailure GuestDebugger::Impl::translate_range(const VcpuState& v, std::uint64_t addr, std::uint64_t len,
+                                                 std::vector<TrapPiece>* pieces, std::uint64_t* failed_at) const {
+  for (std::uint64_t a = addr; a - addr < len;) {
+    const std::uint64_t n = std::min<std::uint64_t>(((a | (kGuestPageSize - 1)) + 1) - a, len - (a - addr));
+    const Translation t = walk(v, a);
+    if (!t.guest_phys) {
+      *failed_at = a;
+      return t.failure;
+    }
+    if (pieces) {
+      if (!pieces->empty() && pieces->back().gpa + pieces->back().len == *t.guest_phys)
+        pieces->back().len += n;
+      else
+        pieces->push_back({a, *t.guest_phys, n});
+    }
+    a += n;
+  }
+  return WalkFailure::none;
+}
+
 WatchId GuestDebugger::add(const WatchSpec& spec) { return add(std::span<const WatchSpec>(&spec, 1)).front(); }
 
 std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
@@ -222,130 +243,139 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
   VcpuState& ref = *d.vcpus.front();  // addresses are translated as vCPU 0 sees them
   const PagingState paging = d.paging(ref);
   const core::ArchInfo arch = core::arch_x86_guest(paging.efer & kEferLma);
+  // Messages are built only for a refusal: arming is a hot path for debuggers and benchmarks.
+  auto refuse = [&](Errc code, std::size_t i, const std::string& why) {
+    return Error(code, "watch " + std::to_string(i + 1) + " of " + std::to_string(specs.size()) + " (" +
+                           spec_words(specs[i]) + "): " + why);
+  };
 
   core::SlotTable table = d.table;  // changed on a copy: committed only if everything works
   std::vector<Watch> fresh;
+  fresh.reserve(specs.size());
   std::vector<TrapRequest> traps;
+  bool software = false;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const WatchSpec& s = specs[i];
-    const std::string what = "watch " + std::to_string(i + 1) + " of " + std::to_string(specs.size()) + " (" +
-                             spec_words(s) + ")";
-    if (auto v = core::validate_guest_range(arch, core::WatchRequest{static_cast<std::uintptr_t>(s.addr),
-                                                                    static_cast<std::size_t>(s.len), s.access}))
-      throw Error(Errc::invalid_request, what + ": " + v->message);
-    Watch w;
-    w.id = d.next_id + i;
-    w.spec = s;
-    // Every byte must be mapped by the guest now: a breakpoint on an address the guest has not
-    // mapped is almost always a wrong address (for code the guest maps later, arm it later).
-    std::vector<TrapPiece> pieces;
-    for (std::uint64_t a = s.addr; a < s.addr + s.len;) {
-      const std::uint64_t page_end = (a | (kGuestPageSize - 1)) + 1;
-      const std::uint64_t n = std::min<std::uint64_t>(page_end - a, s.addr + s.len - a);
-      const Translation t = d.walk(ref, a);
-      if (!t.guest_phys)
-        throw Error(Errc::invalid_request,
-                    what + ": guest address " + hex(a) + " is not usable: " + to_string(t.failure));
-      if (!pieces.empty() && pieces.back().gpa + pieces.back().len == *t.guest_phys)
-        pieces.back().len += n;
-      else
-        pieces.push_back({a, *t.guest_phys, n});
-      a += n;
-    }
+    const core::WatchRequest req{static_cast<std::uintptr_t>(s.addr), static_cast<std::size_t>(s.len), s.access};
+    if (auto v = core::validate_guest_range(arch, req)) throw refuse(Errc::invalid_request, i, v->message);
     const bool data = s.access != Access::exec;
     const bool stores_only = s.access == Access::write || s.access == Access::modify;
     Engine engine = s.engine;
     switch (s.engine) {
       case Engine::software:
-        if (data) throw Error(Errc::invalid_request, what + ": a software breakpoint is an execute breakpoint (access x)");
+        if (data) throw refuse(Errc::invalid_request, i, "a software breakpoint is an execute breakpoint (access x)");
         d.caps.require(Feature::int3_exits);
         break;
       case Engine::write_trap:
         if (!stores_only)
-          throw Error(Errc::invalid_request, what + ": write trapping sees stores only (access w or modify); " +
-                                                 "use a hardware watch for " + to_string(s.access));
+          throw refuse(Errc::invalid_request, i,
+                       std::string("write trapping sees stores only (access w or modify); use a hardware watch for ") +
+                           to_string(s.access));
         if (!d.traps) throw d.caps.missing(d.caps.readonly_memory ? Feature::trapped_stores : Feature::readonly_memory);
         break;
       case Engine::hardware:
         if (data && !d.caps.data_hits) throw d.caps.missing(Feature::data_hits);
         break;
-      case Engine::automatic: {
-        if (!data || !stores_only) {
-          if (data && !d.caps.data_hits) throw d.caps.missing(Feature::data_hits);
-          engine = Engine::hardware;
+      case Engine::automatic:
+        engine = Engine::hardware;
+        if (!data) break;
+        if (!stores_only) {
+          if (!d.caps.data_hits) throw d.caps.missing(Feature::data_hits);
           break;
         }
         // Stores: debug registers when the backend reports data hits and they have room.
-        const core::WatchRequest req{static_cast<std::uintptr_t>(s.addr), static_cast<std::size_t>(s.len), s.access};
-        bool fits = d.caps.data_hits && s.len <= kDebugRegisters * arch.max_len;
-        if (fits) {
-          std::vector<core::SlotKey> keys;
-          for (const core::Chunk& c : core::split_range(arch, req)) keys.push_back(core::SlotKey{c});
-          fits = table.plan(keys).plan.has_value();
+        if (d.traps && (!d.caps.data_hits || core::chunk_count(arch, req) > kDebugRegisters)) {
+          engine = Engine::write_trap;
+        } else if (d.traps && d.caps.data_hits) {
+          std::array<core::SlotKey, kDebugRegisters> keys{};
+          const auto chunks = core::split_range(arch, req);
+          for (std::size_t k = 0; k < chunks.size(); ++k) keys[k] = core::SlotKey{chunks[k]};
+          if (!table.plan(std::span(keys.data(), chunks.size())).plan) engine = Engine::write_trap;
         }
-        engine = fits || !d.traps ? Engine::hardware : Engine::write_trap;
         if (engine == Engine::hardware && !d.caps.data_hits) throw d.caps.missing(Feature::data_hits);
         break;
-      }
     }
+    // Every byte must be mapped by the guest now: a breakpoint on an address the guest has not
+    // mapped is almost always a wrong address (for code the guest maps later, arm it later).
+    // Hardware watches check it chunk by chunk below (a chunk never crosses a page).
+    Watch w;
+    w.id = d.next_id + i;
+    w.spec = s;
     w.engine = engine;
+    std::vector<TrapPiece> pieces;
+    auto unusable = [&](std::uint64_t at, WalkFailure why) {
+      return refuse(Errc::invalid_request, i, "guest address " + hex(at) + " is not usable: " + to_string(why));
+    };
+    if (engine != Engine::hardware) {
+      std::uint64_t failed_at = 0;
+      const WalkFailure failure = d.translate_range(ref, s.addr, s.len, &pieces, &failed_at);
+      if (failure != WalkFailure::none) throw unusable(failed_at, failure);
+    }
     if (engine == Engine::hardware) {
-      const core::WatchRequest req{static_cast<std::uintptr_t>(s.addr), static_cast<std::size_t>(s.len), s.access};
-      if (s.len > kDebugRegisters * arch.max_len)
-        throw Error(Errc::no_slots, what + ": needs more than the " + std::to_string(kDebugRegisters) +
-                                        " debug registers (at most " + std::to_string(kDebugRegisters * arch.max_len) +
-                                        " bytes); " + (stores_only ? "use Engine::write_trap (any size)" : "watch fewer bytes"));
-      w.hw.chunks = core::split_range(arch, req);
-      std::vector<core::SlotKey> keys;
-      for (const core::Chunk& c : w.hw.chunks) keys.push_back(core::SlotKey{c});
-      const auto plan = table.plan(keys);
-      if (!plan.plan)
-        throw Error(Errc::no_slots,
-                    what + ": needs " + std::to_string(w.hw.chunks.size()) + " debug register(s) and " +
-                        std::to_string(kDebugRegisters - table.used()) + " of the " + std::to_string(kDebugRegisters) +
-                        " are free" +
-                        (stores_only ? "; write trapping has no such limit: use Engine::write_trap (or automatic)"
-                                     : "; remove a breakpoint or watch first"));
-      table.commit(*plan.plan, keys);
-      w.hw.slots = plan.plan->slot_of_key;
-      for (const core::Chunk& c : w.hw.chunks) {
+      const std::size_t needed = core::chunk_count(arch, req);
+      const std::size_t free = kDebugRegisters - table.used();
+      auto no_slots = [&] {
+        return refuse(Errc::no_slots, i,
+                      "needs " + std::to_string(needed) + " debug register(s) and " + std::to_string(free) + " of the " +
+                          std::to_string(kDebugRegisters) + " are free" +
+                          (stores_only ? "; write trapping has no such limit: use Engine::write_trap (or automatic)"
+                                       : "; remove a breakpoint or watch first"));
+      };
+      if (needed > kDebugRegisters) throw no_slots();
+      const auto chunks = core::split_range(arch, req);
+      std::array<core::SlotKey, kDebugRegisters> keys{};
+      for (std::size_t k = 0; k < chunks.size(); ++k) keys[k] = core::SlotKey{chunks[k]};
+      const std::span<const core::SlotKey> key_span(keys.data(), chunks.size());
+      const auto plan = table.plan(key_span);
+      if (!plan.plan) throw no_slots();
+      table.commit(*plan.plan, key_span);
+      w.hw.count = static_cast<std::uint8_t>(chunks.size());
+      w.hw.shadow_valid = data;
+      for (std::size_t k = 0; k < chunks.size(); ++k) {
+        const core::Chunk& c = chunks[k];
         const Translation t = d.walk(ref, c.addr);
-        w.hw.chunk_gpa.push_back(t.guest_phys && d.ram->host(*t.guest_phys, c.len) ? *t.guest_phys : 0);
-      }
-      if (data) {
-        w.hw.shadow.resize(s.len);
-        w.hw.shadow_valid = d.read_virtual(ref, s.addr, w.hw.shadow.data(), s.len);
+        if (!t.guest_phys) throw unusable(c.addr, t.failure);
+        w.hw.chunks[k] = c;
+        w.hw.slots[k] = plan.plan->slot_of_key[k];
+        const std::uint8_t* bytes = d.ram->host(*t.guest_phys, c.len);
+        w.hw.chunk_gpa[k] = bytes ? *t.guest_phys : 0;
+        // The shadow: the watched bytes now, the old value of the first hit.
+        if (data && bytes)
+          std::memcpy(w.hw.shadow.data() + (c.addr - s.addr), bytes, c.len);
+        else
+          w.hw.shadow_valid = false;
       }
     } else if (engine == Engine::write_trap) {
       for (const TrapPiece& p : pieces) {
         const RamRegion* r = d.ram->region_of(p.gpa, p.len);
         if (!r)
-          throw Error(Errc::invalid_request, what + ": guest-physical " + hex(p.gpa) +
-                                                 " is not in the guest RAM the debugger was given (MMIO or "
-                                                 "another memslot?); write trapping works on guest RAM");
+          throw refuse(Errc::invalid_request, i,
+                       "guest-physical " + hex(p.gpa) +
+                           " is not in the guest RAM the debugger was given (MMIO or another memslot?); write "
+                           "trapping works on guest RAM");
         if (r->flags & KVM_MEM_READONLY)
-          throw Error(Errc::invalid_request, what + ": guest-physical " + hex(p.gpa) +
-                                                 " is read-only memory (ROM): the guest cannot store there");
+          throw refuse(Errc::invalid_request, i,
+                       "guest-physical " + hex(p.gpa) + " is read-only memory (ROM): the guest cannot store there");
       }
-      w.trap.pieces = pieces;
       w.trap.cr3 = paging.cr3;
       traps.push_back(TrapRequest{w.id, s.access, pieces});
+      w.trap.pieces = std::move(pieces);
     } else {  // software
       w.sw.gpa = pieces.front().gpa;
       if (!d.ram->host(w.sw.gpa, 1))
-        throw Error(Errc::invalid_request, what + ": the instruction is not in guest RAM the debugger was given");
+        throw refuse(Errc::invalid_request, i, "the instruction is not in guest RAM the debugger was given");
+      software = true;
     }
     fresh.push_back(std::move(w));
   }
 
   // Apply: memslots first (they roll themselves back), then the debug registers of every vCPU.
   if (!traps.empty()) d.traps->arm(traps);
-  auto saved_watches = d.watches;
+  for (Watch& w : fresh) d.watches.emplace(w.id, std::move(w));
   try {
-    for (Watch& w : fresh) d.watches[w.id] = w;
     d.apply_all(table);
   } catch (...) {
-    d.watches = std::move(saved_watches);
+    for (std::size_t i = 0; i < specs.size(); ++i) d.watches.erase(d.next_id + i);
     if (!traps.empty()) {
       std::vector<WatchId> ids;
       for (const TrapRequest& t : traps) ids.push_back(t.id);
@@ -357,18 +387,19 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
     throw;
   }
   d.table = std::move(table);
-  std::vector<WatchId> ids;
-  for (Watch& w : fresh) {
-    if (w.engine == Engine::software) {
-      Watch& stored = d.watches[w.id];
-      d.ram->read_physical(stored.sw.gpa, &stored.sw.original, 1);
+  std::vector<WatchId> ids(specs.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) ids[i] = d.next_id + i;
+  if (software) {
+    for (WatchId id : ids) {
+      Watch& w = d.watches.at(id);
+      if (w.engine != Engine::software) continue;
+      d.ram->read_physical(w.sw.gpa, &w.sw.original, 1);
       const std::uint8_t int3 = 0xcc;
-      d.ram->write_physical(stored.sw.gpa, &int3, 1);
+      d.ram->write_physical(w.sw.gpa, &int3, 1);
     }
-    ids.push_back(w.id);
   }
   d.next_id += specs.size();
-  d.rebuild_mapping_checks();
+  if (!traps.empty()) d.rebuild_mapping_checks();
   return ids;
 }
 
@@ -384,24 +415,29 @@ void GuestDebugger::remove(std::span<const WatchId> ids) {
       throw Error(Errc::invalid_request, "no watch " + std::to_string(id) + " (already removed, or never added)");
   core::SlotTable table = d.table;
   std::vector<WatchId> trap_ids;
-  auto saved = d.watches;
+  std::vector<std::pair<WatchId, Watch>> removed;
+  removed.reserve(ids.size());
   for (WatchId id : ids) {
-    const Watch& w = d.watches.at(id);
-    if (w.engine == Engine::hardware) table.release(w.hw.slots);
-    if (w.engine == Engine::write_trap) trap_ids.push_back(id);
+    auto node = d.watches.extract(id);
+    if (node.empty()) continue;  // listed twice
+    if (node.mapped().engine == Engine::hardware) table.release(node.mapped().hw.used_slots());
+    if (node.mapped().engine == Engine::write_trap) trap_ids.push_back(id);
+    removed.emplace_back(id, std::move(node.mapped()));
   }
-  for (WatchId id : ids) d.watches.erase(id);
+  auto put_back = [&] {
+    for (auto& [id, w] : removed) d.watches.emplace(id, std::move(w));
+  };
   try {
     d.apply_all(table);
   } catch (...) {
-    d.watches = std::move(saved);
+    put_back();
     throw;
   }
   if (!trap_ids.empty()) {
     try {
       d.traps->disarm(trap_ids);
     } catch (...) {
-      d.watches = std::move(saved);
+      put_back();
       try {
         d.apply_all(d.table);
       } catch (...) {
@@ -409,12 +445,10 @@ void GuestDebugger::remove(std::span<const WatchId> ids) {
       throw;
     }
   }
-  for (WatchId id : ids) {
-    const Watch& w = saved.at(id);
+  for (const auto& [id, w] : removed)
     if (w.engine == Engine::software) d.ram->write_physical(w.sw.gpa, &w.sw.original, 1);
-  }
   d.table = std::move(table);
-  d.rebuild_mapping_checks();
+  if (!trap_ids.empty()) d.rebuild_mapping_checks();
 }
 
 void GuestDebugger::single_step(unsigned vcpu, bool on) {
@@ -465,19 +499,13 @@ std::vector<WatchId> GuestDebugger::rebind() {
   for (auto& [id, w] : d.watches) {
     if (w.engine != Engine::write_trap) continue;
     std::vector<TrapPiece> pieces;
-    bool mapped = true;
-    for (std::uint64_t a = w.spec.addr; a < w.spec.addr + w.spec.len && mapped;) {
-      const std::uint64_t n = std::min<std::uint64_t>(((a | (kGuestPageSize - 1)) + 1) - a, w.spec.addr + w.spec.len - a);
-      const Translation t = d.walk(ref, a);
-      mapped = t.guest_phys && d.ram->host(*t.guest_phys, n);
-      if (!mapped) break;
-      if (!pieces.empty() && pieces.back().gpa + pieces.back().len == *t.guest_phys)
-        pieces.back().len += n;
-      else
-        pieces.push_back({a, *t.guest_phys, n});
-      a += n;
-    }
-    if (!mapped) continue;  // still reported as moved; the old pages stay trapped
+    std::uint64_t failed_at = 0;
+    // Unmapped now, or mapped outside guest RAM: the watch stays on its old pages (reported by
+    // the mapping_changed event) until the guest maps it again.
+    if (d.translate_range(ref, w.spec.addr, w.spec.len, &pieces, &failed_at) != WalkFailure::none) continue;
+    bool in_ram = true;
+    for (const TrapPiece& p : pieces) in_ram = in_ram && d.ram->host(p.gpa, p.len);
+    if (!in_ram) continue;
     bool same = pieces.size() == w.trap.pieces.size();
     for (std::size_t i = 0; same && i < pieces.size(); ++i)
       same = pieces[i].gpa == w.trap.pieces[i].gpa && pieces[i].len == w.trap.pieces[i].len;
@@ -489,7 +517,7 @@ std::vector<WatchId> GuestDebugger::rebind() {
     d.traps->disarm(ids);
     const TrapRequest req{id, w.spec.access, pieces};
     d.traps->arm(std::span<const TrapRequest>(&req, 1));
-    w.trap.pieces = pieces;
+    w.trap.pieces = std::move(pieces);
     w.trap.cr3 = d.paging(ref).cr3;
     w.trap.move_reported = false;
     moved.push_back(id);
@@ -528,7 +556,7 @@ std::vector<WatchInfo> GuestDebugger::watches() const {
   std::lock_guard lock(impl_->mutex);
   std::vector<WatchInfo> out;
   for (const auto& [id, w] : impl_->watches) {
-    WatchInfo info{id, w.spec, w.engine, w.hw.slots, {}};
+    WatchInfo info{id, w.spec, w.engine, {w.hw.slots.begin(), w.hw.slots.begin() + w.hw.count}, {}};
     if (w.engine == Engine::write_trap) info.pages = impl_->traps->pages_of(id);
     if (w.engine == Engine::software) info.pages = {w.sw.gpa & ~(kGuestPageSize - 1)};
     out.push_back(std::move(info));

@@ -182,7 +182,7 @@ void GuestDebugger::Impl::decode_debug(unsigned index, VcpuState& v) {
     // Identical chunks share a slot: one slot hit is a hit of every watch holding that chunk.
     for (auto& [id, w] : watches) {
       if (w.engine != Engine::hardware) continue;
-      for (std::size_t k = 0; k < w.hw.slots.size(); ++k) {
+      for (std::size_t k = 0; k < w.hw.count; ++k) {
         if (w.hw.slots[k] != static_cast<int>(n)) continue;
         if (exec) {
           Event e = base_event(EventKind::breakpoint);
@@ -283,7 +283,7 @@ bool GuestDebugger::Impl::decode_mmio(unsigned index, VcpuState& v) {
   const std::uint64_t s_begin = store->gpa, s_end = store->gpa + store->len;
   for (auto& [id, w] : watches) {
     if (w.engine != Engine::hardware || w.spec.access == Access::exec) continue;
-    for (std::size_t k = 0; k < w.hw.chunks.size(); ++k) {
+    for (std::size_t k = 0; k < w.hw.count; ++k) {
       const std::uint64_t g = w.hw.chunk_gpa[k];
       const core::Chunk& c = w.hw.chunks[k];
       if (!g || g >= s_end || g + c.len <= s_begin) continue;

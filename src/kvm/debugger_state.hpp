@@ -2,7 +2,9 @@
 // registers, the write traps, and per vCPU what it ran with and what it owes the next run.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <span>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -21,13 +23,17 @@
 
 namespace hwbp::kvm {
 
-// A watch on debug registers: its chunks (core::split_range) and the slot of each.
+// A watch on debug registers: its chunks (core::split_range) and the slot of each. At most one
+// chunk per debug register, so fixed arrays: arming allocates nothing per watch.
+inline constexpr std::size_t kMaxHardwareBytes = kDebugRegisters * 8;
 struct HardwareWatch {
-  std::vector<core::Chunk> chunks;
-  std::vector<int> slots;
-  std::vector<std::uint64_t> chunk_gpa;   // where each chunk is in guest RAM (0: unknown)
-  std::vector<std::uint8_t> shadow;       // the watched bytes as the last hit left them
+  std::uint8_t count = 0;
+  std::array<core::Chunk, kDebugRegisters> chunks{};
+  std::array<int, kDebugRegisters> slots{};
+  std::array<std::uint64_t, kDebugRegisters> chunk_gpa{};  // where each chunk is in guest RAM (0: unknown)
+  std::array<std::uint8_t, kMaxHardwareBytes> shadow{};    // the watched bytes as the last hit left them
   bool shadow_valid = false;
+  std::span<const int> used_slots() const { return {slots.data(), count}; }
 };
 
 struct TrapWatch {
@@ -115,6 +121,10 @@ struct GuestDebugger::Impl {
   bool read_virtual(const VcpuState& v, std::uint64_t gva, std::uint8_t* out, std::size_t len) const;
   void detach_locked() noexcept;
   void rebuild_mapping_checks();
+  // The pieces of [addr, addr + len) in guest-physical memory as `v` sees it (`pieces` may be
+  // null: only checks). The failure and the first address that does not translate, if any.
+  WalkFailure translate_range(const VcpuState& v, std::uint64_t addr, std::uint64_t len,
+                              std::vector<TrapPiece>* pieces, std::uint64_t* failed_at) const;
   void end_step_over(VcpuState& v);
 
   // ---- exits (debugger_exits.cpp) ----

@@ -215,6 +215,20 @@ g_seed_x1:
   out %al, $PORT_DONE
   jmp g_seed
 
+/* ---- benchmark loops: a nop that carries an execute breakpoint; a store of a new value to (rdi) */
+  .globl g_bench_exec
+g_bench_exec:
+  .globl g_bench_nop
+g_bench_nop:
+  nop
+  jmp g_bench_exec
+
+  .globl g_bench_store
+g_bench_store:
+  inc %eax
+  mov %eax, (%rdi)
+  jmp g_bench_store
+
 /* ---- a halted vCPU: blocked inside KVM_RUN (the in-kernel APIC keeps it there) ------------- */
   .globl g_halt
 g_halt:
