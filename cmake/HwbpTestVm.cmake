@@ -13,9 +13,10 @@
 #   hwbp_add_kvm_tests(target [TIMEOUT s])
 #       the way a KVM test binary joins: each gtest case runs natively (label needs-kvm; a case
 #       skips itself where the machine has no usable /dev/kvm, see tests/kvm/kvm_test_support.hpp),
-#       and the whole binary runs in the test VM as vm.<target>, on every machine.
+#       and the whole binary runs in the test VM as vm.<target> (labels vm, kvm), on every machine.
 #
-# Labels: vm (everything that runs in the VM), kvm, multi-watch. `make test-vm` = ctest -L vm.
+# Labels: vm (everything that runs in the VM), kvm, needs-kvm, hardware, multi-watch.
+# `make test-vm` = ctest -L '^vm$' (anchored: -L takes a regex, and "needs-kvm" contains "vm").
 # Off by default in sanitizer builds: the plain build's pass in the VM covers it.
 if(HWBP_SANITIZE)
   set(_hwbp_test_vm_default OFF)
@@ -91,8 +92,9 @@ function(hwbp_add_kvm_tests target)
   if(NOT K_TIMEOUT)
     set(K_TIMEOUT 300)
   endif()
+  # One label only: gtest_discover_tests flattens a list value into separate properties.
   gtest_discover_tests(${target} DISCOVERY_TIMEOUT 60
-                       PROPERTIES LABELS "kvm;needs-kvm" TIMEOUT ${K_TIMEOUT})
+                       PROPERTIES LABELS needs-kvm TIMEOUT ${K_TIMEOUT})
   hwbp_add_vm_test(NAME vm.${target} KVM TIMEOUT ${K_TIMEOUT} LABELS kvm
                    COMMAND $<TARGET_FILE:${target}>)
 endfunction()

@@ -22,7 +22,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/common.sh"
 
 install_packages=0
-[ "${1:-}" = --install-packages ] && install_packages=1
+case ${1:-} in
+  "") ;;
+  --install-packages) install_packages=1 ;;
+  *) echo "prepare.sh: unknown argument '$1' (the only option is --install-packages)" >&2; exit 2 ;;
+esac
 
 cache_root=$(hwbp_vm_cache_root)
 image=$(hwbp_vm_image_dir)

@@ -47,6 +47,21 @@ usage() {
   exit 2
 }
 
+bad_argument() {
+  echo "vm.sh: $*" >&2
+  exit 2
+}
+
+check_arguments() {
+  [ -n "$state" ] || bad_argument "--state DIR is required (where sessions and logs go, e.g. build/test-vm)"
+  [[ $limit =~ ^[1-9][0-9]*$ ]] || bad_argument "--timeout takes whole seconds, not '$limit'"
+  local f
+  for f in "$gtest_exclude" "$gtest_only"; do
+    [ -z "$f" ] || [ -r "$f" ] || bad_argument "cannot read the gtest list $f"
+  done
+  [ -z "$hwbp_cli" ] || [ -x "$hwbp_cli" ] || bad_argument "--hwbp $hwbp_cli is not an executable (build hwbp first)"
+}
+
 # ---- sessions ------------------------------------------------------------------------------
 
 # "PID-STARTTIME" of the owning process: the start time tells a live owner from a reused pid.
@@ -429,17 +444,17 @@ main() {
       --gtest-only) gtest_only=$2; shift 2 ;;
       --evidence) evidence=$2; shift 2 ;;
       --) shift; break ;;
-      *) usage ;;
+      *) bad_argument "unknown option '$1' (see the header of $0)" ;;
     esac
   done
-  [ -n "$state" ] || usage
+  check_arguments
   session=$(session_dir)
   case $command in
     start) cmd_start ;;
     run) cmd_run "$@" ;;
     stop) cmd_stop ;;
     once)
-      session=$state/session-once-$$
+      session=$state/session-$(owner_id $$)  # stale once this shell is gone
       trap 'cmd_stop >/dev/null' EXIT
       cmd_run "$@" ;;
     *) usage ;;
