@@ -31,7 +31,8 @@ expect_error "choose one of" "$HWBP" run --json --count --watch counter -- "$PRO
 sleep 0 & dead=$!; wait $dead
 expect_error "process $dead does not exist" "$HWBP" attach -p $dead --watch counter
 # Unknown name in a running process: hwbp detaches, the process is unharmed.
-"$PROGS/busy" 1 > busy.out & TP=$!
+# Long enough to outlive hwbp's start-up under ASan on a loaded 2-CPU machine (1 s did not).
+"$PROGS/busy" 5 > busy.out & TP=$!
 sleep 0.2
 expect_error "no symbol 'hott'.*did you mean: hot" "$HWBP" attach -p $TP --watch hott
 wait $TP || fail "attach error harmed the process"
