@@ -58,6 +58,7 @@ GuestDebugger::GuestDebugger(const Vm& vm) : impl_(std::make_unique<Impl>()) {
   if (kvm < 0) throw d.caps.missing(Feature::dev_kvm);
   OwnedFd kvm_fd(kvm);
   const int run_size = checked_ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, nullptr, "KVM_GET_VCPU_MMAP_SIZE");
+  // Every fd checked before any vCPU is touched: a refused attach changes nothing.
   std::set<int> seen;
   for (std::size_t i = 0; i < vm.vcpu_fds.size(); ++i) {
     const int fd = vm.vcpu_fds[i];
@@ -72,17 +73,23 @@ GuestDebugger::GuestDebugger(const Vm& vm) : impl_(std::make_unique<Impl>()) {
     if (vcpu_in_kvm_run(fd))
       throw Error(Errc::invalid_state, "vCPU " + std::to_string(i) + " (fd " + std::to_string(fd) +
                                            ") is running (a thread is inside KVM_RUN): stop it before attaching");
+  }
+  for (std::size_t i = 0; i < vm.vcpu_fds.size(); ++i) {
+    const int fd = vm.vcpu_fds[i];
     auto v = std::make_unique<VcpuState>();
     v->fd = fd;
     void* p = ::mmap(nullptr, static_cast<std::size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) throw ioctl_error("mmap of the vCPU's kvm_run", errno);
+    if (p == MAP_FAILED) {
+      d.release_vcpus();
+      throw ioctl_error("mmap of the vCPU's kvm_run", errno);
+    }
     v->run = static_cast<kvm_run*>(p);
     v->run_size = static_cast<std::size_t>(run_size);
     // Does the vCPU take guest debugging at all? Protected guests (SEV-ES, TDX) refuse it.
     kvm_guest_debug off{};
     if (::ioctl(fd, KVM_SET_GUEST_DEBUG, &off) < 0) {
       const int err = errno;
-      ::munmap(p, v->run_size);
+      d.release_vcpus();
       throw KvmError(Errc::unsupported, Feature::guest_debug,
                      "vCPU " + std::to_string(i) + " refuses KVM_SET_GUEST_DEBUG (" + std::strerror(err) +
                          "): protected guests (SEV-ES, TDX) cannot be debugged",
@@ -103,8 +110,15 @@ GuestDebugger::~GuestDebugger() {
   if (!impl_) return;
   std::lock_guard lock(impl_->mutex);
   impl_->detach_locked();
-  for (auto& v : impl_->vcpus)
-    if (v->run) ::munmap(v->run, v->run_size);
+}
+
+VcpuState::~VcpuState() {
+  if (run) ::munmap(run, run_size);
+}
+
+void GuestDebugger::Impl::release_vcpus() noexcept {
+  for (auto& v : vcpus) v->run->kvm_valid_regs = v->valid_regs_before;
+  vcpus.clear();
 }
 
 void GuestDebugger::Impl::detach_locked() noexcept {

@@ -66,6 +66,10 @@ struct Stop {
 };
 
 struct VcpuState {
+  VcpuState() = default;
+  ~VcpuState();  // unmaps the library's own mapping of kvm_run
+  VcpuState(const VcpuState&) = delete;
+  VcpuState& operator=(const VcpuState&) = delete;
   int fd = -1;
   kvm_run* run = nullptr;
   std::size_t run_size = 0;
@@ -120,6 +124,7 @@ struct GuestDebugger::Impl {
   std::uint64_t linear_rip(const VcpuState& v) const;
   bool read_virtual(const VcpuState& v, std::uint64_t gva, std::uint8_t* out, std::size_t len) const;
   void detach_locked() noexcept;
+  void release_vcpus() noexcept;  // a failed attach: kvm_valid_regs as they were, mappings gone
   void rebuild_mapping_checks();
   // The pieces of [addr, addr + len) in guest-physical memory as `v` sees it (`pieces` may be
   // null: only checks). The failure and the first address that does not translate, if any.
