@@ -122,6 +122,46 @@ TEST(GuestDataWatch, TwoDebugRegistersInOneExit) {
   for (const auto& e : s.events) EXPECT_EQ(e.pc, at(g_after_quad));
 }
 
+// read on x86: a read-write debug register whose hits that changed the bytes are dropped (a
+// same-value store would count as a read: docs/semantics.md).
+TEST(GuestDataWatch, ReadWatchReportsTheLoadNotTheStore) {
+  HWBP_KVM_REQUIRE_FEATURE(Feature::data_hits);
+  TestVm vm;
+  vm.enter(0, at(g_after_long), kData, 0, 0, /*rax=*/0x55);  // store 8(%rdi), then load it
+  GuestDebugger dbg(vm.handles());
+  const auto id = dbg.add(WatchSpec{kData + 8, 8, Access::read});
+  EXPECT_EQ(dbg.watches().at(0).engine, Engine::hardware);
+  const GuestStop s = vm.run(0, &dbg);
+  EXPECT_STOP(s, events);
+  ASSERT_EQ(s.events.size(), 1u) << s.describe();
+  EXPECT_EQ(s.events[0].watch, id);
+  EXPECT_EQ(s.events[0].pc, at(g_after_read)) << "the load, not the store before it";
+  EXPECT_EQ(bytes_as<std::uint64_t>(s.events[0].old_bytes), 0x55u);
+  EXPECT_STOP(vm.run(0, &dbg), done);
+}
+
+// Identical chunks share one debug register: two breakpoints on one instruction take one slot,
+// and its hit is reported for both.
+TEST(GuestBreakpoint, IdenticalBreakpointsShareOneDebugRegister) {
+  HWBP_KVM_REQUIRE();
+  TestVm vm;
+  vm.enter(0, at(g_loop), kData, 0, 1);
+  GuestDebugger dbg(vm.handles());
+  const auto a = dbg.add(WatchSpec{at(g_loop_bp), 1, Access::exec});
+  const auto b = dbg.add(WatchSpec{at(g_loop_bp), 1, Access::exec});
+  const auto infos = dbg.watches();
+  ASSERT_EQ(infos.size(), 2u);
+  EXPECT_EQ(infos[0].slots, infos[1].slots);
+  EXPECT_EQ(dbg.applied_state(0).arch.debugreg[7] & 0xff, 0x2u) << "one enabled register";
+  const GuestStop s = vm.run(0, &dbg);
+  EXPECT_STOP(s, events);
+  ASSERT_EQ(s.events.size(), 2u) << s.describe();
+  EXPECT_EQ(s.events[0].watch, a);
+  EXPECT_EQ(s.events[1].watch, b);
+  dbg.remove(a);  // the register stays for b
+  EXPECT_EQ(dbg.applied_state(0).arch.debugreg[7] & 0xff, 0x2u);
+}
+
 // A breakpoint in a loop fires on every iteration: the library steps over it with its slot
 // disabled (KVM's emulator and the test VM ignore RF) and puts it back.
 TEST(GuestBreakpoint, FiresOnEveryIterationOfALoop) {
