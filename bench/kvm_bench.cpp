@@ -104,7 +104,8 @@ void BM_KvmRawExecExit(benchmark::State& state) {
   kvm_run* run = vm.run_state(0);
   for (auto _ : state) {
     ::ioctl(fd, KVM_RUN, 0);
-    if (run->exit_reason != KVM_EXIT_DEBUG || !(run->debug.arch.dr6 & 1)) return state.SkipWithError("no hit");
+    if (run->exit_reason != KVM_EXIT_DEBUG || !(run->debug.arch.dr6 & 1))
+      return state.SkipWithError("no hit");
   }
 }
 BENCHMARK(BM_KvmRawExecExit)->UseRealTime();
@@ -172,8 +173,10 @@ std::vector<WatchSpec> bench_set() {
   const std::uint64_t a = data ? hwbp::test::kvm::kData : guest_address(g_unreached) + 8;
   return {{guest_address(g_unreached), 1, Access::exec},
           {guest_address(g_unreached) + 1, 1, Access::exec},
-          {a, store_access == Access::exec ? 1u : 8u, store_access, store_access == Access::exec ? Engine::hardware : stores},
-          {a + 8, store_access == Access::exec ? 1u : 8u, store_access, store_access == Access::exec ? Engine::hardware : stores}};
+          {a, store_access == Access::exec ? 1u : 8u, store_access,
+           store_access == Access::exec ? Engine::hardware : stores},
+          {a + 8, store_access == Access::exec ? 1u : 8u, store_access,
+           store_access == Access::exec ? Engine::hardware : stores}};
 }
 
 // state.range(0): vCPUs. A VM-wide set goes to every vCPU: one KVM_SET_GUEST_DEBUG each.
@@ -211,8 +214,13 @@ BENCHMARK(BM_KvmLibraryArmRemove)->Arg(1)->Arg(4)->UseRealTime();
 
 }  // namespace
 
-HWBP_RATIO("kvm_exec_hit_and_continue/raw_step_over", "BM_KvmLibraryExecHit/real_time", "BM_KvmRawExecHitStepOver/real_time");
-HWBP_RATIO("kvm_exec_hit_decode/raw_exec_exit", "BM_KvmLibraryExecDecode/real_time", "BM_KvmRawExecExit/real_time");
-HWBP_RATIO("kvm_trapped_write/raw_readonly_mmio_exit", "BM_KvmLibraryTrappedWrite/real_time", "BM_KvmRawReadOnlyStore/real_time");
-HWBP_RATIO("kvm_arm_set/raw_set_guest_debug", "BM_KvmLibraryArmRemove/1/real_time", "BM_KvmRawSetClear/1/real_time");
-HWBP_RATIO("kvm_arm_set_4_vcpus/raw_set_guest_debug", "BM_KvmLibraryArmRemove/4/real_time", "BM_KvmRawSetClear/4/real_time");
+HWBP_RATIO("kvm_exec_hit_and_continue/raw_step_over", "BM_KvmLibraryExecHit/real_time",
+           "BM_KvmRawExecHitStepOver/real_time");
+HWBP_RATIO("kvm_exec_hit_decode/raw_exec_exit", "BM_KvmLibraryExecDecode/real_time",
+           "BM_KvmRawExecExit/real_time");
+HWBP_RATIO("kvm_trapped_write/raw_readonly_mmio_exit", "BM_KvmLibraryTrappedWrite/real_time",
+           "BM_KvmRawReadOnlyStore/real_time");
+HWBP_RATIO("kvm_arm_set/raw_set_guest_debug", "BM_KvmLibraryArmRemove/1/real_time",
+           "BM_KvmRawSetClear/1/real_time");
+HWBP_RATIO("kvm_arm_set_4_vcpus/raw_set_guest_debug", "BM_KvmLibraryArmRemove/4/real_time",
+           "BM_KvmRawSetClear/4/real_time");

@@ -85,12 +85,12 @@ struct Capabilities {
   bool debug_registers = false;
   bool readonly_memory = false;
   bool sync_registers = false;
-  unsigned memslots = 0;               // KVM_CAP_NR_MEMSLOTS
+  unsigned memslots = 0;  // KVM_CAP_NR_MEMSLOTS
   Backend backend = Backend::none;
-  std::string module;                  // "kvm_intel", "kvm_amd", "kvm_pvm", ... or ""
+  std::string module;  // "kvm_intel", "kvm_amd", "kvm_pvm", ... or ""
   // Measured once by running a tiny real-mode guest (the only way to know: KVM does not say).
   bool guest_ran = false;
-  std::string guest_error;             // why the probe guest could not run, when !guest_ran
+  std::string guest_error;  // why the probe guest could not run, when !guest_ran
   bool data_hits = false;
   bool int3_exits = false;
   bool general_detect_exits = false;
@@ -123,7 +123,7 @@ struct RamRegion {
 
 struct Vm {
   int vm_fd = -1;
-  std::vector<int> vcpu_fds;      // index = the vCPU number every other call uses
+  std::vector<int> vcpu_fds;  // index = the vCPU number every other call uses
   std::vector<RamRegion> ram;
 };
 
@@ -153,9 +153,9 @@ using WatchId = std::uint64_t;
 struct WatchInfo {
   WatchId id = 0;
   WatchSpec spec;
-  Engine engine = Engine::hardware;     // what it really uses
-  std::vector<int> slots;               // hardware: the debug registers of its chunks, in order
-  std::vector<std::uint64_t> pages;     // write_trap: the guest-physical pages it traps
+  Engine engine = Engine::hardware;  // what it really uses
+  std::vector<int> slots;            // hardware: the debug registers of its chunks, in order
+  std::vector<std::uint64_t> pages;  // write_trap: the guest-physical pages it traps
 };
 
 // ---- what an exit reports -------------------------------------------------------------------
@@ -172,16 +172,16 @@ const char* to_string(EventKind kind) noexcept;
 struct Event {
   EventKind kind = EventKind::data;
   unsigned vcpu = 0;
-  WatchId watch = 0;            // 0 for step and debug_register_access
+  WatchId watch = 0;  // 0 for step and debug_register_access
   Engine engine = Engine::hardware;
   Access access = Access::write;
-  std::uint64_t pc = 0;         // linear address
-  std::uint64_t addr = 0;       // data: the watched bytes concerned (hardware: the chunk)
+  std::uint64_t pc = 0;    // linear address
+  std::uint64_t addr = 0;  // data: the watched bytes concerned (hardware: the chunk)
   std::uint32_t len = 0;
-  std::uint64_t guest_phys = 0; // data: where addr is in guest RAM (0 when unknown);
-                                // mapping_changed: the page it maps to now (0: unmapped)
-  int slot = -1;                // hardware: the debug register
-  std::uint64_t dr6 = 0;        // debug exits: the exit's raw DR6
+  std::uint64_t guest_phys = 0;  // data: where addr is in guest RAM (0 when unknown);
+                                 // mapping_changed: the page it maps to now (0: unmapped)
+  int slot = -1;                 // hardware: the debug register
+  std::uint64_t dr6 = 0;         // debug exits: the exit's raw DR6
   // data with values: the len bytes before and after the access (for write and modify watches
   // exact; for hardware hits, as read at the exit).
   bool has_values = false;

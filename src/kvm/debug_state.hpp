@@ -25,7 +25,7 @@ struct DebugRequest {
   std::array<std::optional<core::Chunk>, kDebugRegisters> slots{};
   std::uint8_t suppressed = 0;  // used slots left disabled for one step over a breakpoint
   bool single_step = false;
-  bool block_irq = false;       // only while single-stepping
+  bool block_irq = false;  // only while single-stepping
   bool software_breakpoints = false;
   bool general_detect = false;
   bool inject_db = false;

@@ -55,7 +55,8 @@ std::uint64_t GuestDebugger::translate(unsigned vcpu, std::uint64_t gva) const {
   if (!t.guest_phys) {
     char b[32];
     std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(gva));
-    throw Error(Errc::invalid_request, std::string("guest address ") + b + " does not translate: " + to_string(t.failure));
+    throw Error(Errc::invalid_request,
+                std::string("guest address ") + b + " does not translate: " + to_string(t.failure));
   }
   return *t.guest_phys;
 }
@@ -93,7 +94,9 @@ void GuestDebugger::set_registers(unsigned vcpu, const kvm_regs& regs) {
   std::lock_guard lock(impl_->mutex);
   impl_->require_vcpu(vcpu);
   VcpuState& v = *impl_->vcpus[vcpu];
-  if (v.running) throw Error(Errc::invalid_state, "cannot set the registers of vCPU " + std::to_string(vcpu) + ": it is running");
+  if (v.running)
+    throw Error(Errc::invalid_state,
+                "cannot set the registers of vCPU " + std::to_string(vcpu) + ": it is running");
   if (::ioctl(v.fd, KVM_SET_REGS, &regs) < 0) throw ioctl_error("KVM_SET_REGS", errno);
   // Keep the synced copy current: the step-over decision compares rip with where it stopped.
   v.run->s.regs.regs = regs;

@@ -25,8 +25,8 @@ std::string hex(std::uint64_t v) {
 }
 
 std::string spec_words(const WatchSpec& s) {
-  return std::string(to_string(s.access)) + " watch of " + std::to_string(s.len) + " bytes at guest address " +
-         hex(s.addr);
+  return std::string(to_string(s.access)) + " watch of " + std::to_string(s.len) +
+         " bytes at guest address " + hex(s.addr);
 }
 
 constexpr std::uint64_t kEferLma = 1ull << 10;
@@ -43,17 +43,19 @@ GuestDebugger::GuestDebugger(const Vm& vm) : impl_(std::make_unique<Impl>()) {
   d.caps.require(Feature::sync_registers);
   std::string link;
   if (fd_kind(vm.vm_fd, &link) != FdKind::kvm_vm)
-    throw Error(Errc::invalid_request, "VM fd " + std::to_string(vm.vm_fd) + " is " +
-                                           (link.empty() ? std::string("not open") : "not a KVM VM (" + link + ")") +
-                                           ": pass the fd KVM_CREATE_VM returned");
+    throw Error(Errc::invalid_request,
+                "VM fd " + std::to_string(vm.vm_fd) + " is " +
+                    (link.empty() ? std::string("not open") : "not a KVM VM (" + link + ")") +
+                    ": pass the fd KVM_CREATE_VM returned");
   if (vm.vcpu_fds.empty()) throw Error(Errc::invalid_request, "no vCPU fds: pass every vCPU the VM has");
   d.vm_fd = vm.vm_fd;
   d.ram = std::make_unique<GuestRam>(vm.ram);
   d.block_irq = d.caps.block_irq;
   if (const long tid = thread_running_guest_code())
-    throw Error(Errc::invalid_state, "thread " + std::to_string(tid) +
-                                         " of this process is executing guest code (its guest time grows): stop "
-                                         "every vCPU before attaching");
+    throw Error(Errc::invalid_state,
+                "thread " + std::to_string(tid) +
+                    " of this process is executing guest code (its guest time grows): stop "
+                    "every vCPU before attaching");
   const int kvm = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (kvm < 0) throw d.caps.missing(Feature::dev_kvm);
   OwnedFd kvm_fd(kvm);
@@ -64,15 +66,17 @@ GuestDebugger::GuestDebugger(const Vm& vm) : impl_(std::make_unique<Impl>()) {
     const int fd = vm.vcpu_fds[i];
     link.clear();
     if (fd_kind(fd, &link) != FdKind::kvm_vcpu)
-      throw Error(Errc::invalid_request, "vCPU fd " + std::to_string(fd) + " (vCPU " + std::to_string(i) + ") is " +
-                                             (link.empty() ? std::string("not open") : "not a KVM vCPU (" + link + ")") +
-                                             ": pass the fds KVM_CREATE_VCPU returned");
+      throw Error(Errc::invalid_request,
+                  "vCPU fd " + std::to_string(fd) + " (vCPU " + std::to_string(i) + ") is " +
+                      (link.empty() ? std::string("not open") : "not a KVM vCPU (" + link + ")") +
+                      ": pass the fds KVM_CREATE_VCPU returned");
     if (!seen.insert(fd).second)
       throw Error(Errc::invalid_request, "vCPU fd " + std::to_string(fd) + " is given twice");
     // An ioctl on a vCPU inside KVM_RUN would wait for it (the vcpu mutex) — maybe for ever.
     if (vcpu_in_kvm_run(fd))
-      throw Error(Errc::invalid_state, "vCPU " + std::to_string(i) + " (fd " + std::to_string(fd) +
-                                           ") is running (a thread is inside KVM_RUN): stop it before attaching");
+      throw Error(Errc::invalid_state,
+                  "vCPU " + std::to_string(i) + " (fd " + std::to_string(fd) +
+                      ") is running (a thread is inside KVM_RUN): stop it before attaching");
   }
   for (std::size_t i = 0; i < vm.vcpu_fds.size(); ++i) {
     const int fd = vm.vcpu_fds[i];
@@ -195,7 +199,8 @@ DebugRequest GuestDebugger::Impl::request_for(const VcpuState& v, const DebugReq
 void GuestDebugger::Impl::apply(VcpuState& v, const DebugRequest& request) {
   const kvm_guest_debug dbg = compose(request);
   if (const std::uint32_t bits = unlisted_control_bits(dbg.control, caps.guest_debug_mask))
-    throw KvmError(Errc::unsupported, (bits & KVM_GUESTDBG_BLOCKIRQ) ? Feature::block_irq : Feature::guest_debug,
+    throw KvmError(Errc::unsupported,
+                   (bits & KVM_GUESTDBG_BLOCKIRQ) ? Feature::block_irq : Feature::guest_debug,
                    "control bits " + hex(bits) + " are not in this kernel's SET_GUEST_DEBUG2 mask " +
                        hex(caps.guest_debug_mask) + ": KVM would accept them unchecked; leave them out");
   if (::ioctl(v.fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) throw ioctl_error("KVM_SET_GUEST_DEBUG", errno);
@@ -228,7 +233,8 @@ void GuestDebugger::Impl::apply_all(const core::SlotTable& t) {
 // ---- the watch set -----------------------------------------------------------------------------
 
 WalkFailure GuestDebugger::Impl::translate_range(const VcpuState& v, std::uint64_t addr, std::uint64_t len,
-                                                 std::vector<TrapPiece>* pieces, std::uint64_t* failed_at) const {
+                                                 std::vector<TrapPiece>* pieces,
+                                                 std::uint64_t* failed_at) const {
   for (std::uint64_t a = addr; a - addr < len;) {
     const std::uint64_t n = std::min<std::uint64_t>(((a | (kGuestPageSize - 1)) + 1) - a, len - (a - addr));
     const Translation t = walk(v, a);
@@ -247,7 +253,9 @@ WalkFailure GuestDebugger::Impl::translate_range(const VcpuState& v, std::uint64
   return WalkFailure::none;
 }
 
-WatchId GuestDebugger::add(const WatchSpec& spec) { return add(std::span<const WatchSpec>(&spec, 1)).front(); }
+WatchId GuestDebugger::add(const WatchSpec& spec) {
+  return add(std::span<const WatchSpec>(&spec, 1)).front();
+}
 
 std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
   Impl& d = *impl_;
@@ -270,22 +278,26 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
   bool software = false;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const WatchSpec& s = specs[i];
-    const core::WatchRequest req{static_cast<std::uintptr_t>(s.addr), static_cast<std::size_t>(s.len), s.access};
+    const core::WatchRequest req{static_cast<std::uintptr_t>(s.addr), static_cast<std::size_t>(s.len),
+                                 s.access};
     if (auto v = core::validate_guest_range(arch, req)) throw refuse(Errc::invalid_request, i, v->message);
     const bool data = s.access != Access::exec;
     const bool stores_only = s.access == Access::write || s.access == Access::modify;
     Engine engine = s.engine;
     switch (s.engine) {
       case Engine::software:
-        if (data) throw refuse(Errc::invalid_request, i, "a software breakpoint is an execute breakpoint (access x)");
+        if (data)
+          throw refuse(Errc::invalid_request, i, "a software breakpoint is an execute breakpoint (access x)");
         d.caps.require(Feature::int3_exits);
         break;
       case Engine::write_trap:
         if (!stores_only)
-          throw refuse(Errc::invalid_request, i,
-                       std::string("write trapping sees stores only (access w or modify); use a hardware watch for ") +
-                           to_string(s.access));
-        if (!d.traps) throw d.caps.missing(d.caps.readonly_memory ? Feature::trapped_stores : Feature::readonly_memory);
+          throw refuse(
+              Errc::invalid_request, i,
+              std::string("write trapping sees stores only (access w or modify); use a hardware watch for ") +
+                  to_string(s.access));
+        if (!d.traps)
+          throw d.caps.missing(d.caps.readonly_memory ? Feature::trapped_stores : Feature::readonly_memory);
         break;
       case Engine::hardware:
         if (data && !d.caps.data_hits) throw d.caps.missing(Feature::data_hits);
@@ -318,7 +330,8 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
     w.engine = engine;
     std::vector<TrapPiece> pieces;
     auto unusable = [&](std::uint64_t at, WalkFailure why) {
-      return refuse(Errc::invalid_request, i, "guest address " + hex(at) + " is not usable: " + to_string(why));
+      return refuse(Errc::invalid_request, i,
+                    "guest address " + hex(at) + " is not usable: " + to_string(why));
     };
     if (engine != Engine::hardware) {
       std::uint64_t failed_at = 0;
@@ -329,11 +342,12 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
       const std::size_t needed = core::chunk_count(arch, req);
       const std::size_t free = kDebugRegisters - table.used();
       auto no_slots = [&] {
-        return refuse(Errc::no_slots, i,
-                      "needs " + std::to_string(needed) + " debug register(s) and " + std::to_string(free) + " of the " +
-                          std::to_string(kDebugRegisters) + " are free" +
-                          (stores_only ? "; write trapping has no such limit: use Engine::write_trap (or automatic)"
-                                       : "; remove a breakpoint or watch first"));
+        return refuse(
+            Errc::no_slots, i,
+            "needs " + std::to_string(needed) + " debug register(s) and " + std::to_string(free) +
+                " of the " + std::to_string(kDebugRegisters) + " are free" +
+                (stores_only ? "; write trapping has no such limit: use Engine::write_trap (or automatic)"
+                             : "; remove a breakpoint or watch first"));
       };
       if (needed > kDebugRegisters) throw no_slots();
       const auto chunks = core::split_range(arch, req);
@@ -363,13 +377,15 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
       for (const TrapPiece& p : pieces) {
         const RamRegion* r = d.ram->region_of(p.gpa, p.len);
         if (!r)
-          throw refuse(Errc::invalid_request, i,
-                       "guest-physical " + hex(p.gpa) +
-                           " is not in the guest RAM the debugger was given (MMIO or another memslot?); write "
-                           "trapping works on guest RAM");
+          throw refuse(
+              Errc::invalid_request, i,
+              "guest-physical " + hex(p.gpa) +
+                  " is not in the guest RAM the debugger was given (MMIO or another memslot?); write "
+                  "trapping works on guest RAM");
         if (r->flags & KVM_MEM_READONLY)
-          throw refuse(Errc::invalid_request, i,
-                       "guest-physical " + hex(p.gpa) + " is read-only memory (ROM): the guest cannot store there");
+          throw refuse(
+              Errc::invalid_request, i,
+              "guest-physical " + hex(p.gpa) + " is read-only memory (ROM): the guest cannot store there");
       }
       w.trap.cr3 = paging.cr3;
       traps.push_back(TrapRequest{w.id, s.access, pieces});
@@ -426,7 +442,8 @@ void GuestDebugger::remove(std::span<const WatchId> ids) {
   d.require_stopped("change the watch set");
   for (WatchId id : ids)
     if (!d.watches.count(id))
-      throw Error(Errc::invalid_request, "no watch " + std::to_string(id) + " (already removed, or never added)");
+      throw Error(Errc::invalid_request,
+                  "no watch " + std::to_string(id) + " (already removed, or never added)");
   core::SlotTable table = d.table;
   std::vector<WatchId> trap_ids;
   std::vector<std::pair<WatchId, Watch>> removed;
@@ -542,21 +559,30 @@ std::vector<WatchId> GuestDebugger::rebind() {
 
 const char* to_string(Engine engine) noexcept {
   switch (engine) {
-    case Engine::automatic: return "automatic";
-    case Engine::hardware: return "hardware";
-    case Engine::write_trap: return "write-trap";
-    case Engine::software: return "software";
+    case Engine::automatic:
+      return "automatic";
+    case Engine::hardware:
+      return "hardware";
+    case Engine::write_trap:
+      return "write-trap";
+    case Engine::software:
+      return "software";
   }
   return "?";
 }
 
 const char* to_string(EventKind kind) noexcept {
   switch (kind) {
-    case EventKind::breakpoint: return "breakpoint";
-    case EventKind::data: return "data";
-    case EventKind::step: return "step";
-    case EventKind::debug_register_access: return "debug-register access";
-    case EventKind::mapping_changed: return "mapping changed";
+    case EventKind::breakpoint:
+      return "breakpoint";
+    case EventKind::data:
+      return "data";
+    case EventKind::step:
+      return "step";
+    case EventKind::debug_register_access:
+      return "debug-register access";
+    case EventKind::mapping_changed:
+      return "mapping changed";
   }
   return "?";
 }

@@ -91,7 +91,8 @@ void GuestDebugger::prepare_run(unsigned vcpu) {
   }
   // SINGLESTEP arms only at the rip KVM saw at KVM_SET_GUEST_DEBUG time (singlestep_rip), so a
   // stepping vCPU gets its state again before every run.
-  const bool needed = !v.applied_valid || !(req == v.applied) || req.single_step || req.inject_db || req.inject_bp;
+  const bool needed =
+      !v.applied_valid || !(req == v.applied) || req.single_step || req.inject_db || req.inject_bp;
   if (!needed) return;
   try {
     d.apply(v, req);
@@ -258,25 +259,25 @@ bool GuestDebugger::Impl::decode_mmio(unsigned index, VcpuState& v) {
   // rip back for writes), so rip is already the next instruction — the same pc a data
   // breakpoint, a trap, reports.
   const std::uint64_t pc = v.synced ? linear_rip(v) : 0;
-  const auto store = traps->complete_store(
-      m.phys_addr, m.len, m.data,
-      [&](WatchId id, Access access, std::uint64_t gva, std::uint64_t gpa, unsigned len, const std::uint8_t* old_bytes,
-          const std::uint8_t* new_bytes) {
-        Event e;
-        e.kind = EventKind::data;
-        e.vcpu = index;
-        e.watch = id;
-        e.engine = Engine::write_trap;
-        e.access = access;
-        e.pc = pc;
-        e.addr = gva;
-        e.len = len;
-        e.guest_phys = gpa;
-        e.has_values = true;
-        std::memcpy(e.old_bytes.data(), old_bytes, len);
-        std::memcpy(e.new_bytes.data(), new_bytes, len);
-        v.events.push_back(e);
-      });
+  const auto store =
+      traps->complete_store(m.phys_addr, m.len, m.data,
+                            [&](WatchId id, Access access, std::uint64_t gva, std::uint64_t gpa, unsigned len,
+                                const std::uint8_t* old_bytes, const std::uint8_t* new_bytes) {
+                              Event e;
+                              e.kind = EventKind::data;
+                              e.vcpu = index;
+                              e.watch = id;
+                              e.engine = Engine::write_trap;
+                              e.access = access;
+                              e.pc = pc;
+                              e.addr = gva;
+                              e.len = len;
+                              e.guest_phys = gpa;
+                              e.has_values = true;
+                              std::memcpy(e.old_bytes.data(), old_bytes, len);
+                              std::memcpy(e.new_bytes.data(), new_bytes, len);
+                              v.events.push_back(e);
+                            });
   if (!store) return false;
   // A hardware data watch on a trapped page never sees this store: KVM emulated it, and its
   // emulator checks no data breakpoints. The store itself says exactly what changed.
@@ -319,7 +320,8 @@ void GuestDebugger::Impl::rebuild_mapping_checks() {
     for (const TrapPiece& p : w.trap.pieces)
       for (std::uint64_t off = 0; off < p.len;) {
         const std::uint64_t gva = p.gva + off;
-        mapping_checks.push_back({id, gva & ~(kGuestPageSize - 1), (p.gpa + off) & ~(kGuestPageSize - 1), w.trap.cr3});
+        mapping_checks.push_back(
+            {id, gva & ~(kGuestPageSize - 1), (p.gpa + off) & ~(kGuestPageSize - 1), w.trap.cr3});
         off += ((gva | (kGuestPageSize - 1)) + 1) - gva;
       }
   }

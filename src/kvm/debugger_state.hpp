@@ -4,12 +4,12 @@
 
 #include <array>
 #include <atomic>
-#include <span>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "core/arch.hpp"
@@ -38,7 +38,7 @@ struct HardwareWatch {
 
 struct TrapWatch {
   std::vector<TrapPiece> pieces;
-  std::uint64_t cr3 = 0;                  // the address space it was translated in
+  std::uint64_t cr3 = 0;  // the address space it was translated in
   bool move_reported = false;
 };
 
@@ -59,7 +59,7 @@ struct Watch {
 // Where a vCPU stopped on something that fires again if it runs on unchanged: an execute
 // breakpoint (a fault: rip stays on it), DR7.GD (also a fault), an int3 of the library.
 struct Stop {
-  std::uint64_t pc = 0;                   // linear
+  std::uint64_t pc = 0;  // linear
   std::uint8_t exec_slots = 0;
   bool general_detect = false;
   WatchId software = 0;
@@ -73,20 +73,20 @@ struct VcpuState {
   int fd = -1;
   kvm_run* run = nullptr;
   std::size_t run_size = 0;
-  std::uint64_t valid_regs_before = 0;    // kvm_valid_regs as the VMM had it
-  bool running = false;                   // between prepare_run and handle_exit
+  std::uint64_t valid_regs_before = 0;  // kvm_valid_regs as the VMM had it
+  bool running = false;                 // between prepare_run and handle_exit
   bool user_step = false;
-  std::optional<Stop> stop;               // reported, not yet resumed from
-  bool stepping_over = false;             // this run steps over `stop`
-  bool synced = false;                    // kvm_run.s.regs holds this vCPU's registers
+  std::optional<Stop> stop;    // reported, not yet resumed from
+  bool stepping_over = false;  // this run steps over `stop`
+  bool synced = false;         // kvm_run.s.regs holds this vCPU's registers
   bool applied_valid = false;
-  bool software_lifted = false;           // the int3 of `stop` is out for its step-over
-  DebugRequest applied;                   // what KVM_SET_GUEST_DEBUG last got
+  bool software_lifted = false;  // the int3 of `stop` is out for its step-over
+  DebugRequest applied;          // what KVM_SET_GUEST_DEBUG last got
   kvm_guest_debug applied_raw{};
   enum class Inject : std::uint8_t { none, debug, breakpoint } inject = Inject::none;
   std::uint64_t inject_dr6 = 0;
   std::vector<Event> events;
-  std::size_t mapping_cursor = 0;         // round-robin over write-trap pages to re-check
+  std::size_t mapping_cursor = 0;  // round-robin over write-trap pages to re-check
 };
 
 // One watched virtual page of a write-trap watch and where it mapped when armed.
@@ -110,7 +110,7 @@ struct GuestDebugger::Impl {
   bool general_detect = false;
   bool detached = false;
   std::vector<MappingCheck> mapping_checks;  // every write-trap page, rebuilt on changes
-  mutable std::mutex mutex;  // the configuration, the running flags, the value shadows
+  mutable std::mutex mutex;                  // the configuration, the running flags, the value shadows
 
   // ---- helpers (debugger_core.cpp) ----
   void require_stopped(const char* what) const;

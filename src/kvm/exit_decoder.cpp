@@ -4,8 +4,8 @@
 
 namespace hwbp::kvm {
 
-DecodedDebugExit decode_debug_exit(const DebugRequest& armed, std::uint32_t exception,
-                                   std::uint64_t dr6, bool pc_is_software_breakpoint) {
+DecodedDebugExit decode_debug_exit(const DebugRequest& armed, std::uint32_t exception, std::uint64_t dr6,
+                                   bool pc_is_software_breakpoint) {
   DecodedDebugExit out;
   if (exception == kBreakpointVector) {
     // DR6 is stale on #BP exits (KVM writes it for #DB only).

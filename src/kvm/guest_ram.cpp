@@ -24,8 +24,9 @@ GuestRam::GuestRam(std::vector<RamRegion> regions) : regions_(std::move(regions)
   for (std::size_t i = 0; i < regions_.size(); ++i) {
     const RamRegion& r = regions_[i];
     if (r.size == 0 || r.host == nullptr)
-      throw Error(Errc::invalid_request, describe(r) + ": empty or without host memory; pass the memslot as "
-                                                       "given to KVM_SET_USER_MEMORY_REGION");
+      throw Error(Errc::invalid_request, describe(r) +
+                                             ": empty or without host memory; pass the memslot as "
+                                             "given to KVM_SET_USER_MEMORY_REGION");
     if (r.guest_phys % kGuestPageSize || r.size % kGuestPageSize ||
         reinterpret_cast<std::uintptr_t>(r.host) % kGuestPageSize)
       throw Error(Errc::invalid_request, describe(r) + ": not page-aligned (KVM memslots are)");
@@ -35,14 +36,16 @@ GuestRam::GuestRam(std::vector<RamRegion> regions) : regions_(std::move(regions)
       throw Error(Errc::invalid_request, describe(r) + " overlaps " + describe(regions_[i - 1]));
     for (std::size_t j = 0; j < i; ++j)
       if (regions_[j].slot == r.slot)
-        throw Error(Errc::invalid_request, describe(r) + " reuses the memslot number of " + describe(regions_[j]));
+        throw Error(Errc::invalid_request,
+                    describe(r) + " reuses the memslot number of " + describe(regions_[j]));
   }
 }
 
 const RamRegion* GuestRam::region_of(std::uint64_t gpa, std::uint64_t len) const noexcept {
   // Few regions (a VMM has a handful): a linear scan beats a search here.
   for (const RamRegion& r : regions_)
-    if (gpa >= r.guest_phys && gpa - r.guest_phys < r.size) return len <= r.size - (gpa - r.guest_phys) ? &r : nullptr;
+    if (gpa >= r.guest_phys && gpa - r.guest_phys < r.size)
+      return len <= r.size - (gpa - r.guest_phys) ? &r : nullptr;
   return nullptr;
 }
 

@@ -3,8 +3,7 @@
 namespace hwbp::kvm {
 
 std::vector<MemslotRun> memslot_runs(std::uint64_t guest_phys, std::uint64_t size,
-                                     std::span<const std::uint64_t> trapped_pages,
-                                     std::uint64_t page_size) {
+                                     std::span<const std::uint64_t> trapped_pages, std::uint64_t page_size) {
   std::vector<MemslotRun> runs;
   const std::uint64_t end = guest_phys + size;
   auto append = [&](std::uint64_t from, std::uint64_t to, bool trapped) {

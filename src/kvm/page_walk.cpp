@@ -10,7 +10,7 @@ constexpr std::uint64_t kCr4Pae = 1ull << 5;
 constexpr std::uint64_t kCr4La57 = 1ull << 12;
 constexpr std::uint64_t kEferLma = 1ull << 10;
 constexpr std::uint64_t kPresent = 1;
-constexpr std::uint64_t kPageSize = 1ull << 7;  // PS: this entry maps a large page
+constexpr std::uint64_t kPageSize = 1ull << 7;                 // PS: this entry maps a large page
 constexpr std::uint64_t kAddressBits = 0x000FFFFFFFFFF000ull;  // bits 51:12 (MAXPHYADDR 52)
 
 Translation fail(WalkFailure why) { return {std::nullopt, why}; }
@@ -43,8 +43,7 @@ Translation walk_long_mode(const PagingState& p, std::uint64_t gva, const Physic
   const bool la57 = p.cr4 & kCr4La57;
   const unsigned va_bits = la57 ? 57 : 48;
   // Canonical: bits 63 .. va_bits-1 all equal.
-  const std::int64_t sign_extended =
-      static_cast<std::int64_t>(gva << (64 - va_bits)) >> (64 - va_bits);
+  const std::int64_t sign_extended = static_cast<std::int64_t>(gva << (64 - va_bits)) >> (64 - va_bits);
   if (static_cast<std::uint64_t>(sign_extended) != gva) return fail(WalkFailure::non_canonical);
   static constexpr Level64 k5[] = {{48, false}, {39, false}, {30, true}, {21, true}, {12, false}};
   static constexpr Level64 k4[] = {{39, false}, {30, true}, {21, true}, {12, false}};

@@ -28,10 +28,10 @@ class PhysicalMemory {
 
 enum class WalkFailure : std::uint8_t {
   none,
-  not_present,      // an entry on the way has P = 0: the guest has not mapped the address
-  non_canonical,    // long mode: the address is not canonical
-  outside_32bit,    // paging off or 32-bit paging: the address is above 4 GiB
-  table_unreadable, // a page table lies outside the RAM the library can read
+  not_present,       // an entry on the way has P = 0: the guest has not mapped the address
+  non_canonical,     // long mode: the address is not canonical
+  outside_32bit,     // paging off or 32-bit paging: the address is above 4 GiB
+  table_unreadable,  // a page table lies outside the RAM the library can read
 };
 const char* to_string(WalkFailure failure) noexcept;
 

@@ -1,5 +1,6 @@
 // Capabilities of this machine's KVM: what KVM_CHECK_EXTENSION says, which backend module is
 // loaded, and what a tiny guest measured (probe_guest.cpp).
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
@@ -8,7 +9,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <dirent.h>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -80,8 +80,8 @@ ProbeOutcome run_probe() {
                          "as root)",
                          err);
     else
-      out.no_kvm.emplace(Errc::system, Feature::dev_kvm, std::string("cannot open /dev/kvm: ") + std::strerror(err),
-                         err);
+      out.no_kvm.emplace(Errc::system, Feature::dev_kvm,
+                         std::string("cannot open /dev/kvm: ") + std::strerror(err), err);
     return out;
   }
   OwnedFd kvm(fd);
@@ -133,44 +133,70 @@ std::string hex(std::uint32_t v) {
 
 const char* to_string(Feature feature) noexcept {
   switch (feature) {
-    case Feature::dev_kvm: return "/dev/kvm";
-    case Feature::api_version: return "KVM API version 12";
-    case Feature::guest_debug: return "guest debugging (KVM_SET_GUEST_DEBUG)";
-    case Feature::block_irq: return "KVM_GUESTDBG_BLOCKIRQ";
-    case Feature::debug_registers: return "guest debug registers (KVM_GET/SET_DEBUGREGS)";
-    case Feature::readonly_memory: return "read-only memslots (KVM_CAP_READONLY_MEM)";
-    case Feature::sync_registers: return "registers in kvm_run (KVM_CAP_SYNC_REGS)";
-    case Feature::data_hits: return "guest data-breakpoint hits";
-    case Feature::int3_exits: return "int3 exits (KVM_GUESTDBG_USE_SW_BP)";
-    case Feature::general_detect_exits: return "general-detect exits (DR7.GD)";
-    case Feature::trapped_stores: return "exact MMIO exits for stores into read-only memory";
+    case Feature::dev_kvm:
+      return "/dev/kvm";
+    case Feature::api_version:
+      return "KVM API version 12";
+    case Feature::guest_debug:
+      return "guest debugging (KVM_SET_GUEST_DEBUG)";
+    case Feature::block_irq:
+      return "KVM_GUESTDBG_BLOCKIRQ";
+    case Feature::debug_registers:
+      return "guest debug registers (KVM_GET/SET_DEBUGREGS)";
+    case Feature::readonly_memory:
+      return "read-only memslots (KVM_CAP_READONLY_MEM)";
+    case Feature::sync_registers:
+      return "registers in kvm_run (KVM_CAP_SYNC_REGS)";
+    case Feature::data_hits:
+      return "guest data-breakpoint hits";
+    case Feature::int3_exits:
+      return "int3 exits (KVM_GUESTDBG_USE_SW_BP)";
+    case Feature::general_detect_exits:
+      return "general-detect exits (DR7.GD)";
+    case Feature::trapped_stores:
+      return "exact MMIO exits for stores into read-only memory";
   }
   return "?";
 }
 
 const char* to_string(Backend backend) noexcept {
   switch (backend) {
-    case Backend::none: return "none";
-    case Backend::vmx: return "vmx";
-    case Backend::svm: return "svm";
-    case Backend::software: return "software";
+    case Backend::none:
+      return "none";
+    case Backend::vmx:
+      return "vmx";
+    case Backend::svm:
+      return "svm";
+    case Backend::software:
+      return "software";
   }
   return "?";
 }
 
 bool Capabilities::has(Feature feature) const noexcept {
   switch (feature) {
-    case Feature::dev_kvm: return backend != Backend::none || api_version != 0;
-    case Feature::api_version: return api_version == kApiVersion;
-    case Feature::guest_debug: return guest_debug;
-    case Feature::block_irq: return block_irq;
-    case Feature::debug_registers: return debug_registers;
-    case Feature::readonly_memory: return readonly_memory;
-    case Feature::sync_registers: return sync_registers;
-    case Feature::data_hits: return data_hits;
-    case Feature::int3_exits: return int3_exits;
-    case Feature::general_detect_exits: return general_detect_exits;
-    case Feature::trapped_stores: return trapped_stores;
+    case Feature::dev_kvm:
+      return backend != Backend::none || api_version != 0;
+    case Feature::api_version:
+      return api_version == kApiVersion;
+    case Feature::guest_debug:
+      return guest_debug;
+    case Feature::block_irq:
+      return block_irq;
+    case Feature::debug_registers:
+      return debug_registers;
+    case Feature::readonly_memory:
+      return readonly_memory;
+    case Feature::sync_registers:
+      return sync_registers;
+    case Feature::data_hits:
+      return data_hits;
+    case Feature::int3_exits:
+      return int3_exits;
+    case Feature::general_detect_exits:
+      return general_detect_exits;
+    case Feature::trapped_stores:
+      return trapped_stores;
   }
   return false;
 }
@@ -178,8 +204,7 @@ bool Capabilities::has(Feature feature) const noexcept {
 KvmError Capabilities::missing(Feature feature) const {
   const std::string backend = backend_words(*this);
   const ProbeOutcome& o = probed();
-  const std::string unmeasured =
-      guest_ran ? "" : " (the probe guest did not run: " + guest_error + ")";
+  const std::string unmeasured = guest_ran ? "" : " (the probe guest did not run: " + guest_error + ")";
   switch (feature) {
     case Feature::dev_kvm:
       if (o.no_kvm) return *o.no_kvm;
@@ -191,7 +216,8 @@ KvmError Capabilities::missing(Feature feature) const {
     case Feature::guest_debug:
       return KvmError(Errc::unsupported, feature,
                       "this kernel's KVM cannot debug guests (KVM_CAP_SET_GUEST_DEBUG is 0 and the ioctl "
-                      "failed" + unmeasured + "): guest breakpoints need a KVM with KVM_SET_GUEST_DEBUG");
+                      "failed" +
+                          unmeasured + "): guest breakpoints need a KVM with KVM_SET_GUEST_DEBUG");
     case Feature::block_irq:
       return KvmError(Errc::unsupported, feature,
                       "KVM_GUESTDBG_BLOCKIRQ is not in this kernel's SET_GUEST_DEBUG2 mask (" +
@@ -207,29 +233,38 @@ KvmError Capabilities::missing(Feature feature) const {
                           " backend: write-trap watches need read-only memslots; use hardware watches (4 "
                           "debug registers)");
     case Feature::sync_registers:
-      return KvmError(Errc::unsupported, feature,
-                      "KVM_CAP_SYNC_REGS (registers and control registers) is missing: the library reads them "
-                      "from kvm_run at every exit; it needs Linux 4.17 or later");
+      return KvmError(
+          Errc::unsupported, feature,
+          "KVM_CAP_SYNC_REGS (registers and control registers) is missing: the library reads them "
+          "from kvm_run at every exit; it needs Linux 4.17 or later");
     case Feature::data_hits:
       return KvmError(Errc::unsupported, feature,
-                      "this KVM backend (" + backend + ") does not report guest data-breakpoint hits (probe guest: " +
+                      "this KVM backend (" + backend +
+                          ") does not report guest data-breakpoint hits (probe guest: " +
                           (guest_ran ? o.seen_data : guest_error) +
                           "): write and modify watches use write trapping instead (Engine::automatic does); "
                           "read and read-write watches need a kvm_intel or kvm_amd host");
     case Feature::int3_exits:
       return KvmError(Errc::unsupported, feature,
-                      "this KVM backend (" + backend + ") does not exit to the VMM on a guest int3 with "
-                          "KVM_GUESTDBG_USE_SW_BP (probe guest: " + (guest_ran ? o.seen_int3 : guest_error) +
+                      "this KVM backend (" + backend +
+                          ") does not exit to the VMM on a guest int3 with "
+                          "KVM_GUESTDBG_USE_SW_BP (probe guest: " +
+                          (guest_ran ? o.seen_int3 : guest_error) +
                           "): software breakpoints cannot work here; use hardware breakpoints");
     case Feature::general_detect_exits:
-      return KvmError(Errc::unsupported, feature,
-                      "this KVM backend (" + backend + ") does not exit on a guest MOV DR under DR7.GD (probe "
-                          "guest: " + (guest_ran ? o.seen_gd : guest_error) +
-                          "): debug-register access detection needs a host whose KVM delivers it (kvm_intel)");
+      return KvmError(
+          Errc::unsupported, feature,
+          "this KVM backend (" + backend +
+              ") does not exit on a guest MOV DR under DR7.GD (probe "
+              "guest: " +
+              (guest_ran ? o.seen_gd : guest_error) +
+              "): debug-register access detection needs a host whose KVM delivers it (kvm_intel)");
     case Feature::trapped_stores:
       return KvmError(Errc::unsupported, feature,
-                      "on this KVM backend (" + backend + ") a store into a read-only memslot does not exit "
-                          "with its data (probe guest: " + (guest_ran ? o.seen_store : guest_error) +
+                      "on this KVM backend (" + backend +
+                          ") a store into a read-only memslot does not exit "
+                          "with its data (probe guest: " +
+                          (guest_ran ? o.seen_store : guest_error) +
                           "): write-trap watches cannot work here; use hardware watches");
   }
   return KvmError(Errc::unsupported, feature, "unknown feature");
@@ -238,8 +273,8 @@ KvmError Capabilities::missing(Feature feature) const {
 std::string Capabilities::describe() const {
   std::string out;
   for (Feature f : {Feature::api_version, Feature::guest_debug, Feature::block_irq, Feature::debug_registers,
-                    Feature::readonly_memory, Feature::sync_registers, Feature::data_hits, Feature::int3_exits,
-                    Feature::general_detect_exits, Feature::trapped_stores}) {
+                    Feature::readonly_memory, Feature::sync_registers, Feature::data_hits,
+                    Feature::int3_exits, Feature::general_detect_exits, Feature::trapped_stores}) {
     if (has(f))
       out += std::string("ok  ") + to_string(f) + "\n";
     else

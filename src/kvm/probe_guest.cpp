@@ -46,8 +46,10 @@ std::string exit_name(const kvm_run& run) {
 class Mapping {
  public:
   Mapping(std::size_t size, int fd = -1) : size_(size) {
-    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, fd < 0 ? MAP_SHARED | MAP_ANONYMOUS : MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) throw Error(Errc::system, std::string("probe guest: mmap failed: ") + std::strerror(errno), errno);
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, fd < 0 ? MAP_SHARED | MAP_ANONYMOUS : MAP_SHARED,
+                     fd, 0);
+    if (p == MAP_FAILED)
+      throw Error(Errc::system, std::string("probe guest: mmap failed: ") + std::strerror(errno), errno);
     ptr_ = static_cast<std::uint8_t*>(p);
   }
   ~Mapping() { ::munmap(ptr_, size_); }
@@ -69,11 +71,13 @@ class ProbeVm {
     kvm_userspace_memory_region ram{0, 0, 0, kRamSize, reinterpret_cast<std::uint64_t>(ram_.get())};
     checked_ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &ram, "probe guest: KVM_SET_USER_MEMORY_REGION");
     if (readonly_memory) {
-      kvm_userspace_memory_region ro{1, KVM_MEM_READONLY, kReadOnly, 0x1000, reinterpret_cast<std::uint64_t>(rom_.get())};
+      kvm_userspace_memory_region ro{1, KVM_MEM_READONLY, kReadOnly, 0x1000,
+                                     reinterpret_cast<std::uint64_t>(rom_.get())};
       checked_ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &ro, "probe guest: read-only memslot");
     }
     vcpu_ = OwnedFd(checked_ioctl(vm_.get(), KVM_CREATE_VCPU, nullptr, "probe guest: KVM_CREATE_VCPU"));
-    const int size = checked_ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, nullptr, "probe guest: KVM_GET_VCPU_MMAP_SIZE");
+    const int size =
+        checked_ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, nullptr, "probe guest: KVM_GET_VCPU_MMAP_SIZE");
     run_map_ = std::make_unique<Mapping>(static_cast<std::size_t>(size), vcpu_.get());
     // A debug event the backend does not report becomes a guest exception: every vector leads
     // to a hlt, so the run ends with a HLT exit instead of wandering through zeroed memory.
@@ -159,16 +163,20 @@ ProbeGuestResults run_probe_guest(int kvm_fd, bool readonly_memory) {
     }
     if (readonly_memory) {
       // mov ax, 0x1000 ; mov ds, ax ; mov byte [4], 0x5a ; hlt — a store to 0x10004, read-only.
-      const kvm_run& e = vm.run({0xb8, 0x00, 0x10, 0x8e, 0xd8, 0xc6, 0x06, 0x04, 0x00, 0x5a, 0xf4}, kvm_guest_debug{});
-      r.trapped_stores = e.exit_reason == KVM_EXIT_MMIO && e.mmio.is_write && e.mmio.phys_addr == kReadOnly + 4 &&
-                         e.mmio.len == 1 && e.mmio.data[0] == 0x5a;
-      r.trapped_stores_seen = e.exit_reason == KVM_EXIT_MMIO
-                                  ? "exit MMIO at 0x" + [&] {
-                                      char b[32];
-                                      std::snprintf(b, sizeof b, "%llx len %u", static_cast<unsigned long long>(e.mmio.phys_addr), e.mmio.len);
-                                      return std::string(b);
-                                    }()
-                                  : exit_name(e);
+      const kvm_run& e =
+          vm.run({0xb8, 0x00, 0x10, 0x8e, 0xd8, 0xc6, 0x06, 0x04, 0x00, 0x5a, 0xf4}, kvm_guest_debug{});
+      r.trapped_stores = e.exit_reason == KVM_EXIT_MMIO && e.mmio.is_write &&
+                         e.mmio.phys_addr == kReadOnly + 4 && e.mmio.len == 1 && e.mmio.data[0] == 0x5a;
+      r.trapped_stores_seen =
+          e.exit_reason == KVM_EXIT_MMIO
+              ? "exit MMIO at 0x" +
+                    [&] {
+                      char b[32];
+                      std::snprintf(b, sizeof b, "%llx len %u",
+                                    static_cast<unsigned long long>(e.mmio.phys_addr), e.mmio.len);
+                      return std::string(b);
+                    }()
+              : exit_name(e);
       if (e.exit_reason == KVM_EXIT_MMIO) vm.run_again();  // completes the store
     } else {
       r.trapped_stores_seen = "no read-only memslots";

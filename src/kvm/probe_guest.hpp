@@ -10,7 +10,7 @@ namespace hwbp::kvm {
 
 struct ProbeGuestResults {
   bool ran = false;
-  std::string error;       // why it could not run, when !ran
+  std::string error;               // why it could not run, when !ran
   bool guest_debug_ioctl = false;  // KVM_SET_GUEST_DEBUG accepted (for kernels that do not
                                    // advertise KVM_CAP_SET_GUEST_DEBUG)
   bool data_hits = false;

@@ -75,7 +75,8 @@ bool vcpu_in_kvm_run(int fd) {
     std::ifstream in("/proc/self/task/" + tid + "/syscall");
     std::string line;
     ThreadStat st;
-    if (std::getline(in, line) && line.rfind(expected, 0) == 0 && read_stat(tid, st) && !(st.flags & kUserWorker))
+    if (std::getline(in, line) && line.rfind(expected, 0) == 0 && read_stat(tid, st) &&
+        !(st.flags & kUserWorker))
       return true;
   }
   return false;

@@ -35,7 +35,8 @@ bool WriteTraps::traps(std::uint64_t gpa) const noexcept {
   return std::binary_search(trapped_.begin(), trapped_.end(), gpa & ~(kGuestPageSize - 1));
 }
 
-void WriteTraps::set_memslot(const RamRegion& region, std::uint32_t id, const MemslotRun& run, bool remove) const {
+void WriteTraps::set_memslot(const RamRegion& region, std::uint32_t id, const MemslotRun& run,
+                             bool remove) const {
   kvm_userspace_memory_region m{};
   m.slot = id;
   // A read-only slot is not dirty-logged: KVM never writes it, the library does (in host memory).
@@ -57,11 +58,13 @@ std::uint32_t WriteTraps::spare_memslot(const std::vector<Slot>& taking) const {
   for (const Slot& s : taking) used.insert(s.id);
   for (std::uint32_t id = memslot_count_; id-- > 0;)
     if (!used.count(id)) return id;
-  throw Error(Errc::no_slots, "no spare KVM memslot number for write trapping (" + std::to_string(memslot_count_) +
-                                  " exist): fewer trapped page runs, or tell the debugger fewer busy memslots");
+  throw Error(Errc::no_slots,
+              "no spare KVM memslot number for write trapping (" + std::to_string(memslot_count_) +
+                  " exist): fewer trapped page runs, or tell the debugger fewer busy memslots");
 }
 
-std::vector<WriteTraps::Slot> WriteTraps::slots_for(std::size_t region, const std::vector<MemslotRun>& runs) const {
+std::vector<WriteTraps::Slot> WriteTraps::slots_for(std::size_t region,
+                                                    const std::vector<MemslotRun>& runs) const {
   std::vector<Slot> out;
   for (const MemslotRun& run : runs) {
     // The region keeps its own number for its first run; the others reuse this region's spare
@@ -82,7 +85,8 @@ std::vector<WriteTraps::Slot> WriteTraps::slots_for(std::size_t region, const st
   return out;
 }
 
-void WriteTraps::set_region_layout(std::size_t region, const std::vector<Slot>& from, const std::vector<Slot>& to) {
+void WriteTraps::set_region_layout(std::size_t region, const std::vector<Slot>& from,
+                                   const std::vector<Slot>& to) {
   const RamRegion& r = ram_.regions()[region];
   // A memslot cannot shrink or grow in place: delete, then create. The vCPUs are stopped (the
   // debugger refuses changes otherwise), so no guest access falls into the gap.
@@ -92,10 +96,16 @@ void WriteTraps::set_region_layout(std::size_t region, const std::vector<Slot>& 
     for (; created < to.size(); ++created) set_memslot(r, to[created].id, to[created].run, false);
   } catch (...) {
     for (std::size_t i = 0; i < created; ++i) {
-      try { set_memslot(r, to[i].id, to[i].run, true); } catch (...) {}
+      try {
+        set_memslot(r, to[i].id, to[i].run, true);
+      } catch (...) {
+      }
     }
     for (const Slot& s : from) {
-      try { set_memslot(r, s.id, s.run, false); } catch (...) {}
+      try {
+        set_memslot(r, s.id, s.run, false);
+      } catch (...) {
+      }
     }
     throw;
   }
@@ -219,8 +229,8 @@ std::vector<TrapPiece> WriteTraps::pieces_of(WatchId id) const {
   return out;
 }
 
-std::optional<TrappedStore> WriteTraps::complete_store(std::uint64_t gpa, unsigned len, const std::uint8_t* data,
-                                                       const Report& report) {
+std::optional<TrappedStore> WriteTraps::complete_store(std::uint64_t gpa, unsigned len,
+                                                       const std::uint8_t* data, const Report& report) {
   if (len == 0 || len > 8 || !traps(gpa)) return std::nullopt;
   std::lock_guard lock(store_mutex_);
   std::uint8_t* host = ram_.host(gpa, len);

@@ -49,7 +49,8 @@ class WriteTraps {
  public:
   // busy_memslots: memslot numbers the VMM uses besides its RAM regions (the library takes
   // spare numbers from the top of KVM_CAP_NR_MEMSLOTS down, avoiding these).
-  WriteTraps(int vm_fd, const GuestRam& ram, unsigned memslot_count, std::vector<std::uint32_t> busy_memslots);
+  WriteTraps(int vm_fd, const GuestRam& ram, unsigned memslot_count,
+             std::vector<std::uint32_t> busy_memslots);
   ~WriteTraps();
   WriteTraps(const WriteTraps&) = delete;
   WriteTraps& operator=(const WriteTraps&) = delete;
@@ -97,9 +98,9 @@ class WriteTraps {
   core::PageSet pages_{kGuestPageSize};
   std::map<std::uint64_t, PieceInfo> pieces_;  // PageSet watch id -> piece
   std::uint64_t next_piece_ = 1;
-  std::vector<std::vector<Slot>> layout_;      // per region (ram_.regions() order)
-  std::vector<std::uint64_t> trapped_;         // sorted trapped pages
-  mutable std::mutex store_mutex_;             // stores from several vCPUs: one at a time
+  std::vector<std::vector<Slot>> layout_;  // per region (ram_.regions() order)
+  std::vector<std::uint64_t> trapped_;     // sorted trapped pages
+  mutable std::mutex store_mutex_;         // stores from several vCPUs: one at a time
 };
 
 }  // namespace hwbp::kvm

@@ -2,7 +2,6 @@
 // 1/2/8, two debug registers in one exit, stepping over a breakpoint without losing it, the
 // guest's own debug registers and #DB under the debugger, several vCPUs.
 #include <gtest/gtest.h>
-
 #include <sys/ioctl.h>
 
 #include <thread>

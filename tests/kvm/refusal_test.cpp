@@ -1,8 +1,7 @@
 // Bad input is refused before anything reaches KVM, with the reason, and a refused change leaves
 // the previous set armed and intact.
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -37,7 +36,8 @@ bool same_state(const kvm_guest_debug& a, const kvm_guest_debug& b) {
 
 // Where /dev/kvm is missing, the library says so with a typed error (this machine's case).
 TEST(KvmRefusal, NoDevKvmIsATypedErrorSayingWhatToDo) {
-  if (backend().usable) GTEST_SKIP() << "this machine has a usable /dev/kvm; the case is for machines without";
+  if (backend().usable)
+    GTEST_SKIP() << "this machine has a usable /dev/kvm; the case is for machines without";
   try {
     (void)hwbp::kvm::probe();
     ADD_FAILURE() << "probe() did not throw without /dev/kvm";
@@ -46,7 +46,13 @@ TEST(KvmRefusal, NoDevKvmIsATypedErrorSayingWhatToDo) {
     EXPECT_TRUE(e.code() == Errc::unsupported || e.code() == Errc::permission) << e.what();
     EXPECT_NE(std::string(e.what()).find("/dev/kvm"), std::string::npos) << e.what();
   }
-  expect_refused([] { GuestDebugger dbg(hwbp::kvm::Vm{3, {4}, {}}); }, backend().why_unusable.find("not read/write") != std::string::npos ? Errc::permission : Errc::unsupported, "/dev/kvm");
+  expect_refused(
+      [] {
+        GuestDebugger dbg(hwbp::kvm::Vm{3, {4}, {}});
+      },
+      backend().why_unusable.find("not read/write") != std::string::npos ? Errc::permission
+                                                                         : Errc::unsupported,
+      "/dev/kvm");
 }
 
 TEST(KvmRefusal, ClosedOrForeignFdsAreRefused) {
@@ -63,12 +69,18 @@ TEST(KvmRefusal, ClosedOrForeignFdsAreRefused) {
     return h;
   };
   expect_refused([&] { GuestDebugger d(with(closed, good.vcpu_fds)); }, Errc::invalid_request, "not open");
-  expect_refused([&] { GuestDebugger d(with(dev_null, good.vcpu_fds)); }, Errc::invalid_request, "not a KVM VM (/dev/null)");
-  expect_refused([&] { GuestDebugger d(with(good.vcpu_fds[0], good.vcpu_fds)); }, Errc::invalid_request, "not a KVM VM");
-  expect_refused([&] { GuestDebugger d(with(good.vm_fd, {good.vm_fd})); }, Errc::invalid_request, "not a KVM vCPU");
+  expect_refused([&] { GuestDebugger d(with(dev_null, good.vcpu_fds)); }, Errc::invalid_request,
+                 "not a KVM VM (/dev/null)");
+  expect_refused([&] { GuestDebugger d(with(good.vcpu_fds[0], good.vcpu_fds)); }, Errc::invalid_request,
+                 "not a KVM VM");
+  expect_refused([&] { GuestDebugger d(with(good.vm_fd, {good.vm_fd})); }, Errc::invalid_request,
+                 "not a KVM vCPU");
   expect_refused([&] { GuestDebugger d(with(good.vm_fd, {closed})); }, Errc::invalid_request, "not open");
-  expect_refused([&] { GuestDebugger d(with(good.vm_fd, {good.vcpu_fds[0], good.vcpu_fds[0]})); },
-                 Errc::invalid_request, "given twice");
+  expect_refused(
+      [&] {
+        GuestDebugger d(with(good.vm_fd, {good.vcpu_fds[0], good.vcpu_fds[0]}));
+      },
+      Errc::invalid_request, "given twice");
   expect_refused([&] { GuestDebugger d(with(good.vm_fd, {})); }, Errc::invalid_request, "no vCPU");
   hwbp::kvm::Vm overlapping = good;
   overlapping.ram.push_back({7, 0x1000, 0x1000, good.ram[0].host, 0});
@@ -84,7 +96,11 @@ TEST(KvmRefusal, RunningVcpuIsRefused) {
   {
     GuestDebugger dbg(vm.handles());
     dbg.prepare_run(0);  // the VMM is about to enter KVM_RUN
-    expect_refused([&] { dbg.add(WatchSpec{kData, 4, Access::write}); }, Errc::invalid_state, "vCPU 0 is running");
+    expect_refused(
+        [&] {
+          dbg.add(WatchSpec{kData, 4, Access::write});
+        },
+        Errc::invalid_state, "vCPU 0 is running");
     expect_refused([&] { dbg.single_step(0, true); }, Errc::invalid_state, "is running");
     (void)dbg.handle_exit(0);
     dbg.add(WatchSpec{at(g_unreached), 1, Access::exec});  // stopped again: accepted
@@ -108,18 +124,33 @@ TEST(KvmRefusal, AddressesTheGuestHasNotMappedAreRefused) {
   HWBP_KVM_REQUIRE();
   TestVm vm;
   GuestDebugger dbg(vm.handles());
-  expect_refused([&] { dbg.add(WatchSpec{0x7f0000000000, 4, Access::write}); }, Errc::invalid_request,
-                 "the guest has not mapped it");
-  expect_refused([&] { dbg.add(WatchSpec{0x7f0000001000, 1, Access::exec}); }, Errc::invalid_request,
-                 "the guest has not mapped it");
-  expect_refused([&] { dbg.add(WatchSpec{0x8000000000000000, 1, Access::exec}); }, Errc::invalid_request,
-                 "not a canonical address");
+  expect_refused(
+      [&] {
+        dbg.add(WatchSpec{0x7f0000000000, 4, Access::write});
+      },
+      Errc::invalid_request, "the guest has not mapped it");
+  expect_refused(
+      [&] {
+        dbg.add(WatchSpec{0x7f0000001000, 1, Access::exec});
+      },
+      Errc::invalid_request, "the guest has not mapped it");
+  expect_refused(
+      [&] {
+        dbg.add(WatchSpec{0x8000000000000000, 1, Access::exec});
+      },
+      Errc::invalid_request, "not a canonical address");
   // The watch reaches one byte past the mapped alias window (4 MiB + 1 MiB, PT entries 0-255).
-  expect_refused([&] { dbg.add(WatchSpec{kAliasVirtual + 0x100000 - 2, 4, Access::write, Engine::write_trap}); },
-                 Errc::invalid_request, "guest address 0x500000");
+  expect_refused(
+      [&] {
+        dbg.add(WatchSpec{kAliasVirtual + 0x100000 - 2, 4, Access::write, Engine::write_trap});
+      },
+      Errc::invalid_request, "guest address 0x500000");
   if (dbg.capabilities().trapped_stores)
-    expect_refused([&] { dbg.add(WatchSpec{0xfee00000, 4, Access::write, Engine::write_trap}); }, Errc::invalid_request,
-                   "not in the guest RAM");
+    expect_refused(
+        [&] {
+          dbg.add(WatchSpec{0xfee00000, 4, Access::write, Engine::write_trap});
+        },
+        Errc::invalid_request, "not in the guest RAM");
   EXPECT_TRUE(dbg.watches().empty());
 }
 
@@ -127,19 +158,43 @@ TEST(KvmRefusal, LengthsAndAccessesTheArchCannotDoAreRefused) {
   HWBP_KVM_REQUIRE();
   TestVm vm;
   GuestDebugger dbg(vm.handles());
-  expect_refused([&] { dbg.add(WatchSpec{at(g_loop_bp), 2, Access::exec}); }, Errc::invalid_request, "pass length 1");
-  expect_refused([&] { dbg.add(WatchSpec{kData, 0, Access::write}); }, Errc::invalid_request, "nothing to watch");
-  expect_refused([&] { dbg.add(WatchSpec{~0ull - 1, 4, Access::write}); }, Errc::invalid_request, "runs past the end");
-  expect_refused([&] { dbg.add(WatchSpec{kData, 4, Access::read_write, Engine::write_trap}); }, Errc::invalid_request,
-                 "write trapping sees stores only");
-  expect_refused([&] { dbg.add(WatchSpec{kData, 4, Access::write, Engine::software}); }, Errc::invalid_request,
-                 "software breakpoint is an execute breakpoint");
+  expect_refused(
+      [&] {
+        dbg.add(WatchSpec{at(g_loop_bp), 2, Access::exec});
+      },
+      Errc::invalid_request, "pass length 1");
+  expect_refused(
+      [&] {
+        dbg.add(WatchSpec{kData, 0, Access::write});
+      },
+      Errc::invalid_request, "nothing to watch");
+  expect_refused(
+      [&] {
+        dbg.add(WatchSpec{~0ull - 1, 4, Access::write});
+      },
+      Errc::invalid_request, "runs past the end");
+  expect_refused(
+      [&] {
+        dbg.add(WatchSpec{kData, 4, Access::read_write, Engine::write_trap});
+      },
+      Errc::invalid_request, "write trapping sees stores only");
+  expect_refused(
+      [&] {
+        dbg.add(WatchSpec{kData, 4, Access::write, Engine::software});
+      },
+      Errc::invalid_request, "software breakpoint is an execute breakpoint");
   if (dbg.capabilities().data_hits)
-    expect_refused([&] { dbg.add(WatchSpec{kData, 33, Access::write, Engine::hardware}); }, Errc::no_slots,
-                   "use Engine::write_trap");
+    expect_refused(
+        [&] {
+          dbg.add(WatchSpec{kData, 33, Access::write, Engine::hardware});
+        },
+        Errc::no_slots, "use Engine::write_trap");
   else
-    expect_refused([&] { dbg.add(WatchSpec{kData, 8, Access::read_write}); }, Errc::unsupported,
-                   "does not report guest data-breakpoint hits");
+    expect_refused(
+        [&] {
+          dbg.add(WatchSpec{kData, 8, Access::read_write});
+        },
+        Errc::unsupported, "does not report guest data-breakpoint hits");
   EXPECT_TRUE(dbg.watches().empty());
 }
 
@@ -155,15 +210,22 @@ TEST(KvmRefusal, FifthDebugRegisterIsRefusedAndTheSetStaysArmed) {
   dbg.add(four);
   const kvm_guest_debug before = dbg.applied_state(0);
   const auto watches_before = dbg.watches().size();
-  expect_refused([&] { dbg.add(WatchSpec{at(g_unreached) + 8, 1, Access::exec}); }, Errc::no_slots,
-                 "0 of the 4 are free");
+  expect_refused(
+      [&] {
+        dbg.add(WatchSpec{at(g_unreached) + 8, 1, Access::exec});
+      },
+      Errc::no_slots, "0 of the 4 are free");
   if (dbg.capabilities().data_hits)
-    expect_refused([&] { dbg.add(WatchSpec{kData, 4, Access::write, Engine::hardware}); }, Errc::no_slots,
-                   "use Engine::write_trap");
+    expect_refused(
+        [&] {
+          dbg.add(WatchSpec{kData, 4, Access::write, Engine::hardware});
+        },
+        Errc::no_slots, "use Engine::write_trap");
   // A batch with one bad watch arms none of it — not even its write-trap watch.
   const bool traps = dbg.capabilities().trapped_stores;
-  const WatchSpec batch[] = {WatchSpec{kData2, 4, Access::write, traps ? Engine::write_trap : Engine::automatic},
-                             WatchSpec{0x7f0000000000, 4, Access::write}};
+  const WatchSpec batch[] = {
+      WatchSpec{kData2, 4, Access::write, traps ? Engine::write_trap : Engine::automatic},
+      WatchSpec{0x7f0000000000, 4, Access::write}};
   expect_refused([&] { dbg.add(batch); }, Errc::invalid_request, "watch 2 of 2");
   EXPECT_EQ(dbg.watches().size(), watches_before);
   EXPECT_TRUE(same_state(dbg.applied_state(0), before));
@@ -183,9 +245,7 @@ TEST(KvmRefusal, AppliedControlBitsAreInTheKernelsMask) {
   GuestDebugger dbg(vm.handles());
   const std::uint32_t mask = dbg.capabilities().guest_debug_mask;
   if (mask == 0) GTEST_SKIP() << "this kernel reports no SET_GUEST_DEBUG2 mask";
-  auto check = [&](const char* what) {
-    EXPECT_EQ(dbg.applied_state(0).control & ~mask, 0u) << what;
-  };
+  auto check = [&](const char* what) { EXPECT_EQ(dbg.applied_state(0).control & ~mask, 0u) << what; };
   dbg.add(WatchSpec{at(g_unreached), 1, Access::exec});
   check("breakpoint");
   dbg.single_step(0, true);

@@ -26,14 +26,14 @@ TEST(SeedKvmHostBreakpoints, EveryVmmWriteIsDeliveredWhileTheGuestUsesAllFourReg
   host_hits = 0;
   inexact = 0;
   vmm_variable = 0;
-  hwbp::Watch w = hwbp::watch(hwbp::WatchOptions{
-      reinterpret_cast<std::uintptr_t>(&vmm_variable), sizeof vmm_variable, Access::write,
-      hwbp::Target::process(), [](const hwbp::Hit& h) {
-        // Each VMM write adds one: exact values are old = n - 1, new = n.
-        const std::uint64_t n = host_hits.fetch_add(1, std::memory_order_relaxed) + 1;
-        if (!h.has_values || !h.old_known || h.old_value != n - 1 || h.new_value != n)
-          inexact.fetch_add(1, std::memory_order_relaxed);
-      }});
+  hwbp::Watch w = hwbp::watch(
+      hwbp::WatchOptions{reinterpret_cast<std::uintptr_t>(&vmm_variable), sizeof vmm_variable, Access::write,
+                         hwbp::Target::process(), [](const hwbp::Hit& h) {
+                           // Each VMM write adds one: exact values are old = n - 1, new = n.
+                           const std::uint64_t n = host_hits.fetch_add(1, std::memory_order_relaxed) + 1;
+                           if (!h.has_values || !h.old_known || h.old_value != n - 1 || h.new_value != n)
+                             inexact.fetch_add(1, std::memory_order_relaxed);
+                         }});
   ASSERT_TRUE(hwbp::active()) << "the lock-free check sees the host watch";
   TestVm vm;
   constexpr std::uint64_t kIterations = 1000;
@@ -43,7 +43,8 @@ TEST(SeedKvmHostBreakpoints, EveryVmmWriteIsDeliveredWhileTheGuestUsesAllFourReg
   EXPECT_EQ(run.data, 2 * kIterations) << "DR2 and DR3 (or their write traps) fired on every iteration";
   EXPECT_GE(run.exits, 4 * kIterations);
   EXPECT_EQ(vmm_variable, run.exits);
-  EXPECT_EQ(host_hits.load(), run.exits) << "every VMM write after a guest run was seen by the host breakpoint";
+  EXPECT_EQ(host_hits.load(), run.exits)
+      << "every VMM write after a guest run was seen by the host breakpoint";
   EXPECT_EQ(inexact.load(), 0u) << "every host hit had exact old and new values";
   EXPECT_EQ(w.hits(), run.exits);
 }

@@ -167,7 +167,8 @@ TEST(DebugRegsSelftest, SixSingleStepsWithBlockIrq) {
     EXPECT_EQ(s.events[0].kind, EventKind::step);
     EXPECT_EQ(s.events[0].pc, pc);
     EXPECT_EQ(s.events[0].dr6, 0xffff4ff0u);
-    EXPECT_EQ(dbg.applied_state(0).control & KVM_GUESTDBG_BLOCKIRQ, static_cast<unsigned>(KVM_GUESTDBG_BLOCKIRQ));
+    EXPECT_EQ(dbg.applied_state(0).control & KVM_GUESTDBG_BLOCKIRQ,
+              static_cast<unsigned>(KVM_GUESTDBG_BLOCKIRQ));
   }
   dbg.single_step(0, false);
 }

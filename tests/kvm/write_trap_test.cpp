@@ -65,7 +65,8 @@ TEST(WriteTrap, HundredWatchesEachReportsItsOwnStores) {
   TestVm vm;
   GuestDebugger dbg(vm.handles());
   std::vector<WatchSpec> specs;
-  for (unsigned i = 0; i < 100; ++i) specs.push_back(WatchSpec{kData + 40 * i, 4, Access::write, Engine::write_trap});
+  for (unsigned i = 0; i < 100; ++i)
+    specs.push_back(WatchSpec{kData + 40 * i, 4, Access::write, Engine::write_trap});
   const std::vector<WatchId> ids = dbg.add(specs);
   ASSERT_EQ(ids.size(), 100u);
   for (unsigned target : {0u, 37u, 99u}) {
@@ -167,7 +168,8 @@ TEST(WriteTrap, EveryStoreShapeIsAppliedAndReportedExactly) {
   // xchg and lock add report the old bytes they replaced.
   bool saw_xchg = false, saw_add = false;
   for (const auto& e : events) {
-    if (e.addr == kData + 16 && e.len == 8) saw_xchg = value_of<std::uint64_t>(e.old_bytes, 8) == 0x1111111111111111;
+    if (e.addr == kData + 16 && e.len == 8)
+      saw_xchg = value_of<std::uint64_t>(e.old_bytes, 8) == 0x1111111111111111;
     if (e.addr == kData + 24 && e.len == 4) saw_add = value_of<std::uint32_t>(e.old_bytes, 4) == 100;
   }
   EXPECT_TRUE(saw_xchg);

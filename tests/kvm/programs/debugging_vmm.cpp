@@ -32,9 +32,9 @@ int main(int argc, char** argv) {
   try {
     hwbp::test::kvm::TestVm vm;
     const auto run = hwbp::test::kvm::run_seed_guest(vm, iterations, count_exit);
-    std::printf("finished exits=%lu breakpoints=%lu data=%lu guest=%s\n", static_cast<unsigned long>(run.exits),
-                static_cast<unsigned long>(run.breakpoints), static_cast<unsigned long>(run.data),
-                run.finished ? "done" : "stopped");
+    std::printf("finished exits=%lu breakpoints=%lu data=%lu guest=%s\n",
+                static_cast<unsigned long>(run.exits), static_cast<unsigned long>(run.breakpoints),
+                static_cast<unsigned long>(run.data), run.finished ? "done" : "stopped");
     return run.finished && vmm_exits == run.exits ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "debugging_vmm: %s\n", e.what());

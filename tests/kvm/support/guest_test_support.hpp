@@ -38,12 +38,12 @@ inline std::string where_it_runs() {
 }  // namespace hwbp::test::kvm
 
 // Skips unless the backend delivers `feature`, with the library's own one-line reason.
-#define HWBP_KVM_REQUIRE_FEATURE(feature)                                                        \
-  do {                                                                                           \
-    HWBP_KVM_REQUIRE();                                                                          \
-    const ::hwbp::kvm::Capabilities& caps_ = ::hwbp::kvm::probe();                               \
-    if (!caps_.has(feature))                                                                     \
-      GTEST_SKIP() << caps_.missing(feature).what() << ::hwbp::test::kvm::where_it_runs();      \
+#define HWBP_KVM_REQUIRE_FEATURE(feature)                                                  \
+  do {                                                                                     \
+    HWBP_KVM_REQUIRE();                                                                    \
+    const ::hwbp::kvm::Capabilities& caps_ = ::hwbp::kvm::probe();                         \
+    if (!caps_.has(feature))                                                               \
+      GTEST_SKIP() << caps_.missing(feature).what() << ::hwbp::test::kvm::where_it_runs(); \
   } while (0)
 
 // Expects one stop of the given kind, with its description on failure.

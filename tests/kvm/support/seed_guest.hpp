@@ -15,10 +15,10 @@
 namespace hwbp::test::kvm {
 
 struct SeedRun {
-  std::uint64_t exits = 0;         // KVM_RUN round trips
-  std::uint64_t breakpoints = 0;   // guest execute-breakpoint events
-  std::uint64_t data = 0;          // guest data events
-  bool finished = false;           // the guest ran to its end
+  std::uint64_t exits = 0;        // KVM_RUN round trips
+  std::uint64_t breakpoints = 0;  // guest execute-breakpoint events
+  std::uint64_t data = 0;         // guest data events
+  bool finished = false;          // the guest ran to its end
 };
 
 // Arms DR0/DR1 on the guest loop's two nops and DR2/DR3 on its two stores (write trapping for

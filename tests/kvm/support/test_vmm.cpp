@@ -65,7 +65,8 @@ class Watchdog {
     sigevent ev{};
     ev.sigev_notify = SIGEV_THREAD_ID;
     ev.sigev_signo = SIGUSR2;
-    ev._sigev_un._tid = static_cast<pid_t>(::gettid());  // sigev_notify_thread_id (glibc names it only from 2.37)
+    ev._sigev_un._tid =
+        static_cast<pid_t>(::gettid());  // sigev_notify_thread_id (glibc names it only from 2.37)
     if (::timer_create(CLOCK_MONOTONIC, &ev, &timer_) < 0) fail("timer_create");
     itimerspec its{};
     its.it_value.tv_sec = static_cast<time_t>(seconds);
@@ -106,26 +107,31 @@ std::string GuestStop::describe() const {
     case Kind::events: {
       std::string s = std::to_string(events.size()) + " debugger event(s):";
       for (const auto& e : events) {
-        std::snprintf(b, sizeof b, " [%s watch %llu pc 0x%llx addr 0x%llx dr6 0x%llx]", hwbp::kvm::to_string(e.kind),
-                      static_cast<unsigned long long>(e.watch), static_cast<unsigned long long>(e.pc),
-                      static_cast<unsigned long long>(e.addr), static_cast<unsigned long long>(e.dr6));
+        std::snprintf(b, sizeof b, " [%s watch %llu pc 0x%llx addr 0x%llx dr6 0x%llx]",
+                      hwbp::kvm::to_string(e.kind), static_cast<unsigned long long>(e.watch),
+                      static_cast<unsigned long long>(e.pc), static_cast<unsigned long long>(e.addr),
+                      static_cast<unsigned long long>(e.dr6));
         s += b;
       }
       return s;
     }
-    case Kind::done: return "the guest finished (done port)";
+    case Kind::done:
+      return "the guest finished (done port)";
     case Kind::report:
       std::snprintf(b, sizeof b, "the guest handled vector %llu at rip 0x%llx (dr6 0x%llx)",
                     static_cast<unsigned long long>(vector), static_cast<unsigned long long>(rip),
                     static_cast<unsigned long long>(dr6));
       return b;
-    case Kind::mark: return "the guest reached a mark";
+    case Kind::mark:
+      return "the guest reached a mark";
     case Kind::fatal:
-      std::snprintf(b, sizeof b, "the guest took an unexpected exception: vector %llu at rip 0x%llx, error 0x%llx",
+      std::snprintf(b, sizeof b,
+                    "the guest took an unexpected exception: vector %llu at rip 0x%llx, error 0x%llx",
                     static_cast<unsigned long long>(vector), static_cast<unsigned long long>(rip),
                     static_cast<unsigned long long>(error));
       return b;
-    case Kind::timeout: return "the guest ran past the test's time limit";
+    case Kind::timeout:
+      return "the guest ran past the test's time limit";
     case Kind::other:
       return "an exit the test VMM does not handle: reason " + std::to_string(exit_reason);
   }
@@ -143,14 +149,16 @@ TestVm::TestVm(Options options) {
   ram_ = map_ram(kRamSize);
   ram2_ = map_ram(kRegion2Size);
   for (const auto& r : handles().ram) {
-    kvm_userspace_memory_region m{r.slot, r.flags, r.guest_phys, r.size, reinterpret_cast<std::uint64_t>(r.host)};
+    kvm_userspace_memory_region m{r.slot, r.flags, r.guest_phys, r.size,
+                                  reinterpret_cast<std::uint64_t>(r.host)};
     must(::ioctl(vm_, KVM_SET_USER_MEMORY_REGION, &m), "KVM_SET_USER_MEMORY_REGION");
   }
   const std::size_t code_size = static_cast<std::size_t>(hwbp_guest_end - hwbp_guest_begin);
   std::memcpy(ram_ + kGuestCode, hwbp_guest_begin, code_size);
   build_page_tables();
   build_descriptor_tables();
-  run_size_ = static_cast<std::size_t>(must(::ioctl(kvm_, KVM_GET_VCPU_MMAP_SIZE, 0), "KVM_GET_VCPU_MMAP_SIZE"));
+  run_size_ =
+      static_cast<std::size_t>(must(::ioctl(kvm_, KVM_GET_VCPU_MMAP_SIZE, 0), "KVM_GET_VCPU_MMAP_SIZE"));
   for (unsigned i = 0; i < options.vcpus; ++i) setup_vcpu(i, kvm_);
 }
 
@@ -209,8 +217,8 @@ void TestVm::build_descriptor_tables() const {
     std::uint8_t gate[16] = {};
     gate[0] = handler & 0xff;
     gate[1] = (handler >> 8) & 0xff;
-    gate[2] = 0x08;        // code selector
-    gate[5] = 0x8e;        // present, DPL 0, 64-bit interrupt gate
+    gate[2] = 0x08;  // code selector
+    gate[5] = 0x8e;  // present, DPL 0, 64-bit interrupt gate
     gate[6] = (handler >> 16) & 0xff;
     gate[7] = (handler >> 24) & 0xff;
     for (int i = 0; i < 4; ++i) gate[8 + i] = (handler >> (32 + 8 * i)) & 0xff;
@@ -230,7 +238,8 @@ void TestVm::setup_vcpu(unsigned index, int kvm_fd) {
   // KVM_GET_SUPPORTED_CPUID and KVM_SET_CPUID2 fail with EINVAL: then the vCPU keeps KVM's default.
   constexpr int kEntries = 256;
   auto cpuid = std::unique_ptr<kvm_cpuid2, decltype(&std::free)>(
-      static_cast<kvm_cpuid2*>(std::calloc(1, sizeof(kvm_cpuid2) + kEntries * sizeof(kvm_cpuid_entry2))), &std::free);
+      static_cast<kvm_cpuid2*>(std::calloc(1, sizeof(kvm_cpuid2) + kEntries * sizeof(kvm_cpuid_entry2))),
+      &std::free);
   cpuid->nent = kEntries;
   if (::ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid.get()) == 0) ::ioctl(v.fd, KVM_SET_CPUID2, cpuid.get());
 
@@ -238,13 +247,13 @@ void TestVm::setup_vcpu(unsigned index, int kvm_fd) {
   must(::ioctl(v.fd, KVM_GET_SREGS, &s), "KVM_GET_SREGS");
   s.cr0 = 0x80050033;  // PG | AM | WP | NE | ET | MP | PE
   s.cr3 = kPml4;
-  s.cr4 = 0x620;       // OSXMMEXCPT | OSFXSR | PAE
-  s.efer = 0x500;      // LMA | LME
+  s.cr4 = 0x620;   // OSXMMEXCPT | OSFXSR | PAE
+  s.efer = 0x500;  // LMA | LME
   s.cs = segment(0x08, 0xb, true);
   s.ds = s.es = s.fs = s.gs = s.ss = segment(0x10, 0x3, false);
   s.tr = kvm_segment{};
   s.tr.limit = 0x67;
-  s.tr.type = 0xb;     // busy 64-bit TSS: VMX refuses entry without a usable TR
+  s.tr.type = 0xb;  // busy 64-bit TSS: VMX refuses entry without a usable TR
   s.tr.present = 1;
   s.gdt.base = kGdt;
   s.gdt.limit = 23;

@@ -25,13 +25,13 @@ extern "C" const char hwbp_guest_begin[];
 namespace hwbp::test::kvm {
 
 inline constexpr std::uint64_t kGuestCode = 0x10000;
-inline constexpr std::uint64_t kData = 0x200000;        // data page 0 (identity mapped)
+inline constexpr std::uint64_t kData = 0x200000;  // data page 0 (identity mapped)
 inline constexpr std::uint64_t kData2 = 0x201000;
 inline constexpr std::uint64_t kData3 = 0x202000;
-inline constexpr std::uint64_t kAliasVirtual = 0x400000; // -> kAliasPhysical
+inline constexpr std::uint64_t kAliasVirtual = 0x400000;  // -> kAliasPhysical
 inline constexpr std::uint64_t kAliasPhysical = 0x300000;
-inline constexpr std::uint64_t kAliasPageTable = 0x6000; // the PT of the alias window
-inline constexpr std::uint64_t kRegion2 = 0x1000000;     // second RAM region, 2 MiB
+inline constexpr std::uint64_t kAliasPageTable = 0x6000;  // the PT of the alias window
+inline constexpr std::uint64_t kRegion2 = 0x1000000;      // second RAM region, 2 MiB
 inline constexpr std::uint64_t kRamSize = 0x400000;
 inline constexpr std::uint64_t kRegion2Size = 0x200000;
 
@@ -49,8 +49,8 @@ struct GuestStop {
   // it reported at that VMM exit (a write-trap watch's mapping changed, say).
   std::vector<hwbp::kvm::Event> events;
   std::uint64_t vector = 0, rip = 0, dr6 = 0, error = 0;  // report / fatal: the guest's handler
-  std::uint64_t rax = 0, rbx = 0;         // mark
-  std::uint32_t exit_reason = 0;          // other
+  std::uint64_t rax = 0, rbx = 0;                         // mark
+  std::uint32_t exit_reason = 0;                          // other
   std::string describe() const;
 };
 
@@ -91,7 +91,8 @@ class TestVm {
   void set_regs(unsigned vcpu, const kvm_regs& regs) const;
   // Entry: rip, and the argument registers the scenarios read.
   void enter(unsigned vcpu, std::uint64_t rip, std::uint64_t rdi = 0, std::uint64_t rsi = 0,
-             std::uint64_t rcx = 0, std::uint64_t rax = 0, std::uint64_t rbx = 0, std::uint64_t rdx = 0) const;
+             std::uint64_t rcx = 0, std::uint64_t rax = 0, std::uint64_t rbx = 0,
+             std::uint64_t rdx = 0) const;
   kvm_debugregs debugregs(unsigned vcpu) const;
 
   // Runs vCPU `vcpu` until something the test cares about: debugger events, or the guest's own
@@ -99,7 +100,9 @@ class TestVm {
   // as a VMM integrates the library. Gives up after `seconds` (Kind::timeout).
   GuestStop run(unsigned vcpu, hwbp::kvm::GuestDebugger* debugger = nullptr, double seconds = 20);
   // Exits of each reason the last run() saw, consumed by the debugger or not.
-  unsigned exits(std::uint32_t reason) const { return reason < exit_counts_.size() ? exit_counts_[reason] : 0; }
+  unsigned exits(std::uint32_t reason) const {
+    return reason < exit_counts_.size() ? exit_counts_[reason] : 0;
+  }
   void reset_exit_counts() { exit_counts_.assign(exit_counts_.size(), 0); }
 
  private:

@@ -52,8 +52,8 @@ TEST(KvmDebugState, SteppingAloneLeavesTheGuestItsDebugRegisters) {
   r.single_step = true;
   EXPECT_EQ(compose(r).control, static_cast<std::uint32_t>(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP));
   r.block_irq = true;
-  EXPECT_EQ(compose(r).control,
-            static_cast<std::uint32_t>(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_BLOCKIRQ));
+  EXPECT_EQ(compose(r).control, static_cast<std::uint32_t>(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP |
+                                                           KVM_GUESTDBG_BLOCKIRQ));
   r.single_step = false;  // BLOCKIRQ only while stepping
   EXPECT_EQ(compose(r).control, 0u);
 }
@@ -96,8 +96,8 @@ TEST(KvmDebugState, InjectionAndSoftwareBreakpointFlags) {
   r = DebugRequest{};
   r.software_breakpoints = true;
   r.inject_bp = true;
-  EXPECT_EQ(compose(r).control,
-            static_cast<std::uint32_t>(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_INJECT_BP));
+  EXPECT_EQ(compose(r).control, static_cast<std::uint32_t>(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP |
+                                                           KVM_GUESTDBG_INJECT_BP));
 }
 
 TEST(KvmDebugState, ControlBitsOutsideTheKernelsMask) {
@@ -105,7 +105,8 @@ TEST(KvmDebugState, ControlBitsOutsideTheKernelsMask) {
   constexpr std::uint32_t before_blockirq = 0x0f0003;
   const std::uint32_t stepping = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_BLOCKIRQ;
   EXPECT_EQ(unlisted_control_bits(stepping, linux_6_18), 0u);
-  EXPECT_EQ(unlisted_control_bits(stepping, before_blockirq), static_cast<std::uint32_t>(KVM_GUESTDBG_BLOCKIRQ));
+  EXPECT_EQ(unlisted_control_bits(stepping, before_blockirq),
+            static_cast<std::uint32_t>(KVM_GUESTDBG_BLOCKIRQ));
   EXPECT_EQ(unlisted_control_bits(0x80000000u | KVM_GUESTDBG_ENABLE, linux_6_18), 0x80000000u);
   EXPECT_EQ(unlisted_control_bits(stepping, 0), 0u) << "no mask reported: nothing to refuse on";
 }

@@ -15,14 +15,16 @@ TEST(KvmGuestRequest, AddressZeroAndKernelAddressesAreTheGuests) {
   const core::ArchInfo arch = core::arch_x86_guest(true);
   EXPECT_FALSE(core::validate_guest_range(arch, WatchRequest{0, 4, Access::write}));
   EXPECT_FALSE(core::validate_guest_range(arch, WatchRequest{0xffffffff81000000, 8, Access::write}));
-  EXPECT_FALSE(core::validate_guest_range(arch, WatchRequest{0x1000, 1 << 20, Access::write})) << "no length bound";
+  EXPECT_FALSE(core::validate_guest_range(arch, WatchRequest{0x1000, 1 << 20, Access::write}))
+      << "no length bound";
   // The user-space rules still hold for processes.
   EXPECT_TRUE(core::validate_range(core::arch_x86_64(), WatchRequest{0xffffffff81000000, 8, Access::write}));
 }
 
 TEST(KvmGuestRequest, LengthWrapAndExecRules) {
   const core::ArchInfo arch = core::arch_x86_guest(true);
-  EXPECT_EQ(core::validate_guest_range(arch, WatchRequest{0x1000, 0, Access::write})->rule, Rule::zero_length);
+  EXPECT_EQ(core::validate_guest_range(arch, WatchRequest{0x1000, 0, Access::write})->rule,
+            Rule::zero_length);
   EXPECT_EQ(core::validate_guest_range(arch, WatchRequest{~0ull - 2, 4, Access::write})->rule, Rule::wraps);
   const auto exec = core::validate_guest_range(arch, WatchRequest{0x1000, 8, Access::exec});
   ASSERT_TRUE(exec);

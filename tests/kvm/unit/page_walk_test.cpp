@@ -27,7 +27,8 @@ class FakeMemory : public PhysicalMemory {
 };
 
 constexpr std::uint64_t P = 0x3, PS = 0x80;
-constexpr std::uint64_t kCr0Pg = 0x80000001, kEferLma = 0x500, kCr4Pae = 0x20, kCr4Pse = 0x10, kCr4La57 = 0x1000;
+constexpr std::uint64_t kCr0Pg = 0x80000001, kEferLma = 0x500, kCr4Pae = 0x20, kCr4Pse = 0x10,
+                        kCr4La57 = 0x1000;
 
 std::uint64_t idx(std::uint64_t va, unsigned shift) { return (va >> shift) & 511; }
 
