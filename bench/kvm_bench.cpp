@@ -227,6 +227,13 @@ void BM_KvmArmSet(benchmark::State& state) {
   const auto ids = dbg.add(set);
   const kvm_guest_debug armed = dbg.applied_state(0), clear{};
   dbg.remove(ids);
+  // The raw vCPU runs to the same exit first, so that both sides set the debug state of a vCPU
+  // in the same condition (one that has run, stopped at a debug exit).
+  raw_vm.enter(0, guest_address(g_bench_exec));
+  const kvm_guest_debug first = exec_breakpoint(guest_address(g_bench_nop), true, false);
+  ::ioctl(raw_vm.vcpu_fd(0), KVM_SET_GUEST_DEBUG, &first);
+  ::ioctl(raw_vm.vcpu_fd(0), KVM_RUN, 0);
+  if (raw_vm.run_state(0)->exit_reason != KVM_EXIT_DEBUG) return state.SkipWithError("raw: not a debug exit");
   paired(
       state,
       [&](const char**) {
