@@ -170,11 +170,13 @@ void BM_KvmTrappedWrite(benchmark::State& state) {
   dbg.add(WatchSpec{kStoreTarget, 4, Access::write, Engine::write_trap});
   const hwbp::kvm::Vm h = raw_vm.handles();
   const hwbp::kvm::RamRegion& region = h.ram[1];
-  kvm_userspace_memory_region m{region.slot, 0, region.guest_phys, 0, reinterpret_cast<std::uint64_t>(region.host)};
+  kvm_userspace_memory_region m{region.slot, 0, region.guest_phys, 0,
+                                reinterpret_cast<std::uint64_t>(region.host)};
   ::ioctl(h.vm_fd, KVM_SET_USER_MEMORY_REGION, &m);  // delete, then read-only again
   m.flags = KVM_MEM_READONLY;
   m.memory_size = region.size;
-  if (::ioctl(h.vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0) return state.SkipWithError("raw read-only memslot");
+  if (::ioctl(h.vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0)
+    return state.SkipWithError("raw read-only memslot");
   kvm_run* run = raw_vm.run_state(0);
   paired(
       state,
@@ -203,7 +205,9 @@ std::vector<WatchSpec> bench_set() {
   // (the debug registers' work is the same, write watches would go to write trapping).
   const std::uint64_t code = guest_address(g_unreached);
   if (!hwbp::kvm::probe().data_hits)
-    return {{code, 1, Access::exec}, {code + 1, 1, Access::exec}, {code + 2, 1, Access::exec},
+    return {{code, 1, Access::exec},
+            {code + 1, 1, Access::exec},
+            {code + 2, 1, Access::exec},
             {code + 3, 1, Access::exec}};
   return {{code, 1, Access::exec},
           {code + 1, 1, Access::exec},

@@ -375,7 +375,8 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
       }
       // The core's confirmation rule: no store can race this read, since every vCPU is stopped
       // (require_stopped above) and only guest stores reach a debug register.
-      w.hw.shadow_state = core::shadow_state(core::ShadowEvidence{.read_ok = read_ok, .race_possible = false});
+      w.hw.shadow_state =
+          core::shadow_state(core::ShadowEvidence{.read_ok = read_ok, .race_possible = false});
     } else if (engine == Engine::write_trap) {
       for (const TrapPiece& p : pieces) {
         const RamRegion* r = d.ram->region_of(p.gpa, p.len);

@@ -250,7 +250,8 @@ void GuestDebugger::Impl::report_data_hit(unsigned index, VcpuState& v, Watch& w
   const bool known = read_new && w.hw.shadow_confirmed();
   if (known) std::memcpy(e.old_bytes.data(), w.hw.shadow.data() + offset, c.len);
   e.has_values = known;
-  if (read_new && w.hw.shadow_confirmed()) std::memcpy(w.hw.shadow.data() + offset, e.new_bytes.data(), c.len);
+  if (read_new && w.hw.shadow_confirmed())
+    std::memcpy(w.hw.shadow.data() + offset, e.new_bytes.data(), c.len);
   if (passes_value_filter(e)) v.events.push_back(e);
 }
 
