@@ -59,8 +59,9 @@ bench: build
 	  --benchmark_report_aggregates_only=true
 
 # Raw KVM exit costs, and hwbp::kvm against the raw KVM calls (bench/kvm_bench.cpp, ratio lines),
-# on this machine's /dev/kvm if usable and in the test VM. Repetitions interleaved at random: a
-# library benchmark and its raw baseline see the same machine load.
+# on this machine's /dev/kvm if usable and in the test VM. Each benchmark alternates the library
+# and the raw calls in one loop (paired: both see the same machine load) and reports the ratio of
+# their medians; repetitions are also interleaved at random.
 KVM_BENCH_ARGS = --benchmark_filter=Kvm --benchmark_min_time=0.2 --benchmark_repetitions=10 \
   --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 .PHONY: bench-kvm
