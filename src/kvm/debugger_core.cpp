@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 
+#include "core/engine_choice.hpp"
 #include "core/request.hpp"
 #include "core/split.hpp"
 #include "kvm/debugger_state.hpp"
@@ -22,6 +23,34 @@ std::string hex(std::uint64_t v) {
   char b[24];
   std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
   return b;
+}
+
+// Do the chunks of `req` get debug registers of their own (shared with identical chunks) in
+// `table`?
+bool fits_slots(const core::ArchInfo& arch, const core::WatchRequest& req, const core::SlotTable& table) {
+  if (core::chunk_count(arch, req) > kDebugRegisters) return false;
+  std::array<core::SlotKey, kDebugRegisters> keys{};
+  const auto chunks = core::split_range(arch, req);
+  for (std::size_t k = 0; k < chunks.size(); ++k) keys[k] = core::SlotKey{chunks[k]};
+  return table.plan(std::span(keys.data(), chunks.size())).plan.has_value();
+}
+
+// Which engine serves an automatic watch: the one rule of every engine (core::choose_engine),
+// with KVM's facts. Execute breakpoints hit on every backend, data watches only where the probe
+// saw data hits; write trapping is the page-protection mechanism. int3 stays opt-in
+// (Engine::software): an int3 written into guest memory is visible to the guest. A refusal
+// falls to the debug registers, whose checks below name the missing feature or the full slots.
+Engine automatic_engine(const Capabilities& caps, bool write_traps, const core::ArchInfo& arch,
+                        const core::WatchRequest& req, const core::SlotTable& table) {
+  const core::EngineFacts facts{.hits_delivered = req.access == Access::exec || caps.data_hits,
+                                .page_engine = write_traps,
+                                .uprobes = false,
+                                .int3 = false};
+  // Only where hits are delivered does the rule look at the slots.
+  const bool fits = facts.hits_delivered && fits_slots(arch, req, table);
+  const core::EngineChoice choice =
+      core::choose_engine(core::EngineRequest::automatic, core::EngineWatch{req.access, fits}, facts);
+  return choice.mechanism == core::Mechanism::page_protection ? Engine::write_trap : Engine::hardware;
 }
 
 std::string spec_words(const WatchSpec& s) {
@@ -303,22 +332,8 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
         if (data && !d.caps.data_hits) throw d.caps.missing(Feature::data_hits);
         break;
       case Engine::automatic:
-        engine = Engine::hardware;
-        if (!data) break;
-        if (!stores_only) {
-          if (!d.caps.data_hits) throw d.caps.missing(Feature::data_hits);
-          break;
-        }
-        // Stores: debug registers when the backend reports data hits and they have room.
-        if (d.traps && (!d.caps.data_hits || core::chunk_count(arch, req) > kDebugRegisters)) {
-          engine = Engine::write_trap;
-        } else if (d.traps && d.caps.data_hits) {
-          std::array<core::SlotKey, kDebugRegisters> keys{};
-          const auto chunks = core::split_range(arch, req);
-          for (std::size_t k = 0; k < chunks.size(); ++k) keys[k] = core::SlotKey{chunks[k]};
-          if (!table.plan(std::span(keys.data(), chunks.size())).plan) engine = Engine::write_trap;
-        }
-        if (engine == Engine::hardware && !d.caps.data_hits) throw d.caps.missing(Feature::data_hits);
+        engine = automatic_engine(d.caps, d.traps != nullptr, arch, req, table);
+        if (engine == Engine::hardware && data && !d.caps.data_hits) throw d.caps.missing(Feature::data_hits);
         break;
     }
     // Every byte must be mapped by the guest now: a breakpoint on an address the guest has not
