@@ -58,12 +58,18 @@ bench: build
 	$(BUILD)/bench/hwbp_bench --benchmark_min_time=0.1 --benchmark_repetitions=5 \
 	  --benchmark_report_aggregates_only=true
 
-# Raw KVM exit costs and their ratios, on this machine's /dev/kvm if usable and in the test VM.
+# Raw KVM exit costs, and hwbp::kvm against the raw KVM calls (bench/kvm_bench.cpp, ratio lines),
+# on this machine's /dev/kvm if usable and in the test VM. Each benchmark alternates the library
+# and the raw calls in one loop (paired: both see the same machine load) and reports the ratio of
+# their medians; repetitions are also interleaved at random.
+KVM_BENCH_ARGS = --benchmark_filter=Kvm --benchmark_min_time=0.2 --benchmark_repetitions=10 \
+  --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 .PHONY: bench-kvm
 bench-kvm: build
 	@if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then echo "== native /dev/kvm"; $(BUILD)/tests/kvm/hwbp_kvm_exit_costs; \
-	  else echo "== native: no usable /dev/kvm"; fi
-	@echo "== test VM"; scripts/test-vm/vm.sh once --state $(BUILD)/test-vm --kvm -- $(BUILD)/tests/kvm/hwbp_kvm_exit_costs
+	  $(BUILD)/bench/hwbp_bench $(KVM_BENCH_ARGS); else echo "== native: no usable /dev/kvm"; fi
+	@echo "== test VM"; scripts/test-vm/vm.sh once --state $(BUILD)/test-vm --kvm -- sh -c \
+	  '$(BUILD)/tests/kvm/hwbp_kvm_exit_costs && $(BUILD)/bench/hwbp_bench $(KVM_BENCH_ARGS)'
 
 # Per-hit cost of `hwbp run` against perf stat (counted hits) and GDB (and bpftrace if installed).
 .PHONY: bench-peers
