@@ -32,7 +32,11 @@ typedef enum hwbp_status {
   HWBP_E_SYSTEM = -7
 } hwbp_status;
 
-typedef enum hwbp_target_kind { HWBP_TARGET_PROCESS = 0, HWBP_TARGET_THREAD = 1 } hwbp_target_kind;
+typedef enum hwbp_target_kind {
+  HWBP_TARGET_PROCESS = 0,  /* every thread of this process, existing and future */
+  HWBP_TARGET_THREAD = 1,   /* one thread (tid; 0 = the calling thread) */
+  HWBP_TARGET_ALL_CPUS = 2  /* every task on every CPU: counting only, privileged (CAP_PERFMON) */
+} hwbp_target_kind;
 
 typedef struct hwbp_hit {
   uint64_t watch_id;
@@ -51,16 +55,35 @@ typedef struct hwbp_hit {
 
 typedef void (*hwbp_callback)(const hwbp_hit* hit, void* user);
 
+/* Options of hwbp_watch_create. Like perf_event_attr, the struct carries its own size, so that
+ * later versions can add fields at the end without breaking callers built against this header:
+ * start from HWBP_OPTIONS_INIT (size = sizeof(hwbp_options), everything else 0). The library
+ * reads the first `size` bytes and treats fields beyond them as 0; a size of 0 is read as
+ * HWBP_OPTIONS_SIZE_VER0 (a zero-filled struct whose caller never set it). A size larger than
+ * this library knows is accepted only if the bytes it does not know are all 0, otherwise
+ * HWBP_E_INVALID_REQUEST: the caller asked for something this library cannot do (perf answers
+ * E2BIG in that case). */
 typedef struct hwbp_options {
+  uint32_t size;           /* sizeof(hwbp_options) as the caller was built: HWBP_OPTIONS_INIT */
   uintptr_t addr;
-  size_t len;
+  size_t len;              /* any length: ranges are split into hardware-sized chunks */
   hwbp_access access;
   hwbp_target_kind target;
   pid_t tid;               /* HWBP_TARGET_THREAD: the thread (0 = calling thread) */
-  hwbp_callback callback;  /* NULL: counting mode */
+  hwbp_callback callback;  /* NULL: counting mode (hwbp_watch_hits) */
   void* user;
   int start_disabled;
+  /* ---- HWBP_OPTIONS_SIZE_VER0 ends here ---- */
+  int flexible;            /* take turns on the slots pinned watches leave free (see hwbp.hpp) */
 } hwbp_options;
+
+#define HWBP_OPTIONS_SIZE_VER0 offsetof(hwbp_options, flexible)
+#define HWBP_OPTIONS_SIZE_VER1 sizeof(hwbp_options) /* + flexible */
+#ifdef __cplusplus
+#define HWBP_OPTIONS_INIT hwbp_options{sizeof(hwbp_options)}
+#else
+#define HWBP_OPTIONS_INIT ((hwbp_options){.size = sizeof(hwbp_options)})
+#endif
 
 typedef struct hwbp_watch hwbp_watch;
 
@@ -68,12 +91,20 @@ int hwbp_watch_create(const hwbp_options* options, hwbp_watch** out);
 void hwbp_watch_destroy(hwbp_watch* watch); /* NULL is fine */
 int hwbp_watch_enable(hwbp_watch* watch);
 int hwbp_watch_disable(hwbp_watch* watch);
+int hwbp_watch_enabled(const hwbp_watch* watch, int* enabled);
 int hwbp_watch_retarget(hwbp_watch* watch, uintptr_t addr, size_t len);
 int hwbp_watch_hits(const hwbp_watch* watch, uint64_t* hits);
+/* Fraction of the time since arming the watch was armed in hardware (1.0 for a pinned, enabled
+ * watch; less for flexible and disabled ones): report it next to the hit count. */
+int hwbp_watch_coverage(const hwbp_watch* watch, double* coverage);
 uint64_t hwbp_watch_id(const hwbp_watch* watch);
 
 int hwbp_active(void);
 unsigned hwbp_slots_per_thread(void);
+/* Slots a request needs after splitting (before sharing), without arming. */
+int hwbp_slots_needed(uintptr_t addr, size_t len, hwbp_access access, size_t* slots);
+/* Time slice of the flexible-watch rotation in microseconds (default 5000; at least 100). */
+int hwbp_set_rotation_interval(uint64_t microseconds);
 const char* hwbp_last_error(void);
 
 #ifdef __cplusplus

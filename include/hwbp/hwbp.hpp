@@ -64,6 +64,8 @@ struct Hit {
 // the watch set (arm, remove, enable, disable, retarget) and must be async-signal-safe.
 using Callback = std::function<void(const Hit&)>;
 
+// Fill by field name (designated initializers, as below): new fields are added at the end with
+// defaults that keep today's behaviour.
 struct WatchOptions {
   std::uintptr_t addr = 0;
   std::size_t len = 0;          // any length: ranges are split into hardware-sized chunks
@@ -125,10 +127,14 @@ class Watch {
 // Arms a watch; all of it or nothing. Throws hwbp::Error.
 Watch watch(const WatchOptions& options);
 
+// Watches one variable; for other options, fill WatchOptions by field name.
 template <class T>
 Watch watch(T& variable, Access access, Callback callback = {}, Target target = Target::process()) {
-  return watch(WatchOptions{reinterpret_cast<std::uintptr_t>(&variable), sizeof(T), access,
-                            target, std::move(callback), true});
+  return watch(WatchOptions{.addr = reinterpret_cast<std::uintptr_t>(&variable),
+                            .len = sizeof(T),
+                            .access = access,
+                            .target = target,
+                            .callback = std::move(callback)});
 }
 
 // Slots needed by a request after splitting (before sharing), without arming. Throws on bad input.

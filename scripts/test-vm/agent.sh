@@ -21,12 +21,18 @@ write_ready() {
   mv "$share/ready.part" "$share/ready"
 }
 
-# The time limit's kill leaves the job's own children (a hung test program) to timeout's -k.
+# timeout puts the job in a process group of its own and kills the whole group at the limit
+# (-k: SIGKILL 10 s after SIGTERM). What a job leaves running when it ends (a test's target
+# program) is killed with that group too, so it cannot slow the next tests down.
 run_job() {
-  local dir=$1 limit rc
+  local dir=$1 limit rc pid
   limit=$(cat "$dir/timeout")
-  (cd / && timeout -k 10 "$limit" bash "$dir/cmd.sh" </dev/null >"$dir/out" 2>&1)
+  cd / || return
+  timeout -k 10 "$limit" bash "$dir/cmd.sh" </dev/null >"$dir/out" 2>&1 &
+  pid=$!
+  wait "$pid"
   rc=$?
+  kill -KILL -- "-$pid" 2>/dev/null
   echo "$rc" >"$dir/rc.part"
   mv "$dir/rc.part" "$dir/rc"
 }

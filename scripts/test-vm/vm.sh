@@ -147,10 +147,11 @@ kernel_command_line() {
 
 # -accel tcg -cpu max: TCG emulates AMD SVM, so the guest's kvm_amd offers a /dev/kvm on every
 # machine, with or without its own. thread=single: one host thread runs both vCPUs in turns.
-# With QEMU's default multi-threaded TCG the guest kernel died in 2 of 3 runs of the CLI suite
+# With QEMU's default multi-threaded TCG the guest kernel died in 2 of 5 runs of the CLI suite
 # ("Oops: int3" in finish_task_switch: a CPU executed the int3 of a jump-label patch another
-# CPU had already completed, so cross-CPU code patching is not safe there), and on a 2-CPU
-# host the single thread is faster anyway (fork+exec 31 ms against 46 ms). The guest still has
+# CPU had already completed, so cross-CPU code patching is not safe there; none in 5 runs with
+# one thread), and on a 2-CPU host the single thread is faster anyway (fork+exec 31 ms against
+# 46 ms). The guest still has
 # two CPUs, for the tests of CPU-wide watches. multidevs=remap: the host's / spans several
 # filesystems.
 launch_qemu() {

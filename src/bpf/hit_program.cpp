@@ -72,15 +72,6 @@ std::size_t ring_size(std::size_t want) {
 
 }  // namespace
 
-std::string HitProgram::unavailable_reason() {
-  try {
-    HitProgram probe(1 << 16);
-    return "";
-  } catch (const Error& e) {
-    return e.what();
-  }
-}
-
 HitProgram::HitProgram(std::size_t ring_bytes) {
   install_quiet_print();
   auto image = embedded_object();

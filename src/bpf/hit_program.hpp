@@ -33,10 +33,6 @@ namespace hwbp::bpf {
 
 class HitProgram {
  public:
-  // Why this process cannot load and attach the program ("" if it can): missing privilege
-  // (names CAP_BPF/CAP_PERFMON), kernel without BPF, ... Loads it once to find out.
-  static std::string unavailable_reason();
-
   // Loads the program with a ring buffer of ring_bytes (rounded up to a power of two pages).
   // Throws hwbp::Error (permission / unsupported / system) with a one-line explanation.
   explicit HitProgram(std::size_t ring_bytes = std::size_t{32} << 20);

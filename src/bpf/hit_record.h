@@ -12,13 +12,23 @@
 #define HWBP_BPF_WATCHES_PER_CHUNK 4    /* watches sharing one chunk start address */
 
 /* Which hits the program reports: x86 has no "modify" or "read" breakpoint, so both are value
- * filters over write / read-write hits, decided in the kernel at the moment of the hit. */
+ * filters over write / read-write hits, decided in the kernel at the moment of the hit. The same
+ * values and rule as core::ValueFilter (src/core/value_filter.hpp): a hit whose old bytes are
+ * unknown passes every filter. */
 enum hwbp_bpf_filter {
   HWBP_BPF_EVERY = 0,     /* every hit (w, rw) */
   HWBP_BPF_CHANGED = 1,   /* the bytes differ from the last hit's (modify) */
   HWBP_BPF_UNCHANGED = 2, /* the bytes are the same (r: an rw hit that did not write) */
   HWBP_BPF_NO_VALUE = 3,  /* execute breakpoints: no bytes to read */
 };
+
+/* The user registers a record carries, in the DWARF register numbering of the x86-64 psABI
+ * (System V AMD64 ABI, "DWARF Register Number Mapping"): 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi,
+ * 5 rdi, 6 rbp, 7 rsp, 8-15 r8-r15, 16 the return address column, here rip. libdwfl's unwinder
+ * takes them in this order (symbols/snapshot_unwinder.hpp). */
+#define HWBP_BPF_REG_RSP 7
+#define HWBP_BPF_REG_RIP 16
+#define HWBP_BPF_NREGS 17
 
 /* Map "watches" (array, index = the watch's index in the session). */
 struct hwbp_bpf_watch {
@@ -70,15 +80,14 @@ struct hwbp_bpf_chunk {
 struct hwbp_bpf_access {
   __u32 tid;
   __u32 parts;  /* bit per chunk seen in this access */
-  __u64 regs[17];
+  __u64 regs[HWBP_BPF_NREGS];
 };
 
 #define HWBP_BPF_OLD_KNOWN 1u
 #define HWBP_BPF_NEW_KNOWN 2u
 
 /* One reported hit, as written into the ring buffer "hits". regs are the user registers at the
- * trap, in DWARF x86-64 order (rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip): rip is the
- * instruction after the access. The record is followed by stack_size bytes of user stack copied
+ * trap, in DWARF x86-64 order (HWBP_BPF_REG_*): rip is the instruction after the access. The record is followed by stack_size bytes of user stack copied
  * from rsp upward. */
 struct hwbp_bpf_hit {
   __u64 time_ns;
@@ -87,7 +96,7 @@ struct hwbp_bpf_hit {
   __u64 bp_addr;
   __u32 flags;        /* HWBP_BPF_OLD_KNOWN | HWBP_BPF_NEW_KNOWN */
   __u32 stack_size;
-  __u64 regs[17];
+  __u64 regs[HWBP_BPF_NREGS];
   __u8 old_bytes[HWBP_BPF_MAX_VALUE];
   __u8 new_bytes[HWBP_BPF_MAX_VALUE];
 };

@@ -117,13 +117,13 @@ static __always_inline void count(__u32 stat) {
   if (v) *v += 1;
 }
 
-/* The user registers in DWARF order (hit_record.h). */
+/* The user registers in DWARF order (hit_record.h, HWBP_BPF_REG_*). */
 static __always_inline void copy_regs(__u64 *out, const struct pt_regs *r) {
   out[0] = r->rax;  out[1] = r->rdx;  out[2] = r->rcx;  out[3] = r->rbx;
-  out[4] = r->rsi;  out[5] = r->rdi;  out[6] = r->rbp;  out[7] = r->rsp;
+  out[4] = r->rsi;  out[5] = r->rdi;  out[6] = r->rbp;  out[HWBP_BPF_REG_RSP] = r->rsp;
   out[8] = r->r8;   out[9] = r->r9;   out[10] = r->r10; out[11] = r->r11;
   out[12] = r->r12; out[13] = r->r13; out[14] = r->r14; out[15] = r->r15;
-  out[16] = r->rip;
+  out[HWBP_BPF_REG_RIP] = r->rip;
 }
 
 /* Is this run another chunk of the access the watch last reported (hit_record.h, "accesses")?
@@ -131,13 +131,13 @@ static __always_inline void copy_regs(__u64 *out, const struct pt_regs *r) {
 static __always_inline int same_access(struct bpf_perf_event_data *ctx, __u32 index, __u32 part) {
   struct hwbp_bpf_access *a = bpf_map_lookup_elem(&accesses, &index);
   if (!a) return 0;
-  __u64 regs[17];
+  __u64 regs[HWBP_BPF_NREGS];
   copy_regs(regs, &ctx->regs);
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
   __u32 bit = 1u << (part & 31);
   int same = a->tid == tid && !(a->parts & bit);
 #pragma unroll
-  for (int i = 0; i < 17; i++)
+  for (int i = 0; i < HWBP_BPF_NREGS; i++)
     if (a->regs[i] != regs[i]) same = 0;
   if (same) {
     a->parts |= bit;
@@ -146,7 +146,7 @@ static __always_inline int same_access(struct bpf_perf_event_data *ctx, __u32 in
   a->tid = tid;
   a->parts = bit;
 #pragma unroll
-  for (int i = 0; i < 17; i++) a->regs[i] = regs[i];
+  for (int i = 0; i < HWBP_BPF_NREGS; i++) a->regs[i] = regs[i];
   return 0;
 }
 
@@ -190,9 +190,10 @@ static __always_inline __u32 copy_stack(struct scratch_record *rec, __u64 sp, __
   return (__u32)done;
 }
 
-/* Is the value filter passed? Updates the shadow with the new bytes either way. Compared as
- * 8 words, not 64 bytes: the verifier walks every iteration, and a byte loop made loading take
- * a fifth of a second. Bytes past len stay zero in both the record and the shadow. */
+/* Is the value filter passed (core::passes_value_filter's rule: unknown old or new bytes pass
+ * every filter)? Updates the shadow with the new bytes either way. Compared as 8 words, not 64
+ * bytes: the verifier walks every iteration, and a byte loop made loading take a fifth of a
+ * second. Bytes past len stay zero in both the record and the shadow. */
 static __always_inline int value_passes(struct hwbp_bpf_hit *h, const struct hwbp_bpf_watch *w,
                                         struct hwbp_bpf_shadow *s) {
   __u32 len = w->len;
@@ -203,7 +204,8 @@ static __always_inline int value_passes(struct hwbp_bpf_hit *h, const struct hwb
   for (int i = 0; i < HWBP_BPF_MAX_VALUE / 8; i++) now[i] = 0;
   if (bpf_probe_read_user(h->new_bytes, len, (const void *)w->addr) == 0)
     h->flags |= HWBP_BPF_NEW_KNOWN;
-  int changed = !(h->flags & HWBP_BPF_NEW_KNOWN) || !s->known;  /* unknown counts as changed */
+  int unknown = !(h->flags & HWBP_BPF_NEW_KNOWN) || !s->known;
+  int changed = 0;
 #pragma unroll
   for (int i = 0; i < HWBP_BPF_MAX_VALUE / 8; i++) {
     old[i] = shadow[i];
@@ -212,6 +214,7 @@ static __always_inline int value_passes(struct hwbp_bpf_hit *h, const struct hwb
   }
   if (s->known) h->flags |= HWBP_BPF_OLD_KNOWN;
   s->known = (h->flags & HWBP_BPF_NEW_KNOWN) != 0;
+  if (unknown) return 1;
   if (w->filter == HWBP_BPF_CHANGED) return changed;
   if (w->filter == HWBP_BPF_UNCHANGED) return !changed;
   return 1;

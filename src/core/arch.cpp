@@ -23,6 +23,13 @@ const char* to_string(HwType type) noexcept {
   return "?";
 }
 
+std::vector<unsigned> slots_per_pool(const ArchInfo& arch) {
+  std::vector<unsigned> v;
+  for (unsigned p = 0; p < arch.pool_count(); ++p)
+    v.push_back(arch.mixed_pool ? arch.data_slots : arch.slots(static_cast<SlotClass>(p)));
+  return v;
+}
+
 ArchInfo arch_x86_64() noexcept {
   return ArchInfo{
       .kind = ArchKind::x86_64,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "hwbp/types.hpp"
 
@@ -38,6 +39,10 @@ struct ArchInfo {
   // Pool index of a class: 0 when mixed, else the class value.
   unsigned pool_of(SlotClass c) const noexcept { return mixed_pool ? 0u : static_cast<unsigned>(c); }
 };
+
+// Slots one thread has in each pool, pool by pool (arch.pool_count() values): what the slot
+// table of every engine budgets a thread with.
+std::vector<unsigned> slots_per_pool(const ArchInfo& arch);
 
 // x86-64: one mixed pool of 4 slots; lengths 1/2/4/8 naturally aligned; no read-only; exec len 8.
 ArchInfo arch_x86_64() noexcept;

@@ -1,9 +1,9 @@
 #include "core/page_set.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 
+#include "core/value_filter.hpp"
 #include "hwbp/error.hpp"
 
 namespace hwbp::core {
@@ -25,10 +25,9 @@ const char* page_refusal_reason(Access access) noexcept {
 
 bool page_should_report(Access access, std::span<const std::uint8_t> old_bytes,
                         std::span<const std::uint8_t> new_bytes) noexcept {
-  if (access == Access::write) return true;
-  if (access != Access::modify) return false;
-  return old_bytes.size() != new_bytes.size() ||
-         std::memcmp(old_bytes.data(), new_bytes.data(), old_bytes.size()) != 0;
+  if (page_refusal_reason(access) != nullptr) return false;  // never armed on pages
+  // The one value filter of every engine (core/value_filter.hpp); both values are exact here.
+  return passes_value_filter(access, compare_values(old_bytes, new_bytes));
 }
 
 PageSet::PageSet(std::uint64_t page_size) : page_size_(page_size) {}

@@ -24,20 +24,24 @@ RuleViolation violation(Rule rule, const WatchRequest& req, const char* what) {
           format("length %zu at 0x%jx: %s", req.len, static_cast<std::uintmax_t>(req.addr), what)};
 }
 
-bool is_power_of_two(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
-
-// Rules shared by both forms, in the order the kernel would (if it validated first).
-std::optional<RuleViolation> check_common(const ArchInfo& arch, const WatchRequest& req) {
-  if (req.addr == 0)
-    return RuleViolation{Rule::null_address, format("address 0x0 (length %zu): cannot watch the "
-                                                    "null address; pass the object's address",
-                                                    req.len)};
+// A range that has bytes and does not wrap: the rules of user and guest watches alike.
+std::optional<RuleViolation> check_extent(const WatchRequest& req) {
   if (req.len == 0)
     return violation(Rule::zero_length, req, "nothing to watch; pass a length of at least 1 byte");
   // Same test as the kernel's arch_build_bp_info: the last byte must not wrap to 0.
   if (req.len - 1 > UINTPTR_MAX - req.addr)
     return violation(Rule::wraps, req,
                      "the range runs past the end of the address space; check address and length");
+  return std::nullopt;
+}
+
+// Rules of every request, in the order the kernel would check them (if it validated first).
+std::optional<RuleViolation> check_common(const ArchInfo& arch, const WatchRequest& req) {
+  if (req.addr == 0)
+    return RuleViolation{Rule::null_address, format("address 0x0 (length %zu): cannot watch the "
+                                                    "null address; pass the object's address",
+                                                    req.len)};
+  if (auto v = check_extent(req)) return v;
   const std::uintptr_t limit = user_address_limit(arch);
   if (req.addr >= limit || req.len - 1 >= limit - req.addr) {
     const std::string what = format(
@@ -68,41 +72,6 @@ std::optional<RuleViolation> check_exec(const ArchInfo& arch, const WatchRequest
   return std::nullopt;
 }
 
-std::optional<RuleViolation> check_x86_slot(const WatchRequest& req) {
-  if (req.len > 8 || !is_power_of_two(req.len))
-    return violation(Rule::bad_length, req,
-                     "x86-64 watches 1, 2, 4 or 8 aligned bytes; use a range watch to split it");
-  // The CPU ignores the low address bits, so an unaligned DRn would watch the wrong bytes.
-  if (req.addr % req.len != 0) {
-    const std::string what = format(
-        "x86-64 needs a %zu-byte watch at a multiple of %zu; use a "
-        "range watch to split it",
-        req.len, req.len);
-    return violation(Rule::unaligned, req, what.c_str());
-  }
-  return std::nullopt;
-}
-
-std::optional<RuleViolation> check_byte_select_slot(const ArchInfo& arch, const WatchRequest& req) {
-  if (req.len > arch.max_len) {
-    const std::string what = format(
-        "%s watches at most %u bytes in one slot; use a range watch "
-        "to split it",
-        arch.name, arch.max_len);
-    return violation(Rule::bad_length, req, what.c_str());
-  }
-  // BAS selects bytes of one aligned doubleword only.
-  const std::uintptr_t boundary = (req.addr | 7) + 1;
-  if (req.len - 1 >= boundary - req.addr) {
-    const std::string what = format(
-        "crosses the 8-byte boundary at 0x%jx (%s watches bytes inside "
-        "one aligned doubleword); use a range watch to split it",
-        static_cast<std::uintmax_t>(boundary), arch.name);
-    return violation(Rule::bad_length, req, what.c_str());
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::uintptr_t user_address_limit(const ArchInfo& arch) noexcept {
@@ -110,29 +79,6 @@ std::uintptr_t user_address_limit(const ArchInfo& arch) noexcept {
   // last user page unmapped as a guard against non-canonical returns). 5-level paging and
   // 52-bit aarch64 address spaces are not modelled.
   return arch.kind == ArchKind::x86_64 ? (std::uintptr_t{1} << 47) - 4096 : std::uintptr_t{1} << 48;
-}
-
-std::optional<RuleViolation> validate_single_slot(const ArchInfo& arch, const WatchRequest& req) {
-  if (auto v = check_common(arch, req)) return v;
-  if (req.access == Access::exec) return check_exec(arch, req);
-  if (req.access == Access::read && !arch.has_read_only) {
-    const std::string what = format(
-        "%s has no read-only debug register; use a range watch "
-        "(emulates read from read/write hits) or watch rw",
-        arch.name);
-    return violation(Rule::read_unsupported, req, what.c_str());
-  }
-  return arch.byte_select ? check_byte_select_slot(arch, req) : check_x86_slot(req);
-}
-
-std::optional<RuleViolation> validate_guest_range(const ArchInfo& arch, const WatchRequest& req) {
-  if (req.len == 0)
-    return violation(Rule::zero_length, req, "nothing to watch; pass a length of at least 1 byte");
-  if (req.len - 1 > UINTPTR_MAX - req.addr)
-    return violation(Rule::wraps, req,
-                     "the range runs past the end of the address space; check address and length");
-  if (req.access == Access::exec) return check_exec(arch, req);
-  return std::nullopt;
 }
 
 std::optional<RuleViolation> validate_range(const ArchInfo& arch, const WatchRequest& req) {
@@ -143,6 +89,12 @@ std::optional<RuleViolation> validate_range(const ArchInfo& arch, const WatchReq
         format("a range watch covers at most %zu bytes; watch a smaller range", kMaxRangeLen);
     return violation(Rule::too_large, req, what.c_str());
   }
+  return std::nullopt;
+}
+
+std::optional<RuleViolation> validate_guest_range(const ArchInfo& arch, const WatchRequest& req) {
+  if (auto v = check_extent(req)) return v;
+  if (req.access == Access::exec) return check_exec(arch, req);
   return std::nullopt;
 }
 

@@ -25,18 +25,15 @@ enum class Rule : std::uint8_t {
   zero_length,       // len == 0
   wraps,             // addr + len overflows
   kernel_address,    // any byte at or above the user-space limit (0x0000'8000'0000'0000 on x86-64)
-  read_unsupported,  // only for the single-slot form: x86 has no read-only slot
-  bad_length,        // single-slot form: not 1/2/4/8 (x86) or > 8 / crosses a granule (aarch64)
-  unaligned,         // single-slot form: x86 chunk not naturally aligned
+  unaligned,         // an aarch64 exec request not at an instruction boundary
   exec_length,       // exec request with a length other than 1 or the arch's exec_len
-  too_large,         // range form: more bytes than the library will split (> 4096)
+  too_large,         // more bytes than the library will split (> 4096)
 };
 
 struct RuleViolation {
   Rule rule;
   std::string message;  // one line: what is wrong and what to do, e.g.
-                        // "length 3 at 0x1001: x86-64 watches 1, 2, 4 or 8 aligned bytes; use a
-                        //  range watch to split it"
+                        // "length 0 at 0x1000: nothing to watch; pass a length of at least 1 byte"
 };
 
 // Upper bound on a range watch's length (the split would need far more slots than exist anyway).
@@ -46,8 +43,6 @@ inline constexpr std::size_t kMaxRangeLen = 4096;
 // TASK_SIZE_MAX rounded up), 1 << 48 on aarch64 (48-bit VA).
 std::uintptr_t user_address_limit(const ArchInfo& arch) noexcept;
 
-// The request as one hardware slot (what perf itself would accept), e.g. for raw DR programming.
-std::optional<RuleViolation> validate_single_slot(const ArchInfo& arch, const WatchRequest& req);
 // The request as a range watch: any length/alignment that split_range() can cover exactly.
 // exec ranges are a single instruction address (len 1 or exec_len).
 std::optional<RuleViolation> validate_range(const ArchInfo& arch, const WatchRequest& req);

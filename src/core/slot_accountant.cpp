@@ -10,6 +10,7 @@
 // is CPU-specific), never both. Hence the largest task load on CPU c is the top non-empty bucket
 // of tsk_pinned[c] + tsk_pinned_all (max_task_bp_pinned()).
 #include "core/slot_accountant.hpp"
+#include "core/slot_accountant_state.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -20,7 +21,6 @@ namespace hwbp::core {
 
 namespace {
 
-constexpr unsigned kShards = 64;  // per-task mutexes, sharded by task id
 constexpr unsigned kCacheInts = 64 / sizeof(std::atomic<int>);
 
 std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64 finaliser
@@ -30,12 +30,6 @@ std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64 finaliser
   x *= 0x94d049bb133111ebULL;
   x ^= x >> 31;
   return x;
-}
-
-std::string fmt(const char* f, long a, long b = 0, long c = 0, long d = 0) {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, f, a, b, c, d);
-  return buf;
 }
 
 }  // namespace
@@ -62,62 +56,6 @@ int to_errno(Admit a) noexcept {
   return EINVAL;
 }
 
-// A task's load in one pool, aggregated so task_bp_pinned() is O(1) / O(log k) instead of a walk
-// of the task's chain: `all` = weight of its cpu == -1 breakpoints, `specific` = weight per CPU
-// of its CPU-specific ones (sorted by CPU, no zero entries).
-struct SlotAccountant::TaskPool {
-  unsigned all = 0;
-  std::vector<std::pair<int, unsigned>> specific;
-
-  // task_bp_pinned(-1): -1 when some breakpoint is CPU-specific, else the all-CPU load.
-  bool cpu_independent() const noexcept { return specific.empty(); }
-  unsigned spec(int cpu) const noexcept {
-    auto it = std::lower_bound(specific.begin(), specific.end(), std::make_pair(cpu, 0u));
-    return (it != specific.end() && it->first == cpu) ? it->second : 0;
-  }
-  // task_bp_pinned(cpu): breakpoints on -1 or on that CPU.
-  unsigned on(int cpu) const noexcept { return all + spec(cpu); }
-  void add(int cpu, unsigned w) {
-    if (cpu < 0) {
-      all += w;
-      return;
-    }
-    auto it = std::lower_bound(specific.begin(), specific.end(), std::make_pair(cpu, 0u));
-    if (it != specific.end() && it->first == cpu)
-      it->second += w;
-    else
-      specific.insert(it, {cpu, w});
-  }
-  void remove(int cpu, unsigned w) noexcept {
-    if (cpu < 0) {
-      all -= w;
-      return;
-    }
-    auto it = std::lower_bound(specific.begin(), specific.end(), std::make_pair(cpu, 0u));
-    if (it == specific.end() || it->first != cpu) return;  // not reachable: the bp is known
-    it->second -= w;
-    if (it->second == 0) specific.erase(it);
-  }
-};
-
-struct SlotAccountant::TaskBp {
-  std::uint64_t id;
-  int cpu;
-  BpType type;
-  unsigned weight;
-};
-
-struct SlotAccountant::TaskState {
-  TaskPool pools[2];
-  std::vector<TaskBp> bps;  // the task's chain (for handles and audit)
-};
-
-struct alignas(64) SlotAccountant::Shard {
-  std::mutex mu;  // the per-task mutex (task->perf_event_mutex in the kernel), sharded
-  std::unordered_map<std::uint64_t, TaskState> tasks;
-  std::uint64_t next_id = 0;
-};
-
 SlotAccountant::SlotAccountant(const ArchInfo& arch, unsigned ncpus)
     : arch_(arch), ncpus_(ncpus == 0 ? 1 : ncpus), npools_(arch.pool_count()) {
   if (arch_.mixed_pool) {
@@ -133,13 +71,13 @@ SlotAccountant::SlotAccountant(const ArchInfo& arch, unsigned ncpus)
   cpu_pinned_ = std::make_unique<unsigned[]>(std::size_t{ncpus_} * 2);
   cpu_pinned_hist_ = std::make_unique<std::atomic<int>[]>(per_cpu + 1);
   tsk_pinned_all_hist_ = std::make_unique<std::atomic<int>[]>(per_cpu + 1);
-  shards_ = std::make_unique<Shard[]>(kShards);
+  shards_ = std::make_unique<Shard[]>(kAccountantShards);
 }
 
 SlotAccountant::~SlotAccountant() = default;
 
 SlotAccountant::Shard& SlotAccountant::shard_of(std::uint64_t task) const noexcept {
-  return shards_[mix(task) % kShards];
+  return shards_[mix(task) % kAccountantShards];
 }
 
 std::atomic<int>* SlotAccountant::tsk_hist(unsigned cpu, unsigned pool) const noexcept {
@@ -154,7 +92,7 @@ unsigned& SlotAccountant::cpu_pinned(unsigned cpu, unsigned pool) const noexcept
 void SlotAccountant::hist_add(std::atomic<int>* h, int old, int val) const noexcept {
   const int old_idx = old - 1;
   const int new_idx = old_idx + val;
-  // Indices stay below S because admission keeps every load <= S; checked by audit().
+  // Indices stay below S because admission keeps every load <= S (the tests' audit checks it).
   if (old_idx >= 0) h[old_idx].fetch_sub(1, std::memory_order_relaxed);
   if (new_idx >= 0) h[new_idx].fetch_add(1, std::memory_order_relaxed);
 }
@@ -442,89 +380,6 @@ Usage SlotAccountant::usage(const Breakpoint& bp) const {
     }
   }
   return u;
-}
-
-bool SlotAccountant::is_used() const {
-  std::unique_lock wl(constraints_);
-  for (unsigned c = 0; c < ncpus_; ++c)
-    for (unsigned p = 0; p < npools_; ++p) {
-      if (cpu_pinned(c, p)) return true;
-      for (unsigned i = 0; i < pool_slots(p); ++i)
-        if (tsk_hist(c, p)[i].load(std::memory_order_relaxed)) return true;
-    }
-  for (unsigned i = 0; i < pool_slots_[0] + pool_slots_[1]; ++i)
-    if (cpu_pinned_hist_[i].load(std::memory_order_relaxed) ||
-        tsk_pinned_all_hist_[i].load(std::memory_order_relaxed))
-      return true;
-  return false;
-}
-
-std::string SlotAccountant::audit() const {
-  std::vector<std::unique_lock<std::mutex>> locks;
-  locks.reserve(kShards);
-  for (unsigned s = 0; s < kShards; ++s) locks.emplace_back(shards_[s].mu);  // shard order
-  std::unique_lock wl(constraints_);
-
-  const unsigned total = pool_slots_[0] + pool_slots_[1];
-  auto base = [&](unsigned p) { return p ? pool_slots_[0] : 0u; };
-  std::vector<int> want_tsk(std::size_t{ncpus_} * total, 0), want_all(total, 0), want_cpu(total, 0);
-  std::vector<unsigned> want_pinned(std::size_t{ncpus_} * 2, 0);
-  std::vector<unsigned> max_task(std::size_t{ncpus_} * 2, 0);
-
-  for (const auto& [id, b] : cpu_bps_) want_pinned[std::size_t{unsigned(b.cpu)} * 2 + pool_of(b.type)] += b.weight;
-  for (unsigned c = 0; c < ncpus_; ++c)
-    for (unsigned p = 0; p < npools_; ++p) {
-      const unsigned v = want_pinned[c * 2 + p];
-      if (v != cpu_pinned(c, p)) return fmt("cpu %ld pool %ld: cpu_pinned %ld, expected %ld", c, p, cpu_pinned(c, p), v);
-      if (v > pool_slots(p)) return fmt("cpu %ld pool %ld: cpu_pinned %ld > slots", c, p, v);
-      if (v) ++want_cpu[base(p) + v - 1];
-    }
-
-  for (unsigned s = 0; s < kShards; ++s)
-    for (const auto& [task, ts] : shards_[s].tasks) {
-      if (ts.bps.empty()) return fmt("task %ld: empty state kept", static_cast<long>(task));
-      TaskPool expect[2];
-      for (const TaskBp& b : ts.bps) expect[pool_of(b.type)].add(b.cpu, b.weight);
-      for (unsigned p = 0; p < npools_; ++p) {
-        const TaskPool& tp = ts.pools[p];
-        if (tp.all != expect[p].all || tp.specific != expect[p].specific)
-          return fmt("task %ld pool %ld: aggregated load differs from its breakpoints", static_cast<long>(task), p);
-        if (tp.cpu_independent()) {
-          if (tp.all) {
-            if (tp.all > pool_slots(p)) return fmt("task %ld pool %ld: load %ld > slots", static_cast<long>(task), p, tp.all);
-            ++want_all[base(p) + tp.all - 1];
-          }
-          for (unsigned c = 0; c < ncpus_; ++c) max_task[c * 2 + p] = std::max(max_task[c * 2 + p], tp.all);
-        } else {
-          for (unsigned c = 0; c < ncpus_; ++c) {
-            const unsigned load = tp.on(static_cast<int>(c));
-            if (load > pool_slots(p)) return fmt("task %ld cpu %ld: load %ld > slots", static_cast<long>(task), c, load);
-            if (load) ++want_tsk[std::size_t{c} * total + base(p) + load - 1];
-            max_task[c * 2 + p] = std::max(max_task[c * 2 + p], load);
-          }
-        }
-      }
-    }
-
-  for (unsigned p = 0; p < npools_; ++p)
-    for (unsigned i = 0; i < pool_slots(p); ++i) {
-      const int got_cpu = cpu_pinned_hist_[base(p) + i].load(std::memory_order_relaxed);
-      const int got_all = tsk_pinned_all_hist_[base(p) + i].load(std::memory_order_relaxed);
-      if (got_cpu != want_cpu[base(p) + i])
-        return fmt("pool %ld: cpu_pinned histogram bucket %ld = %ld, expected %ld", p, i, got_cpu, want_cpu[base(p) + i]);
-      if (got_all != want_all[base(p) + i])
-        return fmt("pool %ld: tsk_pinned_all bucket %ld = %ld, expected %ld", p, i, got_all, want_all[base(p) + i]);
-      for (unsigned c = 0; c < ncpus_; ++c) {
-        const int got = tsk_hist(c, p)[i].load(std::memory_order_relaxed);
-        const int want = want_tsk[std::size_t{c} * total + base(p) + i];
-        if (got != want) return fmt("cpu %ld pool %ld: tsk_pinned bucket %ld = %ld", c, p, i, got) + fmt(", expected %ld", want);
-      }
-    }
-  for (unsigned c = 0; c < ncpus_; ++c)
-    for (unsigned p = 0; p < npools_; ++p)
-      if (cpu_pinned(c, p) + max_task[c * 2 + p] > pool_slots(p))
-        return fmt("cpu %ld pool %ld: over-committed, cpu_pinned %ld + task %ld", c, p, cpu_pinned(c, p), max_task[c * 2 + p]);
-  return {};
 }
 
 }  // namespace hwbp::core

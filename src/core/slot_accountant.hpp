@@ -2,8 +2,9 @@
 // Linux 6.1+) as a pure, thread-safe model. It answers "would the kernel admit this breakpoint
 // event?" before hwbp arms anything, explains an ENOSPC, and plans CPU-wide watches.
 //
-// The rule (reference kernel-hw-breakpoint.md section 3). For a breakpoint b of slot class T and
-// weight w, with S = slots of T's pool, b is admitted iff need(b) + w <= S, where
+// The rule (kernel/events/hw_breakpoint.c: __reserve_bp_slot, max_bp_pinned_slots). For a
+// breakpoint b of slot class T and weight w, with S = slots of T's pool, b is admitted iff
+// need(b) + w <= S, where
 //   CPU-bound on c:      need = cpu_pinned[c] + max over tasks t of task_on(t, c)
 //   task t on CPU c:     need = cpu_pinned[c] + task_on(t, c)
 //   task t on all CPUs:  need = max over possible CPUs c of (cpu_pinned[c] + task_on(t, c))
@@ -19,6 +20,14 @@
 // Concurrency (kernel commit 0912037fec11): task operations take a per-task mutex (sharded by
 // task id) and the constraints lock shared; CPU-bound operations take the constraints lock
 // exclusively. Histogram buckets are atomics, so concurrent task operations lose no update.
+// hwbp's own callers serialise today (the library's Admission under the registry mutex; `hwbp
+// plan` is single-threaded), so these locks are never contended there and cost two uncontended
+// lock pairs per call. They mirror the kernel's on purpose: this class is the executable model
+// of the kernel's rule *including* its concurrency contract — the kernel admits breakpoints of
+// different tasks in parallel, and a model that answers "would the kernel admit this?" for
+// concurrent callers (the KVM module's vCPU threads, the kernel conformance tests that replay
+// parallel opens) must give the same answers under the same interleavings. The concurrency test
+// (tests/unit/slot_accountant_test.cpp, AccountantConcurrency) checks exactly that.
 #pragma once
 
 #include <atomic>
@@ -117,18 +126,14 @@ class SlotAccountant {
   // usage(b).need() + b.weight > usage(b).slots. Cost O(#CPUs) for cpu == -1 (diagnostic path).
   Usage usage(const Breakpoint& bp) const;
 
-  // hw_breakpoint_is_used(): any count or bucket non-zero. O(#CPUs x S); for leak checks.
-  bool is_used() const;
-  // Recomputes every histogram from the per-task and per-CPU state and compares (no lost or
-  // negative bucket, one-representation invariant, need <= S everywhere). "" when consistent,
-  // else a description of the first difference. O(#tasks x #CPUs); tests only.
-  std::string audit() const;
 
   const ArchInfo& arch() const noexcept { return arch_; }
   unsigned ncpus() const noexcept { return ncpus_; }
   unsigned slots(SlotClass c) const noexcept { return arch_.slots(c); }
 
  private:
+  // The tests' consistency audit reads the histograms (tests/support/slot_accountant_audit.hpp).
+  friend struct SlotAccountantAudit;
   // bp_slots_histogram: count[n] = owners (tasks or CPUs) using exactly n+1 slots.
   class Histogram;
   struct TaskPool;

@@ -1,5 +1,5 @@
 // The kernel's admission rule applied to hwbp's own slots before arming (core::SlotAccountant,
-// kernel-hw-breakpoint.md section 3), so a plan that cannot fit on some CPU is refused with an
+// the model of kernel/events/hw_breakpoint.c), so a plan that cannot fit on some CPU is refused with an
 // explanation instead of a bare ENOSPC, and CPU-wide watches are admitted by the same rule.
 //
 // Model: the slots of a process-wide watch are task breakpoints on all CPUs of every thread —

@@ -1,6 +1,8 @@
 // C API over the C++ one: exceptions become status codes plus a per-thread message.
 #include "hwbp/hwbp.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -15,6 +17,13 @@ struct hwbp_watch {
 };
 
 namespace {
+
+// The C enums are the C++ ones, value for value.
+static_assert(HWBP_EXEC == static_cast<int>(hwbp::Access::exec) &&
+              HWBP_WRITE == static_cast<int>(hwbp::Access::write) &&
+              HWBP_READ_WRITE == static_cast<int>(hwbp::Access::read_write) &&
+              HWBP_READ == static_cast<int>(hwbp::Access::read) &&
+              HWBP_MODIFY == static_cast<int>(hwbp::Access::modify));
 
 thread_local std::string g_last_error;
 
@@ -48,6 +57,48 @@ int guarded(F&& f) {
   }
 }
 
+int invalid_request(std::string message) {
+  g_last_error = std::move(message);
+  return HWBP_E_INVALID_REQUEST;
+}
+
+// The caller's options as this library knows them: the first `size` bytes, the rest zero.
+// Returns 0, or the status for a size this library cannot honour.
+int read_options(const hwbp_options* in, hwbp_options& out) {
+  std::size_t size = in->size == 0 ? HWBP_OPTIONS_SIZE_VER0 : in->size;
+  if (size < HWBP_OPTIONS_SIZE_VER0)
+    return invalid_request("hwbp_options.size " + std::to_string(in->size) +
+                           " is smaller than any version of the struct; start from HWBP_OPTIONS_INIT");
+  // A newer caller's fields this library does not know must be unused (zero).
+  const auto* bytes = reinterpret_cast<const unsigned char*>(in);
+  for (std::size_t i = sizeof(hwbp_options); i < size; ++i)
+    if (bytes[i] != 0)
+      return invalid_request("hwbp_options has fields (size " + std::to_string(size) +
+                             ") that this hwbp library (size " + std::to_string(sizeof(hwbp_options)) +
+                             ") does not know, and they are set; update libhwbp or leave them 0");
+  std::memset(&out, 0, sizeof out);
+  std::memcpy(&out, in, std::min(size, sizeof out));
+  out.size = sizeof out;
+  return HWBP_OK;
+}
+
+// Read as a plain int: a C caller can store any value in an enum field.
+template <class Enum>
+int enum_value(const Enum& field) {
+  int v = 0;
+  std::memcpy(&v, &field, sizeof v);
+  return v;
+}
+
+hwbp::Target target_of(const hwbp_options& o) {
+  switch (o.target) {
+    case HWBP_TARGET_THREAD:
+      return o.tid == 0 ? hwbp::Target::this_thread() : hwbp::Target::thread(o.tid);
+    case HWBP_TARGET_ALL_CPUS: return hwbp::Target::all_cpus();
+    default: return hwbp::Target::process();
+  }
+}
+
 int invalid_handle() {
   g_last_error = "null hwbp_watch handle; pass the handle hwbp_watch_create returned";
   return HWBP_E_INVALID_STATE;
@@ -57,31 +108,30 @@ int invalid_handle() {
 
 extern "C" {
 
-int hwbp_watch_create(const hwbp_options* o, hwbp_watch** out) {
-  if (o == nullptr || out == nullptr) {
-    g_last_error = "hwbp_watch_create needs options and an output pointer";
-    return HWBP_E_INVALID_REQUEST;
-  }
+int hwbp_watch_create(const hwbp_options* options, hwbp_watch** out) {
+  if (options == nullptr || out == nullptr)
+    return invalid_request("hwbp_watch_create needs options and an output pointer");
   *out = nullptr;
-  // Read as a plain int: a C caller can store any value in the enum field.
-  int access = 0;
-  std::memcpy(&access, &o->access, sizeof access);
-  if (access < HWBP_EXEC || access > HWBP_MODIFY) {
-    g_last_error = "unknown access kind " + std::to_string(access) +
-                   "; use HWBP_EXEC, HWBP_WRITE, HWBP_READ_WRITE, HWBP_READ or HWBP_MODIFY";
-    return HWBP_E_INVALID_REQUEST;
-  }
+  hwbp_options o;
+  if (int rc = read_options(options, o); rc != HWBP_OK) return rc;
+  const int access = enum_value(o.access);
+  if (access < HWBP_EXEC || access > HWBP_MODIFY)
+    return invalid_request("unknown access kind " + std::to_string(access) +
+                           "; use HWBP_EXEC, HWBP_WRITE, HWBP_READ_WRITE, HWBP_READ or HWBP_MODIFY");
+  const int target = enum_value(o.target);
+  if (target < HWBP_TARGET_PROCESS || target > HWBP_TARGET_ALL_CPUS)
+    return invalid_request("unknown target kind " + std::to_string(target) +
+                           "; use HWBP_TARGET_PROCESS, HWBP_TARGET_THREAD or HWBP_TARGET_ALL_CPUS");
   return guarded([&] {
-    auto* handle = new hwbp_watch{hwbp::Watch(), o->callback, o->user};
-    hwbp::WatchOptions opts;
-    opts.addr = o->addr;
-    opts.len = o->len;
-    opts.access = static_cast<hwbp::Access>(access);
-    opts.target = o->target == HWBP_TARGET_THREAD
-                      ? (o->tid == 0 ? hwbp::Target::this_thread() : hwbp::Target::thread(o->tid))
-                      : hwbp::Target::process();
-    opts.enabled = o->start_disabled == 0;
-    if (o->callback != nullptr) {
+    auto* handle = new hwbp_watch{hwbp::Watch(), o.callback, o.user};
+    hwbp::WatchOptions opts{.addr = o.addr,
+                            .len = o.len,
+                            .access = static_cast<hwbp::Access>(access),
+                            .target = target_of(o),
+                            .callback = {},
+                            .enabled = o.start_disabled == 0,
+                            .flexible = o.flexible != 0};
+    if (o.callback != nullptr) {
       opts.callback = [handle](const hwbp::Hit& h) {
         hwbp_hit c{h.watch_id, h.tid, h.addr, h.len, h.ip, static_cast<hwbp_access>(h.access),
                    h.has_values, h.old_known, h.old_value, h.new_value, h.async, h.context};
@@ -106,6 +156,10 @@ int hwbp_watch_enable(hwbp_watch* w) {
 int hwbp_watch_disable(hwbp_watch* w) {
   return w == nullptr ? invalid_handle() : guarded([&] { w->watch.disable(); });
 }
+int hwbp_watch_enabled(const hwbp_watch* w, int* enabled) {
+  if (w == nullptr || enabled == nullptr) return invalid_handle();
+  return guarded([&] { *enabled = w->watch.enabled() ? 1 : 0; });
+}
 int hwbp_watch_retarget(hwbp_watch* w, uintptr_t addr, size_t len) {
   return w == nullptr ? invalid_handle() : guarded([&] { w->watch.retarget(addr, len); });
 }
@@ -113,9 +167,25 @@ int hwbp_watch_hits(const hwbp_watch* w, uint64_t* hits) {
   if (w == nullptr || hits == nullptr) return invalid_handle();
   return guarded([&] { *hits = w->watch.hits(); });
 }
+int hwbp_watch_coverage(const hwbp_watch* w, double* coverage) {
+  if (w == nullptr || coverage == nullptr) return invalid_handle();
+  return guarded([&] { *coverage = w->watch.coverage(); });
+}
 uint64_t hwbp_watch_id(const hwbp_watch* w) { return w == nullptr ? 0 : w->watch.id(); }
 int hwbp_active(void) { return hwbp::active() ? 1 : 0; }
 unsigned hwbp_slots_per_thread(void) { return hwbp::slots_per_thread(); }
+int hwbp_slots_needed(uintptr_t addr, size_t len, hwbp_access access, size_t* slots) {
+  if (slots == nullptr) return invalid_request("hwbp_slots_needed needs an output pointer");
+  const int a = enum_value(access);
+  if (a < HWBP_EXEC || a > HWBP_MODIFY) return invalid_request("unknown access kind " + std::to_string(a));
+  return guarded([&] { *slots = hwbp::slots_needed(addr, len, static_cast<hwbp::Access>(a)); });
+}
+int hwbp_set_rotation_interval(uint64_t microseconds) {
+  return guarded([&] {
+    hwbp::set_rotation_interval(std::chrono::microseconds(
+        static_cast<std::chrono::microseconds::rep>(std::min<uint64_t>(microseconds, INT64_MAX))));
+  });
+}
 const char* hwbp_last_error(void) { return g_last_error.c_str(); }
 
 }  // extern "C"

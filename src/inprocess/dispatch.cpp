@@ -6,31 +6,10 @@
 
 #include <cstring>
 
+#include "core/value_shadow.hpp"
 #include "inprocess/safe_read.hpp"
 
 namespace hwbp::inprocess {
-
-bool should_deliver(Access access, bool old_known, std::uint64_t old_value,
-                    std::uint64_t new_value) noexcept {
-  if (!old_known) return true;
-  switch (access) {
-    case Access::modify: return old_value != new_value;
-    case Access::read: return old_value == new_value;
-    default: return true;
-  }
-}
-
-std::uint64_t make_sig_data(int slot, std::uint32_t generation) noexcept {
-  return (kSigDataMagic << 48) | (std::uint64_t{generation} << 16) |
-         static_cast<std::uint64_t>(slot & 0xff);
-}
-
-bool parse_sig_data(std::uint64_t data, int& slot, std::uint32_t& generation) noexcept {
-  if ((data >> 48) != kSigDataMagic) return false;
-  slot = static_cast<int>(data & 0xff);
-  generation = static_cast<std::uint32_t>(data >> 16);
-  return slot < DispatchTable::kCapacity;
-}
 
 std::uint64_t load_chunk(std::uintptr_t addr, unsigned len, bool via_kernel) noexcept {
   std::uint64_t value = 0;
@@ -93,11 +72,18 @@ void DispatchTable::refresh_shadow(int index, const core::Chunk& chunk, bool via
                        std::memory_order_release);
 }
 
-void DispatchTable::confirm_shadow(int index, const core::Chunk& chunk, bool via_kernel,
-                                   const std::function<bool()>& quiet) noexcept {
+void DispatchTable::confirm_shadow(int index, const core::Chunk& chunk, bool via_kernel) noexcept {
   Slot& s = slots_[index];
+  // refresh_shadow() left the bytes read before arming, tentative, unless a handler ran since.
+  if (s.shadow_state.load(std::memory_order_acquire) != kTentative) return;
+  const std::uint64_t before_arming = s.shadow.load(std::memory_order_relaxed);
   std::uint64_t value = 0;
-  if (!read_chunk(chunk, via_kernel, value) || !quiet()) return;  // stays tentative: honest
+  core::ShadowEvidence evidence;
+  evidence.read_ok = read_chunk(chunk, via_kernel, value);
+  evidence.hit_seen = false;  // a handler that ran makes the compare-and-swap below fail
+  evidence.unchanged_across_arming = value == before_arming;
+  // Not confirmed: stays tentative, and the next hit says its old value is unknown.
+  if (core::shadow_state(evidence) != core::ShadowState::confirmed) return;
   std::uint32_t expected = kTentative;
   // A handler that already ran installed a real value and state confirmed: keep it.
   if (!s.shadow_state.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel))

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -32,19 +31,6 @@ struct SlotDispatch {
   std::vector<Subscriber> subscribers;
 };
 
-// The value filter: does a hit with these values reach a watch of this access kind?
-// modify: only writes that changed the bytes. read (x86 emulation on a read-write slot): only
-// accesses that did not change them. Others: every hit. Unknown old value: deliver.
-bool should_deliver(Access access, bool old_known, std::uint64_t old_value,
-                    std::uint64_t new_value) noexcept;
-
-// sig_data layout: [63:48] magic, [47:16] slot generation, [7:0] slot index. The magic tells
-// our signals from other in-process sigtrap users; the generation drops a late signal from a
-// slot that has since been reused for another chunk.
-inline constexpr std::uint64_t kSigDataMagic = 0x4857ull;  // "HW"
-std::uint64_t make_sig_data(int slot, std::uint32_t generation) noexcept;
-bool parse_sig_data(std::uint64_t data, int& slot, std::uint32_t& generation) noexcept;
-
 // Reads `len` (1/2/4/8) bytes at addr as a little-endian integer.
 std::uint64_t load_chunk(std::uintptr_t addr, unsigned len, bool via_kernel) noexcept;
 
@@ -52,10 +38,11 @@ class DispatchTable {
  public:
   static constexpr int kCapacity = 64;
 
-  // The shadow's state. A value read before the slot is armed may miss a write that lands
-  // between the read and the arming (another thread, untrapped); it is only *tentative* until
-  // confirm_shadow() proves, with the kernel's hit count, that no trapped access came between
-  // arming and a second read. A hit on a tentative shadow reports its old value as unknown.
+  // The shadow's state: core::ShadowState (core/value_shadow.hpp has the rule) plus kWriting, the
+  // two stores of confirm_shadow(). A value read before the slot is armed may miss a write that
+  // lands between the read and the arming (another thread, untrapped); it is only *tentative*
+  // until confirm_shadow() proves, with the kernel's hit count, that no trapped access came
+  // between arming and a second read. A hit on a tentative shadow reports its old value as unknown.
   enum ShadowState : std::uint32_t { kInvalid = 0, kConfirmed = 1, kTentative = 2, kWriting = 3 };
   struct Slot {
     std::atomic<SlotDispatch*> dispatch{nullptr};
@@ -79,11 +66,12 @@ class DispatchTable {
   // can write the chunk meanwhile (the arming thread is the only watched writer), so the value
   // is final; otherwise it is tentative until confirm_shadow().
   void refresh_shadow(int index, const core::Chunk& chunk, bool via_kernel, bool confirmed) noexcept;
-  // After arming: `quiet` = the kernel counted no hit on the slot since just before arming and
-  // until after this call's read. Then the value read here is the one at arming time and becomes
-  // the confirmed shadow — unless a hit handler got there first.
-  void confirm_shadow(int index, const core::Chunk& chunk, bool via_kernel,
-                      const std::function<bool()>& quiet) noexcept;
+  // After arming: reads the chunk again; if the bytes are those refresh_shadow() read before
+  // arming and no hit handler took the shadow meanwhile (its state is still tentative: the
+  // handler is the library's evidence of a hit, see core/value_shadow.hpp), the value is the
+  // one at arming time and becomes the confirmed shadow. The handler of a hit that races this
+  // call wins the compare-and-swap.
+  void confirm_shadow(int index, const core::Chunk& chunk, bool via_kernel) noexcept;
   // Handler side: the old value and whether it is exact; installs `new_value`.
   static std::uint64_t swap_shadow(Slot& slot, std::uint64_t new_value, bool& old_known) noexcept;
 

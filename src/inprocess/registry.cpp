@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <string>
 
+#include "core/sig_data.hpp"
 #include "core/split.hpp"
+#include "core/value_filter.hpp"
 #include "inprocess/sigtrap.hpp"
 #include "perf/capabilities.hpp"
 #include "perf/cpus.hpp"
@@ -22,24 +24,31 @@ std::string hex(std::uintptr_t v) {
   return buf;
 }
 
-// The plan uses the architecture's slot count, not the start-up probe: the probe sees what is
-// free at that moment (a CPU-wide event of another tool lowers it for a while), and the kernel
-// stays the final judge — its ENOSPC rolls the change back and is explained.
-std::vector<unsigned> slots_per_thread_for(const core::ArchInfo& arch) {
-  if (arch.mixed_pool) return {arch.data_slots};
-  return {arch.inst_slots, arch.data_slots};
-}
-
 // Kernel counting (no signal) is enough when no callback wants the hit and no value filter
 // has to look at it.
 bool counts_in_kernel(const WatchOptions& o) {
-  return !o.callback && (o.access == Access::write || o.access == Access::read_write ||
-                         o.access == Access::exec);
+  const core::ValueFilter filter = core::value_filter_for(o.access);
+  return !o.callback && (filter == core::ValueFilter::every || filter == core::ValueFilter::no_value);
+}
+
+// The access kinds whose hits carry values in the library: those with a value filter, and w.
+bool reads_values(Access a) {
+  return a == Access::write || core::value_filter_for(a) == core::ValueFilter::changed ||
+         core::value_filter_for(a) == core::ValueFilter::unchanged;
 }
 
 bool reads_via_kernel(core::HwType type) {
   return type == core::HwType::read_write || type == core::HwType::read;
 }
+
+}  // namespace
+
+std::uint64_t sig_data_of(int slot, std::uint32_t generation) noexcept {
+  return core::encode_sig_data(
+      {core::SigDataOwner::library, generation, static_cast<std::uint16_t>(slot)});
+}
+
+namespace {
 
 std::vector<int> distinct(std::vector<int> v) {
   std::sort(v.begin(), v.end());
@@ -57,7 +66,10 @@ Registry& Registry::instance() {
 
 Registry::Registry()
     : arch_(core::host_arch()),
-      table_(arch_, DispatchTable::kCapacity, slots_per_thread_for(arch_)),
+      // The architecture's slot count, not the start-up probe: the probe sees what is free at
+      // that moment (a CPU-wide event of another tool lowers it for a while), and the kernel
+      // stays the final judge — its ENOSPC rolls the change back and is explained.
+      table_(arch_, DispatchTable::kCapacity, core::slots_per_pool(arch_)),
       admission_(arch_, perf::possible_cpus()) {}
 
 Registry::WatchRecord& Registry::find(std::uint64_t id) const {
@@ -131,7 +143,7 @@ perf::BreakpointAttr Registry::attr_for(int slot) const {
   a.sigtrap = key.sigtrap;
   // Watches end with exec (new address space); sigtrap requires it anyway.
   a.remove_on_exec = true;
-  a.sig_data = make_sig_data(slot, hw_[slot].generation);
+  a.sig_data = sig_data_of(slot, hw_[slot].generation);
   // Only a CPU-wide watch may name a kernel address; it must then count kernel-mode hits.
   a.exclude_kernel = !(key.cpu_wide && key.chunk.addr >= core::user_address_limit(arch_));
   return a;
@@ -150,20 +162,17 @@ void Registry::publish_slot(int slot) {
   for (const auto& [id, rec] : watches_) {
     if (std::find(rec->slots.begin(), rec->slots.end(), slot) == rec->slots.end()) continue;
     d->subscribers.push_back({id, rec->request.access, &rec->callback, &rec->enabled, &rec->hits});
-    Access a = rec->request.access;
-    if (a == Access::write || a == Access::modify || a == Access::read) d->needs_values = true;
+    if (reads_values(rec->request.access)) d->needs_values = true;
   }
   dispatch_table().publish(slot, std::move(d));
 }
 
 bool Registry::slot_needs_values(int slot) const {
   if (!table_.key(slot).sigtrap) return false;  // counted in the kernel: no values reported
-  for (const auto& [id, rec] : watches_) {
-    Access a = rec->request.access;
-    if ((a == Access::write || a == Access::modify || a == Access::read) &&
+  for (const auto& [id, rec] : watches_)
+    if (reads_values(rec->request.access) &&
         std::find(rec->slots.begin(), rec->slots.end(), slot) != rec->slots.end())
       return true;
-  }
   return false;
 }
 
@@ -178,23 +187,21 @@ std::int64_t Registry::slot_count(int slot) const {
   return total;
 }
 
-std::int64_t Registry::begin_shadow(int slot) {
-  if (!slot_needs_values(slot)) return -1;  // read_write, exec, counting: no values to report
+bool Registry::begin_shadow(int slot) {
+  if (!slot_needs_values(slot)) return false;  // read_write, exec, counting: no values to report
   // Only the arming thread writes a this-thread watch's bytes under watch, and it is busy here:
   // the value read now is final. Otherwise another thread may write between this read and the
   // arming, so the value stays tentative until finish_shadow() confirms it.
-  bool race = may_race(slot);
-  std::int64_t before = race ? slot_count(slot) : -1;
+  const bool race = may_race(slot);
   const core::Chunk& chunk = table_.key(slot).chunk;
   dispatch_table().refresh_shadow(slot, chunk, reads_via_kernel(chunk.type), !race);
-  return before;
+  return race;
 }
 
-void Registry::finish_shadow(int slot, std::int64_t count_before) {
-  if (count_before < 0) return;
+void Registry::finish_shadow(int slot, bool confirm) {
+  if (!confirm) return;
   const core::Chunk& chunk = table_.key(slot).chunk;
-  dispatch_table().confirm_shadow(slot, chunk, reads_via_kernel(chunk.type),
-                                  [&] { return slot_count(slot) == count_before; });
+  dispatch_table().confirm_shadow(slot, chunk, reads_via_kernel(chunk.type));
 }
 
 void Registry::sync_hw_state(int slot) {
@@ -213,7 +220,7 @@ void Registry::sync_hw_state(int slot) {
     active_.lower(static_cast<unsigned>(slot));  // only once nothing can fire any more
     return;
   }
-  std::int64_t count_before = begin_shadow(slot);
+  const bool confirm = begin_shadow(slot);
   active_.raise(static_cast<unsigned>(slot));  // before anything can fire
   for (std::size_t i = 0; i < hw.threads.events.size(); ++i) {
     int rc = hw.threads.events[i].enable();
@@ -226,7 +233,7 @@ void Registry::sync_hw_state(int slot) {
     }
   }
   hw.hw_enabled = true;
-  finish_shadow(slot, count_before);
+  finish_shadow(slot, confirm);
 }
 
 void Registry::attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys) {
@@ -283,9 +290,9 @@ void Registry::open_slot(int slot, const WatchRecord& rec, std::size_t not_yet_o
   bool enable = rec.enabled.load();
   perf::BreakpointAttr a = attr_for(slot);
   a.disabled = !enable;
-  std::int64_t count_before = -1;
+  bool confirm = false;
   if (enable) {
-    count_before = begin_shadow(slot);  // no events yet: the count starts at 0
+    confirm = begin_shadow(slot);
     active_.raise(static_cast<unsigned>(slot));  // before the first event can fire
   }
   // For ENOSPC messages: hwbp's slots on that thread are the committed ones already open.
@@ -300,7 +307,7 @@ void Registry::open_slot(int slot, const WatchRecord& rec, std::size_t not_yet_o
     throw;
   }
   hw_[slot].hw_enabled = enable;
-  if (enable) finish_shadow(slot, count_before == -1 ? -1 : 0);
+  if (enable) finish_shadow(slot, confirm);
 }
 
 void Registry::detach(WatchRecord& rec) noexcept {
@@ -451,14 +458,14 @@ bool Registry::try_retarget_in_place(WatchRecord& rec, const std::vector<core::S
     int slot = rec.slots[i];
     table_.rekey(slot, key);
     hw_[slot].generation = next_generation_++;  // a signal from the old chunk is now stale
-    std::int64_t count_before = begin_shadow(slot);
+    const bool confirm = begin_shadow(slot);
     publish_slot(slot);
     perf::BreakpointAttr a = attr_for(slot);
     for (std::size_t e = 0; e < hw_[slot].threads.events.size(); ++e) {
       int rc = hw_[slot].threads.events[e].modify(a);
       if (rc < 0) return rc;
     }
-    if (hw_[slot].hw_enabled) finish_shadow(slot, count_before);
+    if (hw_[slot].hw_enabled) finish_shadow(slot, confirm);
     return 0;
   };
   for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -519,23 +526,12 @@ std::uint64_t Registry::hits(std::uint64_t id) const {
 
 void Registry::update_armed(WatchRecord& rec) {
   bool armed_now = rec.enabled.load() && !rec.slots.empty();
-  if (armed_now == rec.armed) return;
-  Clock::time_point now = Clock::now();
-  if (armed_now)
-    rec.armed_since = now;
-  else
-    rec.armed_total += now - rec.armed_since;
-  rec.armed = armed_now;
+  if (armed_now != rec.coverage.armed()) rec.coverage.set_armed(armed_now, Clock::now());
 }
 
 double Registry::coverage(std::uint64_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  const WatchRecord& rec = find(id);
-  Clock::time_point now = Clock::now();
-  Clock::duration armed = rec.armed_total + (rec.armed ? now - rec.armed_since : Clock::duration{0});
-  Clock::duration elapsed = now - rec.created;
-  if (elapsed.count() <= 0) return rec.armed ? 1.0 : 0.0;
-  return std::min(1.0, std::chrono::duration<double>(armed) / std::chrono::duration<double>(elapsed));
+  return find(id).coverage.coverage(Clock::now());
 }
 
 core::WatchRequest Registry::request(std::uint64_t id) const {

@@ -16,6 +16,7 @@
 
 #include "core/active.hpp"
 #include "core/arch.hpp"
+#include "core/coverage_clock.hpp"
 #include "core/request.hpp"
 #include "core/slot_table.hpp"
 #include "hwbp/hwbp.hpp"
@@ -24,6 +25,9 @@
 #include "inprocess/dispatch.hpp"
 
 namespace hwbp::inprocess {
+
+// sig_data of the library's events: core/sig_data.hpp with the library's owner tag.
+std::uint64_t sig_data_of(int slot, std::uint32_t generation) noexcept;
 
 class Registry {
  public:
@@ -55,12 +59,14 @@ class Registry {
     // Flexible watches: the chunk keys to schedule into rotation slots (slots empty = parked).
     bool flexible = false;
     std::vector<core::SlotKey> keys;
-    // Coverage bookkeeping: time armed (enabled and holding slots) since `created`.
-    Clock::time_point created = Clock::now();
-    Clock::duration armed_total{0};
-    Clock::time_point armed_since{};
-    bool armed = false;
+    // Time armed (enabled and holding slots) out of the time since arming.
+    core::CoverageClock coverage = watched_from(Clock::now());
   };
+  static core::CoverageClock watched_from(Clock::time_point now) {
+    core::CoverageClock c;
+    c.set_watched(true, now);
+    return c;
+  }
   // Slots held by the rotator for one target, and the flexible watches taking turns on them.
   struct RotationPool {
     Target target;
@@ -96,8 +102,10 @@ class Registry {
   bool slot_needs_values(int slot) const;
   bool may_race(int slot) const;
   std::int64_t slot_count(int slot) const;
-  std::int64_t begin_shadow(int slot);
-  void finish_shadow(int slot, std::int64_t count_before);
+  // The value shadow around arming a slot (core/value_shadow.hpp): read before, confirmed after.
+  // begin_shadow() returns whether finish_shadow() has to confirm (another thread may write).
+  bool begin_shadow(int slot);
+  void finish_shadow(int slot, bool confirm);
   perf::BreakpointAttr attr_for(int slot) const;
   unsigned slots_on_thread(pid_t tid) const;
   void update_armed(WatchRecord& rec);

@@ -1,12 +1,15 @@
 // Flexible watches: more watches than slots. The rotator holds the slots that pinned watches
 // leave free (per target) and lets the flexible watches take turns on them, one time slice each,
 // moving each slot in place with PERF_EVENT_IOC_MODIFY_ATTRIBUTES (no close/reopen, inherited
-// copies follow). A watch's chunks are scheduled together, so a hit while it is armed is exact;
+// copies follow). The decisions (which watches take the next turn, how large the pool should be,
+// where a parked slot points) are core/rotation.hpp's, shared with the CLI; this file does the
+// moving. A watch's chunks are scheduled together, so a hit while it is armed is exact;
 // coverage() records how much of the time that was.
 #include <algorithm>
 #include <cerrno>
 #include <thread>
 
+#include "core/rotation.hpp"
 #include "inprocess/registry.hpp"
 #include "perf/errors.hpp"
 
@@ -17,11 +20,17 @@ std::uint64_t target_key(const Target& t) {
   return t.kind == Target::Kind::process ? core::kProcessTarget : static_cast<std::uint64_t>(t.tid);
 }
 
+// Slots each watch of the pool needs, in rotation order.
+template <class WatchMap>
+std::vector<std::size_t> sizes_of(const std::vector<std::uint64_t>& ids, const WatchMap& w) {
+  std::vector<std::size_t> sizes;
+  for (std::uint64_t id : ids) sizes.push_back(w.at(id)->keys.size());
+  return sizes;
+}
+
 template <class WatchMap>
 std::size_t total_chunks(const std::vector<std::uint64_t>& ids, const WatchMap& w) {
-  std::size_t n = 0;
-  for (std::uint64_t id : ids) n += w.at(id)->keys.size();
-  return n;
+  return core::pool_slots_wanted(sizes_of(ids, w));
 }
 
 }  // namespace
@@ -37,7 +46,7 @@ Registry::RotationPool& Registry::pool_for(const Target& target) {
 bool Registry::grow_pool(RotationPool& pool, std::size_t want) {
   while (pool.slots.size() < want) {
     core::SlotKey key;
-    key.chunk = {0, 1, core::HwType::write};  // placeholder until a watch is scheduled in
+    key.chunk = core::kParkedChunk;  // until a watch is scheduled in
     key.target = target_key(pool.target);
     key.rotation = next_rotation_id_++;
     std::vector<core::SlotKey> keys{key};
@@ -47,14 +56,13 @@ bool Registry::grow_pool(RotationPool& pool, std::size_t want) {
     if (admission_.admit(slot, key)) return false;
     std::uint32_t generation = next_generation_++;
     perf::BreakpointAttr a;
-    // An unmapped user address: nothing can hit it while the slot is parked.
-    a.addr = 0x1000;
-    a.len = 1;
-    a.type = core::HwType::write;
+    a.addr = core::kParkedChunk.addr;  // nothing can hit it while the slot is parked
+    a.len = core::kParkedChunk.len;
+    a.type = core::kParkedChunk.type;
     a.disabled = true;
     a.sigtrap = true;
     a.remove_on_exec = true;
-    a.sig_data = make_sig_data(slot, generation);
+    a.sig_data = sig_data_of(slot, generation);
     ThreadEvents events;
     try {
       events = open_on_target(a, pool.target, [&](pid_t tid) { return slots_on_thread(tid); });
@@ -138,29 +146,16 @@ void Registry::unschedule(WatchRecord& rec) noexcept {
 
 // One time slice: the next watches in round-robin order that fit take the pool's slots.
 void Registry::rotate(RotationPool& pool) noexcept {
-  if (pool.order.empty() || pool.slots.empty()) return;
-  std::size_t n = pool.order.size();
-  bool all_fit = total_chunks(pool.order, watches_) <= pool.slots.size();
-  std::vector<std::uint64_t> chosen;
-  std::size_t used = 0;
-  for (std::size_t k = 0; k < n; ++k) {
-    WatchRecord& rec = *watches_.at(pool.order[(pool.cursor + k) % n]);
-    if (used + rec.keys.size() > pool.slots.size()) break;
-    chosen.push_back(rec.id);
-    used += rec.keys.size();
-  }
-  if (chosen.empty()) {  // the next watch is larger than the pool: skip it this turn
-    pool.cursor = (pool.cursor + 1) % n;
-    return;
-  }
-  bool already = std::all_of(chosen.begin(), chosen.end(),
-                             [&](std::uint64_t id) { return !watches_.at(id)->slots.empty(); });
-  if (all_fit && already) return;  // everything is armed: nothing to rotate
-  pool.cursor = (pool.cursor + chosen.size()) % n;
+  std::vector<bool> armed;
+  for (std::uint64_t id : pool.order) armed.push_back(!watches_.at(id)->slots.empty());
+  const core::TurnPlan turn =
+      core::plan_turn(sizes_of(pool.order, watches_), armed, pool.cursor, pool.slots.size());
+  pool.cursor = turn.cursor;
+  if (!turn.changes) return;
   for (std::uint64_t id : pool.order) unschedule(*watches_.at(id));
   std::size_t next = 0;
-  for (std::uint64_t id : chosen) {
-    WatchRecord& rec = *watches_.at(id);
+  for (std::size_t pos : turn.armed) {
+    WatchRecord& rec = *watches_.at(pool.order[pos]);
     std::vector<int> slots(pool.slots.begin() + static_cast<long>(next),
                            pool.slots.begin() + static_cast<long>(next + rec.keys.size()));
     next += rec.keys.size();

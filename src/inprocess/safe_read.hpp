@@ -1,6 +1,7 @@
 // Reading watched bytes from normal (non-handler) context without ever crashing on an address
-// that is not mapped or not readable — and without paying a process_vm_readv (~2.5 us in these
-// VMs, as much as the modify ioctl itself) on every enable or re-target.
+// that is not mapped or not readable — and without paying a syscall on every enable or
+// re-target where that can be avoided (a syscall costs as much as a third of the modify ioctl
+// itself in these VMs).
 #pragma once
 
 #include <cstdint>

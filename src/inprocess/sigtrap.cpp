@@ -12,13 +12,13 @@
 #include <cstddef>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
+#include "core/sig_data.hpp"
+#include "inprocess/acceptance.hpp"
 #include "inprocess/dispatch.hpp"
+#include "perf/sigtrap_info.hpp"
 #include "perf/threads.hpp"
-
-#ifndef TRAP_PERF
-#define TRAP_PERF 6
-#endif
 
 extern "C" int __sigaction(int, const struct sigaction*, struct sigaction*);
 
@@ -64,52 +64,37 @@ std::uintptr_t trap_ip(void* uc) noexcept {
 #endif
 }
 
-void deliver(SlotDispatch& d, DispatchTable::Slot& slot, const siginfo_t* si, void* uc,
-             const PerfTrapInfo& info) {
+void deliver(SlotDispatch& d, DispatchTable::Slot& slot, const perf::PerfTrap& trap, void* uc) {
   Hit hit;
   hit.tid = cached_tid();
   hit.addr = d.chunk.addr;
   hit.len = d.chunk.len;
   hit.ip = trap_ip(uc);
-  hit.async = (info.flags & kTrapPerfFlagAsync) != 0;
+  hit.async = trap.async();
   hit.context = uc;
-  (void)si;
+  AccessValues values;
   if (d.needs_values) {
-    hit.new_value = load_chunk(d.chunk.addr, d.chunk.len, d.read_via_kernel);
-    hit.old_value = DispatchTable::swap_shadow(slot, hit.new_value, hit.old_known);
+    values.read = true;
+    values.new_value = load_chunk(d.chunk.addr, d.chunk.len, d.read_via_kernel);
+    values.old_value = DispatchTable::swap_shadow(slot, values.new_value, values.old_known);
   }
-  for (const Subscriber& s : d.subscribers) {
-    if (!s.enabled->load(std::memory_order_relaxed)) continue;
-    if (d.needs_values && !should_deliver(s.access, hit.old_known, hit.old_value, hit.new_value))
-      continue;
-    s.hits->fetch_add(1, std::memory_order_relaxed);
-    if (s.callback != nullptr && *s.callback) {
-      hit.watch_id = s.watch_id;
-      hit.access = s.access;
-      hit.has_values = d.needs_values && s.access != Access::read_write && s.access != Access::exec;
-      (*s.callback)(hit);
-    }
-  }
+  deliver_to_subscribers(d.subscribers, hit, values);
 }
 
 // Returns false when the trap is not one of ours (another in-process sigtrap user).
-bool handle_perf_trap(const siginfo_t* si, void* uc) {
-  PerfTrapInfo info = perf_trap_info(si);
-  int index = 0;
-  std::uint32_t generation = 0;
-  if (info.type != PERF_TYPE_BREAKPOINT || !parse_sig_data(info.data, index, generation))
-    return false;
+bool handle_perf_trap(const perf::PerfTrap& trap, void* uc) {
+  const auto tag = core::decode_sig_data(trap.data, core::SigDataOwner::library);
+  if (trap.type != PERF_TYPE_BREAKPOINT || !tag || tag->slot >= DispatchTable::kCapacity) return false;
   DispatchTable& table = dispatch_table();
   table.enter();
-  DispatchTable::Slot& slot = table.slot(index);
+  DispatchTable::Slot& slot = table.slot(tag->slot);
   SlotDispatch* d = slot.dispatch.load(std::memory_order_seq_cst);
   // A missing or newer dispatch means the signal outlived its slot: ours, but nothing to report.
   // si_addr is the breakpoint address at trap time while si_perf_data is read when the signal
   // is sent (perf_sigtrap()), so a slot moved in between carries the new tag: the address
   // tells the stale signal apart.
-  if (d != nullptr && d->generation == generation &&
-      reinterpret_cast<std::uintptr_t>(si->si_addr) == d->chunk.addr)
-    deliver(*d, slot, si, uc, info);
+  if (d != nullptr && d->generation == tag->generation && trap.addr == d->chunk.addr)
+    deliver(*d, slot, trap, uc);
   table.leave();
   return true;
 }
@@ -127,7 +112,7 @@ void chain(int sig, siginfo_t* si, void* uc) {
   }
   // Never let a perf trap kill the process (a late signal of a closed event, or another
   // library's). Any other SIGTRAP gets the default action the program would have had.
-  if (si->si_code == TRAP_PERF) return;
+  if (si->si_code == perf::kTrapPerf) return;
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   real_sigaction()(SIGTRAP, &dfl, nullptr);
@@ -136,11 +121,13 @@ void chain(int sig, siginfo_t* si, void* uc) {
 
 extern "C" void hwbp_sigtrap_handler(int sig, siginfo_t* si, void* uc) {
   int saved_errno = errno;
-  if (si->si_code != TRAP_PERF && hwbp_page_sigtrap != nullptr && hwbp_page_sigtrap(si, uc)) {
+  const std::optional<perf::PerfTrap> trap = perf::perf_trap(*si);
+  // The page engine's single steps (TF) are its own SIGTRAPs, never perf ones.
+  if (!trap && hwbp_page_sigtrap != nullptr && hwbp_page_sigtrap(si, uc)) {
     errno = saved_errno;
     return;
   }
-  if (!(si->si_code == TRAP_PERF && handle_perf_trap(si, uc))) chain(sig, si, uc);
+  if (!(trap && handle_perf_trap(*trap, uc))) chain(sig, si, uc);
   errno = saved_errno;
 }
 
@@ -153,17 +140,6 @@ int sigtrap_sigaction(const struct sigaction* act, struct sigaction* oldact) {
 }
 
 }  // namespace
-
-PerfTrapInfo perf_trap_info(const siginfo_t* si) noexcept {
-  static_assert(sizeof(siginfo_t) == 128);
-  static_assert(offsetof(siginfo_t, si_addr) == 16);
-  const auto* raw = reinterpret_cast<const unsigned char*>(si);
-  PerfTrapInfo info{};
-  std::memcpy(&info.data, raw + 24, sizeof info.data);
-  std::memcpy(&info.type, raw + 32, sizeof info.type);
-  std::memcpy(&info.flags, raw + 36, sizeof info.flags);
-  return info;
-}
 
 void install_sigtrap_handler() {
   if (g_installed.load(std::memory_order_acquire)) return;
@@ -184,11 +160,6 @@ void install_sigtrap_handler() {
 }
 
 bool sigtrap_handler_installed() noexcept { return g_installed.load(std::memory_order_acquire); }
-
-struct sigaction chained_sigtrap_action() noexcept {
-  std::lock_guard<std::mutex> lock(g_install_mutex);
-  return g_chained;
-}
 
 }  // namespace hwbp::inprocess
 

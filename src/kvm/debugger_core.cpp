@@ -358,7 +358,7 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
       if (!plan.plan) throw no_slots();
       table.commit(*plan.plan, key_span);
       w.hw.count = static_cast<std::uint8_t>(chunks.size());
-      w.hw.shadow_valid = data;
+      bool read_ok = data;
       for (std::size_t k = 0; k < chunks.size(); ++k) {
         const core::Chunk& c = chunks[k];
         const Translation t = d.walk(ref, c.addr);
@@ -371,8 +371,11 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
         if (data && bytes)
           std::memcpy(w.hw.shadow.data() + (c.addr - s.addr), bytes, c.len);
         else
-          w.hw.shadow_valid = false;
+          read_ok = false;
       }
+      // The core's confirmation rule: no store can race this read, since every vCPU is stopped
+      // (require_stopped above) and only guest stores reach a debug register.
+      w.hw.shadow_state = core::shadow_state(core::ShadowEvidence{.read_ok = read_ok, .race_possible = false});
     } else if (engine == Engine::write_trap) {
       for (const TrapPiece& p : pieces) {
         const RamRegion* r = d.ram->region_of(p.gpa, p.len);

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <span>
 
+#include "core/value_filter.hpp"
 #include "kvm/debugger_state.hpp"
 #include "kvm/exit_decoder.hpp"
 
@@ -16,14 +19,14 @@ namespace {
 constexpr std::uint64_t kSyncedRegs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 constexpr std::uint8_t kInt3 = 0xcc;
 
-// x86 has neither a modify nor a read debug register: both filter write / read-write hits by
-// comparing the bytes (unknown bytes pass: a hit is never dropped on a guess).
-// TODO(engine merge): core::passes_value_filter(access, core::compare_values(...)).
-bool passes_value_filter(Access access, bool known, bool changed) {
-  if (!known) return true;
-  if (access == Access::modify) return changed;
-  if (access == Access::read) return !changed;
-  return true;
+// Does a hardware data hit reach its watch? x86 has neither a modify nor a read debug register:
+// both filter write / read-write hits by comparing the bytes, by the one value filter of every
+// engine (core/value_filter.hpp). Unknown old bytes pass: a hit is never dropped on a guess.
+bool passes_value_filter(const Event& e) {
+  const std::span<const std::uint8_t> new_bytes(e.new_bytes.data(), e.len);
+  std::optional<std::span<const std::uint8_t>> old_bytes;
+  if (e.has_values) old_bytes.emplace(e.old_bytes.data(), e.len);
+  return core::passes_value_filter(e.access, core::compare_values(old_bytes, new_bytes));
 }
 
 }  // namespace
@@ -244,12 +247,11 @@ void GuestDebugger::Impl::report_data_hit(unsigned index, VcpuState& v, Watch& w
   e.guest_phys = t.guest_phys.value_or(0);
   const bool read_new = t.guest_phys && ram->read_physical(*t.guest_phys, e.new_bytes.data(), c.len);
   const std::size_t offset = c.addr - w.spec.addr;
-  const bool known = read_new && w.hw.shadow_valid;
+  const bool known = read_new && w.hw.shadow_confirmed();
   if (known) std::memcpy(e.old_bytes.data(), w.hw.shadow.data() + offset, c.len);
-  const bool changed = known && std::memcmp(e.old_bytes.data(), e.new_bytes.data(), c.len) != 0;
   e.has_values = known;
-  if (read_new && w.hw.shadow_valid) std::memcpy(w.hw.shadow.data() + offset, e.new_bytes.data(), c.len);
-  if (passes_value_filter(w.spec.access, known, changed)) v.events.push_back(e);
+  if (read_new && w.hw.shadow_confirmed()) std::memcpy(w.hw.shadow.data() + offset, e.new_bytes.data(), c.len);
+  if (passes_value_filter(e)) v.events.push_back(e);
 }
 
 bool GuestDebugger::Impl::decode_mmio(unsigned index, VcpuState& v) {
@@ -304,10 +306,9 @@ bool GuestDebugger::Impl::decode_mmio(unsigned index, VcpuState& v) {
       for (std::uint64_t b = std::max(g, s_begin); b < std::min(g + c.len, s_end); ++b)
         e.old_bytes[b - g] = store->old_bytes[b - s_begin];
       e.has_values = true;
-      const bool changed = std::memcmp(e.old_bytes.data(), e.new_bytes.data(), c.len) != 0;
-      if (w.hw.shadow_valid)
+      if (w.hw.shadow_confirmed())
         std::memcpy(w.hw.shadow.data() + (c.addr - w.spec.addr), e.new_bytes.data(), c.len);
-      if (passes_value_filter(w.spec.access, true, changed)) v.events.push_back(e);
+      if (passes_value_filter(e)) v.events.push_back(e);
     }
   }
   return true;

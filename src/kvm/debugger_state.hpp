@@ -14,6 +14,7 @@
 
 #include "core/arch.hpp"
 #include "core/slot_table.hpp"
+#include "core/value_shadow.hpp"
 #include "hwbp/kvm.hpp"
 #include "kvm/debug_state.hpp"
 #include "kvm/guest_ram.hpp"
@@ -32,7 +33,8 @@ struct HardwareWatch {
   std::array<int, kDebugRegisters> slots{};
   std::array<std::uint64_t, kDebugRegisters> chunk_gpa{};  // where each chunk is in guest RAM (0: unknown)
   std::array<std::uint8_t, kMaxHardwareBytes> shadow{};    // the watched bytes as the last hit left them
-  bool shadow_valid = false;
+  core::ShadowState shadow_state = core::ShadowState::invalid;  // core/value_shadow.hpp's rule
+  bool shadow_confirmed() const { return shadow_state == core::ShadowState::confirmed; }
   std::span<const int> used_slots() const { return {slots.data(), count}; }
 };
 

@@ -1,5 +1,6 @@
-// errno -> hwbp::Error. The kernel says little (one errno for many causes, see
-// perf-breakpoint-api.md section 3), so each message combines the errno with what the library
+// errno -> hwbp::Error. The kernel says little (one errno for many causes: perf_event_open(2),
+// ERRORS; kernel/events/core.c perf_event_open, kernel/events/hw_breakpoint.c and
+// arch/x86/kernel/hw_breakpoint.c arch_build_bp_info), so each message combines the errno with what the library
 // knew about the request (OpenContext) to name the likely cause and the fix in one line.
 #include "perf/errors.hpp"
 
@@ -96,7 +97,7 @@ constexpr std::uintptr_t kUserLimit =
     std::uintptr_t{1} << 48;
 #endif
 
-// The kernel's EINVAL has a dozen causes (api doc section 3); re-check the attr against the
+// The kernel's EINVAL has a dozen causes (perf_event_open(2)); re-check the attr against the
 // rules in the order the kernel applies them and name the first one broken.
 std::string invalid_field(const OpenContext& ctx) {
   if (ctx.pid == -1 && ctx.cpu == -1) return "pid -1 needs a CPU number (pid = cpu = -1 is invalid)";

@@ -1,4 +1,4 @@
-// One PERF_TYPE_BREAKPOINT event = one fd. See perf-breakpoint-api.md sections 1, 2 and 4.
+// One PERF_TYPE_BREAKPOINT event = one fd (include/uapi/linux/perf_event.h, perf_event_open(2)).
 #include "perf/event.hpp"
 
 #include <linux/hw_breakpoint.h>

@@ -1,7 +1,8 @@
 #include "perf/thread_coverage.hpp"
 
 #include <cerrno>
-#include <set>
+#include <algorithm>
+#include <iterator>
 #include <string>
 
 #include "perf/capabilities.hpp"
@@ -61,20 +62,24 @@ ThreadEvents open_on_process(const BreakpointAttr& base, pid_t pid, const SlotsH
   attr.inherit = true;
   attr.inherit_thread = capabilities().inherit_thread;
   ThreadEvents out;
-  std::set<pid_t> seen;
+  std::vector<pid_t> seen;  // sorted: list_threads() returns sorted ids
   for (int scan = 0; scan < kMaxScans; ++scan) {
-    bool found_new = false;
-    for (pid_t tid : list_threads(pid)) {
-      if (!seen.insert(tid).second) continue;
-      found_new = true;
-      open_one(attr, tid, out, held);
-    }
-    if (!found_new) {
+    const std::vector<pid_t> tids = list_threads(pid);
+    std::vector<pid_t> fresh;
+    std::set_difference(tids.begin(), tids.end(), seen.begin(), seen.end(), std::back_inserter(fresh));
+    if (fresh.empty()) {
       if (seen.empty())
         throw Error(Errc::no_such_thread,
                     "process " + std::to_string(pid) + " has no threads left (it exited)", ESRCH);
       return out;
     }
+    out.events.reserve(out.events.size() + fresh.size());
+    out.tids.reserve(out.tids.size() + fresh.size());
+    for (pid_t tid : fresh) open_one(attr, tid, out, held);
+    std::vector<pid_t> merged;
+    merged.reserve(seen.size() + fresh.size());
+    std::merge(seen.begin(), seen.end(), fresh.begin(), fresh.end(), std::back_inserter(merged));
+    seen = std::move(merged);
   }
   throw Error(Errc::system,
               "threads kept appearing through " + std::to_string(kMaxScans) +

@@ -1,6 +1,7 @@
 // Realises one breakpoint on the threads it must cover: one perf event per thread (or per CPU).
 //
-// A whole process follows perf-breakpoint-api.md section 7: list /proc/PID/task, open an
+// A whole process is covered the way perf covers `-p PID` (tools/perf/util/thread_map.c: one
+// event per thread listed in /proc/PID/task), with inheritance for later threads: list it, open an
 // inherited (inherit + inherit_thread) event per thread, re-scan until a scan finds no new
 // thread (closing the race with threads created meanwhile); threads created later get the
 // kernel's inherited copy at clone. All or nothing: on any failure everything opened is closed

@@ -1,4 +1,5 @@
-// /proc/<pid>/task enumeration (perf-breakpoint-api.md section 7: the thread-coverage recipe).
+// /proc/<pid>/task enumeration: the threads of a process, as perf lists them for `perf record
+// -p PID` (tools/perf/util/thread_map.c, thread_map__new_by_pid).
 #include "perf/threads.hpp"
 
 #include <dirent.h>

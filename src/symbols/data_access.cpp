@@ -7,13 +7,13 @@ namespace {
 
 // RegisterFile::gpr order (DWARF) -> decode::Registers (x86 encoding order).
 decode::Registers to_decode(const RegisterFile& regs) {
-  static constexpr decode::Gpr kDwarf[16] = {decode::rax, decode::rdx, decode::rcx, decode::rbx,
-                                             decode::rsi, decode::rdi, decode::rbp, decode::rsp,
-                                             decode::r8,  decode::r9,  decode::r10, decode::r11,
-                                             decode::r12, decode::r13, decode::r14, decode::r15};
+  static constexpr decode::Gpr kDwarf[kDwarfRip] = {decode::rax, decode::rdx, decode::rcx, decode::rbx,
+                                                    decode::rsi, decode::rdi, decode::rbp, decode::rsp,
+                                                    decode::r8,  decode::r9,  decode::r10, decode::r11,
+                                                    decode::r12, decode::r13, decode::r14, decode::r15};
   decode::Registers out;
-  for (int i = 0; i < 16; ++i) out.gpr[kDwarf[i]] = regs.gpr[std::size_t(i)];
-  out.rip = regs.gpr[16];
+  for (int i = 0; i < kDwarfRip; ++i) out.gpr[kDwarf[i]] = regs.gpr[std::size_t(i)];
+  out.rip = regs.gpr[kDwarfRip];
   out.fs_base = regs.fs_base.value_or(0);
   out.gs_base = regs.gs_base.value_or(0);
   return out;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <vector>
 
+#include "symbols/dwarf_registers.hpp"
 #include "symbols/instruction_decoder.hpp"
 
 namespace hwbp::symbols {
@@ -22,7 +23,7 @@ namespace hwbp::symbols {
 // The general registers after the instruction: rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip, the
 // DWARF order of BPF records and of libdwfl; and the fs/gs bases when known.
 struct RegisterFile {
-  std::array<std::uint64_t, 17> gpr{};
+  std::array<std::uint64_t, kDwarfRegisters> gpr{};
   std::optional<std::uint64_t> fs_base, gs_base;
 };
 

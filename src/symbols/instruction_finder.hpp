@@ -1,5 +1,6 @@
 // Which instruction made a data access? x86 reports a data watchpoint hit as a trap: the IP is
-// the *next* instruction (x86-debug-registers.md section 5). Instruction lengths vary (1-15
+// the *next* instruction (Intel SDM vol. 3, "Data Memory and I/O Breakpoint Exception
+// Conditions": data breakpoints are traps). Instruction lengths vary (1-15
 // bytes), so the accessing instruction is found by decoding forward from a known boundary, the
 // start of the enclosing function (from the symbol table), until an instruction ends at the IP.
 //

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "symbols/dwarf_registers.hpp"
 #include "symbols/process_image.hpp"
 #include "symbols/unwinder.hpp"
 
@@ -23,15 +24,12 @@ namespace hwbp::symbols {
 //   rax rdx rcx rbx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 rip
 struct StackSnapshot {
   pid_t tid = 0;
-  std::array<std::uint64_t, 17> regs{};
-  std::uint64_t stack_start = 0;        // address of bytes[0] (normally regs[7] = rsp)
+  std::array<std::uint64_t, kDwarfRegisters> regs{};
+  std::uint64_t stack_start = 0;        // address of bytes[0] (normally regs[kDwarfRsp])
   const std::uint8_t* bytes = nullptr;  // the copied stack, not owned
   std::size_t size = 0;
 };
 
-// DWARF register numbers of the two registers the caller is most likely to fill by hand.
-inline constexpr int kDwarfRsp = 7;
-inline constexpr int kDwarfRip = 16;
 
 // Frames innermost first: frame 0 is regs[rip] (is_return_address = false). Memory reads inside
 // [stack_start, stack_start + size) come from the copy; reads inside a module's mapping (code,

@@ -24,7 +24,6 @@ struct SourceLocation {
   // file:line is a line of inlined[0].function, while `function` is the outer ELF symbol.
   std::vector<InlinedCall> inlined;
 
-  bool has_line() const { return !file.empty() && line > 0; }
 };
 
 class SourceLocator {

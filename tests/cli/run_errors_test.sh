@@ -31,9 +31,10 @@ expect_error "choose one of" "$HWBP" run --json --count --watch counter -- "$PRO
 sleep 0 & dead=$!; wait $dead
 expect_error "process $dead does not exist" "$HWBP" attach -p $dead --watch counter
 # Unknown name in a running process: hwbp detaches, the process is unharmed.
-# Long enough to outlive hwbp's start-up under ASan on a loaded 2-CPU machine (1 s did not).
+# Long enough to outlive hwbp's start-up under ASan on a loaded 2-CPU machine (1 s did not), and
+# attached once it is running.
 "$PROGS/busy" 5 > busy.out & TP=$!
-sleep 0.2
+for _ in $(seq 100); do grep -q '^pid' busy.out 2>/dev/null && break; sleep 0.05; done
 expect_error "no symbol 'hott'.*did you mean: hot" "$HWBP" attach -p $TP --watch hott
 wait $TP || fail "attach error harmed the process"
 grep -q 'busy done' busy.out || fail "attach error: process did not finish"

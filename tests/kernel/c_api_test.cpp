@@ -3,6 +3,9 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
+
+#include <unistd.h>
 
 #include "hwbp/hwbp.h"
 #include "support/hit_delivery.hpp"
@@ -72,6 +75,112 @@ TEST(CApi, ErrorsAreStatusCodesWithOneLineMessages) {
   o.tid = 0x3ffffff0;
   EXPECT_EQ(hwbp_watch_create(&o, &w), HWBP_E_NO_SUCH_THREAD) << hwbp_last_error();
   EXPECT_GE(hwbp_slots_per_thread(), 1u);
+}
+
+TEST(CApi, OptionsCarryTheirSize) {
+  hwbp_watch* w = nullptr;
+  // A caller built against a newer header: its extra fields are accepted while they are 0...
+  struct Newer {
+    hwbp_options known;
+    uint64_t future_field;
+  } newer{};
+  newer.known = HWBP_OPTIONS_INIT;
+  newer.known.size = sizeof newer;
+  newer.known.addr = reinterpret_cast<uintptr_t>(&g_x);
+  newer.known.len = sizeof g_x;
+  newer.known.access = HWBP_WRITE;
+  newer.known.target = HWBP_TARGET_THREAD;
+  ASSERT_EQ(hwbp_watch_create(&newer.known, &w), HWBP_OK) << hwbp_last_error();
+  hwbp_watch_destroy(w);
+  // ...and refused, saying why, once one is set: this library cannot do what it asks.
+  newer.future_field = 1;
+  EXPECT_EQ(hwbp_watch_create(&newer.known, &w), HWBP_E_INVALID_REQUEST);
+  EXPECT_NE(std::string(hwbp_last_error()).find("does not know"), std::string::npos) << hwbp_last_error();
+  // An older caller (size of the first version): the later fields are read as 0. Five watches
+  // with `flexible` set beyond that size: pinned, so the fifth finds no slot.
+  static volatile long vars[5];
+  std::vector<hwbp_watch*> ws;
+  hwbp_options old = HWBP_OPTIONS_INIT;
+  int rc = HWBP_OK;
+  for (auto& v : vars) {
+    old = HWBP_OPTIONS_INIT;
+    old.addr = reinterpret_cast<uintptr_t>(&v);
+    old.len = sizeof v;
+    old.access = HWBP_WRITE;
+    old.target = HWBP_TARGET_THREAD;
+    old.flexible = 1;  // beyond its size: never read
+    old.size = HWBP_OPTIONS_SIZE_VER0;
+    w = nullptr;
+    rc = hwbp_watch_create(&old, &w);
+    if (rc != HWBP_OK) break;
+    ws.push_back(w);
+  }
+  EXPECT_EQ(rc, HWBP_E_NO_SLOTS) << hwbp_last_error();
+  EXPECT_EQ(ws.size(), hwbp_slots_per_thread());
+  for (hwbp_watch* x : ws) hwbp_watch_destroy(x);
+  old.size = 4;
+  EXPECT_EQ(hwbp_watch_create(&old, &w), HWBP_E_INVALID_REQUEST);
+  EXPECT_NE(std::string(hwbp_last_error()).find("HWBP_OPTIONS_INIT"), std::string::npos);
+}
+
+TEST(CApi, FlexibleWatchesRotateAndReportCoverage) {
+  // More watches than a thread has slots: the C API reaches the rotation like the C++ one.
+  static volatile long vars[6];
+  std::vector<hwbp_watch*> ws;
+  for (auto& v : vars) {
+    hwbp_options o = HWBP_OPTIONS_INIT;
+    o.addr = reinterpret_cast<uintptr_t>(&v);
+    o.len = sizeof v;
+    o.access = HWBP_WRITE;
+    o.target = HWBP_TARGET_THREAD;
+    o.flexible = 1;
+    hwbp_watch* w = nullptr;
+    ASSERT_EQ(hwbp_watch_create(&o, &w), HWBP_OK) << hwbp_last_error();
+    ws.push_back(w);
+  }
+  ASSERT_EQ(hwbp_set_rotation_interval(200), HWBP_OK);
+  usleep(20000);
+  int enabled = 0;
+  for (hwbp_watch* w : ws) {
+    double coverage = -1;
+    ASSERT_EQ(hwbp_watch_coverage(w, &coverage), HWBP_OK) << hwbp_last_error();
+    EXPECT_GE(coverage, 0.0);
+    EXPECT_LT(coverage, 1.0);  // six watches, at most four slots: nobody is armed all the time
+    ASSERT_EQ(hwbp_watch_enabled(w, &enabled), HWBP_OK);
+    EXPECT_EQ(enabled, 1);
+  }
+  for (hwbp_watch* w : ws) hwbp_watch_destroy(w);
+  ASSERT_EQ(hwbp_set_rotation_interval(5000), HWBP_OK);
+}
+
+TEST(CApi, AllCpusTargetCountsOrSaysWhy) {
+  hwbp_options o = HWBP_OPTIONS_INIT;
+  o.addr = reinterpret_cast<uintptr_t>(&g_x);
+  o.len = sizeof g_x;
+  o.access = HWBP_WRITE;
+  o.target = HWBP_TARGET_ALL_CPUS;
+  o.callback = on_hit;  // CPU-bound events send no signal
+  hwbp_watch* w = nullptr;
+  EXPECT_EQ(hwbp_watch_create(&o, &w), HWBP_E_INVALID_REQUEST);
+  EXPECT_NE(std::string(hwbp_last_error()).find("CPU-wide"), std::string::npos) << hwbp_last_error();
+  o.callback = nullptr;
+  int rc = hwbp_watch_create(&o, &w);
+  if (rc == HWBP_E_PERMISSION) GTEST_SKIP() << "CPU-wide watches need CAP_PERFMON: " << hwbp_last_error();
+  ASSERT_EQ(rc, HWBP_OK) << hwbp_last_error();
+  uint64_t hits = 1;
+  ASSERT_EQ(hwbp_watch_hits(w, &hits), HWBP_OK);
+  EXPECT_EQ(hits, 0u);
+  hwbp_watch_destroy(w);
+  o.target = static_cast<hwbp_target_kind>(7);
+  EXPECT_EQ(hwbp_watch_create(&o, &w), HWBP_E_INVALID_REQUEST);
+  EXPECT_NE(std::string(hwbp_last_error()).find("unknown target kind 7"), std::string::npos);
+}
+
+TEST(CApi, SlotsNeededWithoutArming) {
+  size_t slots = 0;
+  ASSERT_EQ(hwbp_slots_needed(0x1003, 13, HWBP_WRITE, &slots), HWBP_OK);
+  EXPECT_EQ(slots, 3u);  // 1 + 4 + 8 bytes on x86-64
+  EXPECT_EQ(hwbp_slots_needed(0, 8, HWBP_WRITE, &slots), HWBP_E_INVALID_REQUEST);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Ports of the kernel's own breakpoint tests (torvalds/linux tools/perf/tests/wp.c,
-// bp_signal.c, bp_signal_overflow.c, bp_account.c; perf-breakpoint-api.md section 10), run over
+// bp_signal.c, bp_signal_overflow.c, bp_account.c), run over
 // hwbp::perf::Event instead of raw syscalls. Expected values are the originals'.
 //
 // These run in one process with other test files: every test closes what it opens, restores the

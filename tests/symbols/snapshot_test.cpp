@@ -24,7 +24,7 @@ constexpr std::size_t kStackCopy = 8192;
 
 // What the child sends: a snapshot of itself taken inside hwbp_snap_f3.
 struct Capture {
-  std::uint64_t regs[17];
+  std::uint64_t regs[hwbp::symbols::kDwarfRegisters];
   std::uint64_t stack_start;
   std::uint64_t size;
   std::uint64_t fn[3];  // f1, f2, f3
@@ -102,7 +102,7 @@ __attribute__((noinline)) int hwbp_snap_f3(int x);
 
 int hwbp_snap_f3(int x) {
   capture_registers(g_capture.regs);
-  std::uint64_t rsp = g_capture.regs[7];
+  std::uint64_t rsp = g_capture.regs[hwbp::symbols::kDwarfRsp];
   g_capture.stack_start = rsp;
   g_capture.size = std::min<std::uint64_t>(kStackCopy, g_stack_top - rsp);
   copy_stack(g_capture.stack, rsp, g_capture.size);
@@ -215,7 +215,7 @@ TEST_F(SnapshotUnwind, FramesOfF3F2F1InOrder) {
 
   auto frames = backtrace_snapshot(*image, child.snapshot(kStackCopy));
   ASSERT_GE(frames.size(), 4u);
-  EXPECT_EQ(frames[0].pc, c.regs[16]);
+  EXPECT_EQ(frames[0].pc, c.regs[kDwarfRip]);
   EXPECT_FALSE(frames[0].is_return_address);
   EXPECT_TRUE(in_function(frames[0], "hwbp_snap_f3")) << std::hex << frames[0].pc;
   EXPECT_TRUE(in_function(frames[1], "hwbp_snap_f2")) << std::hex << frames[1].pc;
@@ -235,7 +235,7 @@ TEST_F(SnapshotUnwind, TruncatedCopyGivesFewerFrames) {
   auto cut = backtrace_snapshot(*image, child.snapshot(64));
   ASSERT_GE(cut.size(), 1u);
   EXPECT_LT(cut.size(), full.size());
-  EXPECT_EQ(cut[0].pc, child.capture().regs[16]);
+  EXPECT_EQ(cut[0].pc, child.capture().regs[kDwarfRip]);
   for (std::size_t i = 0; i < cut.size(); ++i) EXPECT_EQ(cut[i].pc, full[i].pc) << i;
   EXPECT_EQ(backtrace_snapshot(*image, child.snapshot(0)).size(), 1u);  // no stack at all
 }

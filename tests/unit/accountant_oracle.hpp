@@ -145,7 +145,7 @@ class AccountantOracle {
     return best;
   }
 
-  // The table of section 3, literally.
+  // The rule as core/slot_accountant.hpp states it, literally.
   Admit admission(const Breakpoint& bp) const {
     const unsigned pool = pool_of(bp.type);
     unsigned need = 0;

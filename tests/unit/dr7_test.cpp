@@ -27,7 +27,8 @@ TEST(Dr7Len, CodesIncludingTheEightByteQuirk) {
 }
 
 TEST(Dr7Nibble, AllValidNibbles) {
-  // Table of section 2 of x86-debug-registers.md.
+  // Intel SDM vol. 3, "Debug Control Register (DR7)": R/W 00 exec, 01 write, 11 read/write;
+  // LEN 00 one byte, 01 two, 11 four, 10 eight.
   EXPECT_EQ(dr7_nibble(DrRw::exec, 1), 0x0);
   EXPECT_EQ(dr7_nibble(DrRw::write, 1), 0x1);
   EXPECT_EQ(dr7_nibble(DrRw::read_write, 1), 0x3);

@@ -23,9 +23,6 @@ std::optional<Rule> rule_of(const std::optional<RuleViolation>& v) {
   return v->rule;
 }
 
-std::optional<Rule> single(const ArchInfo& a, WatchRequest r) {
-  return rule_of(validate_single_slot(a, r));
-}
 std::optional<Rule> range(const ArchInfo& a, WatchRequest r) {
   return rule_of(validate_range(a, r));
 }
@@ -39,23 +36,24 @@ TEST(UserAddressLimit, PerArch) {
 }
 
 TEST(Validate, AcceptsOrdinaryRequests) {
-  for (std::size_t len : {1, 2, 4, 8}) {
-    EXPECT_FALSE(validate_single_slot(kX86, req(0x1000, len)));
-    EXPECT_FALSE(validate_single_slot(kX86, req(0x1000, len, Access::read_write)));
-    EXPECT_FALSE(validate_single_slot(kX86, req(0x1000, len, Access::modify)));
+  for (std::size_t len : {1, 2, 3, 4, 8, 13}) {
+    EXPECT_FALSE(validate_range(kX86, req(0x1001, len)));
+    EXPECT_FALSE(validate_range(kX86, req(0x1000, len, Access::read_write)));
+    EXPECT_FALSE(validate_range(kX86, req(0x1000, len, Access::modify)));
+    EXPECT_FALSE(validate_range(kX86, req(0x1000, len, Access::read)));  // emulated on x86
   }
-  EXPECT_FALSE(validate_single_slot(kX86, req(0x401003, 1, Access::exec)));
-  EXPECT_FALSE(validate_single_slot(kX86, req(0x401003, 8, Access::exec)));
-  EXPECT_FALSE(validate_single_slot(kArm, req(0x1001, 3)));
-  EXPECT_FALSE(validate_single_slot(kArm, req(0x1006, 2, Access::read)));
-  EXPECT_FALSE(validate_single_slot(kArm, req(0x401000, 4, Access::exec)));
+  EXPECT_FALSE(validate_range(kX86, req(0x401003, 1, Access::exec)));
+  EXPECT_FALSE(validate_range(kX86, req(0x401003, 8, Access::exec)));
+  EXPECT_FALSE(validate_range(kArm, req(0x1001, 3)));
+  EXPECT_FALSE(validate_range(kArm, req(0x1006, 2, Access::read)));
+  EXPECT_FALSE(validate_range(kArm, req(0x401000, 4, Access::exec)));
   EXPECT_FALSE(validate_range(kX86, req(0x1003, 13, Access::read)));
   EXPECT_FALSE(validate_range(kArm, req(0x1003, 13, Access::read)));
   EXPECT_FALSE(validate_range(kX86, req(0x1001, kMaxRangeLen)));
 }
 
 TEST(Validate, NullAddress) {
-  const auto v = validate_single_slot(kX86, req(0, 4));
+  const auto v = validate_range(kX86, req(0, 4));
   ASSERT_TRUE(v);
   EXPECT_EQ(v->rule, Rule::null_address);
   EXPECT_EQ(v->message,
@@ -69,101 +67,49 @@ TEST(Validate, ZeroLength) {
   ASSERT_TRUE(v);
   EXPECT_EQ(v->rule, Rule::zero_length);
   EXPECT_EQ(v->message, "length 0 at 0x1000: nothing to watch; pass a length of at least 1 byte");
-  EXPECT_EQ(single(kArm, req(0x1000, 0)), Rule::zero_length);
+  EXPECT_EQ(range(kArm, req(0x1000, 0)), Rule::zero_length);
 }
 
 TEST(Validate, Wraps) {
-  EXPECT_EQ(single(kX86, req(kMax, 2)), Rule::wraps);
+  EXPECT_EQ(range(kX86, req(kMax, 2)), Rule::wraps);
   EXPECT_EQ(range(kX86, req(kMax - 7, 9)), Rule::wraps);
   EXPECT_EQ(range(kArm, req(kMax, kMax)), Rule::wraps);
   // Ending exactly at the top of the address space does not wrap: it is a kernel address.
   EXPECT_EQ(range(kX86, req(kMax - 7, 8)), Rule::kernel_address);
-  EXPECT_EQ(single(kX86, req(kMax, 1)), Rule::kernel_address);
+  EXPECT_EQ(range(kX86, req(kMax, 1)), Rule::kernel_address);
 }
 
 TEST(Validate, KernelAddressX86) {
-  const auto v = validate_single_slot(kX86, req(0x7fffffffeffc, 8));
+  const auto v = validate_range(kX86, req(0x7fffffffeffc, 8));
   ASSERT_TRUE(v);
   EXPECT_EQ(v->rule, Rule::kernel_address);
   EXPECT_EQ(v->message,
             "length 8 at 0x7fffffffeffc: reaches kernel space (user addresses end "
             "below 0x7ffffffff000 on x86-64); watch a user-space address");
-  EXPECT_FALSE(validate_single_slot(kX86, req(0x7fffffffeff8, 8)));
-  EXPECT_FALSE(validate_single_slot(kX86, req(0x7fffffffefff, 1)));
+  EXPECT_FALSE(validate_range(kX86, req(0x7fffffffeff8, 8)));
+  EXPECT_FALSE(validate_range(kX86, req(0x7fffffffefff, 1)));
   // The last page below 1 << 47 is not user space either (TASK_SIZE_MAX).
-  EXPECT_EQ(single(kX86, req(0x7ffffffff000, 1)), Rule::kernel_address);
-  EXPECT_EQ(single(kX86, req(0x800000000000, 1)), Rule::kernel_address);
+  EXPECT_EQ(range(kX86, req(0x7ffffffff000, 1)), Rule::kernel_address);
+  EXPECT_EQ(range(kX86, req(0x800000000000, 1)), Rule::kernel_address);
   EXPECT_EQ(range(kX86, req(0x7ffffffffff8, 9)), Rule::kernel_address);
   EXPECT_EQ(range(kX86, req(0xffffffff81000000, 8, Access::exec)), Rule::kernel_address);
 }
 
 TEST(Validate, KernelAddressAarch64) {
-  EXPECT_FALSE(validate_single_slot(kArm, req(0xfffffffffff8, 8)));
-  EXPECT_FALSE(validate_single_slot(kArm, req(0x800000000000, 8)));  // user space on 48-bit VA
-  EXPECT_EQ(single(kArm, req(0x1000000000000, 1)), Rule::kernel_address);
+  EXPECT_FALSE(validate_range(kArm, req(0xfffffffffff8, 8)));
+  EXPECT_FALSE(validate_range(kArm, req(0x800000000000, 8)));  // user space on 48-bit VA
+  EXPECT_EQ(range(kArm, req(0x1000000000000, 1)), Rule::kernel_address);
   EXPECT_EQ(range(kArm, req(0xfffffffffffc, 8)), Rule::kernel_address);
-}
-
-TEST(Validate, ReadUnsupportedOnlyForX86SingleSlot) {
-  const auto v = validate_single_slot(kX86, req(0x1000, 4, Access::read));
-  ASSERT_TRUE(v);
-  EXPECT_EQ(v->rule, Rule::read_unsupported);
-  EXPECT_EQ(v->message,
-            "length 4 at 0x1000: x86-64 has no read-only debug register; use a range "
-            "watch (emulates read from read/write hits) or watch rw");
-  EXPECT_FALSE(validate_range(kX86, req(0x1000, 4, Access::read)));  // emulated
-  EXPECT_FALSE(validate_single_slot(kArm, req(0x1000, 4, Access::read)));
-}
-
-TEST(Validate, BadLengthX86) {
-  const auto v = validate_single_slot(kX86, req(0x1001, 3));
-  ASSERT_TRUE(v);
-  EXPECT_EQ(v->rule, Rule::bad_length);
-  EXPECT_EQ(v->message,
-            "length 3 at 0x1001: x86-64 watches 1, 2, 4 or 8 aligned bytes; use a "
-            "range watch to split it");
-  for (std::size_t len : {3, 5, 6, 7, 9, 16, 32})
-    EXPECT_EQ(single(kX86, req(0x1000, len)), Rule::bad_length);
-}
-
-TEST(Validate, BadLengthAarch64) {
-  const auto v = validate_single_slot(kArm, req(0x1000, 9));
-  ASSERT_TRUE(v);
-  EXPECT_EQ(v->rule, Rule::bad_length);
-  EXPECT_EQ(v->message,
-            "length 9 at 0x1000: aarch64 watches at most 8 bytes in one slot; use a "
-            "range watch to split it");
-  const auto cross = validate_single_slot(kArm, req(0x1006, 4));
-  ASSERT_TRUE(cross);
-  EXPECT_EQ(cross->rule, Rule::bad_length);
-  EXPECT_EQ(cross->message,
-            "length 4 at 0x1006: crosses the 8-byte boundary at 0x1008 (aarch64 "
-            "watches bytes inside one aligned doubleword); use a range watch to "
-            "split it");
-  EXPECT_EQ(single(kArm, req(0x1001, 8)), Rule::bad_length);
-  EXPECT_FALSE(validate_single_slot(kArm, req(0x1007, 1)));
-}
-
-TEST(Validate, UnalignedX86) {
-  const auto v = validate_single_slot(kX86, req(0x1002, 4));
-  ASSERT_TRUE(v);
-  EXPECT_EQ(v->rule, Rule::unaligned);
-  EXPECT_EQ(v->message,
-            "length 4 at 0x1002: x86-64 needs a 4-byte watch at a multiple of 4; use "
-            "a range watch to split it");
-  EXPECT_EQ(single(kX86, req(0x1001, 2)), Rule::unaligned);
-  EXPECT_EQ(single(kX86, req(0x1004, 8)), Rule::unaligned);
-  EXPECT_FALSE(validate_range(kX86, req(0x1004, 8)));
 }
 
 TEST(Validate, UnalignedAarch64Exec) {
   // A64 instructions sit on 4-byte boundaries.
-  EXPECT_EQ(single(kArm, req(0x401002, 4, Access::exec)), Rule::unaligned);
+  EXPECT_EQ(range(kArm, req(0x401002, 4, Access::exec)), Rule::unaligned);
   EXPECT_EQ(range(kArm, req(0x401001, 1, Access::exec)), Rule::unaligned);
 }
 
 TEST(Validate, ExecLength) {
-  const auto v = validate_single_slot(kX86, req(0x401000, 2, Access::exec));
+  const auto v = validate_range(kX86, req(0x401000, 2, Access::exec));
   ASSERT_TRUE(v);
   EXPECT_EQ(v->rule, Rule::exec_length);
   EXPECT_EQ(v->message,
@@ -171,7 +117,7 @@ TEST(Validate, ExecLength) {
             "length 1 or 8 on x86-64");
   EXPECT_EQ(range(kX86, req(0x401000, 16, Access::exec)), Rule::exec_length);
   EXPECT_EQ(range(kX86, req(0x401000, 4, Access::exec)), Rule::exec_length);
-  EXPECT_EQ(single(kArm, req(0x401000, 8, Access::exec)), Rule::exec_length);
+  EXPECT_EQ(range(kArm, req(0x401000, 8, Access::exec)), Rule::exec_length);
   EXPECT_FALSE(validate_range(kArm, req(0x401000, 1, Access::exec)));
   EXPECT_FALSE(validate_range(kX86, req(0x401001, 8, Access::exec)));
 }

@@ -3,6 +3,7 @@
 //  - a randomized differential test against the naive oracle (accountant_oracle.hpp),
 //  - the kernel's error order, modify with rollback, and concurrent use.
 #include "core/slot_accountant.hpp"
+#include "support/slot_accountant_audit.hpp"
 
 #include <gtest/gtest.h>
 
@@ -78,7 +79,7 @@ class AccountantKUnit : public ::testing::TestWithParam<KUnitParam> {
     const ArchInfo arch = p.mixed ? mixed_arch(p.slots) : split_arch(p.slots, p.slots);
     acc_ = std::make_unique<SlotAccountant>(arch, p.cpus);
     oracle_ = std::make_unique<AccountantOracle>(arch, p.cpus);
-    ASSERT_FALSE(acc_->is_used());
+    ASSERT_FALSE(is_used(*acc_));
   }
 
   // test_exit(): unregister everything, then nothing may remain in use (leak check).
@@ -89,8 +90,8 @@ class AccountantKUnit : public ::testing::TestWithParam<KUnitParam> {
         EXPECT_TRUE(acc_->release(b.acc));
         EXPECT_TRUE(oracle_->release(b.oracle));
       }
-    EXPECT_FALSE(acc_->is_used());
-    EXPECT_EQ(acc_->audit(), "");
+    EXPECT_FALSE(is_used(*acc_));
+    EXPECT_EQ(audit(*acc_), "");
     EXPECT_FALSE(oracle_->is_used());
   }
 
@@ -307,7 +308,8 @@ std::vector<KUnitParam> kunit_params() {
 INSTANTIATE_TEST_SUITE_P(Slots, AccountantKUnit, ::testing::ValuesIn(kunit_params()), kunit_name);
 
 // ===================================================================================
-// Error order (reference section 4) and argument checks.
+// Error order (kernel/events/hw_breakpoint.c: hw_breakpoint_event_init, then __reserve_bp_slot)
+// and argument checks.
 // ===================================================================================
 
 TEST(AccountantErrors, InvalidTypesAreEinvalBeforeSpace) {
@@ -327,7 +329,7 @@ TEST(AccountantErrors, InvalidTypesAreEinvalBeforeSpace) {
   EXPECT_EQ(to_errno(Admit::no_space), ENOSPC);
   EXPECT_EQ(to_errno(Admit::invalid_type), EINVAL);
   EXPECT_EQ(to_errno(Admit::not_supported), EOPNOTSUPP);
-  EXPECT_EQ(acc.audit(), "");
+  EXPECT_EQ(audit(acc), "");
 }
 
 TEST(AccountantErrors, ClassWithoutSlotsIsEopnotsuppFirst) {
@@ -342,7 +344,7 @@ TEST(AccountantErrors, ClassWithoutSlotsIsEopnotsuppFirst) {
   // INVALID (7) has the R/W bits: data class, which has slots, so EINVAL.
   EXPECT_EQ(acc.reserve({1, -1, 7, 1}).result, Admit::invalid_type);
   EXPECT_EQ(acc.usage({1, -1, kX, 1}).slots, 0u);
-  EXPECT_FALSE(acc.is_used());
+  EXPECT_FALSE(is_used(acc));
 }
 
 TEST(AccountantErrors, MalformedTargetsComeFirst) {
@@ -361,8 +363,8 @@ TEST(AccountantErrors, MalformedTargetsComeFirst) {
   ASSERT_EQ(r.result, Admit::ok);
   EXPECT_TRUE(acc.release(r.handle));
   EXPECT_FALSE(acc.release(r.handle));  // double release is refused, not double-counted
-  EXPECT_FALSE(acc.is_used());
-  EXPECT_EQ(acc.audit(), "");
+  EXPECT_FALSE(is_used(acc));
+  EXPECT_EQ(audit(acc), "");
 }
 
 TEST(AccountantErrors, WeightsCountAsSlots) {
@@ -376,7 +378,8 @@ TEST(AccountantErrors, WeightsCountAsSlots) {
 }
 
 // ===================================================================================
-// Modify (reference section 8): a class change re-reserves; on failure the old stays.
+// Modify (kernel/events/hw_breakpoint.c: modify_bp_slot): a class change re-reserves; on
+// failure the old stays.
 // ===================================================================================
 
 TEST(AccountantModify, ClassChangeThatFailsRestoresOldReservation) {
@@ -401,7 +404,7 @@ TEST(AccountantModify, ClassChangeThatFailsRestoresOldReservation) {
   EXPECT_EQ(acc.usage({7, -1, kW, 1}), data_before);
   EXPECT_EQ(acc.usage({7, -1, kX, 1}), inst_before);
   EXPECT_EQ(acc.reserve({7, 1, kW, 1}).result, Admit::no_space);  // data pool still full
-  EXPECT_EQ(acc.audit(), "");
+  EXPECT_EQ(audit(acc), "");
   // Invalid new types fail the same way, also restoring.
   EXPECT_EQ(acc.modify(w[1], 0), Admit::invalid_type);
   EXPECT_EQ(acc.modify(w[1], 7), Admit::invalid_type);
@@ -411,12 +414,12 @@ TEST(AccountantModify, ClassChangeThatFailsRestoresOldReservation) {
   EXPECT_EQ(acc.modify(w[1], kR), Admit::ok);
   EXPECT_EQ(acc.modify(w[1], kR), Admit::ok);  // unchanged: no-op
   EXPECT_EQ(acc.usage({7, -1, kW, 1}), data_before);
-  EXPECT_EQ(acc.audit(), "");
+  EXPECT_EQ(audit(acc), "");
 
   // The restored breakpoint still releases cleanly: one data slot frees.
   EXPECT_TRUE(acc.release(w[0]));
   EXPECT_EQ(acc.fits({7, 1, kW, 1}), Admit::ok);
-  EXPECT_EQ(acc.audit(), "");
+  EXPECT_EQ(audit(acc), "");
 }
 
 TEST(AccountantModify, ClassChangeSucceedsWhenThereIsRoomAndMovesTheSlot) {
@@ -426,9 +429,9 @@ TEST(AccountantModify, ClassChangeSucceedsWhenThereIsRoomAndMovesTheSlot) {
   EXPECT_EQ(acc.modify(w.handle, kX), Admit::ok);
   EXPECT_EQ(acc.usage({9, 2, kW, 1}).need(), 0u);
   EXPECT_EQ(acc.usage({9, 2, kX, 1}).need(), 1u);
-  EXPECT_EQ(acc.audit(), "");
+  EXPECT_EQ(audit(acc), "");
   EXPECT_TRUE(acc.release(w.handle));
-  EXPECT_FALSE(acc.is_used());
+  EXPECT_FALSE(is_used(acc));
 }
 
 TEST(AccountantModify, CpuBoundClassChangeRollsBackAgainstTaskLoad) {
@@ -440,13 +443,13 @@ TEST(AccountantModify, CpuBoundClassChangeRollsBackAgainstTaskLoad) {
   EXPECT_EQ(acc.modify(c.handle, kX), Admit::no_space);
   EXPECT_EQ(acc.usage({kNoTask, 1, kW, 1}), (Usage{4, 1, 1, 0}));
   EXPECT_EQ(acc.usage({kNoTask, 1, kX, 1}), (Usage{2, 1, 0, 2}));
-  EXPECT_EQ(acc.audit(), "");
+  EXPECT_EQ(audit(acc), "");
   // On x86 W -> X stays in the one mixed pool and always succeeds.
   SlotAccountant x86(arch_x86_64(), 2);
   auto h = x86.reserve({kNoTask, 0, kW, 1});
   for (int i = 0; i < 3; ++i) ASSERT_EQ(x86.reserve({5, -1, kRW, 1}).result, Admit::ok);
   EXPECT_EQ(x86.modify(h.handle, kX), Admit::ok);
-  EXPECT_EQ(x86.audit(), "");
+  EXPECT_EQ(audit(x86), "");
 }
 
 // ===================================================================================
@@ -548,13 +551,13 @@ bool run_differential(const DiffConfig& cfg, std::uint64_t seed) {
       }
     }
     if (op % 4096 == 0) {
-      if (std::string err = acc.audit(); !err.empty()) {
+      if (std::string err = audit(acc); !err.empty()) {
         ADD_FAILURE() << where << op << ": audit: " << err;
         return false;
       }
     }
   }
-  if (std::string err = acc.audit(); !err.empty()) {
+  if (std::string err = audit(acc); !err.empty()) {
     ADD_FAILURE() << where << "end: audit: " << err;
     return false;
   }
@@ -562,8 +565,8 @@ bool run_differential(const DiffConfig& cfg, std::uint64_t seed) {
     EXPECT_TRUE(acc.release(l.h));
     EXPECT_TRUE(oracle.release(l.oid));
   }
-  EXPECT_FALSE(acc.is_used()) << where << "end";
-  EXPECT_EQ(acc.audit(), "");
+  EXPECT_FALSE(is_used(acc)) << where << "end";
+  EXPECT_EQ(audit(acc), "");
   EXPECT_FALSE(oracle.is_used());
   return true;
 }
@@ -654,7 +657,7 @@ TEST(AccountantConcurrency, ParallelTasksAndCpuTargetsLeaveConsistentState) {
   EXPECT_GT(refused.load(), 0u);
 
   // No lost or negative bucket, nothing over-committed.
-  ASSERT_EQ(acc.audit(), "");
+  ASSERT_EQ(audit(acc), "");
   // The same live set, rebuilt in the oracle (any order fits: every subset of an admissible
   // state is admissible), must give the same answers everywhere.
   AccountantOracle oracle(arch, kCpus);
@@ -675,8 +678,8 @@ TEST(AccountantConcurrency, ParallelTasksAndCpuTargetsLeaveConsistentState) {
     }
   for (auto& v : finals)
     for (Live& l : v) EXPECT_TRUE(acc.release(l.h));
-  EXPECT_FALSE(acc.is_used());
-  EXPECT_EQ(acc.audit(), "");
+  EXPECT_FALSE(is_used(acc));
+  EXPECT_EQ(audit(acc), "");
 }
 
 }  // namespace

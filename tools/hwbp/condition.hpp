@@ -1,5 +1,7 @@
 // `--if EXPR`: a predicate on a hit's old and new values, evaluated after the trap (x86 debug
-// registers cannot compare values; peers.md lesson 13). Grammar, deliberately small:
+// registers cannot compare values; GDB evaluates a watchpoint's condition the same way, in the
+// debugger after the stop: gdb/breakpoint.c, bpstat_check_breakpoint_conditions). Grammar,
+// deliberately small:
 //   expr  := conj ('||' conj)*
 //   conj  := cmp ('&&' cmp)*
 //   cmp   := operand ('=='|'!='|'<'|'<='|'>'|'>=') operand

@@ -6,10 +6,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "symbols/instruction_decoder.hpp"
+#include "symbols/process_memory.hpp"
 #include "symbols/unwinder.hpp"
 
 namespace hwbp::cli {
 namespace {
+
+// The longest x86 instruction (Intel SDM vol. 2, 2.3.11 "AVX Instruction Length").
+constexpr std::size_t kMaxInstructionBytes = 15;
 
 std::uint64_t to_integer(const std::vector<std::uint8_t>& bytes) {
   std::uint64_t v = 0;
@@ -73,8 +78,6 @@ nlohmann::ordered_json site_json(const Site& s, nlohmann::ordered_json& out) {
 }
 
 }  // namespace
-
-std::string Reporter::hex_value(const std::vector<std::uint8_t>& bytes) { return hex_digits(bytes); }
 
 // ---- Symbolizer ----
 
@@ -142,6 +145,17 @@ Site Symbolizer::access_site(std::uint64_t trap_ip, bool exec, std::string* inst
     *instruction = "unknown (" + found.unknown_reason + ")";
   }
   accesses_[trap_ip] = {site, *instruction, found.instruction};
+  return site;
+}
+
+Site Symbolizer::instruction_site(std::uint64_t pc, std::string* instruction) {
+  Site site = locate(pc);
+  *instruction = "unknown";
+  try {
+    const std::vector<std::uint8_t> code = symbols::ProcessMemory(image_->pid()).read(pc, kMaxInstructionBytes);
+    if (auto insn = symbols::decode_instruction(code, pc)) *instruction = insn->text;
+  } catch (const std::exception&) {
+  }
   return site;
 }
 
@@ -228,6 +242,8 @@ void Reporter::human(const HitRecord& h) {
   out += fmt::format("  in {}\n", where(h.site));
   if (a != Access::exec)
     out += fmt::format("  instruction {:#x}: {}\n", h.site.addr, h.instruction);
+  if (!h.made_by.empty())
+    out += fmt::format("  made by the kernel, for the program's {}() system call\n", h.made_by);
   if (h.async)
     out += "  note: SIGTRAP was blocked in the program; the thread stopped later than the access\n";
   if (show_stack_ && h.stack.size() > 1) {
@@ -262,6 +278,7 @@ void Reporter::json(const HitRecord& h) {
   j["old"] = has_values && w.spec.access != Access::read ? value(h.old_bytes) : J(nullptr);
   j["new"] = has_values ? value(h.new_bytes) : J(nullptr);
   j["async"] = h.async;
+  if (!h.made_by.empty()) j["made_by"] = h.made_by;  // only on kernel-made stores
   J stack = J::array();
   for (const auto& s : h.stack) {
     J f;

@@ -41,6 +41,7 @@ struct HitRecord {
   std::uint64_t ip = 0;   // as reported: the instruction after a data access
   Site site;              // the accessing instruction and its source line
   std::string instruction;  // its text, "unknown" when it cannot be decoded
+  std::string made_by;      // non-empty: the kernel made the store for this syscall
   std::optional<std::vector<std::uint8_t>> old_bytes, new_bytes;
   bool async = false;     // TRAP_PERF_FLAG_ASYNC: SIGTRAP was blocked, the stop came later
   std::vector<Site> stack;  // innermost first; stack[0] is the access site
@@ -53,6 +54,9 @@ class Symbolizer {
   void set_image(std::shared_ptr<symbols::ProcessImage> image);
   // For a data hit: the instruction before trap_ip. For exec: trap_ip itself.
   Site access_site(std::uint64_t trap_ip, bool exec, std::string* instruction);
+  // For an access reported at the accessing instruction itself (an emulated store): that
+  // instruction's site and text.
+  Site instruction_site(std::uint64_t pc, std::string* instruction);
   // The data access's instruction (the one before trap_ip); nullptr when unknown.
   const symbols::DecodedInstruction* accessing_instruction(std::uint64_t trap_ip);
   // Frames innermost first, frame 0 replaced by `top`. `unwind(depth)` gives the raw frames: of
@@ -97,9 +101,6 @@ class Reporter {
   void count(const HitRecord& h, std::uint64_t n);
   // End of the session: summary (json), the table (count), the stacks (folded), a line (human).
   void finish(const std::vector<Watch>& watches, std::uint64_t total);
-
-  // "0x0000002a (42)" style helpers, shared with the tests' expectations.
-  static std::string hex_value(const std::vector<std::uint8_t>& bytes);
 
  private:
   void human(const HitRecord& h);

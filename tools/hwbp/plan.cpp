@@ -2,28 +2,25 @@
 // shared, which slot each takes, which would rotate, or why the set cannot fit. Absolute
 // addresses only (no process is involved), so it answers "will these fit?" on any machine and
 // for either architecture.
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "command.hpp"
-#include "core/plan.hpp"
-#include "core/watch_spec.hpp"
 #include "hwbp/error.hpp"
+#include "perf/cpus.hpp"
+#include "plan_model.hpp"
+#include "watch_spec.hpp"
 
 namespace {
 
-using hwbp::core::WatchPlan;
-using hwbp::core::WatchSpec;
+using hwbp::cli::WatchPlan;
+using hwbp::cli::WatchSpec;
 using Json = nlohmann::ordered_json;  // insertion order: stable output that scripts can grep
 
 struct PlanOptions {
@@ -34,25 +31,6 @@ struct PlanOptions {
   bool json = false;
 };
 
-// Possible CPUs ("0-3,6"), which is what the kernel checks for a cpu == -1 breakpoint.
-unsigned possible_cpus() {
-  std::ifstream in("/sys/devices/system/cpu/possible");
-  std::string list;
-  unsigned n = 0;
-  if (in >> list) {
-    std::stringstream ss(list);
-    std::string range;
-    while (std::getline(ss, range, ',')) {
-      unsigned a = 0, b = 0;
-      const int got = std::sscanf(range.c_str(), "%u-%u", &a, &b);
-      n += got == 2 && b >= a ? b - a + 1 : got == 1 ? 1 : 0;
-    }
-  }
-  if (n > 0) return n;
-  const long conf = ::sysconf(_SC_NPROCESSORS_CONF);
-  return conf > 0 ? static_cast<unsigned>(conf) : 1;
-}
-
 hwbp::core::ArchInfo arch_named(const std::string& name) {
   if (name.empty()) return hwbp::core::host_arch();
   return name == "aarch64" ? hwbp::core::arch_aarch64() : hwbp::core::arch_x86_64();
@@ -62,7 +40,7 @@ hwbp::core::ArchInfo arch_named(const std::string& name) {
 std::vector<WatchSpec> parse_specs(const std::vector<std::string>& texts) {
   std::vector<WatchSpec> specs;
   for (const auto& t : texts) {
-    WatchSpec s = hwbp::core::parse_watch_spec(t);
+    WatchSpec s = hwbp::cli::parse_watch_spec(t);
     if (s.kind == WatchSpec::Kind::symbol)
       throw hwbp::Error(hwbp::Errc::invalid_request,
                         "watch spec '" + t + "': plan takes absolute addresses (0x...), not the "
@@ -90,12 +68,12 @@ std::string labels(const std::vector<std::size_t>& watches, const std::vector<Wa
   return out;
 }
 
-std::string slot_text(const hwbp::core::PlannedChunk& c) {
+std::string slot_text(const hwbp::cli::PlannedChunk& c) {
   if (c.slot) return std::to_string(*c.slot);
   return c.rotates ? "rotates" : "-";
 }
 
-std::string shared_text(const hwbp::core::PlannedChunk& c, const std::vector<WatchSpec>& specs) {
+std::string shared_text(const hwbp::cli::PlannedChunk& c, const std::vector<WatchSpec>& specs) {
   if (c.shared_by.size() < 2) return "-";
   std::string out;
   for (std::size_t w : c.shared_by) out += (out.empty() ? "" : ", ") + specs[w].text;
@@ -150,14 +128,14 @@ void print_verdict(const WatchPlan& plan, const std::vector<WatchSpec>& specs,
   }
 }
 
-Json chunk_json(const hwbp::core::PlannedChunk& c, const std::vector<WatchSpec>& specs,
+Json chunk_json(const hwbp::cli::PlannedChunk& c, const std::vector<WatchSpec>& specs,
                 const hwbp::core::ArchInfo& arch) {
   Json shared = Json::array();
   for (std::size_t w : c.shared_by) shared.push_back(specs[w].text);
   return Json{{"watch", specs[c.watch].text}, {"addr", fmt::format("{:#x}", c.chunk.addr)},
               {"len", c.chunk.len}, {"access", hwbp::core::to_string(c.chunk.type)},
               {"slot", c.slot ? Json(*c.slot) : Json(nullptr)}, {"shared_by", shared},
-              {"rotates", c.rotates}, {"pool", hwbp::core::pool_name(arch, c.pool)}};
+              {"rotates", c.rotates}, {"pool", hwbp::cli::pool_name(arch, c.pool)}};
 }
 
 Json plan_json(const WatchPlan& plan, const std::vector<WatchSpec>& specs,
@@ -165,7 +143,7 @@ Json plan_json(const WatchPlan& plan, const std::vector<WatchSpec>& specs,
   Json chunks = Json::array(), pools = Json::array(), overflowed = Json::array();
   for (const auto& c : plan.chunks) chunks.push_back(chunk_json(c, specs, arch));
   for (unsigned p = 0; p < plan.pools.size(); ++p)
-    pools.push_back({{"pool", hwbp::core::pool_name(arch, p)}, {"needed", plan.pools[p].needed},
+    pools.push_back({{"pool", hwbp::cli::pool_name(arch, p)}, {"needed", plan.pools[p].needed},
                      {"available", plan.pools[p].available}, {"free", plan.pools[p].free}});
   for (std::size_t w : plan.overflowed) overflowed.push_back(specs[w].text);
   return Json{{"fits", plan.fits}, {"slots_needed", plan.slots_needed()},
@@ -176,11 +154,11 @@ Json plan_json(const WatchPlan& plan, const std::vector<WatchSpec>& specs,
 
 int run_plan(const PlanOptions& opt) {
   const hwbp::core::ArchInfo arch = arch_named(opt.arch);
-  const unsigned cpus = opt.cpus ? opt.cpus : possible_cpus();
+  const unsigned cpus = opt.cpus ? opt.cpus : hwbp::perf::possible_cpus();
   const std::vector<WatchSpec> specs = parse_specs(opt.specs);
-  std::vector<hwbp::core::PlanWatch> watches;
+  std::vector<hwbp::cli::PlanWatch> watches;
   for (const auto& s : specs) watches.push_back({s.text, s.request()});
-  const WatchPlan plan = hwbp::core::plan_watches(arch, cpus, watches, opt.flexible);
+  const WatchPlan plan = hwbp::cli::plan_watches(arch, cpus, watches, opt.flexible);
   if (opt.json) {
     fmt::print("{}\n", plan_json(plan, specs, arch, cpus).dump());
   } else {

@@ -1,53 +1,28 @@
 #include "session.hpp"
 
-#include <sys/ptrace.h>
-#include <sys/user.h>
+#include <link.h>
 #include <sys/wait.h>
 
-#include <algorithm>
+#include <cstddef>
 #include <cstring>
-#include <fstream>
 
 #include <fmt/format.h>
 
-#include "bpf/hit_program.hpp"
+#include "bpf_delivery.hpp"
 #include "hwbp/error.hpp"
+#include "perf/sigtrap_info.hpp"
+#include "ptrace_delivery.hpp"
 #include "symbols/process_memory.hpp"
-#include "symbols/symbol_error.hpp"
-#include "symbols/unwinder.hpp"
 
 namespace hwbp::cli {
 namespace {
 
-constexpr int kTrapPerf = 6;  // TRAP_PERF; glibc headers may lack it
+// How often records are read while nothing else happens (bpf_delivery.hpp).
+constexpr std::chrono::milliseconds kTickBudget{3};
 
-// siginfo's _sigfault._perf member (x86-64): si_perf_data at 24, si_perf_flags at 36.
-std::uint64_t perf_data(const siginfo_t& info) {
-  std::uint64_t v;
-  std::memcpy(&v, reinterpret_cast<const char*>(&info) + 24, sizeof v);
-  return v;
-}
-bool perf_async(const siginfo_t& info) {
-  std::uint32_t flags;
-  std::memcpy(&flags, reinterpret_cast<const char*>(&info) + 36, sizeof flags);
-  return flags & 1u;  // TRAP_PERF_FLAG_ASYNC
-}
-
-std::string thread_name(pid_t pid, pid_t tid) {
-  std::ifstream in(fmt::format("/proc/{}/task/{}/comm", pid, tid));
-  std::string name;
-  std::getline(in, name);
-  return name.empty() ? "?" : name;
-}
-
-bool changed(const std::optional<std::vector<std::uint8_t>>& now, const std::vector<std::uint8_t>& old) {
-  return !now || old.empty() || *now != old;  // unknown counts as changed
-}
-
-std::uint64_t as_integer(const std::vector<std::uint8_t>& b) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < b.size() && i < 8; ++i) v |= std::uint64_t{b[i]} << (8 * i);
-  return v;
+std::optional<core::SigData> tool_tag(const siginfo_t& info) {
+  const auto trap = perf::perf_trap(info);
+  return trap ? core::decode_sig_data(trap->data, core::SigDataOwner::tool) : std::nullopt;
 }
 
 }  // namespace
@@ -90,8 +65,11 @@ void add_session_options(CLI::App& sub, SessionOptions& o) {
 }
 
 Session::Session(const SessionOptions& options) : opts_(options) {
-  for (const auto& s : opts_.specs) specs_.push_back(core::parse_watch_spec(s));
-  if (!opts_.condition.empty()) condition_ = Condition::parse(opts_.condition);
+  std::vector<WatchSpec> specs;
+  for (const auto& s : opts_.specs) specs.push_back(parse_watch_spec(s));
+  watches_ = std::make_unique<WatchSet>(std::move(specs));
+  AcceptanceOptions accept;
+  if (!opts_.condition.empty()) accept.condition = Condition::parse(opts_.condition);
   if (int(opts_.json) + int(opts_.count) + int(opts_.folded) > 1)
     throw Error(Errc::invalid_request, "choose one of --json, --count and --folded");
   if (!opts_.output.empty()) {
@@ -105,11 +83,33 @@ Session::Session(const SessionOptions& options) : opts_(options) {
   if (f == Format::count) opts_.stack_depth = 1;  // counts are per line: no unwinding per hit
   reporter_ = std::make_unique<Reporter>(f, out_, opts_.stack_depth > 1);
   reporter_->set_show_coverage(opts_.flexible);
+  accept.ignore = opts_.ignore;
+  accept.max_hits = opts_.max_hits;
+  accept.stack_depth = opts_.stack_depth;
+  acceptor_ = std::make_unique<HitAcceptor>(std::move(accept), *watches_, symbolizer_, *reporter_);
   choose_delivery();
 }
 
 Session::~Session() {
   if (out_ && out_ != stdout) std::fclose(out_);
+}
+
+void Session::choose_delivery() {
+  if (opts_.mode != "ptrace") {
+    // A stack snapshot per hit, as perf --call-graph dwarf copies (8 KB by default).
+    std::uint32_t stack_bytes = opts_.stack_depth <= 1 ? 0 : opts_.stack_depth <= 16 ? 8192 : 16384;
+    // --count without per-hit decisions in hwbp: the kernel counts, no record per hit.
+    bool count_only = opts_.count && opts_.condition.empty() && opts_.ignore == 0 && opts_.max_hits == 0;
+    try {
+      delivery_ = std::make_unique<BpfDelivery>(*watches_, symbolizer_, *acceptor_, stack_bytes, count_only);
+      return;
+    } catch (const Error&) {
+      if (opts_.mode == "bpf") throw;  // auto: the ptrace mode needs no privilege
+    }
+  }
+  auto ptrace = std::make_unique<PtraceDelivery>(*watches_, symbolizer_, *acceptor_);
+  ptrace_ = ptrace.get();
+  delivery_ = std::move(ptrace);
 }
 
 std::optional<std::chrono::steady_clock::time_point> Session::deadline() const {
@@ -122,22 +122,19 @@ void Session::open_image(pid_t pid) {
   image_ = symbols::ProcessImage::open(pid);
   table_ = std::make_unique<symbols::SymbolTable>(image_);
   symbolizer_.set_image(image_);
+  acceptor_->set_pid(pid);
 }
 
 void Session::start(pid_t pid, bool at_exec_stop) {
   open_image(pid);
-  if (!watches_) {
-    watches_ = std::make_unique<WatchSet>(pid, specs_);
-    // A stack snapshot per hit, as perf --call-graph dwarf copies (8 KB by default).
-    std::uint32_t stack_bytes = opts_.stack_depth <= 1 ? 0 : opts_.stack_depth <= 16 ? 8192 : 16384;
-    // --count without per-hit decisions in hwbp: the kernel counts, no record per hit.
-    bool count_only = opts_.count && condition_.empty() && opts_.ignore == 0 && opts_.max_hits == 0;
-    watches_->set_bpf(bpf_.get(), stack_bytes, count_only);
+  if (!arming_) {
+    arming_ = std::make_unique<SlotArming>(pid, *watches_, *delivery_);
+    if (ptrace_) ptrace_->set_arming(arming_.get());
   }
-  if (opts_.flexible) watches_->set_flexible(std::chrono::milliseconds(opts_.slice_ms));
+  if (opts_.flexible) arming_->set_flexible(std::chrono::milliseconds(opts_.slice_ms));
   watches_->resolve(*table_);
   check_condition_lengths();
-  watches_->arm_resolved();
+  arming_->arm_resolved();
   announce();
   if (!exec_seen_) started_ = std::chrono::steady_clock::now();  // --duration counts from here
   startup_complete_ = true;
@@ -150,7 +147,7 @@ void Session::start(pid_t pid, bool at_exec_stop) {
     if (exec_seen_) return;  // after an exec the program has run: warn (below), never kill
     fail_unresolved();
   }
-  watches_->arm_loader_hook(hook_->hook);
+  arming_->arm_loader_hook(hook_->hook);
   startup_complete_ = !wait_for_loader || exec_seen_;
 }
 
@@ -178,7 +175,7 @@ std::optional<Session::LoaderHook> Session::find_loader_hook() const {
 
 void Session::announce() {
   // One stderr line per watch when it is armed: tells the user (and scripts) that watching began.
-  auto& ws = watches_->watches();
+  auto& ws = watches_->all();
   announced_.resize(ws.size(), false);
   for (std::size_t i = 0; i < ws.size(); ++i) {
     if (announced_[i] || ws[i].state != Watch::State::armed) continue;
@@ -198,34 +195,36 @@ void Session::announce() {
 void Session::announce_rotation() {
   // Says which watches rotate (whenever that set changes, e.g. after a dlopen): their hit
   // counts only cover the time they were armed.
-  const auto& rot = watches_->rotating();
+  const auto& rot = arming_->rotating();
   if (rot.empty() || rot == announced_rotation_) return;
   announced_rotation_ = rot;
   std::string names;
-  for (int i : rot) names += (names.empty() ? "" : ", ") + watches_->watches()[std::size_t(i)].spec.text;
-  std::size_t slots = watches_->rotation_slots();
+  for (core::WatchId id : rot) names += (names.empty() ? "" : ", ") + watches_->at(id).spec.text;
+  std::size_t slots = arming_->rotation_slots();
   std::fprintf(stderr, "hwbp: %zu watch%s rotate%s through %zu free slot%s, %lld ms each: %s\n",
                rot.size(), rot.size() == 1 ? "" : "es", rot.size() == 1 ? "s" : "", slots,
-               slots == 1 ? "" : "s", static_cast<long long>(watches_->slice().count()),
+               slots == 1 ? "" : "s", static_cast<long long>(arming_->slice().count()),
                names.c_str());
 }
 
 std::optional<std::chrono::steady_clock::time_point> Session::next_tick() const {
-  auto rotation = watches_ ? watches_->next_rotation() : std::nullopt;
-  if (!bpf_) return rotation;
-  return rotation ? std::min(*rotation, next_drain_) : next_drain_;
+  auto rotation = arming_ ? arming_->next_rotation() : std::nullopt;
+  auto poll = delivery_->next_poll();
+  if (!poll) return rotation;
+  return rotation ? std::min(*rotation, *poll) : *poll;
 }
 
 void Session::on_tick() {
   // The rotation first: its time slices are what --flexible promises; reading records can wait.
   auto now = std::chrono::steady_clock::now();
-  auto rotation = watches_ ? watches_->next_rotation() : std::nullopt;
-  if (rotation && now >= *rotation) watches_->rotate();
-  if (bpf_ && now >= next_drain_) drain();
+  auto rotation = arming_ ? arming_->next_rotation() : std::nullopt;
+  if (rotation && now >= *rotation) arming_->rotate();
+  auto poll = delivery_->next_poll();
+  if (poll && now >= *poll) delivery_->poll(kTickBudget);
 }
 
 void Session::fail_unresolved() const {
-  for (const auto& w : watches_->watches())
+  for (const auto& w : watches_->all())
     if (w.state == Watch::State::pending)
       throw Error(Errc::invalid_request,
                   fmt::format("watch '{}': {}{}", w.spec.text, w.unresolved_reason,
@@ -234,8 +233,8 @@ void Session::fail_unresolved() const {
 }
 
 void Session::check_condition_lengths() const {
-  if (condition_.empty()) return;
-  for (const auto& w : watches_->watches())
+  if (opts_.condition.empty()) return;
+  for (const auto& w : watches_->all())
     if (w.len > 8 || w.spec.access == Access::exec)
       throw Error(Errc::invalid_request,
                   fmt::format("--if compares integer values of at most 8 bytes; watch '{}' is {}",
@@ -244,30 +243,37 @@ void Session::check_condition_lengths() const {
 }
 
 bool Session::owns(const siginfo_t& info) const {
-  return info.si_signo == SIGTRAP && info.si_code == kTrapPerf &&
-         WatchSet::is_tagged(perf_data(info));
+  // Every SIGTRAP with the tool's tag is ours (a stale one of a closed event too: the program
+  // has no handler for it); the delivery may own other stops.
+  return tool_tag(info).has_value() || delivery_->owns(info);
 }
 
 void Session::on_trap(pid_t tid, const siginfo_t& info) {
-  if (!watches_) return;
-  drain(kStopBudget);  // hits before this stop (e.g. before a dlopen) are reported first
-  if (watches_->is_loader_hit(perf_data(info))) return on_loader_hit();
-  on_watch_hit(tid, info);
+  if (!arming_) return;
+  delivery_->poll(kStopBudget);  // hits before this stop (e.g. before a dlopen) are reported first
+  if (auto tag = tool_tag(info); tag && arming_->is_loader_hit(*tag)) return on_loader_hit();
+  delivery_->on_stop(tid, info);
+}
+
+bool Session::loader_map_consistent() const {
+  // <link.h>: struct r_debug { int r_version; struct link_map* r_map; ElfW(Addr) r_brk;
+  // enum { RT_CONSISTENT, RT_ADD, RT_DELETE } r_state; ... }. Unknown (unreadable): go ahead.
+  if (!hook_ || !hook_->r_debug) return true;
+  try {
+    auto bytes = symbols::ProcessMemory(pid_).read(hook_->r_debug + offsetof(r_debug, r_state),
+                                                   sizeof(r_debug::r_state));
+    return as_integer(bytes) == r_debug::RT_CONSISTENT;
+  } catch (const std::exception&) {
+    return true;
+  }
 }
 
 void Session::on_loader_hit() {
-  if (hook_ && hook_->r_debug) {
-    // struct r_debug { int r_version; struct link_map* r_map; ElfW(Addr) r_brk; r_state; ... }
-    try {
-      auto bytes = symbols::ProcessMemory(pid_).read(hook_->r_debug + 24, 4);
-      if (as_integer(bytes) != 0) return;  // RT_ADD / RT_DELETE: the map is changing
-    } catch (const std::exception&) {
-    }
-  }
+  if (!loader_map_consistent()) return;  // RT_ADD / RT_DELETE: the map is changing
   image_->refresh();
   watches_->resolve(*table_);
   check_condition_lengths();
-  watches_->arm_resolved();
+  arming_->arm_resolved();
   announce();
   if (!startup_complete_) {
     // The initial libraries are in and no code of the program ran yet: a name still unknown is
@@ -275,102 +281,21 @@ void Session::on_loader_hit() {
     if (watches_->any_pending() && !opts_.pending) fail_unresolved();
     startup_complete_ = true;
   }
-  if (!watches_->any_pending()) watches_->disarm_loader_hook();  // give the slot back
+  if (!watches_->any_pending()) arming_->disarm_loader_hook();  // give the slot back
 }
 
-void Session::on_watch_hit(pid_t tid, const siginfo_t& info) {
-  user_regs_struct regs{};
-  ptrace(PTRACE_GETREGS, tid, nullptr, &regs);
-  bool async = perf_async(info);
-  auto trap_addr = reinterpret_cast<std::uint64_t>(info.si_addr);  // the breakpoint at trap time
-  std::vector<int> hit = watches_->watches_of(perf_data(info), trap_addr);
-  for (int index : co_hits(hit, regs)) hit.push_back(index);
-  for (int index : hit) {
-    Watch& w = watches_->watches()[static_cast<std::size_t>(index)];
-    if (w.state != Watch::State::armed || done_) continue;
-    auto now = watches_->read_bytes(w);
-    // A rotating watch's shadow re-read at its turn may already hold this write: "unknown".
-    std::vector<std::uint8_t> shadow = w.old_unknown ? std::vector<std::uint8_t>{} : w.shadow;
-    w.old_unknown = false;
-    bool was_changed = changed(now, shadow);
-    std::optional<std::vector<std::uint8_t>> old;
-    if (!shadow.empty()) old = shadow;
-    if (now) w.shadow = *now;
-    Access a = w.spec.access;
-    // x86 has no "modify" or "read" in hardware: both are value filters over write / rw hits.
-    if (a == Access::modify && !was_changed) continue;
-    if (a == Access::read && was_changed) continue;
-    // The thread is ptrace-stopped by us: libdwfl may read its registers directly.
-    accept(tid, regs.rip, w, async, std::move(old), std::move(now), [&](std::size_t depth) {
-      return symbols::backtrace_thread(*image_, tid, true, depth);
-    });
-  }
-}
-
-std::vector<int> Session::co_hits(const std::vector<int>& hit, const user_regs_struct& regs) {
-  if (std::none_of(hit.begin(), hit.end(), [&](int i) { return watches_->overlaps_another(i); }))
-    return {};
-  const symbols::DecodedInstruction* insn = symbolizer_.accessing_instruction(regs.rip);
-  if (!insn) return {};
-  symbols::RegisterFile rf;
-  rf.gpr = {regs.rax, regs.rdx, regs.rcx, regs.rbx, regs.rsi, regs.rdi, regs.rbp, regs.rsp, regs.r8,
-            regs.r9,  regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15, regs.rip};
-  rf.fs_base = regs.fs_base;
-  rf.gs_base = regs.gs_base;
-  auto accesses = symbols::data_accesses(*insn, rf);
-  if (!accesses) return {};  // not computable: this SIGTRAP's own watches only, as before
-  std::vector<int> more;
-  for (int index : watches_->touched_on_hardware(*accesses))
-    if (std::find(hit.begin(), hit.end(), index) == hit.end()) more.push_back(index);
-  return more;
-}
-
-void Session::accept(pid_t tid, std::uint64_t ip, Watch& w, bool async,
-                     std::optional<std::vector<std::uint8_t>> old,
-                     std::optional<std::vector<std::uint8_t>> now, const Symbolizer::Unwind& unwind) {
-  if (done_) return;
-  if (!condition_.empty()) {
-    if (!now || !old) return;  // cannot evaluate without both values
-    if (!condition_.eval(as_integer(*old), as_integer(*now), static_cast<unsigned>(w.len))) return;
-  }
-  if (ignored_ < opts_.ignore) {
-    ++ignored_;
-    return;
-  }
-  ++w.hits;
-  ++total_;
-  report(tid, ip, w, async, std::move(old), std::move(now), unwind);
-  if (opts_.max_hits && total_ >= opts_.max_hits) done_ = true;
-}
-
-void Session::report(pid_t tid, std::uint64_t ip, const Watch& w, bool async,
-                     std::optional<std::vector<std::uint8_t>> old_bytes,
-                     std::optional<std::vector<std::uint8_t>> new_bytes,
-                     const Symbolizer::Unwind& unwind) {
-  HitRecord h;
-  h.watch = &w;
-  h.seq = total_;
-  h.tid = tid;
-  // /proc/PID/task/TID/comm costs an open per hit: cache it (a rename mid-run shows late).
-  auto [it, fresh] = thread_names_.try_emplace(tid);
-  if (fresh) it->second = thread_name(pid_, tid);
-  h.thread_name = it->second;
-  h.ip = ip;
-  h.async = async;
-  h.site = symbolizer_.access_site(ip, w.spec.access == Access::exec, &h.instruction);
-  h.stack = symbolizer_.stack(unwind, h.site, opts_.stack_depth);
-  h.old_bytes = std::move(old_bytes);
-  h.new_bytes = std::move(new_bytes);
-  reporter_->hit(h);
+void Session::on_thread_exit(pid_t tid) {
+  delivery_->poll(kStopBudget);  // the address space still exists: its code can be read
+  acceptor_->forget_thread(tid);  // a later thread may reuse the id
 }
 
 void Session::on_exec(pid_t pid) {
   // execve replaced the address space; remove_on_exec removed our events. Watches by name are
   // looked up again in the new program (its libraries: at the loader's rendezvous).
   exec_seen_ = true;
-  drain(kDrainAll);  // the old program's hits (its events are gone: the ring only empties)
-  collect_counts();
-  watches_->reset_after_exec(pid);
+  delivery_->flush();  // the old program's hits (its events are gone: the ring only empties)
+  arming_->reset_after_exec(pid);
+  watches_->reset_after_exec();
   announced_.assign(announced_.size(), false);
   std::fprintf(stderr, "hwbp: process %d called execve: re-arming watches by name in the new "
                "program (address watches are dropped)\n", pid);
@@ -382,24 +307,24 @@ void Session::on_exec(pid_t pid) {
 }
 
 std::optional<int> Session::finish(Tracer& tracer, const Tracer::End& end, bool wait_for_exit) {
-  watches_->close_all();  // before detaching: no new SIGTRAP of ours can be generated
-  drain(kDrainAll);       // every hit made before the events closed is in the ring now
-  collect_counts();
-  warn_lost();
-  if (bpf_) reporter_->set_delivery("bpf", bpf_->stats().lost);
+  close_events();       // before detaching: no new SIGTRAP of ours can be generated
+  delivery_->flush();   // every hit made before the events closed is read now
+  delivery_->warn_lost();
+  reporter_->set_delivery(delivery_->mode(), delivery_->lost());
   std::optional<int> status;
   if (end.exited) {
     status = end.status;
   } else {
     tracer.detach(*this);
-    if (done_)
+    if (done())
       std::fprintf(stderr, "hwbp: stopped watching after %llu hit%s (--max-hits); the program "
-                   "continues\n", static_cast<unsigned long long>(total_), total_ == 1 ? "" : "s");
+                   "continues\n", static_cast<unsigned long long>(acceptor_->total()),
+                   acceptor_->total() == 1 ? "" : "s");
     else if (!Tracer::stop_signal_name().empty())
       std::fprintf(stderr, "hwbp: %s: stopped watching; the program continues\n",
                    Tracer::stop_signal_name().c_str());
   }
-  reporter_->finish(watches_->watches(), total_);
+  reporter_->finish(watches_->all(), acceptor_->total());
   if (!status && wait_for_exit) status = tracer.wait_exit();
   return status;
 }

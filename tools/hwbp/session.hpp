@@ -1,6 +1,9 @@
-// A watching session over one traced process: resolves and arms the watches, turns our SIGTRAPs
-// into reported hits (access filter, --if, --ignore, --max-hits), re-arms around the dynamic
-// loader and execve. Shared by `hwbp run` and `hwbp attach`.
+// A watching session over one traced process, shared by `hwbp run` and `hwbp attach`: the
+// watches (watch_set.hpp: specs resolved against the process's symbols), their arming on debug
+// registers (slot_arming.hpp), the delivery that brings their hits (delivery.hpp: ptrace or BPF,
+// chosen by --mode) and the acceptance path those hits go through (hit_acceptance.hpp). The
+// session itself handles the process's life: the dynamic loader's rendezvous (library watches),
+// execve (re-arming by name), thread exits and the end.
 #pragma once
 
 #include <sys/user.h>
@@ -13,20 +16,19 @@
 #include <memory>
 #include <cstdint>
 #include <optional>
-#include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
 #include "condition.hpp"
+#include "delivery.hpp"
+#include "hit_acceptance.hpp"
 #include "hit_report.hpp"
+#include "ptrace_delivery.hpp"
+#include "slot_arming.hpp"
 #include "symbols/symbol_table.hpp"
 #include "tracer.hpp"
 #include "watch_set.hpp"
-
-struct hwbp_bpf_hit;
-namespace hwbp::bpf {
-class HitProgram;
-}
 
 namespace hwbp::cli {
 
@@ -49,7 +51,8 @@ void add_session_options(CLI::App& sub, SessionOptions& o);
 
 class Session : public TraceHandler {
  public:
-  // Parses specs and --if (throws hwbp::Error / std::invalid_argument before anything starts).
+  // Parses specs and --if (throws hwbp::Error / std::invalid_argument before anything starts)
+  // and chooses the delivery (--mode).
   explicit Session(const SessionOptions& options);
   ~Session() override;
 
@@ -60,20 +63,22 @@ class Session : public TraceHandler {
   // program has run; a start-up error may still kill it).
   bool program_started() const noexcept { return startup_complete_; }
   // The bpf mode was chosen (else ptrace + sigtrap).
-  bool uses_bpf() const noexcept { return bpf_ != nullptr; }
+  bool uses_bpf() const noexcept { return delivery_->mode() == std::string_view("bpf"); }
 
   bool owns(const siginfo_t& info) const override;
   void on_trap(pid_t tid, const siginfo_t& info) override;
   void on_exec(pid_t pid) override;
   void on_thread_exit(pid_t tid) override;
-  bool done() const override { return done_; }
+  bool done() const override { return acceptor_->done(); }
   std::optional<std::chrono::steady_clock::time_point> next_tick() const override;
   void on_tick() override;
 
   // Ends the session: closes the events, detaches, prints the summary. Returns the wait status
   // of the program if it exited (or after waiting for it with `wait_for_exit`).
   std::optional<int> finish(Tracer& tracer, const Tracer::End& end, bool wait_for_exit);
-  void close_events() { watches_->close_all(); }
+  void close_events() {
+    if (arming_) arming_->close_all();
+  }
 
   std::optional<std::chrono::steady_clock::time_point> deadline() const;
 
@@ -84,52 +89,33 @@ class Session : public TraceHandler {
     bool in_main_executable = false;
   };
   std::optional<LoaderHook> find_loader_hook() const;
+  bool loader_map_consistent() const;
   void on_loader_hit();
-  void on_watch_hit(pid_t tid, const siginfo_t& info);
-  // The other watches on the hardware that the instruction before trap ip also hit: their
-  // SIGTRAPs merged into this one. Decodes only when one of `hit` shares bytes with another.
-  std::vector<int> co_hits(const std::vector<int>& hit, const user_regs_struct& regs);
-  // After the access filter: --if, --ignore, --max-hits, then report.
-  void accept(pid_t tid, std::uint64_t ip, Watch& w, bool async,
-              std::optional<std::vector<std::uint8_t>> old_bytes,
-              std::optional<std::vector<std::uint8_t>> new_bytes, const Symbolizer::Unwind& unwind);
-  // BPF delivery (session_bpf.cpp): choose the mode, read the ring, one record -> accept().
   void choose_delivery();
-  // Reads records for about `budget` (kDrainAll: until the ring is empty, once the events are
-  // closed; kStopBudget at a ptrace stop, where the records made before it matter most).
-  static constexpr std::chrono::milliseconds kDrainAll{-1}, kStopBudget{200}, kTickBudget{3};
-  void drain(std::chrono::milliseconds budget = kTickBudget);
-  void on_bpf_hit(const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack);
-  void warn_lost() const;
-  void collect_counts();
+  // A stop's budget for reading a delivery's records: the ones made before the stop matter most.
+  static constexpr std::chrono::milliseconds kStopBudget{200};
   [[noreturn]] void fail_unresolved() const;
   void announce();
   void announce_rotation();
   void check_condition_lengths() const;
-  void report(pid_t tid, std::uint64_t ip, const Watch& w, bool async,
-              std::optional<std::vector<std::uint8_t>> old_bytes,
-              std::optional<std::vector<std::uint8_t>> new_bytes, const Symbolizer::Unwind& unwind);
 
   SessionOptions opts_;
-  std::vector<core::WatchSpec> specs_;
-  Condition condition_;
   std::FILE* out_ = stdout;
   std::unique_ptr<Reporter> reporter_;
   std::unique_ptr<WatchSet> watches_;
+  Symbolizer symbolizer_;
+  std::unique_ptr<HitAcceptor> acceptor_;
+  std::unique_ptr<Delivery> delivery_;
+  PtraceDelivery* ptrace_ = nullptr;  // delivery_, when it is the ptrace delivery
+  std::unique_ptr<SlotArming> arming_;  // null until the process is known
   std::shared_ptr<symbols::ProcessImage> image_;
   std::unique_ptr<symbols::SymbolTable> table_;
-  Symbolizer symbolizer_;
   std::optional<LoaderHook> hook_;
   pid_t pid_ = 0;
   bool startup_complete_ = true;
   bool exec_seen_ = false;
-  bool done_ = false;
   std::vector<bool> announced_;
-  std::vector<int> announced_rotation_;
-  std::map<pid_t, std::string> thread_names_;
-  std::uint64_t ignored_ = 0, total_ = 0;
-  std::unique_ptr<bpf::HitProgram> bpf_;  // null: ptrace + sigtrap delivery
-  std::chrono::steady_clock::time_point next_drain_{};
+  std::vector<core::WatchId> announced_rotation_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -330,12 +330,9 @@ bool Tracer::has_queued_trap(pid_t tid, const TraceHandler& handler) const {
   // PTRACE_PEEKSIGINFO reads the thread's private queue without dequeuing; perf's forced
   // SIGTRAP goes there. One of ours that is still queued must be consumed before detaching,
   // or it would be delivered to a program that has no handler for it.
-  struct {
-    std::uint64_t off;
-    std::uint32_t flags;
-    std::int32_t nr;
-  } args{0, 0, 16};
-  siginfo_t infos[16];
+  constexpr int kBatch = 16;  // queued signals looked at (perf queues at most one per event)
+  __ptrace_peeksiginfo_args args{0, 0, kBatch};  // <sys/ptrace.h>: from the first, private queue
+  siginfo_t infos[kBatch];
   long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, infos);
   for (long i = 0; i < n; ++i)
     if (infos[i].si_signo == SIGTRAP && handler.owns(infos[i])) return true;

@@ -11,7 +11,7 @@ static void on_hit(const hwbp_hit* hit, void* user) {
 }
 
 int main(void) {
-  hwbp_options o = {0};
+  hwbp_options o = HWBP_OPTIONS_INIT;
   hwbp_watch* w = NULL;
   o.addr = (uintptr_t)&counter;
   o.len = sizeof counter;

@@ -3,11 +3,13 @@
 
 #include <string>
 
-#include "core/watch_spec.hpp"
+#include "watch_spec.hpp"
 #include "hwbp/error.hpp"
 
-namespace hwbp::core {
+namespace hwbp::cli {
 namespace {
+
+using namespace hwbp::core;
 
 // The one-line message parse_watch_spec throws for `text` ("" if it parses).
 std::string error_of(const std::string& text) {
@@ -163,4 +165,4 @@ TEST(WatchSpec, RequestCarriesAddressLenAccess) {
 }
 
 }  // namespace
-}  // namespace hwbp::core
+}  // namespace hwbp::cli

@@ -4,11 +4,13 @@
 #include <string>
 #include <vector>
 
-#include "core/plan.hpp"
+#include "plan_model.hpp"
 #include "hwbp/error.hpp"
 
-namespace hwbp::core {
+namespace hwbp::cli {
 namespace {
+
+using namespace hwbp::core;
 
 PlanWatch w(std::uintptr_t addr, std::size_t len, Access access = Access::write) {
   return PlanWatch{"w@" + std::to_string(addr), WatchRequest{addr, len, access}};
@@ -180,4 +182,4 @@ TEST(PlanModel, NoWatchesFitTrivially) {
 }
 
 }  // namespace
-}  // namespace hwbp::core
+}  // namespace hwbp::cli

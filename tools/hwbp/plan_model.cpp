@@ -1,12 +1,15 @@
-#include "core/plan.hpp"
+#include "plan_model.hpp"
 
 #include <algorithm>
 
+#include "core/rotation.hpp"
 #include "core/slot_accountant.hpp"
 #include "core/slot_table.hpp"
 #include "hwbp/error.hpp"
 
-namespace hwbp::core {
+namespace hwbp::cli {
+
+using namespace hwbp::core;
 
 namespace {
 
@@ -126,12 +129,7 @@ unsigned deciding_pool(const std::vector<PoolUse>& pools) {
 
 // Per-pool distinct chunks: the slots these chunks need when all are armed at once.
 std::vector<unsigned> distinct_chunks(const ArchInfo& arch, const std::vector<Chunk>& chunks) {
-  std::vector<unsigned> n(arch.pool_count(), 0);
-  for (std::size_t k = 0; k < chunks.size(); ++k)
-    if (std::find(chunks.begin(), chunks.begin() + static_cast<long>(k), chunks[k]) ==
-        chunks.begin() + static_cast<long>(k))
-      ++n[pool_of(arch, chunks[k])];
-  return n;
+  return slots_needed_alone(arch, chunks);
 }
 
 bool exceeds(const std::vector<unsigned>& need, const std::vector<unsigned>& have) {
@@ -162,26 +160,23 @@ Placement place(const ArchInfo& arch, unsigned ncpus, const std::vector<std::vec
   return out;
 }
 
-// Flexible: watches take fixed slots in order up to the first that does not fit; it and the rest
-// rotate through the slots left free (the library's rotator holds exactly those). A rotating
-// watch is armed whole, so the free slots must hold the largest one: pinned watches are given up
-// from the end until they do. A watch larger than the whole pool can never be armed.
+// Flexible: core::pin_then_rotate decides how many watches keep fixed slots (the rule the CLI's
+// rotation applies); the rest rotate through the slots left free.
 Placement place_flexible(const ArchInfo& arch, unsigned ncpus,
                          const std::vector<std::vector<Chunk>>& chunks) {
-  Placement pl = place(arch, ncpus, chunks, chunks.size(), true);
-  std::size_t pinned = static_cast<std::size_t>(std::find(pl.placed.begin(), pl.placed.end(), false) -
-                                                pl.placed.begin());
-  for (;;) {
-    std::vector<unsigned> free(pl.budget.size());
-    for (std::size_t p = 0; p < free.size(); ++p) free[p] = pl.budget[p] - pl.used[p];
-    bool squeezed = false;
-    for (std::size_t i = pinned; i < chunks.size() && !squeezed; ++i) {
-      const std::vector<unsigned> need = distinct_chunks(arch, chunks[i]);
-      squeezed = !exceeds(need, pl.budget) && exceeds(need, free);
-    }
-    if (!squeezed || pinned == 0) return pl;
-    pl = place(arch, ncpus, chunks, --pinned, true);
-  }
+  const std::vector<unsigned> budget = place(arch, ncpus, chunks, 0, true).budget;
+  auto pin = [&](std::size_t limit) {
+    const Placement pl = place(arch, ncpus, chunks, limit, true);
+    Pinning p;
+    p.pinned = static_cast<std::size_t>(std::find(pl.placed.begin(), pl.placed.end(), false) -
+                                        pl.placed.begin());
+    p.pinned = std::min(p.pinned, limit);
+    for (std::size_t q = 0; q < pl.budget.size(); ++q) p.free.push_back(pl.budget[q] - pl.used[q]);
+    return p;
+  };
+  const Pinning pinned = pin_then_rotate(
+      chunks.size(), budget, [&](std::size_t i) { return distinct_chunks(arch, chunks[i]); }, pin);
+  return place(arch, ncpus, chunks, pinned.pinned, true);
 }
 
 }  // namespace
@@ -227,4 +222,4 @@ WatchPlan plan_watches(const ArchInfo& arch, unsigned ncpus, std::span<const Pla
   return out;
 }
 
-}  // namespace hwbp::core
+}  // namespace hwbp::cli

@@ -10,7 +10,8 @@
 //     (so a symbol literally named "mem" is written "mem+0:..." to keep hwbp's form)
 //
 // Parsing is syntax only: range rules (alignment, kernel addresses, ...) belong to
-// core::validate_range, and names are resolved by the symbols layer.
+// core::validate_range, and names are resolved by the symbols layer (watch_set.hpp). CLI-only:
+// the library takes addresses, not spec strings.
 #pragma once
 
 #include <cstddef>
@@ -21,7 +22,7 @@
 #include "core/request.hpp"
 #include "hwbp/types.hpp"
 
-namespace hwbp::core {
+namespace hwbp::cli {
 
 struct WatchSpec {
   enum class Kind : std::uint8_t { address, symbol };
@@ -36,7 +37,7 @@ struct WatchSpec {
   bool perf_form = false;         // written as mem:ADDR...
 
   // The request for an address spec (Kind::address only).
-  WatchRequest request() const { return WatchRequest{addr, len, access}; }
+  core::WatchRequest request() const { return core::WatchRequest{addr, len, access}; }
 };
 
 // Default length of an address watch without LEN in hwbp's form (one 64-bit word).
@@ -48,4 +49,4 @@ inline constexpr std::size_t kPerfDefaultLen = 4;
 // e.g. "watch spec '0x10:zz': 'zz' is neither a length nor an access; ...".
 WatchSpec parse_watch_spec(std::string_view text);
 
-}  // namespace hwbp::core
+}  // namespace hwbp::cli

@@ -1,4 +1,4 @@
-#include "core/watch_spec.hpp"
+#include "watch_spec.hpp"
 
 #include <cctype>
 #include <cstdio>
@@ -7,7 +7,7 @@
 
 #include "hwbp/error.hpp"
 
-namespace hwbp::core {
+namespace hwbp::cli {
 
 namespace {
 
@@ -223,4 +223,4 @@ WatchSpec parse_watch_spec(std::string_view text) {
   return out;
 }
 
-}  // namespace hwbp::core
+}  // namespace hwbp::cli

@@ -1,4 +1,4 @@
-// Dry-run placement of a set of watches on debug-register slots (`hwbp plan`): which chunks each
+// Dry-run placement of a set of watches on debug-register slots (`hwbp plan`), CLI-only: which chunks each
 // watch becomes (split_range), which chunks are shared (SlotTable: identical chunks share one
 // slot), which slot each takes, and whether the kernel would admit the set (SlotAccountant: every
 // new chunk is reserved as a task-bound, all-CPU breakpoint of one task, the way hwbp arms a
@@ -15,16 +15,16 @@
 #include "core/request.hpp"
 #include "core/split.hpp"
 
-namespace hwbp::core {
+namespace hwbp::cli {
 
 struct PlanWatch {
   std::string label;  // how the user wrote it (shown in output and errors)
-  WatchRequest req;
+  core::WatchRequest req;
 };
 
 struct PlannedChunk {
   std::size_t watch = 0;               // index into the planned watches
-  Chunk chunk;
+  core::Chunk chunk;
   unsigned pool = 0;                   // arch.pool_of(slot class of chunk.type)
   std::optional<unsigned> slot;        // slot index inside the pool; nullopt: no fixed slot
   bool rotates = false;                // flexible plan: time-sliced with other watches
@@ -54,17 +54,18 @@ struct WatchPlan {
 // silently), as arming them one by one would.
 // Without `flexible`: a watch whose new chunks do not fit overflows (later ones may still fit);
 // any overflow makes the plan not fit.
-// With `flexible`: watches take fixed slots up to the first that does not fit; it and all later
-// ones rotate (time-sliced by the library) through the slots left free, giving up fixed slots
-// from the end until the largest rotating watch fits in them. Fits unless one watch alone needs
-// more slots than the pool has.
+// With `flexible`: core::pin_then_rotate, the rule `hwbp run|attach --flexible` applies
+// (core/rotation.hpp): watches take fixed slots up to the first that does not fit; it and all
+// later ones rotate through the slots left free, giving up fixed slots from the end until the
+// largest rotating watch fits in them. Fits unless one watch alone needs more slots than the
+// pool has.
 // ncpus: possible CPUs (the kernel checks every one for a task's cpu == -1 breakpoint).
 // Throws hwbp::Error(invalid_request) "watch spec 'LABEL': <validate_range message>" for the
 // first invalid watch.
-WatchPlan plan_watches(const ArchInfo& arch, unsigned ncpus, std::span<const PlanWatch> watches,
+WatchPlan plan_watches(const core::ArchInfo& arch, unsigned ncpus, std::span<const PlanWatch> watches,
                        bool flexible);
 
 // "mixed" (one shared pool, x86), else "inst" / "data" (aarch64 BRPs / WRPs).
-const char* pool_name(const ArchInfo& arch, unsigned pool) noexcept;
+const char* pool_name(const core::ArchInfo& arch, unsigned pool) noexcept;
 
-}  // namespace hwbp::core
+}  // namespace hwbp::cli

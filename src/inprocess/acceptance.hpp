@@ -1,0 +1,31 @@
+// The library's hit-acceptance path: what happens to one access once a delivery knows which
+// watches listen on the bytes it touched. Every in-process delivery ends here: the SIGTRAP handler
+// of the debug-register engine today (sigtrap.cpp), the page-protection engine's SIGSEGV handler
+// next (it knows the exact old and new bytes of each store it resolves: pass them as exact
+// values). Per listening watch: skip it if disabled, apply its value filter
+// (core/value_filter.hpp), count the hit, call the callback. Async-signal-safe and
+// allocation-free: it runs in signal context in the accessing thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "hwbp/hwbp.hpp"
+#include "inprocess/dispatch.hpp"
+
+namespace hwbp::inprocess {
+
+// The values of one access, as the delivery knows them.
+struct AccessValues {
+  bool read = false;            // false: the delivery read no bytes (nothing to filter on)
+  bool old_known = false;       // the old value is proven (see core/value_shadow.hpp)
+  std::uint64_t old_value = 0;  // little-endian, zero-extended
+  std::uint64_t new_value = 0;
+};
+
+// `hit` carries what is common to every listener (tid, addr, len, ip, async, context); the
+// watch id, access and values are filled per listener.
+void deliver_to_subscribers(std::span<const Subscriber> subscribers, Hit hit,
+                            const AccessValues& values) noexcept;
+
+}  // namespace hwbp::inprocess

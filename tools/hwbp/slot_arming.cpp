@@ -1,0 +1,279 @@
+#include "slot_arming.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/split.hpp"
+#include "core/value_shadow.hpp"
+#include "hwbp/error.hpp"
+#include "perf/thread_coverage.hpp"
+#include "symbols/process_memory.hpp"
+
+namespace hwbp::cli {
+
+namespace {
+// SlotTable capacity: one entry per distinct chunk in use (the table's maximum).
+constexpr std::size_t kTableCapacity = 64;
+}  // namespace
+
+SlotArming::SlotArming(pid_t pid, WatchSet& watches, Delivery& delivery)
+    : pid_(pid), watches_(watches), delivery_(delivery), arch_(watches.arch()),
+      table_(arch_, kTableCapacity, core::slots_per_pool(arch_)) {}
+
+std::uint64_t SlotArming::sig_data(int slot, std::uint32_t generation) const noexcept {
+  return core::encode_sig_data(
+      {core::SigDataOwner::tool, generation, static_cast<std::uint16_t>(slot)});
+}
+
+perf::BreakpointAttr SlotArming::attr_for(const core::Chunk& c, int slot, std::uint32_t generation,
+                                          bool sigtrap) const {
+  perf::BreakpointAttr a;
+  a.addr = c.addr;
+  a.len = c.len;
+  a.type = c.type;
+  a.disabled = true;
+  a.inherit = true;
+  a.inherit_thread = true;
+  a.sigtrap = sigtrap;  // without it (BPF delivery) a hit only runs the attached program
+  a.remove_on_exec = true;
+  a.sig_data = sig_data(slot, generation);
+  a.exclude_kernel = true;
+  return a;
+}
+
+std::vector<core::Chunk> SlotArming::chunks_of(const Watch& w) const {
+  return core::split_range(arch_, w.request());
+}
+
+std::vector<core::SlotKey> SlotArming::keys_of(const std::vector<core::Chunk>& chunks) const {
+  std::vector<core::SlotKey> keys;
+  for (const auto& c : chunks) keys.push_back({c, core::kProcessTarget, true});
+  return keys;
+}
+
+unsigned SlotArming::free_slots() const {
+  unsigned used = table_.thread_load(core::kProcessTarget, 0);
+  return arch_.data_slots - std::min(used, arch_.data_slots);
+}
+
+std::string SlotArming::budget_message(const Watch& w, std::size_t needed) const {
+  const unsigned total = arch_.data_slots, free = free_slots();
+  return fmt::format(
+      "watch '{}' ({} bytes at {:#x}) needs {} debug-register slot{}, but {} of the {} slots a "
+      "thread has {} free; watch fewer bytes or fewer variables",
+      w.spec.text, w.len, w.addr, needed, needed == 1 ? "" : "s", free, total,
+      free == 1 ? "is" : "are");
+}
+
+void SlotArming::arm_resolved() {
+  const std::vector<core::WatchId> todo = watches_.ready_to_arm();
+  if (!flexible()) {
+    for (core::WatchId id : todo) arm_pinned(id);
+    return;
+  }
+  const core::Pinning pinning = choose_pinned(todo);
+  for (std::size_t i = 0; i < pinning.pinned; ++i) arm_pinned(todo[i]);
+  std::vector<core::WatchId> joining(todo.begin() + static_cast<long>(pinning.pinned), todo.end());
+  if (!joining.empty()) join_rotation(joining);
+}
+
+void SlotArming::arm_pinned(core::WatchId id) {
+  Watch& w = watches_.at(id);
+  const std::vector<core::Chunk> chunks = chunks_of(w);
+  const std::vector<core::SlotKey> keys = keys_of(chunks);
+  auto result = table_.plan(keys);
+  if (!result.plan) throw Error(Errc::no_slots, budget_message(w, chunks.size()));
+  table_.commit(*result.plan, keys);
+  const std::vector<int>& slots = result.plan->slot_of_key;
+  const std::vector<int>& created = result.plan->created;
+  const BeforeArming before = before_arming(w, slots);  // shared slots may have hits already
+  // The delivery knows the watch, with an unknown shadow, before its first hit can fire.
+  delivery_.watch_armed(w);
+  delivery_.forget_shadow(id);
+  for (std::size_t k = 0; k < chunks.size(); ++k) map_slot(slots[k], id, chunks[k]);
+  try {
+    std::vector<core::SlotKey> created_keys;
+    for (int slot : created) created_keys.push_back(table_.key(slot));
+    open_on_all_threads(created, created_keys);
+  } catch (...) {
+    table_.release(slots);
+    for (int slot : created) slot_events_.erase(slot);
+    throw;
+  }
+  pinned_slots_[id] = slots;
+  for (int slot : slots) slot_events_[slot].watches.push_back(id);
+  settle_shadow(w, slots, before);
+  w.state = Watch::State::armed;
+  const auto now = Clock::now();
+  w.clock.set_watched(true, now);
+  w.clock.set_armed(true, now);  // pinned: armed all the time it is watched
+}
+
+void SlotArming::open_on_all_threads(const std::vector<int>& slots,
+                                     const std::vector<core::SlotKey>& keys, bool force_sigtrap) {
+  // Events stay disabled until every slot is open (a failure closes all of it by RAII).
+  const bool sigtrap = force_sigtrap || delivery_.uses_sigtrap();
+  std::vector<std::pair<int, perf::ThreadEvents>> opened;
+  for (std::size_t k = 0; k < slots.size(); ++k) {
+    perf::BreakpointAttr attr = attr_for(keys[k].chunk, slots[k], 0, sigtrap);
+    opened.emplace_back(slots[k], perf::open_on_process(attr, pid_));
+    if (sigtrap) continue;
+    for (const auto& ev : opened.back().second.events) delivery_.attach(ev);
+  }
+  for (auto& [slot, threads] : opened)
+    for (auto& ev : threads.events) ev.enable();
+  for (auto& [slot, threads] : opened)
+    for (auto& ev : threads.events) slot_events_[slot].events.push_back(std::move(ev));
+}
+
+std::optional<SlotArming::Mapping> SlotArming::map_slot(int slot, core::WatchId watch,
+                                                        const core::Chunk& chunk) {
+  std::optional<Mapping> old;
+  if (auto m = mapped_.find(slot); m != mapped_.end()) old = m->second;
+  const std::vector<core::Chunk> chunks = chunks_of(watches_.at(watch));
+  const auto part = static_cast<unsigned>(std::find(chunks.begin(), chunks.end(), chunk) - chunks.begin());
+  delivery_.chunk_mapped(chunk, watch, part);
+  mapped_[slot] = {chunk, watch};
+  return old;
+}
+
+void SlotArming::unmap(const Mapping& old) {
+  for (const auto& [slot, m] : mapped_)
+    if (m == old) return;  // another slot still maps it
+  delivery_.chunk_unmapped(old.first, old.second);
+}
+
+std::int64_t SlotArming::slot_count(int slot) const {
+  std::int64_t total = 0;
+  auto it = slot_events_.find(slot);
+  if (it == slot_events_.end()) return 0;
+  for (const auto& ev : it->second.events) total += std::max<std::int64_t>(0, ev.count());
+  return total;
+}
+
+std::int64_t SlotArming::slots_count(const std::vector<int>& slots) const {
+  std::int64_t total = 0;
+  for (int slot : slots) total += slot_count(slot);
+  return total;
+}
+
+SlotArming::BeforeArming SlotArming::before_arming(const Watch& w, const std::vector<int>& slots) const {
+  return {slots_count(slots), read_bytes(w)};
+}
+
+void SlotArming::settle_shadow(const Watch& w, const std::vector<int>& slots,
+                               const BeforeArming& before) {
+  // The program may run on (attach; other threads at a loader stop; rotation turns): a write
+  // between arming and this read would make the shadow "new" rather than "old".
+  const std::optional<Bytes> bytes = read_bytes(w);
+  const std::int64_t count_after = slots_count(slots);
+  core::ShadowEvidence evidence;
+  evidence.read_ok = bytes.has_value();
+  evidence.hit_seen = count_after != before.count;  // the kernel's count (core/value_shadow.hpp)
+  evidence.unchanged_across_arming = bytes && before.bytes && *bytes == *before.bytes;
+  if (core::shadow_state(evidence) != core::ShadowState::confirmed) return;  // stays unknown
+  delivery_.seed_shadow(w.id, *bytes);
+  // A hit counted while the seed was stored may have updated the shadow first (BPF: in the
+  // kernel); the seed would then be older than that hit's bytes.
+  if (slots_count(slots) != count_after) delivery_.forget_shadow(w.id);
+}
+
+void SlotArming::arm_loader_hook(std::uint64_t addr) {
+  if (loader_slot_ >= 0) return;
+  core::Chunk chunk{addr, static_cast<std::uint8_t>(arch_.exec_len), core::HwType::exec};
+  std::vector<core::SlotKey> keys{{chunk, core::kProcessTarget, true}};
+  auto result = table_.plan(keys);
+  if (!result.plan && !pool_.empty()) {
+    shrink_pool();  // the hook arms the libraries' watches: it goes before one rotation slot
+    result = table_.plan(keys);
+  }
+  if (!result.plan)
+    throw Error(Errc::no_slots,
+                "no debug-register slot is left for the breakpoint on the dynamic loader that "
+                "arms watches in libraries loaded later; watch fewer bytes");
+  table_.commit(*result.plan, keys);
+  loader_slot_ = result.plan->slot_of_key.at(0);
+  try {
+    open_on_all_threads({loader_slot_}, keys, true);
+  } catch (...) {
+    table_.release(result.plan->slot_of_key);
+    slot_events_.erase(loader_slot_);
+    loader_slot_ = -1;
+    throw;
+  }
+}
+
+void SlotArming::disarm_loader_hook() {
+  if (loader_slot_ < 0) return;
+  std::vector<int> slots{loader_slot_};
+  table_.release(slots);
+  slot_events_.erase(loader_slot_);  // closes the fds
+  loader_slot_ = -1;
+  if (!rotating_.empty()) grow_pool(arch_.data_slots);  // the slot goes back to the rotation
+}
+
+bool SlotArming::is_loader_hit(const core::SigData& tag) const noexcept {
+  return loader_slot_ >= 0 && tag.slot == loader_slot_;
+}
+
+std::vector<core::WatchId> SlotArming::watches_of(const core::SigData& tag,
+                                                  std::uint64_t trap_addr) const {
+  if (auto t = turns_.find(tag.slot); t != turns_.end()) {
+    const Turn& turn = t->second;
+    const bool stale = tag.generation != turn.generation || (trap_addr != 0 && trap_addr != turn.addr);
+    if (stale || !turn.watch) return {};
+    return {*turn.watch};
+  }
+  auto it = slot_events_.find(tag.slot);
+  if (it == slot_events_.end()) return {};
+  return it->second.watches;
+}
+
+bool SlotArming::on_hardware(core::WatchId id) const {
+  const Watch& w = watches_.at(id);
+  if (w.state != Watch::State::armed) return false;
+  if (!w.rotating) return true;
+  for (const auto& [slot, turn] : turns_)
+    if (turn.watch == id) return true;
+  return false;
+}
+
+std::optional<Bytes> SlotArming::read_bytes(const Watch& w) const {
+  if (w.spec.access == Access::exec) return std::nullopt;
+  try {
+    return symbols::ProcessMemory(pid_).read(w.addr, w.len);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+void SlotArming::close_all() {
+  const auto now = Clock::now();
+  clear_rotation(now);
+  disarm_loader_hook();
+  for (auto& w : watches_.all()) {
+    w.clock.set_armed(false, now);
+    w.clock.set_watched(false, now);
+    if (w.state != Watch::State::armed) continue;
+    if (auto it = pinned_slots_.find(w.id); it != pinned_slots_.end()) table_.release(it->second);
+    w.state = Watch::State::dropped;
+  }
+  pinned_slots_.clear();
+  slot_events_.clear();
+  delivery_.chunks_cleared();
+  mapped_.clear();
+}
+
+void SlotArming::reset_after_exec(pid_t pid) {
+  pid_ = pid;
+  clear_rotation(Clock::now());
+  slot_events_.clear();  // remove_on_exec already detached them from the program
+  delivery_.chunks_cleared();
+  mapped_.clear();
+  pinned_slots_.clear();
+  table_ = core::SlotTable(arch_, kTableCapacity, core::slots_per_pool(arch_));
+  loader_slot_ = -1;
+}
+
+}  // namespace hwbp::cli
