@@ -194,7 +194,7 @@ int run_vm(VmOptions o) {
   ::signal(SIGINT, SIG_DFL);
   ::signal(SIGTERM, SIG_DFL);
   std::fflush(stdout);
-  report.reporter->finish(report.watches->all(), report.acceptor->total());
+  if (!report.watches->all().empty()) report.reporter->finish(report.watches->all(), report.acceptor->total());
   return guest_status(stop);
 }
 
