@@ -192,12 +192,34 @@ std::string Stub::insert_point(const std::string& packet, bool insert) {
     case '3': spec.len = kind; spec.access = Access::read; spec.engine = hwbp::kvm::Engine::hardware; break;
     default: spec.len = kind; spec.access = Access::read_write; spec.engine = hwbp::kvm::Engine::hardware; break;
   }
-  try {
-    points_[point] = debugger_.add(spec);
-  } catch (const Error& e) {
-    return e.code() == Errc::no_slots ? kNoSlot : kBadPacket;
+  for (;;) {
+    try {
+      points_[point] = debugger_.add(spec);
+      return "OK";
+    } catch (const Error& e) {
+      if (e.code() != Errc::no_slots) return kBadPacket;
+      // Only debug registers serve breakpoints and read/access watches; a write watch holding
+      // one can move to a write trap. GDB inserts by address, so without this a write watch
+      // inserted first would take the register a later `rwatch` needs.
+      if (!move_write_watch_to_trap()) return kNoSlot;
+    }
   }
-  return "OK";
+}
+
+bool Stub::move_write_watch_to_trap() {
+  for (const auto& info : debugger_.watches()) {
+    if (info.engine != hwbp::kvm::Engine::hardware || info.spec.access != Access::write) continue;
+    for (auto& [point, id] : points_) {
+      if (id != info.id || point.type != '2') continue;
+      hwbp::kvm::WatchSpec spec = info.spec;
+      spec.engine = hwbp::kvm::Engine::write_trap;
+      const hwbp::kvm::WatchId moved = debugger_.add(spec);  // armed before the old one goes
+      debugger_.remove(info.id);
+      id = moved;
+      return true;
+    }
+  }
+  return false;
 }
 
 std::optional<std::string> Stub::handle(const std::string& p) {

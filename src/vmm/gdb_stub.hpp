@@ -9,7 +9,9 @@
 //          (kvm-guest-debug.md section 11), so GDB's plain `break` is served by hardware too and
 //          reported as swbreak (Z0) or hwbreak (Z1). A fifth one is refused (`E1c`).
 //   Z2     write watches: a debug register where the backend reports data hits and one is free,
-//          otherwise the library's write-trap watch (any number, any length).
+//          otherwise the library's write-trap watch (any number, any length). When a breakpoint
+//          or read/access watch needs a register a write watch holds, that write watch moves
+//          to a write trap.
 //   Z3/Z4  read / access watches: debug registers only (`E1c` when full).
 // Stop replies: T05 with thread:1 and watch:/rwatch:/awatch:ADDR, swbreak:, hwbreak:; T02 after
 // Ctrl-C; W<status> when the guest exits through the debug-exit port.
@@ -57,6 +59,7 @@ class Stub {
   };
   std::string stop_reply(const Stop& stop);
   std::string insert_point(const std::string& packet, bool insert);
+  bool move_write_watch_to_trap();
   std::string read_memory(const std::string& args);
   std::string write_memory(const std::string& args);
   std::string read_features(const std::string& args);
