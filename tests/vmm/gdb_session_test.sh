@@ -18,7 +18,9 @@ command -v gdb > /dev/null || { echo "SKIP: gdb is not installed (scripts/instal
 
 # What both sessions must agree on: stop locations as function:line, pcs and values, memory.
 normalize() {
-  sed -E -e 's/0x0*([0-9a-f])/0x\1/g' "$1" | awk '
+  # From the first breakpoint on: where each target starts differs (QEMU at the BIOS reset
+  # vector, hwbp vm at the kernel's entry).
+  sed -E -e 's/0x0*([0-9a-f])/0x\1/g' "$1" | sed -n '/^Breakpoint 1 at /,$p' | awk '
     /^(Breakpoint|Hardware|Temporary) .*[,:] .* at .*:[0-9]+$/ || /^(0x[0-9a-f]+ in )?[a-z_]+ \(.*\) at .*:[0-9]+$/ || /^#[0-9]/ {
       # "... record_sample (round=0, sample=1) at /x/kernel.c:102" -> "stop record_sample:102"
       # (argument values differ: QEMU describes an x86-64 target for this i386 kernel)
@@ -30,7 +32,9 @@ normalize() {
     /^\[Inferior 1 \((process [0-9]+|Remote target)\) killed\]$/ { print "killed" }'
 }
 
-{ echo "target remote | $HWBP vm --gdb-stdio -m 64 $KERNEL"; cat "$SCRIPT"; } > hwbp.gdb
+# remotetimeout: in the test VM, start-up (KVM probe, nested VM creation) can take longer than
+# GDB's 2 s default; GDB would then resend qSupported and take the echo as the next reply.
+{ echo "set remotetimeout 60"; echo "target remote | $HWBP vm --gdb-stdio -m 64 $KERNEL"; cat "$SCRIPT"; } > hwbp.gdb
 timeout 300 gdb -batch -nx -x hwbp.gdb "$KERNEL" > hwbp.out 2> hwbp.err
 grep -q "not compatible\|rejected" hwbp.out hwbp.err && fail "GDB rejected hwbp's target description: $(cat hwbp.err)"
 # hwbp's own answers, checked directly.
@@ -50,7 +54,7 @@ port=$((20000 + RANDOM % 20000))
 timeout 300 qemu-system-x86_64 -accel tcg -display none -serial null -nodefaults -no-reboot -m 64 -kernel "$KERNEL" \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 -gdb tcp:127.0.0.1:$port -S > qemu.log 2>&1 & QP=$!
 sleep 1
-{ echo "set architecture i386:x86-64"; echo "target remote 127.0.0.1:$port"; cat "$SCRIPT"; } > qemu.gdb
+{ echo "set remotetimeout 60"; echo "set architecture i386:x86-64"; echo "target remote 127.0.0.1:$port"; cat "$SCRIPT"; } > qemu.gdb
 timeout 300 gdb -batch -nx -x qemu.gdb "$KERNEL" > qemu.out 2> qemu.err
 kill $QP 2> /dev/null; wait $QP 2> /dev/null
 normalize qemu.out > qemu.norm
