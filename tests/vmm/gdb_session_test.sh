@@ -47,6 +47,17 @@ grep -q '^\$[0-9]* = 1000$' hwbp.out || fail "set var: $(cat hwbp.out)"
 grep -Eq '^\[Inferior 1 \((process 1|Remote target)\) killed\]$' hwbp.out || fail "kill: $(cat hwbp.out hwbp.err)"
 normalize hwbp.out > hwbp.norm
 
+# Detach: breakpoints go, the guest runs on to its end. Its console goes to a file: GDB reads a
+# piped target's stderr only while connected.
+rm -f console.txt
+printf 'set remotetimeout 60\ntarget remote | %s vm --gdb-stdio --console %s/console.txt -m 64 %s\nbreak do_work\ncontinue\ndetach\n' \
+  "$HWBP" "$PWD" "$KERNEL" > detach.gdb
+timeout 300 gdb -batch -nx -x detach.gdb "$KERNEL" > detach.out 2> detach.err
+grep -q '^Breakpoint 1, do_work' detach.out || fail "detach: no stop at do_work: $(cat detach.out detach.err)"
+grep -q 'Detaching from program' detach.out || fail "detach: $(cat detach.out detach.err)"
+for _ in $(seq 100); do grep -q 'max_retries 5 (corrupted!)' console.txt && break; sleep 0.1; done
+grep -q 'counter 15, max_retries 5 (corrupted!)' console.txt || fail "detach: the guest did not run on: $(cat console.txt)"
+
 if ! command -v qemu-system-x86_64 > /dev/null; then
   echo "note: qemu-system-x86_64 not installed: differential part skipped"; echo PASS; exit 0
 fi

@@ -44,6 +44,24 @@ struct VmOptions : ReportOptions {
   std::string engine = "auto";
   std::string gdb;
   bool gdb_stdio = false;
+  std::string console;
+};
+
+// The guest's serial console: --console FILE, else stdout (stderr when stdout carries GDB's
+// protocol). Owned and closed by the command.
+struct Console {
+  std::FILE* file = stdout;
+  explicit Console(const VmOptions& o) {
+    if (o.gdb_stdio) file = stderr;
+    if (o.console.empty()) return;
+    file = std::fopen(o.console.c_str(), "w");
+    if (!file) throw Error(Errc::system, fmt::format("--console '{}': {}", o.console, std::strerror(errno)), errno);
+  }
+  ~Console() {
+    if (file != stdout && file != stderr) std::fclose(file);
+  }
+  Console(const Console&) = delete;
+  Console& operator=(const Console&) = delete;
 };
 
 vmm::RunLoop* g_loop = nullptr;
@@ -104,9 +122,9 @@ int guest_status(const vmm::Stop& stop) {
 }
 
 int serve_gdb(const VmOptions& o, const vmm::KernelImage& kernel) {
+  Console console(o);
   vmm::Machine machine(kernel, {std::uint64_t{o.memory_mib} << 20, join(o.cmdline)});
-  // stdout carries the protocol with --gdb-stdio: the guest's console goes to stderr.
-  vmm::RunLoop loop(machine, o.gdb_stdio ? stderr : stdout);
+  vmm::RunLoop loop(machine, console.file);
   kvm::GuestDebugger debugger(machine.handles());
   loop.attach(&debugger);
   kvm::OwnedFd client;
@@ -161,8 +179,9 @@ int run_vm(VmOptions o) {
       return fail(fmt::format("watch '{}': {}", w.spec.text,
                               w.unresolved_reason.empty() ? "not found in the kernel" : w.unresolved_reason));
 
+  Console console(o);
   vmm::Machine machine(kernel, {std::uint64_t{o.memory_mib} << 20, join(o.cmdline)});
-  vmm::RunLoop loop(machine, stdout);
+  vmm::RunLoop loop(machine, console.file);
   std::optional<kvm::GuestDebugger> debugger;
   std::optional<GuestDelivery> delivery;
   if (!report.watches->all().empty()) {
@@ -213,6 +232,8 @@ RegisterCommand reg([](CLI::App& app) {
   sub->add_option("--gdb", o->gdb, "serve GDB's remote protocol on [ADDRESS:]PORT (loopback by default)");
   sub->add_flag("--gdb-stdio", o->gdb_stdio,
                 "serve GDB's remote protocol on stdin/stdout (target remote | hwbp vm --gdb-stdio KERNEL)");
+  sub->add_option("--console", o->console,
+                  "write the guest's serial console (COM1) to FILE (default: stdout; stderr with --gdb-stdio)");
   sub->add_option("kernel", o->kernel, "the kernel ELF")->required();
   sub->add_option("cmdline", o->cmdline, "the kernel's command line (after --)");
   return [o] { return run_vm(*o); };
