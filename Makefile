@@ -34,6 +34,9 @@ demo: build
 	@# that is the bug being demonstrated, not a failure of the demo.
 	$(BUILD)/tools/hwbp/hwbp run --watch max_retries -- $(BUILD)/examples/stray_write; \
 	  status=$$?; [ $$status -eq 0 ] || [ $$status -eq 1 ]
+	@echo
+	@# The same question inside a VM: hwbp vm on the example kernel (scripts/demo-vm.sh).
+	@scripts/demo-vm.sh $(BUILD)
 
 test: test-plain test-asan
 

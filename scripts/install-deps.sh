@@ -7,6 +7,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
   gdb
+  qemu-system-x86
   libdw-dev libelf-dev libzydis-dev clang libbpf-dev linux-libc-dev
 )
 missing=()

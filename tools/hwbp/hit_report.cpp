@@ -313,6 +313,7 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     nlohmann::ordered_json o;
     o["watch"] = w.spec.text;
     o["hits"] = w.hits;
+    if (!w.mechanism.empty()) o["mechanism"] = w.mechanism;  // hwbp vm: what served the watch
     if (show_coverage_) {  // --flexible only: without it the summary stays as it was
       o["coverage"] = std::round(w.coverage() * 1000) / 1000;  // 1.0 for a pinned watch
       o["rotating"] = w.rotating;

@@ -34,18 +34,7 @@ int exit_code_of(int status) {
 }
 
 void add_session_options(CLI::App& sub, SessionOptions& o) {
-  sub.add_option("-w,--watch", o.specs,
-                 "what to watch: LOCATION[:LEN][:ACCESS] (LOCATION = NAME, NAME+OFF or 0xADDR; "
-                 "ACCESS = modify (default), w, rw, r, x) or mem:ADDR[/LEN][:ACCESS]; repeatable")
-      ->required();
-  sub.add_option("--stack", o.stack_depth, "frames per backtrace (default 5, 0 = none)");
-  sub.add_flag("--json", o.json, "JSON Lines: one object per hit, a summary object at the end");
-  sub.add_flag("--count", o.count, "no per-hit output; hit counts per (watch, function, line)");
-  sub.add_flag("--folded", o.folded, "writer stacks in folded format (flamegraph.pl, speedscope)");
-  sub.add_option("--if", o.condition, "report only hits where EXPR holds, e.g. 'new==0 || new>old'");
-  sub.add_option("--ignore", o.ignore, "skip the first N reported hits");
-  sub.add_option("--max-hits", o.max_hits, "stop watching after N hits (the program runs on)");
-  sub.add_option("-o,--output", o.output, "write hits to FILE instead of stdout");
+  add_report_options(sub, o);
   auto* flexible = sub.add_flag(
       "--flexible", o.flexible,
       "accept more watches than debug-register slots: those that do not fit take turns on the "
@@ -65,34 +54,13 @@ void add_session_options(CLI::App& sub, SessionOptions& o) {
 }
 
 Session::Session(const SessionOptions& options) : opts_(options) {
-  std::vector<WatchSpec> specs;
-  for (const auto& s : opts_.specs) specs.push_back(parse_watch_spec(s));
-  watches_ = std::make_unique<WatchSet>(std::move(specs));
-  AcceptanceOptions accept;
-  if (!opts_.condition.empty()) accept.condition = Condition::parse(opts_.condition);
-  if (int(opts_.json) + int(opts_.count) + int(opts_.folded) > 1)
-    throw Error(Errc::invalid_request, "choose one of --json, --count and --folded");
-  if (!opts_.output.empty()) {
-    out_ = std::fopen(opts_.output.c_str(), "w");
-    if (!out_)
-      throw Error(Errc::system, fmt::format("cannot write '{}': {}", opts_.output, std::strerror(errno)));
-  }
-  Format f = opts_.json ? Format::json : opts_.count ? Format::count : opts_.folded ? Format::folded : Format::human;
-  // Folded stacks want whole stacks unless the user chose a depth.
-  if (f == Format::folded && opts_.stack_depth == 5) opts_.stack_depth = 64;
-  if (f == Format::count) opts_.stack_depth = 1;  // counts are per line: no unwinding per hit
-  reporter_ = std::make_unique<Reporter>(f, out_, opts_.stack_depth > 1);
+  build_report_pipeline(opts_, {}, symbolizer_, core::host_arch(), report_);
+  opts_.stack_depth = report_.stack_depth;
   reporter_->set_show_coverage(opts_.flexible);
-  accept.ignore = opts_.ignore;
-  accept.max_hits = opts_.max_hits;
-  accept.stack_depth = opts_.stack_depth;
-  acceptor_ = std::make_unique<HitAcceptor>(std::move(accept), *watches_, symbolizer_, *reporter_);
   choose_delivery();
 }
 
-Session::~Session() {
-  if (out_ && out_ != stdout) std::fclose(out_);
-}
+Session::~Session() = default;
 
 void Session::choose_delivery() {
   if (opts_.mode != "ptrace") {

@@ -25,6 +25,7 @@
 #include "hit_acceptance.hpp"
 #include "hit_report.hpp"
 #include "ptrace_delivery.hpp"
+#include "report_options.hpp"
 #include "slot_arming.hpp"
 #include "symbols/symbol_table.hpp"
 #include "tracer.hpp"
@@ -32,13 +33,7 @@
 
 namespace hwbp::cli {
 
-struct SessionOptions {
-  std::vector<std::string> specs;
-  std::size_t stack_depth = 5;
-  bool json = false, count = false, folded = false;
-  std::string condition;
-  std::uint64_t ignore = 0, max_hits = 0;
-  std::string output;
+struct SessionOptions : ReportOptions {
   bool pending = false;
   double duration = 0;
   bool flexible = false;  // more watches than slots: the rest rotate
@@ -100,11 +95,12 @@ class Session : public TraceHandler {
   void check_condition_lengths() const;
 
   SessionOptions opts_;
-  std::FILE* out_ = stdout;
-  std::unique_ptr<Reporter> reporter_;
-  std::unique_ptr<WatchSet> watches_;
   Symbolizer symbolizer_;
-  std::unique_ptr<HitAcceptor> acceptor_;
+  ReportPipeline report_;  // the output, the watches, the acceptance path (report_options.hpp)
+  std::FILE*& out_ = report_.out;
+  std::unique_ptr<Reporter>& reporter_ = report_.reporter;
+  std::unique_ptr<WatchSet>& watches_ = report_.watches;
+  std::unique_ptr<HitAcceptor>& acceptor_ = report_.acceptor;
   std::unique_ptr<Delivery> delivery_;
   PtraceDelivery* ptrace_ = nullptr;  // delivery_, when it is the ptrace delivery
   std::unique_ptr<SlotArming> arming_;  // null until the process is known

@@ -28,6 +28,7 @@ struct Watch {
   State state = State::pending;
   std::string unresolved_reason;  // last resolution failure (for the final error)
   std::string label;              // "counter", "table+0x10" or "0x7ffd1234"
+  std::string mechanism;          // what serves it, when a command says (hwbp vm: "debug register DR0")
   std::uint64_t addr = 0;
   std::size_t len = 0;            // 0 until resolved
   std::uint64_t hits = 0;         // reported hits
