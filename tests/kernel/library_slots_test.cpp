@@ -11,6 +11,7 @@
 #include "hwbp/hwbp.hpp"
 #include "test_support.hpp"
 #include "support/hit_delivery.hpp"
+#include "support/slot_holders.hpp"
 
 namespace hwbp::test {
 namespace {
@@ -33,6 +34,7 @@ void expect_error(const std::function<void()>& f, Errc code, const std::string& 
 TEST(LibrarySlots, IdenticalChunksShareOneSlotAndBothWatchesGetTheHit) {
   HWBP_REQUIRE_HITS();
   ASSERT_GE(slots_per_thread(), 4u) << "this test assumes the x86 budget of 4 slots";
+  HWBP_REQUIRE_ALL_SLOTS(4);
   Watch a = watch({addr_of(0), 8, Access::write, Target::this_thread(), [](const Hit&) {}});
   Watch b = watch({addr_of(0), 8, Access::modify, Target::this_thread(), [](const Hit&) {}});
   ASSERT_EQ(a.chunks().size(), 1u);
@@ -56,6 +58,7 @@ TEST(LibrarySlots, IdenticalChunksShareOneSlotAndBothWatchesGetTheHit) {
 TEST(LibrarySlots, FifthSlotFailsWithNothingHalfInstalled) {
   HWBP_REQUIRE_HITS();
   ASSERT_EQ(slots_per_thread(), 4u) << "this test needs exactly 4 slots (x86)";
+  HWBP_REQUIRE_ALL_SLOTS(4);
   int fds_before = open_fd_count();
   Watch full = watch({addr_of(0), 32, Access::write, Target::this_thread(), [](const Hit&) {}});
   ASSERT_EQ(full.chunks().size(), 4u);
@@ -76,6 +79,7 @@ TEST(LibrarySlots, FifthSlotFailsWithNothingHalfInstalled) {
 }
 
 TEST(LibrarySlots, SlotHeldOutsideHwbpIsExplainedAndRolledBack) {
+  HWBP_REQUIRE_ALL_SLOTS(4);
   // Another debugger (here: a raw perf event) holds one slot of this thread.
   perf_event_attr attr{};
   attr.type = PERF_TYPE_BREAKPOINT;
