@@ -3,7 +3,13 @@
 #include <gtest/gtest.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
 
 #include <cstring>
 #include <string>
@@ -100,6 +106,45 @@ TEST(LibrarySlots, SlotHeldOutsideHwbpIsExplainedAndRolledBack) {
   close(foreign);
   Watch w = watch({addr_of(0), 32, Access::write, Target::this_thread(), {}});
   EXPECT_EQ(w.chunks().size(), 4u);
+}
+
+// Issue 12: a test needing every slot must skip, naming the process, while another process holds
+// a CPU-bound breakpoint (it takes a slot from every thread of the machine).
+TEST(LibrarySlots, AnotherProcessHoldingASlotIsNamed) {
+  HWBP_REQUIRE_ALL_SLOTS(4);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t holder = fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    prctl(PR_SET_NAME, "slot_holder");
+    char ok = 1;
+    const long cpus = sysconf(_SC_NPROCESSORS_CONF);
+    for (long cpu = 0; cpu < cpus && ok; ++cpu) {
+      perf_event_attr attr{};
+      attr.type = PERF_TYPE_BREAKPOINT;
+      attr.size = sizeof attr;
+      attr.bp_type = HW_BREAKPOINT_W;
+      attr.bp_addr = addr_of(7);
+      attr.bp_len = 8;
+      attr.exclude_kernel = 1;
+      if (syscall(SYS_perf_event_open, &attr, -1, cpu, -1, 0) < 0 && (errno == EACCES || errno == EPERM))
+        ok = 0;  // other errors: an offline CPU
+    }
+    (void)!write(ready[1], &ok, 1);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char ok = 0;
+  ASSERT_EQ(read(ready[0], &ok, 1), 1);
+  close(ready[0]);
+  const std::string why = slots_taken_elsewhere(4);
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  if (!ok) GTEST_SKIP() << "CPU-bound breakpoints need CAP_PERFMON or perf_event_paranoid <= 0";
+  EXPECT_NE(why.find("gets only 3 of its 4"), std::string::npos) << why;
+  EXPECT_NE(why.find("pid " + std::to_string(holder) + " (slot_holder)"), std::string::npos) << why;
 }
 
 TEST(LibrarySlots, ActiveIndicatorFollowsTheWatchSet) {
