@@ -64,7 +64,7 @@ if [ -r /proc/2/stat ] && [ "$(( $(awk '{print $9}' /proc/2/stat 2>/dev/null || 
 else
   echo "note: no kernel thread visible as pid 2: the kernel-thread refusal is not checked"
 fi
-sh -c 'sleep 0 & echo $! > zombie.pid; exec sleep 5' & holder=$!
+sh -c 'sleep 0 & echo $! > zombie.pid; exec sleep 300' & holder=$!  # outlives hwbp's start under TCG
 for _ in $(seq 100); do
   z=$(cat zombie.pid 2>/dev/null); [ -n "$z" ] && grep -q '^State:.*Z' /proc/$z/status 2>/dev/null && break
   sleep 0.05
