@@ -6,7 +6,7 @@ BUILD ?= build
 ASAN  ?= build-asan
 PREFIX ?= /usr/local
 
-.PHONY: all deps build build-asan demo test test-plain test-asan test-vm test-multi-watch bench install clean
+.PHONY: all deps build build-asan demo test test-plain test-asan test-vm test-multi-watch fuzz bench install clean
 
 all: build
 
@@ -55,6 +55,18 @@ test-multi-watch: build
 test-asan: build-asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j 1 -LE install
+
+# Each libFuzzer target (fuzz/) for FUZZ_SECONDS on its seeds plus what earlier runs found
+# ($(BUILD)/fuzz/work/NAME/corpus); a crashing input is left as $(BUILD)/fuzz/work/NAME/crash-*.
+# ctest runs them for a few seconds each (label fuzz).
+FUZZ_SECONDS ?= 60
+fuzz: build
+	@test -d $(BUILD)/fuzz/targets || { echo "hwbp: fuzz targets not built (see 'cmake' output: clang with libFuzzer is needed)"; exit 1; }
+	@for t in $$(cd fuzz/corpus && ls); do \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; log=$(BUILD)/fuzz/work/$$t.log; mkdir -p $(BUILD)/fuzz/work; \
+	  if fuzz/run.sh $(BUILD)/fuzz/targets/$${t}_fuzzer fuzz/corpus/$$t $(BUILD)/fuzz/work/$$t $(FUZZ_SECONDS) > $$log 2>&1; \
+	  then grep -E '^stat::number_of_executed_units|^Done' $$log; else tail -40 $$log; exit 1; fi; \
+	done
 
 # Every ratio compares two benchmarks of the same run; medians of 5 repetitions damp noise.
 bench: build

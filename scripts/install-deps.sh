@@ -9,6 +9,7 @@ PACKAGES=(
   gdb
   qemu-system-x86
   libdw-dev libelf-dev libzydis-dev clang libbpf-dev linux-libc-dev
+  libclang-rt-14-dev  # libFuzzer (fuzz/): only recommended by clang-14, and installs skip those
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -338,6 +338,11 @@ void Registry::detach(WatchRecord& rec) noexcept {
 }
 
 std::uint64_t Registry::arm(const WatchOptions& options) {
+  if (static_cast<unsigned>(options.target.kind) > static_cast<unsigned>(Target::Kind::cpus))
+    throw Error(Errc::invalid_request,
+                "unknown target kind " + std::to_string(static_cast<unsigned>(options.target.kind)) +
+                    "; use Target::process(), Target::thread(tid), Target::this_thread() or "
+                    "Target::all_cpus()");
   core::WatchRequest request{options.addr, options.len, options.access};
   bool cpu_wide = options.target.kind == Target::Kind::cpus;
   if (auto violation = core::validate_range(arch_, request))
@@ -353,6 +358,7 @@ std::uint64_t Registry::arm(const WatchOptions& options) {
   if (!caps.breakpoints) throw perf::error_from_errno(caps.open_errno, perf::OpenContext{});
   Target target = options.target;
   if (target.kind == Target::Kind::thread && target.tid == 0) target.tid = perf::current_tid();
+  if (target.kind == Target::Kind::thread) perf::require_own_thread(target.tid);
   bool counting = counts_in_kernel(options);
   if (!counting && !caps.sigtrap)
     throw Error(Errc::unsupported,

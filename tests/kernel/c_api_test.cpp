@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hwbp/hwbp.h"
@@ -75,6 +77,40 @@ TEST(CApi, ErrorsAreStatusCodesWithOneLineMessages) {
   o.tid = 0x3ffffff0;
   EXPECT_EQ(hwbp_watch_create(&o, &w), HWBP_E_NO_SUCH_THREAD) << hwbp_last_error();
   EXPECT_GE(hwbp_slots_per_thread(), 1u);
+}
+
+// Issue 12: the C API refuses a thread of another process (a hit would kill it with SIGTRAP)
+// and every target kind it does not know, whatever a C or FFI caller stores in the field.
+TEST(CApi, ThreadOfAnotherProcessAndUnknownTargetKindsAreRefused) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (;;) pause();
+  }
+  hwbp_options o = HWBP_OPTIONS_INIT;
+  o.addr = reinterpret_cast<uintptr_t>(&g_x);
+  o.len = sizeof g_x;
+  o.access = HWBP_WRITE;
+  o.target = HWBP_TARGET_THREAD;
+  o.tid = child;
+  int calls = 0;
+  o.callback = on_hit;
+  o.user = &calls;
+  hwbp_watch* w = nullptr;
+  EXPECT_EQ(hwbp_watch_create(&o, &w), HWBP_E_INVALID_REQUEST);
+  EXPECT_EQ(w, nullptr);
+  EXPECT_NE(std::string(hwbp_last_error()).find("is not a thread of this process"), std::string::npos)
+      << hwbp_last_error();
+  int status = 0;
+  EXPECT_EQ(waitpid(child, &status, WNOHANG), 0) << "the other process died";
+  kill(child, SIGKILL);
+  waitpid(child, &status, 0);
+  for (int kind : {-1, 3, 7, 1000}) {
+    std::memcpy(&o.target, &kind, sizeof kind);
+    EXPECT_EQ(hwbp_watch_create(&o, &w), HWBP_E_INVALID_REQUEST) << kind;
+    EXPECT_NE(std::string(hwbp_last_error()).find("unknown target kind " + std::to_string(kind)),
+              std::string::npos) << hwbp_last_error();
+  }
 }
 
 TEST(CApi, OptionsCarryTheirSize) {

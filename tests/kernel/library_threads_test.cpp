@@ -2,6 +2,10 @@
 // threads created while arming runs; every hit attributed to the thread that made it.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <thread>
@@ -122,6 +126,46 @@ TEST(LibraryThreads, UnknownThreadIsRefusedWithItsOwnError) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::no_such_thread) << e.what();
     EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+  }
+}
+
+// Issue 12: a tid of another process was accepted, and a hit then killed that process with
+// SIGTRAP (it has no hwbp handler). Refused now, with or without a callback; the process lives.
+TEST(LibraryThreads, ThreadOfAnotherProcessIsRefusedAndThatProcessLives) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (;;) pause();
+  }
+  for (bool with_callback : {true, false}) {
+    HitLog log;
+    try {
+      Watch w = watch(g_shared, Access::write, with_callback ? log.callback() : Callback{},
+                      Target::thread(child));
+      ADD_FAILURE() << "a watch on thread " << child << " of another process was armed";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::invalid_request) << e.what();
+      EXPECT_NE(std::string(e.what()).find("is not a thread of this process"), std::string::npos)
+          << e.what();
+    }
+  }
+  int status = 0;
+  EXPECT_EQ(waitpid(child, &status, WNOHANG), 0) << "the other process died";
+  kill(child, SIGKILL);
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+TEST(LibraryThreads, UnknownTargetKindIsRefused) {
+  Target t;
+  t.kind = static_cast<Target::Kind>(9);
+  try {
+    Watch w = watch(WatchOptions{.addr = reinterpret_cast<std::uintptr_t>(&g_shared), .len = 8,
+                                 .access = Access::write, .target = t});
+    FAIL() << "an unknown target kind was armed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_request);
+    EXPECT_NE(std::string(e.what()).find("unknown target kind 9"), std::string::npos) << e.what();
   }
 }
 

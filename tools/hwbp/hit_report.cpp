@@ -1,6 +1,7 @@
 #include "hit_report.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -252,7 +253,7 @@ void Reporter::human(const HitRecord& h) {
       out += fmt::format("    #{} {:#x} {}\n", i, h.stack[i].addr, where(h.stack[i]));
   }
   std::fputs(out.c_str(), out_);
-  std::fflush(out_);
+  flush();
 }
 
 void Reporter::json(const HitRecord& h) {
@@ -289,7 +290,15 @@ void Reporter::json(const HitRecord& h) {
   }
   j["stack"] = stack;
   std::fputs((j.dump() + "\n").c_str(), out_);
-  std::fflush(out_);
+  flush();
+}
+
+void Reporter::flush() {
+  // A full disk (ENOSPC) or a reader that went away (EPIPE: SIGPIPE is ignored, tracer.cpp) makes
+  // every later hit vanish: remember the first error, the session stops on it (issue 12).
+  errno = 0;
+  if ((std::fflush(out_) != 0 || std::ferror(out_)) && write_error_ == 0)
+    write_error_ = errno != 0 ? errno : EIO;
 }
 
 void Reporter::finish(const std::vector<Watch>& watches, std::uint64_t total) {
@@ -301,7 +310,7 @@ void Reporter::finish(const std::vector<Watch>& watches, std::uint64_t total) {
       break;
     case Format::human: finish_human(watches, total); break;
   }
-  std::fflush(out_);
+  flush();
 }
 
 void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t total) {

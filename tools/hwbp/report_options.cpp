@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "hwbp/error.hpp"
+#include "option_checks.hpp"
 
 namespace hwbp::cli {
 
@@ -14,13 +15,16 @@ void add_report_options(CLI::App& sub, ReportOptions& o, bool watch_required) {
                                "what to watch: LOCATION[:LEN][:ACCESS] (LOCATION = NAME, NAME+OFF or 0xADDR; "
                                "ACCESS = modify (default), w, rw, r, x) or mem:ADDR[/LEN][:ACCESS]; repeatable");
   if (watch_required) watch->required();
-  sub.add_option("--stack", o.stack_depth, "frames per backtrace (default 5, 0 = none)");
+  sub.add_option("--stack", o.stack_depth, "frames per backtrace (default 5, 0 = none)")
+      ->check(count_value());
   sub.add_flag("--json", o.json, "JSON Lines: one object per hit, a summary object at the end");
   sub.add_flag("--count", o.count, "no per-hit output; hit counts per (watch, function, line)");
   sub.add_flag("--folded", o.folded, "writer stacks in folded format (flamegraph.pl, speedscope)");
-  sub.add_option("--if", o.condition, "report only hits where EXPR holds, e.g. 'new==0 || new>old'");
-  sub.add_option("--ignore", o.ignore, "skip the first N reported hits");
-  sub.add_option("--max-hits", o.max_hits, "stop watching after N hits (the program runs on)");
+  sub.add_option("--if", o.condition, "report only hits where EXPR holds, e.g. 'new==0 || new>old'")
+      ->check(expression_value());
+  sub.add_option("--ignore", o.ignore, "skip the first N reported hits")->check(count_value());
+  sub.add_option("--max-hits", o.max_hits, "stop watching after N hits (the program runs on)")
+      ->check(count_value());
   sub.add_option("-o,--output", o.output, "write hits to FILE instead of stdout");
 }
 

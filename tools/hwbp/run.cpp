@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "command.hpp"
+#include "command_line.hpp"
 #include "guard.hpp"
 #include "session.hpp"
 
@@ -37,6 +38,7 @@ int run_command(const SessionOptions& opts, const std::vector<std::string>& argv
     return 2;
   }
   auto status = session.finish(tracer, end, true);
+  if (session.output_failed()) return 2;  // said by finish(); the program ran on to its end
   return status ? exit_code_of(*status) : 0;
 }
 
@@ -45,9 +47,14 @@ RegisterCommand reg([](CLI::App& app) {
   auto opts = std::make_shared<SessionOptions>();
   auto argv = std::make_shared<std::vector<std::string>>();
   add_session_options(*sub, *opts);
-  sub->add_option("--duration", opts->duration, "stop watching after SEC seconds");
-  sub->add_option("program", *argv, "PROGRAM [ARGS] (after --)")->required();
-  return [opts, argv] { return run_command(*opts, *argv); };
+  add_duration_option(*sub, *opts);
+  // Words before "--" that are not options start the program too (`hwbp run -w x prog`); the
+  // words after "--" are all the program's (command_line.hpp).
+  sub->add_option("program", *argv, "PROGRAM [ARGS] (after --)");
+  return [opts, argv] {
+    argv->insert(argv->end(), program_words().begin(), program_words().end());
+    return run_command(*opts, *argv);
+  };
 });
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "bpf_delivery.hpp"
 #include "hwbp/error.hpp"
+#include "option_checks.hpp"
 #include "perf/sigtrap_info.hpp"
 #include "ptrace_delivery.hpp"
 #include "symbols/process_memory.hpp"
@@ -31,6 +32,10 @@ int exit_code_of(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 0;
+}
+
+void add_duration_option(CLI::App& sub, SessionOptions& o) {
+  sub.add_option("--duration", o.duration, "stop watching after SEC seconds")->check(seconds_value());
 }
 
 void add_session_options(CLI::App& sub, SessionOptions& o) {
@@ -208,6 +213,11 @@ void Session::check_condition_lengths() const {
                   fmt::format("--if compares integer values of at most 8 bytes; watch '{}' is {}",
                               w.spec.text, w.spec.access == Access::exec ? "an execute watch"
                                                                          : fmt::format("{} bytes", w.len)));
+  const Condition condition = Condition::parse(opts_.condition);
+  for (const auto& w : watches_->all())
+    if (w.len > 0)
+      if (auto why = condition.check_width(static_cast<unsigned>(w.len)); !why.empty())
+        throw Error(Errc::invalid_request, fmt::format("watch '{}': {}", w.spec.text, why));
 }
 
 bool Session::owns(const siginfo_t& info) const {
@@ -284,15 +294,20 @@ std::optional<int> Session::finish(Tracer& tracer, const Tracer::End& end, bool 
     status = end.status;
   } else {
     tracer.detach(*this);
-    if (done())
+    if (acceptor_->done())
       std::fprintf(stderr, "hwbp: stopped watching after %llu hit%s (--max-hits); the program "
                    "continues\n", static_cast<unsigned long long>(acceptor_->total()),
                    acceptor_->total() == 1 ? "" : "s");
-    else if (!Tracer::stop_signal_name().empty())
+    else if (!Tracer::stop_signal_name().empty() && !output_failed())
       std::fprintf(stderr, "hwbp: %s: stopped watching; the program continues\n",
                    Tracer::stop_signal_name().c_str());
   }
   reporter_->finish(watches_->all(), acceptor_->total());
+  if (int e = reporter_->write_error()) {
+    std::string where = opts_.output.empty() ? "standard output" : "'" + opts_.output + "'";
+    std::fprintf(stderr, "hwbp: cannot write hits to %s: %s%s\n", where.c_str(), std::strerror(e),
+                 status ? "" : "; stopped watching, the program continues");
+  }
   if (!status && wait_for_exit) status = tracer.wait_exit();
   return status;
 }

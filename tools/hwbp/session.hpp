@@ -43,6 +43,8 @@ struct SessionOptions : ReportOptions {
 
 // Options common to run and attach.
 void add_session_options(CLI::App& sub, SessionOptions& o);
+// --duration SEC (finite, >= 0).
+void add_duration_option(CLI::App& sub, SessionOptions& o);
 
 class Session : public TraceHandler {
  public:
@@ -64,7 +66,11 @@ class Session : public TraceHandler {
   void on_trap(pid_t tid, const siginfo_t& info) override;
   void on_exec(pid_t pid) override;
   void on_thread_exit(pid_t tid) override;
-  bool done() const override { return acceptor_->done(); }
+  // --max-hits reached, or hits can no longer be written (then watching ends: output_failed).
+  bool done() const override { return acceptor_->done() || output_failed(); }
+  // Writing hits failed (EPIPE, ENOSPC): the session stopped watching and said so on stderr;
+  // the command exits non-zero.
+  bool output_failed() const noexcept { return reporter_->write_error() != 0; }
   std::optional<std::chrono::steady_clock::time_point> next_tick() const override;
   void on_tick() override;
 

@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <thread>
 
 #include "hwbp/error.hpp"
 #include "perf/threads.hpp"
+#include "ptrace_refusal.hpp"
 
 namespace hwbp::cli {
 namespace {
@@ -22,6 +22,7 @@ namespace {
 constexpr long kOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
 volatile sig_atomic_t g_stop_signal = 0;
 sigset_t g_original_mask;
+struct sigaction g_original_sigpipe;
 
 // hwbp blocks SIGCHLD and its stop signals and takes them with sigtimedwait(): the loop then
 // never loses a wake-up (a signal that arrives before the wait stays pending) and no other
@@ -32,6 +33,12 @@ const sigset_t& gated_signals() {
     sigemptyset(&s);
     for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) sigaddset(&s, sig);
     sigprocmask(SIG_BLOCK, &s, &g_original_mask);
+    // A closed output (`| head -1`) must not kill hwbp with SIGPIPE while a thread sits in one
+    // of its SIGTRAP stops: the write fails with EPIPE instead, and the session detaches
+    // (Session::output_failed). The program gets the original disposition back (launch).
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, &g_original_sigpipe);
     return s;
   }();
   return set;
@@ -39,40 +46,6 @@ const sigset_t& gated_signals() {
 
 bool is_group_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
-}
-
-std::string read_first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
-std::string status_field(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(field + ":", 0) == 0) {
-      auto v = line.substr(field.size() + 1);
-      v.erase(0, v.find_first_not_of(" \t"));
-      return v;
-    }
-  return "";
-}
-
-// EPERM from PTRACE_SEIZE: say which rule refused (another tracer, Yama, another user).
-Error ptrace_permission_error(pid_t pid, int err) {
-  std::string tracer = status_field(pid, "TracerPid");
-  std::string msg = "cannot trace process " + std::to_string(pid) + ": " + std::strerror(err);
-  if (!tracer.empty() && tracer != "0")
-    return Error(Errc::permission, msg + " (it is already traced by process " + tracer +
-                                       ", e.g. a debugger; detach it first)", err);
-  std::string scope = read_first_line("/proc/sys/kernel/yama/ptrace_scope");
-  if (!scope.empty() && scope != "0")
-    msg += " (kernel.yama.ptrace_scope = " + scope +
-           ": run as root, or 'sysctl kernel.yama.ptrace_scope=0', or use 'hwbp run')";
-  else
-    msg += " (the process belongs to another user, or hwbp lacks CAP_SYS_PTRACE)";
-  return Error(Errc::permission, msg, err);
 }
 
 }  // namespace
@@ -126,6 +99,7 @@ Tracer Tracer::launch(const std::vector<std::string>& argv) {
     // Stop before exec so that the parent can PTRACE_SEIZE us (TRACEME would not give SEIZE's
     // INTERRUPT/LISTEN). The exec then reports PTRACE_EVENT_EXEC before ld.so runs.
     sigprocmask(SIG_SETMASK, &g_original_mask, nullptr);
+    sigaction(SIGPIPE, &g_original_sigpipe, nullptr);
     ::close(fds[0]);
     raise(SIGSTOP);
     execv(path.c_str(), cargv.data());
@@ -138,11 +112,11 @@ Tracer Tracer::launch(const std::vector<std::string>& argv) {
   int status = 0;
   waitpid(pid, &status, WUNTRACED);
   if (ptrace(PTRACE_SEIZE, pid, nullptr, kOptions) != 0) {
-    int e = errno;
+    Error refusal = ptrace_refusal(pid, errno);  // while /proc still shows the child
     ::kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     ::close(fds[0]);
-    throw ptrace_permission_error(pid, e);
+    throw refusal;
   }
   t.threads_.insert(pid);
   ::kill(pid, SIGCONT);
@@ -180,10 +154,11 @@ Tracer Tracer::attach(pid_t pid) {
     for (pid_t tid : tids) {
       if (t.threads_.count(tid)) continue;
       if (ptrace(PTRACE_SEIZE, tid, nullptr, kOptions) != 0) {
-        if (errno == ESRCH) continue;  // the thread exited meanwhile
         int e = errno;
+        // The thread exited meanwhile: ESRCH, or EPERM while it is a zombie (exit_state).
+        if (e == ESRCH || (tid != pid && thread_has_exited(pid, tid))) continue;
         t.detach_quietly();
-        throw ptrace_permission_error(pid, e);
+        throw ptrace_refusal(pid, e);
       }
       t.threads_.insert(tid);
       found_new = true;
