@@ -244,6 +244,8 @@ void Reporter::human(const HitRecord& h) {
     out += fmt::format("  instruction {:#x}: {}\n", h.site.addr, h.instruction);
   if (!h.made_by.empty())
     out += fmt::format("  made by the kernel, for the program's {}() system call\n", h.made_by);
+  if (w.mechanism && core::is_software(*w.mechanism))
+    out += fmt::format("  engine: {}\n", core::to_string(*w.mechanism));
   if (h.async)
     out += "  note: SIGTRAP was blocked in the program; the thread stopped later than the access\n";
   if (show_stack_ && h.stack.size() > 1) {
@@ -279,6 +281,7 @@ void Reporter::json(const HitRecord& h) {
   j["new"] = has_values ? value(h.new_bytes) : J(nullptr);
   j["async"] = h.async;
   if (!h.made_by.empty()) j["made_by"] = h.made_by;  // only on kernel-made stores
+  j["engine"] = w.mechanism ? J(core::json_name(*w.mechanism)) : J(nullptr);
   J stack = J::array();
   for (const auto& s : h.stack) {
     J f;
@@ -290,6 +293,26 @@ void Reporter::json(const HitRecord& h) {
   j["stack"] = stack;
   std::fputs((j.dump() + "\n").c_str(), out_);
   std::fflush(out_);
+}
+
+void Reporter::watch_ended(const Watch& w, pid_t tid, const Site& site, const std::string& reason) {
+  if (format_ == Format::json) {
+    nlohmann::ordered_json j;
+    j["event"] = "watch_ended";
+    j["watch"] = w.spec.text;
+    j["reason"] = reason;
+    j["tid"] = tid ? nlohmann::ordered_json(tid) : nlohmann::ordered_json(nullptr);
+    j["ip"] = hex_or_null(site.addr);
+    site_json(site, j);
+    std::fputs((j.dump() + "\n").c_str(), out_);
+    std::fflush(out_);
+    return;
+  }
+  std::string line = fmt::format("hwbp: watch '{}' ended: {}", w.spec.text, reason);
+  if (tid) line += fmt::format(" (thread {}{})", tid, site.addr ? ", in " + where(site) : "");
+  std::FILE* to = format_ == Format::human ? out_ : stderr;
+  std::fputs((line + "\n").c_str(), to);
+  std::fflush(to);
 }
 
 void Reporter::finish(const std::vector<Watch>& watches, std::uint64_t total) {
@@ -313,6 +336,7 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     nlohmann::ordered_json o;
     o["watch"] = w.spec.text;
     o["hits"] = w.hits;
+    if (w.mechanism) o["engine"] = core::json_name(*w.mechanism);
     if (show_coverage_) {  // --flexible only: without it the summary stays as it was
       o["coverage"] = std::round(w.coverage() * 1000) / 1000;  // 1.0 for a pinned watch
       o["rotating"] = w.rotating;

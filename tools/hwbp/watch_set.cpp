@@ -80,6 +80,7 @@ void WatchSet::reset_after_exec() {
     w.clock.set_armed(false, now);
     w.clock.set_watched(false, now);
     w.rotating = false;  // re-decided when it is armed again
+    w.mechanism.reset();
     bool by_name = w.spec.kind == WatchSpec::Kind::symbol;
     w.state = by_name ? Watch::State::pending : Watch::State::dropped;
     if (by_name) w.addr = 0, w.len = 0;

@@ -6,11 +6,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/arch.hpp"
 #include "core/coverage_clock.hpp"
+#include "core/engine_choice.hpp"
 #include "core/request.hpp"
 #include "core/watch_id.hpp"
 #include "symbols/data_access.hpp"
@@ -33,6 +35,9 @@ struct Watch {
   std::uint64_t hits = 0;         // reported hits
   bool rotating = false;          // --flexible: takes turns on the rotation pool
   core::CoverageClock clock;      // armed time / watched time
+  // What serves it (core::choose_engine, decided when it is armed) and why; nullopt until then.
+  std::optional<core::Mechanism> mechanism;
+  core::EngineReason engine_reason = core::EngineReason::requested;
 
   double coverage() const { return clock.coverage(core::CoverageClock::Clock::now()); }
   core::WatchRequest request() const { return {addr, len, spec.access}; }
