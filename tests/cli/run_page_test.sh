@@ -23,27 +23,47 @@ hits=$(awk '$2=="data+64:8:w" && $3=="worker" {s+=$1} END {print s+0}' t.out)
 [ "$hits" = "$truth" ] || fail "torture: $hits hits reported, $truth stores made: $(cat t.out)"
 grep -q 'by page protection (requested)' t.err || fail "torture: the engine is not named: $(cat t.err)"
 
-# 2. read(2) into a watched buffer, fork (the child writes its copy), munmap and re-mmap.
+# 2. read(2) into a watched buffer and a fork whose child writes its copy (hwbp run), then
+#    munmap and re-mmap of watched memory (hwbp attach, watching the region by address).
 echo "page engine input" > in.txt
-mkfifo go.fifo
-( "$HWBP" run --engine page --json --stack 0 --watch inbox:16:w --watch counter \
-    -- "$PROGS/mm_syscalls" "$DIR/in.txt" < go.fifo > s.out 2> s.err; echo $? > s.rc ) &
-exec 3> go.fifo
-for _ in $(seq 200); do grep -q '^region' s.out 2>/dev/null && break; sleep 0.05; done
-echo go >&3; exec 3>&-
-wait
-[ "$(cat s.rc)" = 0 ] || fail "syscalls: exit status $(cat s.rc): $(cat s.err)"
+echo go | "$HWBP" run --engine page --json --stack 0 --watch inbox:16:w --watch counter \
+    -- "$PROGS/mm_syscalls" "$DIR/in.txt" > s.out 2> s.err
+rc=$?
+[ $rc = 0 ] || fail "syscalls: exit status $rc: $(cat s.err)"
 grep -q '^read 16$' s.out || fail "syscalls: read(2) into the watched buffer failed: $(cat s.out)"
 grep -q '^child 0$' s.out || fail "syscalls: the fork child was hurt: $(cat s.out)"
 grep -q '^remapped 1$' s.out || fail "syscalls: munmap/mmap failed: $(cat s.out)"
-grep -q '"watch":"inbox:16:w".*"new":"0x[0-9a-f]*',.*'"made_by":"read"' s.out ||
-  grep -q '"watch":"inbox:16:w".*"made_by":"read"' s.out || fail "syscalls: the read(2) store is not reported: $(cat s.out)"
-grep -q '"watch":"inbox:16:w".*"new":"0x0000000000000000656e69676e652065676170"' s.out ||
-  grep -q '"watch":"inbox:16:w".*"new":"0x' s.out || fail "syscalls: no value for the read store"
-n=$(grep -c '"watch":"counter"' s.out)
-[ "$n" -eq 3 ] || fail "syscalls: expected 3 changes of counter in the parent (1, 2, 3), got $n: $(cat s.out)"
+# "page engine input" (16 bytes), little-endian as one hex number.
+grep '"event":"hit".*"watch":"inbox:16:w"' s.out | grep '"made_by":"read"' |
+  grep -q '"old":"0x00000000000000000000000000000000","new":"0x75706e6920656e69676e652065676170"' ||
+  fail "syscalls: the read(2) store is not reported with its bytes: $(cat s.out)"
+n=$(grep -c '"event":"hit".*"watch":"counter"' s.out)
+[ "$n" -eq 3 ] || fail "syscalls: expected 3 changes of counter in the parent (0->1->2->3), got $n: $(cat s.out)"
 grep -q '"old":"0x00000002","new":"0x00000003"' s.out || fail "syscalls: counter 2 -> 3 missing: $(cat s.out)"
 ! grep -q '"new":"0x00000063"' s.out || fail "syscalls: the fork child's store was reported"
+
+rm -f go.fifo; mkfifo go.fifo
+"$PROGS/mm_syscalls" "$DIR/in.txt" < go.fifo > m.out 2>&1 & TP=$!
+exec 3> go.fifo
+for _ in $(seq 200); do grep -q '^region' m.out 2>/dev/null && break; sleep 0.05; done
+region=$(sed -n 's/^region //p' m.out)
+[ -n "$region" ] || fail "munmap: the program printed no region: $(cat m.out)"
+"$HWBP" attach -p $TP --engine page --json --stack 0 --watch "$(printf '%#x' $((region + 8))):1:w" \
+  --watch counter > a.out 2> a.err & HP=$!
+for _ in $(seq 200); do [ "$(grep -c 'hwbp: watching' a.err 2>/dev/null)" = 2 ] && break; sleep 0.05; done
+[ "$(grep -c 'hwbp: watching' a.err)" = 2 ] || fail "munmap: attach did not arm: $(cat a.err)"
+echo go >&3; exec 3>&-
+wait $TP; prc=$?
+wait $HP; hrc=$?
+[ $prc = 0 ] || fail "munmap: the program exited $prc under attach: $(cat m.out)"
+[ $hrc = 0 ] || fail "munmap: hwbp attach exited $hrc: $(cat a.err)"
+grep -q '^remapped 1$' m.out || fail "munmap: the program's mmap failed: $(cat m.out)"
+grep '"event":"hit"' a.out | grep -q '"old":"0x00","new":"0x05"' || fail "munmap: the store before munmap is missing: $(cat a.out)"
+grep -q '"event":"watch_ended",.*"reason":"its memory was unmapped by munmap"' a.out ||
+  fail "munmap: no watch_ended event: $(cat a.out)"
+! grep -q '"new":"0x06"' a.out || fail "munmap: a store after the watch ended was reported"
+grep '"event":"hit".*"watch":"counter"' a.out | grep -q '"old":"0x00000002","new":"0x00000003"' ||
+  fail "munmap: counter 2 -> 3 missing: $(cat a.out)"
 
 # 3. A 16 KiB buffer, as a user would watch it (auto: the debug registers cannot cover it).
 "$HWBP" run --count --watch buf:16384:w -- "$PROGS/buffer" > b.out 2> b.err
@@ -73,10 +93,11 @@ fi
 same() {  # same NAME WATCH CMD...: runs CMD alone and under hwbp, compares stdout and status
   local name=$1 watch=$2; shift 2
   "$@" > "$name.plain" 2>/dev/null; local want=$?
-  "$HWBP" run --count --engine page --watch "$watch" -- "$@" > "$name.hwbp" 2> "$name.err"; local got=$?
+  "$HWBP" run -o "$name.hits" --count --engine page --watch "$watch" -- "$@" > "$name.hwbp" 2> "$name.err"
+  local got=$?
   [ "$got" = "$want" ] || fail "$name: exit status $got under hwbp, $want without: $(tail -3 "$name.err")"
-  grep -v -E '^ +[0-9]+  |^    hits  ' "$name.hwbp" | diff -q - "$name.plain" > /dev/null ||
-    fail "$name: output differs under hwbp: $(diff <(grep -v -E '^ +[0-9]+  |^    hits  ' "$name.hwbp") "$name.plain" | head -5)"
+  cmp -s "$name.hwbp" "$name.plain" || fail "$name: output differs under hwbp: $(cmp "$name.hwbp" "$name.plain")"
+  grep -q "^ *[1-9][0-9]*  $watch" "$name.hits" || fail "$name: no store to $watch reported: $(cat "$name.hits")"
 }
 same ls 'program_invocation_name:8:w' ls -l /usr/bin/env /etc/hostname
 same ls_missing 'program_invocation_name:8:w' ls /nonexistent-hwbp

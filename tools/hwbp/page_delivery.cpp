@@ -83,7 +83,8 @@ void PageDelivery::on_end(const ptrace::PageEnd& end) {
   w.clock.set_armed(false, now);
   w.clock.set_watched(false, now);
   Site site;
-  if (end.pc && symbolizer_.image()) site = symbolizer_.instruction_site(end.pc, nullptr);
+  std::string instruction;
+  if (end.pc && symbolizer_.image()) site = symbolizer_.instruction_site(end.pc, &instruction);
   reporter_.watch_ended(w, end.tid, site, end.reason);
 }
 

@@ -49,6 +49,8 @@ RegisterCommand reg([](CLI::App& app) {
   add_session_options(*sub, *opts);
   sub->add_option("--duration", opts->duration, "stop watching after SEC seconds");
   sub->add_option("program", *argv, "PROGRAM [ARGS] (after --)")->required();
+  // Everything after PROGRAM is its own (`-- ls -l`: -l is ls's option, not hwbp's).
+  sub->positionals_at_end();
   return [opts, argv] { return run_command(*opts, *argv); };
 });
 

@@ -183,6 +183,8 @@ void Session::arm_ready(pid_t stopped_tid) {
   auto decide = [&](Watch& w, bool fits) {
     const core::EngineChoice c = core::choose_engine(engine_, {w.spec.access, fits, opts_.flexible}, facts);
     if (!c.mechanism) throw Error(Errc::invalid_request, fmt::format("watch '{}': {}", w.spec.text, c.refusal));
+    if (*c.mechanism == core::Mechanism::debug_registers && !w.hw_refusal.empty())
+      throw Error(Errc::invalid_request, w.hw_refusal + " (or use --engine page)");
     w.mechanism = c.mechanism;
     w.engine_reason = c.reason;
   };
@@ -202,7 +204,7 @@ void Session::arm_ready(pid_t stopped_tid) {
   // In command-line order, each watch where it fits next to those armed before it.
   for (core::WatchId id : todo) {
     Watch& w = watches_->at(id);
-    decide(w, arming_->fits(w));
+    decide(w, w.hw_refusal.empty() && arming_->fits(w));
     if (*w.mechanism == core::Mechanism::debug_registers) arming_->arm_resolved({id});
     else arm_software(w);
   }

@@ -38,6 +38,9 @@ struct Watch {
   // What serves it (core::choose_engine, decided when it is armed) and why; nullopt until then.
   std::optional<core::Mechanism> mechanism;
   core::EngineReason engine_reason = core::EngineReason::requested;
+  // Why debug registers can never serve it (longer than a range watch may be), "" if they can;
+  // the page engine can (auto then uses it).
+  std::string hw_refusal;
 
   double coverage() const { return clock.coverage(core::CoverageClock::Clock::now()); }
   core::WatchRequest request() const { return {addr, len, spec.access}; }
