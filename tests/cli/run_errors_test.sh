@@ -32,7 +32,7 @@ else
 fi
 expect_error "the page engine watches stores only" "$HWBP" run --engine page --watch counter:rw -- "$PROGS/writes"
 expect_error "drop --flexible" "$HWBP" run --engine page --flexible --watch counter -- "$PROGS/writes"
-expect_error "argument.*--engine" "$HWBP" run --engine turbo --watch counter -- "$PROGS/writes"
+expect_error "--engine: turbo not in {auto,hw,page}" "$HWBP" run --engine turbo --watch counter -- "$PROGS/writes"
 expect_error "program 'no_such_program_hwbp' not found" "$HWBP" run --watch counter -- no_such_program_hwbp
 expect_error "cannot run '/nonexistent/prog'" "$HWBP" run --watch counter -- /nonexistent/prog
 expect_error "bad --if expression" "$HWBP" run --if 'new=1' --watch counter -- "$PROGS/writes"
