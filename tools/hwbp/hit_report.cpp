@@ -281,7 +281,7 @@ void Reporter::json(const HitRecord& h) {
   j["new"] = has_values ? value(h.new_bytes) : J(nullptr);
   j["async"] = h.async;
   if (!h.made_by.empty()) j["made_by"] = h.made_by;  // only on kernel-made stores
-  j["engine"] = w.mechanism ? J(core::json_name(*w.mechanism)) : J(nullptr);
+  if (w.mechanism) j["engine"] = core::json_name(*w.mechanism);  // what served the watch
   J stack = J::array();
   for (const auto& s : h.stack) {
     J f;
