@@ -341,7 +341,7 @@ std::optional<std::pair<pid_t, int>> Session::take_deferred() {
 bool Session::on_signal(pid_t tid, const siginfo_t& info) {
   // A store to a protected page (SIGSEGV, SEGV_ACCERR) the page engine completes; any other
   // signal, and a fault that is the program's own, goes to the program.
-  return page_ && info.si_signo == SIGSEGV && page_->on_signal(tid, info);
+  return page_ && page_->used() && info.si_signo == SIGSEGV && page_->on_signal(tid, info);
 }
 
 void Session::on_syscall_stop(pid_t tid) {
