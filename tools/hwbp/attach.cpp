@@ -24,14 +24,18 @@ int attach_command(const SessionOptions& opts, pid_t pid) {
   if (pid == getpid())
     throw Error(Errc::invalid_request, fmt::format("process {} is this hwbp itself; pass the id of "
                                                    "the program to watch", pid));
-  if (!session.uses_bpf()) continue_behind_guard();  // ptrace mode: survive kill -9 of hwbp
+  // Stops of the program (ptrace mode, page engine): survive kill -9 of hwbp.
+  if (!session.uses_bpf() || session.may_use_page_engine()) continue_behind_guard();
   Tracer tracer = Tracer::attach(pid);
   Tracer::End end;
   try {
-    session.start(pid, false);
+    // The page engine arms in a stopped thread: one is interrupted for the arming.
+    if (!tracer.with_stopped_thread(session, [&](pid_t tid) { session.start(pid, false, tid); }))
+      throw hwbp::Error(hwbp::Errc::no_such_thread,
+                        "process " + std::to_string(pid) + " exited or did not stop for arming");
     end = tracer.run(session, session.deadline());
   } catch (...) {
-    session.close_events();
+    session.stop_watching(tracer);
     tracer.detach(session);
     throw;
   }

@@ -34,7 +34,7 @@ void GuestDelivery::arm() {
     Watch& w = watches_.at(ready[i]);
     w.state = Watch::State::armed;
     for (const auto& info : infos)
-      if (info.id == armed[i]) w.mechanism = mechanism_text(info);
+      if (info.id == armed[i]) w.served_by = mechanism_text(info);
   }
 }
 

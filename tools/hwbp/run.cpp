@@ -15,10 +15,11 @@ int run_command(const SessionOptions& opts, const std::vector<std::string>& argv
   if (argv.empty()) return fail("no program given; usage: hwbp run --watch SPEC -- PROGRAM [ARGS]");
   Session session(opts);             // bad specs / --if fail here, before anything starts
   Tracer::find_program(argv.front());  // PROGRAM not found: fail before forking
-  if (!session.uses_bpf()) continue_behind_guard();  // ptrace mode: survive kill -9 of hwbp
+  // Stops of the program (ptrace mode, page engine): survive kill -9 of hwbp.
+  if (!session.uses_bpf() || session.may_use_page_engine()) continue_behind_guard();
   Tracer tracer = Tracer::launch(argv);
   try {
-    session.start(tracer.pid(), true);
+    session.start(tracer.pid(), true, tracer.pid());
   } catch (...) {
     tracer.kill_program();  // stopped at exec: not one instruction of it has run
     throw;
@@ -27,11 +28,12 @@ int run_command(const SessionOptions& opts, const std::vector<std::string>& argv
   try {
     end = tracer.run(session, session.deadline());
   } catch (const std::exception& e) {
-    session.close_events();
     if (!session.program_started()) {
+      session.close_events();
       tracer.kill_program();  // still inside the dynamic loader: no code of the program ran
       throw;
     }
+    session.stop_watching(tracer);
     tracer.detach(session);
     fail(e.what());
     tracer.wait_exit();

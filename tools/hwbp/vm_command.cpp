@@ -193,7 +193,7 @@ int run_vm(VmOptions o) {
     for (const Watch& w : report.watches->all())
       std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in the guest, by %s\n", w.label.c_str(), w.len,
                    w.len == 1 ? "" : "s", static_cast<unsigned long long>(w.addr), to_string(w.spec.access),
-                   w.mechanism.c_str());
+                   w.served_by.c_str());
   }
   g_loop = &loop;
   ::signal(SIGINT, on_interrupt);
