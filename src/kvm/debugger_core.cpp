@@ -25,14 +25,28 @@ std::string hex(std::uint64_t v) {
   return b;
 }
 
-// Do the chunks of `req` get debug registers of their own (shared with identical chunks) in
-// `table`?
-bool fits_slots(const core::ArchInfo& arch, const core::WatchRequest& req, const core::SlotTable& table) {
-  if (core::chunk_count(arch, req) > kDebugRegisters) return false;
+// A watch's chunks as debug-register slot keys and their plan in a slot table: split and
+// planned once per watch, shared by the automatic engine choice and the arming (arming a set is
+// a hot path for debuggers; planning it twice doubled its cost).
+struct SlotFit {
+  std::size_t needed = 0;  // chunks (slots without sharing)
+  std::array<core::Chunk, kDebugRegisters> chunks{};
   std::array<core::SlotKey, kDebugRegisters> keys{};
+  std::optional<core::SlotTable::Plan> plan;  // empty: more chunks than registers, or no room
+  std::span<const core::SlotKey> key_span() const { return {keys.data(), plan ? plan->slot_of_key.size() : 0}; }
+};
+
+SlotFit fit_slots(const core::ArchInfo& arch, const core::WatchRequest& req, const core::SlotTable& table) {
+  SlotFit fit;
+  fit.needed = core::chunk_count(arch, req);
+  if (fit.needed > kDebugRegisters) return fit;
   const auto chunks = core::split_range(arch, req);
-  for (std::size_t k = 0; k < chunks.size(); ++k) keys[k] = core::SlotKey{chunks[k]};
-  return table.plan(std::span(keys.data(), chunks.size())).plan.has_value();
+  for (std::size_t k = 0; k < chunks.size(); ++k) {
+    fit.chunks[k] = chunks[k];
+    fit.keys[k] = core::SlotKey{chunks[k]};
+  }
+  fit.plan = table.plan(std::span(fit.keys.data(), chunks.size())).plan;
+  return fit;
 }
 
 // Which engine serves an automatic watch: the one rule of every engine (core::choose_engine),
@@ -41,13 +55,15 @@ bool fits_slots(const core::ArchInfo& arch, const core::WatchRequest& req, const
 // (Engine::software): an int3 written into guest memory is visible to the guest. A refusal
 // falls to the debug registers, whose checks below name the missing feature or the full slots.
 Engine automatic_engine(const Capabilities& caps, bool write_traps, const core::ArchInfo& arch,
-                        const core::WatchRequest& req, const core::SlotTable& table) {
+                        const core::WatchRequest& req, const core::SlotTable& table,
+                        std::optional<SlotFit>& fit) {
   const core::EngineFacts facts{.hits_delivered = req.access == Access::exec || caps.data_hits,
                                 .page_engine = write_traps,
                                 .uprobes = false,
                                 .int3 = false};
   // Only where hits are delivered does the rule look at the slots.
-  const bool fits = facts.hits_delivered && fits_slots(arch, req, table);
+  if (facts.hits_delivered) fit = fit_slots(arch, req, table);
+  const bool fits = fit && fit->plan;
   const core::EngineChoice choice =
       core::choose_engine(core::EngineRequest::automatic, core::EngineWatch{req.access, fits}, facts);
   return choice.mechanism == core::Mechanism::page_protection ? Engine::write_trap : Engine::hardware;
@@ -59,6 +75,27 @@ std::string spec_words(const WatchSpec& s) {
 }
 
 constexpr std::uint64_t kEferLma = 1ull << 10;
+
+// The debug-register slots a change of the watch set has taken so far (the watches of `fresh`,
+// and the one being built); released on destruction unless the change was kept.
+struct SlotsTaken {
+  core::SlotTable& table;
+  const std::vector<Watch>& fresh;
+  HardwareWatch pending{};  // count > 0: committed, not yet in `fresh`
+  bool kept = false;
+  SlotsTaken(core::SlotTable& t, const std::vector<Watch>& f) : table(t), fresh(f) {}
+  SlotsTaken(const SlotsTaken&) = delete;
+  SlotsTaken& operator=(const SlotsTaken&) = delete;
+  ~SlotsTaken() {
+    if (kept) return;
+    try {
+      table.release(pending.used_slots());
+      for (const Watch& w : fresh)
+        if (w.engine == Engine::hardware) table.release(w.hw.used_slots());
+    } catch (...) {  // release allocates its result; nothing better to do on a cleanup path
+    }
+  }
+};
 
 }  // namespace
 
@@ -225,7 +262,7 @@ DebugRequest GuestDebugger::Impl::request_for(const VcpuState& v, const DebugReq
   return r;
 }
 
-void GuestDebugger::Impl::apply(VcpuState& v, const DebugRequest& request) {
+kvm_guest_debug GuestDebugger::Impl::set_guest_debug(const VcpuState& v, const DebugRequest& request) const {
   const kvm_guest_debug dbg = compose(request);
   if (const std::uint32_t bits = unlisted_control_bits(dbg.control, caps.guest_debug_mask))
     throw KvmError(Errc::unsupported,
@@ -233,29 +270,40 @@ void GuestDebugger::Impl::apply(VcpuState& v, const DebugRequest& request) {
                    "control bits " + hex(bits) + " are not in this kernel's SET_GUEST_DEBUG2 mask " +
                        hex(caps.guest_debug_mask) + ": KVM would accept them unchecked; leave them out");
   if (::ioctl(v.fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) throw ioctl_error("KVM_SET_GUEST_DEBUG", errno);
+  return dbg;
+}
+
+void GuestDebugger::Impl::record_applied(VcpuState& v, const DebugRequest& request, const kvm_guest_debug& dbg) {
   v.applied = request;
   v.applied.inject_db = v.applied.inject_bp = false;
   v.applied_raw = dbg;
   v.applied_valid = true;
 }
 
+void GuestDebugger::Impl::apply(VcpuState& v, const DebugRequest& request) {
+  record_applied(v, request, set_guest_debug(v, request));
+}
+
 void GuestDebugger::Impl::apply_all(const core::SlotTable& t) {
   const DebugRequest base = base_request(t);
-  std::vector<DebugRequest> before;
-  before.reserve(vcpus.size());
-  for (auto& v : vcpus) before.push_back(v->applied);
+  // KVM first, the records after: until every vCPU has taken the new state, each vCPU's
+  // `applied` still holds what it had, the rollback's source (no copy aside: arming is a hot path).
   std::size_t done = 0;
   try {
-    for (; done < vcpus.size(); ++done) apply(*vcpus[done], request_for(*vcpus[done], base));
+    for (; done < vcpus.size(); ++done) set_guest_debug(*vcpus[done], request_for(*vcpus[done], base));
   } catch (...) {
     // All or nothing: the vCPUs already changed go back to what they had.
     for (std::size_t i = 0; i < done; ++i) {
       try {
-        apply(*vcpus[i], before[i]);
+        set_guest_debug(*vcpus[i], vcpus[i]->applied);
       } catch (...) {
       }
     }
     throw;
+  }
+  for (auto& v : vcpus) {
+    const DebugRequest request = request_for(*v, base);
+    record_applied(*v, request, compose(request));
   }
 }
 
@@ -300,9 +348,14 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
                            spec_words(specs[i]) + "): " + why);
   };
 
-  core::SlotTable table = d.table;  // changed on a copy: committed only if everything works
+  // Slots are taken in the debugger's table itself, watch by watch (each plan sees the slots the
+  // previous watches took), and given back unless the whole change succeeds: commit and release
+  // are exact inverses (reference counts), so the table, slot indexes included, is as before.
+  // (Working on a copy of the table allocated on every call: arming is a hot path.)
+  core::SlotTable& table = d.table;
   std::vector<Watch> fresh;
   fresh.reserve(specs.size());
+  SlotsTaken taken{table, fresh};
   std::vector<TrapRequest> traps;
   bool software = false;
   for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -313,6 +366,7 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
     const bool data = s.access != Access::exec;
     const bool stores_only = s.access == Access::write || s.access == Access::modify;
     Engine engine = s.engine;
+    std::optional<SlotFit> fit;  // planned by the automatic choice, reused by the arming
     switch (s.engine) {
       case Engine::software:
         if (data)
@@ -332,7 +386,7 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
         if (data && !d.caps.data_hits) throw d.caps.missing(Feature::data_hits);
         break;
       case Engine::automatic:
-        engine = automatic_engine(d.caps, d.traps != nullptr, arch, req, table);
+        engine = automatic_engine(d.caps, d.traps != nullptr, arch, req, table, fit);
         if (engine == Engine::hardware && data && !d.caps.data_hits) throw d.caps.missing(Feature::data_hits);
         break;
     }
@@ -354,32 +408,27 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
       if (failure != WalkFailure::none) throw unusable(failed_at, failure);
     }
     if (engine == Engine::hardware) {
-      const std::size_t needed = core::chunk_count(arch, req);
+      if (!fit) fit = fit_slots(arch, req, table);
+      const std::size_t needed = fit->needed;
       const std::size_t free = kDebugRegisters - table.used();
-      auto no_slots = [&] {
-        return refuse(
+      if (!fit->plan)
+        throw refuse(
             Errc::no_slots, i,
             "needs " + std::to_string(needed) + " debug register(s) and " + std::to_string(free) +
                 " of the " + std::to_string(kDebugRegisters) + " are free" +
                 (stores_only ? "; write trapping has no such limit: use Engine::write_trap (or automatic)"
                              : "; remove a breakpoint or watch first"));
-      };
-      if (needed > kDebugRegisters) throw no_slots();
-      const auto chunks = core::split_range(arch, req);
-      std::array<core::SlotKey, kDebugRegisters> keys{};
-      for (std::size_t k = 0; k < chunks.size(); ++k) keys[k] = core::SlotKey{chunks[k]};
-      const std::span<const core::SlotKey> key_span(keys.data(), chunks.size());
-      const auto plan = table.plan(key_span);
-      if (!plan.plan) throw no_slots();
-      table.commit(*plan.plan, key_span);
+      table.commit(*fit->plan, fit->key_span());
+      const std::span<const core::Chunk> chunks(fit->chunks.data(), fit->key_span().size());
       w.hw.count = static_cast<std::uint8_t>(chunks.size());
+      for (std::size_t k = 0; k < chunks.size(); ++k) w.hw.slots[k] = fit->plan->slot_of_key[k];
+      taken.pending = w.hw;
       bool read_ok = data;
       for (std::size_t k = 0; k < chunks.size(); ++k) {
         const core::Chunk& c = chunks[k];
         const Translation t = d.walk(ref, c.addr);
         if (!t.guest_phys) throw unusable(c.addr, t.failure);
         w.hw.chunks[k] = c;
-        w.hw.slots[k] = plan.plan->slot_of_key[k];
         const std::uint8_t* bytes = d.ram->host(*t.guest_phys, c.len);
         w.hw.chunk_gpa[k] = bytes ? *t.guest_phys : 0;
         // The shadow: the watched bytes now, the old value of the first hit.
@@ -416,6 +465,7 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
       software = true;
     }
     fresh.push_back(std::move(w));
+    taken.pending.count = 0;  // from here on released through `fresh`
   }
 
   // Apply: memslots first (they roll themselves back), then the debug registers of every vCPU.
@@ -424,6 +474,7 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
   try {
     d.apply_all(table);
   } catch (...) {
+    // `fresh` keeps each watch's slots after the move (HardwareWatch holds them in arrays).
     for (std::size_t i = 0; i < specs.size(); ++i) d.watches.erase(d.next_id + i);
     if (!traps.empty()) {
       std::vector<WatchId> ids;
@@ -435,7 +486,7 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
     }
     throw;
   }
-  d.table = std::move(table);
+  taken.kept = true;
   std::vector<WatchId> ids(specs.size());
   for (std::size_t i = 0; i < specs.size(); ++i) ids[i] = d.next_id + i;
   if (software) {

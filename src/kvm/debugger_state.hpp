@@ -120,6 +120,9 @@ struct GuestDebugger::Impl {
   DebugRequest base_request(const core::SlotTable& t) const;
   DebugRequest request_for(const VcpuState& v, const DebugRequest& base) const;
   void apply(VcpuState& v, const DebugRequest& request);
+  // KVM_SET_GUEST_DEBUG with `request` composed; returns what KVM got (nothing recorded).
+  kvm_guest_debug set_guest_debug(const VcpuState& v, const DebugRequest& request) const;
+  static void record_applied(VcpuState& v, const DebugRequest& request, const kvm_guest_debug& dbg);
   void apply_all(const core::SlotTable& t);
   PagingState paging(const VcpuState& v) const;
   Translation walk(const VcpuState& v, std::uint64_t gva) const;
