@@ -96,34 +96,49 @@ TEST(CApi, OptionsCarryTheirSize) {
   newer.future_field = 1;
   EXPECT_EQ(hwbp_watch_create(&newer.known, &w), HWBP_E_INVALID_REQUEST);
   EXPECT_NE(std::string(hwbp_last_error()).find("does not know"), std::string::npos) << hwbp_last_error();
-  // An older caller (size of the first version): the later fields are read as 0. Five watches
-  // with `flexible` set beyond that size: pinned, so the fifth finds no slot.
-  static volatile long vars[5];
-  std::vector<hwbp_watch*> ws;
+  // An older caller: the later fields are read as 0. Size of the second version (no engine):
+  // an engine set beyond it is never read, so the watch is automatic. Where hits are not
+  // delivered, a hardware engine would be refused; where they are, a page engine would take it
+  // off the debug registers.
   hwbp_options old = HWBP_OPTIONS_INIT;
-  int rc = HWBP_OK;
-  for (auto& v : vars) {
-    old = HWBP_OPTIONS_INIT;
-    old.addr = reinterpret_cast<uintptr_t>(&v);
-    old.len = sizeof v;
-    old.access = HWBP_WRITE;
-    old.target = HWBP_TARGET_THREAD;
-    old.flexible = 1;  // beyond its size: never read
-    old.size = HWBP_OPTIONS_SIZE_VER0;
-    w = nullptr;
-    rc = hwbp_watch_create(&old, &w);
-    if (rc != HWBP_OK) break;
-    ws.push_back(w);
-  }
-  EXPECT_EQ(rc, HWBP_E_NO_SLOTS) << hwbp_last_error();
-  EXPECT_EQ(ws.size(), hwbp_slots_per_thread());
-  for (hwbp_watch* x : ws) hwbp_watch_destroy(x);
+  old.addr = reinterpret_cast<uintptr_t>(&g_x);
+  old.len = sizeof g_x;
+  old.access = HWBP_WRITE;
+  old.target = HWBP_TARGET_THREAD;
+  old.engine = hwbp::perf::hits_delivered() ? HWBP_ENGINE_PAGE : HWBP_ENGINE_HARDWARE;  // beyond its size
+  old.size = HWBP_OPTIONS_SIZE_VER1;
+  w = nullptr;
+  ASSERT_EQ(hwbp_watch_create(&old, &w), HWBP_OK) << hwbp_last_error();
+  hwbp_mechanism mechanism{};
+  ASSERT_EQ(hwbp_watch_mechanism(w, &mechanism, nullptr), HWBP_OK);
+  EXPECT_EQ(mechanism, hwbp::perf::hits_delivered() ? HWBP_MECHANISM_DEBUG_REGISTERS
+                                                    : HWBP_MECHANISM_PAGE_PROTECTION);
+  hwbp_watch_destroy(w);
+  // Size of the first version: `flexible` set beyond it is never read, so the watch is pinned.
+  old.size = HWBP_OPTIONS_SIZE_VER0;
+  old.flexible = 1;
+  ASSERT_EQ(hwbp_watch_create(&old, &w), HWBP_OK) << hwbp_last_error();
+  const char* reason = nullptr;
+  ASSERT_EQ(hwbp_watch_mechanism(w, &mechanism, &reason), HWBP_OK);
+  ASSERT_NE(reason, nullptr);
+  EXPECT_EQ(std::string(reason).find("flexible"), std::string::npos) << reason;
+  hwbp_watch_destroy(w);
+  // A known engine value only.
+  old = HWBP_OPTIONS_INIT;
+  old.addr = reinterpret_cast<uintptr_t>(&g_x);
+  old.len = sizeof g_x;
+  old.access = HWBP_WRITE;
+  int bad_engine = 9;
+  std::memcpy(&old.engine, &bad_engine, sizeof bad_engine);
+  EXPECT_EQ(hwbp_watch_create(&old, &w), HWBP_E_INVALID_REQUEST);
+  EXPECT_NE(std::string(hwbp_last_error()).find("unknown engine 9"), std::string::npos) << hwbp_last_error();
   old.size = 4;
   EXPECT_EQ(hwbp_watch_create(&old, &w), HWBP_E_INVALID_REQUEST);
   EXPECT_NE(std::string(hwbp_last_error()).find("HWBP_OPTIONS_INIT"), std::string::npos);
 }
 
 TEST(CApi, FlexibleWatchesRotateAndReportCoverage) {
+  HWBP_REQUIRE_HITS();  // flexible watches rotate over the debug registers only
   // More watches than a thread has slots: the C API reaches the rotation like the C++ one.
   static volatile long vars[6];
   std::vector<hwbp_watch*> ws;
@@ -158,22 +173,27 @@ TEST(CApi, AllCpusTargetCountsOrSaysWhy) {
   o.addr = reinterpret_cast<uintptr_t>(&g_x);
   o.len = sizeof g_x;
   o.access = HWBP_WRITE;
+  hwbp_watch* w = nullptr;
+  o.target = static_cast<hwbp_target_kind>(7);
+  EXPECT_EQ(hwbp_watch_create(&o, &w), HWBP_E_INVALID_REQUEST);
+  EXPECT_NE(std::string(hwbp_last_error()).find("unknown target kind 7"), std::string::npos);
   o.target = HWBP_TARGET_ALL_CPUS;
   o.callback = on_hit;  // CPU-bound events send no signal
-  hwbp_watch* w = nullptr;
   EXPECT_EQ(hwbp_watch_create(&o, &w), HWBP_E_INVALID_REQUEST);
   EXPECT_NE(std::string(hwbp_last_error()).find("CPU-wide"), std::string::npos) << hwbp_last_error();
   o.callback = nullptr;
   int rc = hwbp_watch_create(&o, &w);
+  if (!hwbp::perf::hits_delivered()) {  // it would count nothing: refused, saying why
+    EXPECT_EQ(rc, HWBP_E_UNSUPPORTED) << hwbp_last_error();
+    EXPECT_NE(std::string(hwbp_last_error()).find("CPU-wide"), std::string::npos) << hwbp_last_error();
+    return;
+  }
   if (rc == HWBP_E_PERMISSION) GTEST_SKIP() << "CPU-wide watches need CAP_PERFMON: " << hwbp_last_error();
   ASSERT_EQ(rc, HWBP_OK) << hwbp_last_error();
   uint64_t hits = 1;
   ASSERT_EQ(hwbp_watch_hits(w, &hits), HWBP_OK);
   EXPECT_EQ(hits, 0u);
   hwbp_watch_destroy(w);
-  o.target = static_cast<hwbp_target_kind>(7);
-  EXPECT_EQ(hwbp_watch_create(&o, &w), HWBP_E_INVALID_REQUEST);
-  EXPECT_NE(std::string(hwbp_last_error()).find("unknown target kind 7"), std::string::npos);
 }
 
 TEST(CApi, SlotsNeededWithoutArming) {

@@ -47,6 +47,13 @@ struct HitLog {
   }
 };
 
+// The options on the debug registers only (no fallback to page protection): for tests of the
+// slots themselves (sharing, running out, admission).
+inline WatchOptions hw(WatchOptions o) {
+  o.engine = Engine::hardware;
+  return o;
+}
+
 // Single-width accesses the compiler cannot merge or elide.
 template <class T>
 inline void store(void* p, T v) {
