@@ -467,8 +467,12 @@ std::uint64_t Registry::arm_software(const WatchOptions& options, const core::En
     throw;
   }
   WatchRecord& ref = *rec;
+  // Watched and armed from the same instant: a software watch is armed all the time it is
+  // enabled and its memory is there (coverage 1.0).
+  const Clock::time_point now = Clock::now();
+  ref.coverage = watched_from(now);
+  ref.coverage.set_armed(ref.enabled.load() && ref.software->armed(), now);
   watches_.emplace(ref.id, std::move(rec));
-  update_armed(ref);
   return ref.id;
 }
 
