@@ -321,7 +321,7 @@ bool start_last_resort(std::uint64_t fault_addr, ucontext_t* uc, std::uint64_t p
 void finish_step(ucontext_t* uc) noexcept {
   State& s = state();
   Step& step = s.step;
-  Buffers& buf = s.buffers[0];
+  Buffers& buf = s.buffers[g_depth - 1];  // the level that started the step (lock still held)
   const std::uint64_t rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
   if (step.kind == Step::Kind::displaced) {
     read_self(step.addr, buf.old_bytes, step.len);
@@ -416,7 +416,11 @@ bool resolve(std::uint64_t fault_addr, ucontext_t* uc) noexcept {
     if (!s.set.store_is_ours(a.write.addr, a.write.size)) return false;
     return emulate(a, uc, regs.rip, s.buffers[depth]);
   }
-  if (a.resolution == decode::Resolution::displace && depth == 0 && a.displacement.code_length != 0) {
+  // A displaced step nested in a callback (a hit's callback doing `add [counter], 1` on a
+  // protected page) is fine: the one Step is never active while callbacks run (finish_step()
+  // clears it before reporting), and each level has its own buffers.
+  if (a.resolution == decode::Resolution::displace && depth < kMaxDepth && !s.step.active &&
+      a.displacement.code_length != 0) {
     if (!s.set.store_is_ours(a.write.addr, a.write.size)) return false;
     return start_displaced(a, uc, regs.rip);
   }

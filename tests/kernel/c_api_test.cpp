@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "hwbp/hwbp.h"
@@ -16,25 +17,46 @@ volatile long g_x = 0, g_y = 0;
 int g_calls = 0;
 uint64_t g_last_new = 0;
 
+hwbp_mechanism g_last_mechanism = HWBP_MECHANISM_DEBUG_REGISTERS;
+bool g_last_bytes_ok = false;
+
 void on_hit(const hwbp_hit* hit, void* user) {
   ++g_calls;
   g_last_new = hit->new_value;
+  g_last_mechanism = hit->mechanism;
+  g_last_bytes_ok = hit->new_bytes != nullptr && hit->len <= 8 && hit->new_bytes[0] == (hit->new_value & 0xff);
   *static_cast<int*>(user) += 1;
 }
 
-TEST(CApi, CallbackEnableDisableRetarget) {
-  HWBP_REQUIRE_HITS();
+// On both engines: the debug registers (skipped where they deliver no hits) and page protection.
+class CApiEngines : public testing::TestWithParam<hwbp_engine> {};
+INSTANTIATE_TEST_SUITE_P(Engines, CApiEngines, testing::Values(HWBP_ENGINE_HARDWARE, HWBP_ENGINE_PAGE),
+                         [](const testing::TestParamInfo<hwbp_engine>& i) {
+                           return std::string(i.param == HWBP_ENGINE_HARDWARE ? "hw" : "page");
+                         });
+
+TEST_P(CApiEngines, CallbackEnableDisableRetarget) {
+  if (GetParam() == HWBP_ENGINE_HARDWARE) HWBP_REQUIRE_HITS();
+  g_calls = 0;
   int user_count = 0;
-  hwbp_options o{};
+  hwbp_options o = HWBP_OPTIONS_INIT;
   o.addr = reinterpret_cast<uintptr_t>(&g_x);
   o.len = sizeof g_x;
   o.access = HWBP_WRITE;
   o.target = HWBP_TARGET_THREAD;
   o.callback = on_hit;
   o.user = &user_count;
+  o.engine = GetParam();
   hwbp_watch* w = nullptr;
   ASSERT_EQ(hwbp_watch_create(&o, &w), HWBP_OK) << hwbp_last_error();
   EXPECT_NE(hwbp_watch_id(w), 0u);
+  hwbp_mechanism mechanism{};
+  const char* reason = nullptr;
+  ASSERT_EQ(hwbp_watch_mechanism(w, &mechanism, &reason), HWBP_OK);
+  EXPECT_EQ(mechanism, GetParam() == HWBP_ENGINE_HARDWARE ? HWBP_MECHANISM_DEBUG_REGISTERS
+                                                          : HWBP_MECHANISM_PAGE_PROTECTION);
+  EXPECT_STREQ(reason, "requested");
+  EXPECT_STREQ(hwbp_mechanism_name(mechanism), GetParam() == HWBP_ENGINE_HARDWARE ? "debug registers" : "page protection");
   EXPECT_EQ(hwbp_active(), 1);
   g_x = 3;
   EXPECT_EQ(user_count, 1);
@@ -50,8 +72,40 @@ TEST(CApi, CallbackEnableDisableRetarget) {
   ASSERT_EQ(hwbp_watch_hits(w, &hits), HWBP_OK);
   EXPECT_EQ(hits, 2u);
   EXPECT_EQ(g_last_new, 6u);
+  EXPECT_EQ(g_last_mechanism, mechanism);
+  EXPECT_TRUE(g_last_bytes_ok) << "old_bytes/new_bytes carry the chunk's bytes";
   hwbp_watch_destroy(w);
   EXPECT_EQ(hwbp_active(), 0);
+}
+
+int g_ends = 0;
+void on_end(const hwbp_end* end, void* user) {
+  if (end->syscall != nullptr && std::string(end->syscall) == "munmap") ++g_ends;
+  *static_cast<int*>(user) += 100;
+}
+
+TEST(CApi, PageWatchEndsWhenItsMemoryGoesAway) {
+  void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  int user = 0;
+  hwbp_options o = HWBP_OPTIONS_INIT;
+  o.addr = reinterpret_cast<uintptr_t>(m);
+  o.len = 4096;  // any length on page protection
+  o.access = HWBP_MODIFY;
+  o.engine = HWBP_ENGINE_PAGE;
+  o.on_end = on_end;
+  o.user = &user;
+  hwbp_watch* w = nullptr;
+  ASSERT_EQ(hwbp_watch_create(&o, &w), HWBP_OK) << hwbp_last_error();
+  static_cast<volatile char*>(m)[100] = 1;
+  uint64_t hits = 0;
+  ASSERT_EQ(hwbp_watch_hits(w, &hits), HWBP_OK);
+  EXPECT_EQ(hits, 1u);
+  g_ends = 0;
+  ASSERT_EQ(munmap(m, 4096), 0);
+  EXPECT_EQ(g_ends, 1);
+  EXPECT_EQ(user, 100);
+  hwbp_watch_destroy(w);
 }
 
 TEST(CApi, ErrorsAreStatusCodesWithOneLineMessages) {
