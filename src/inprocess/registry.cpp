@@ -543,7 +543,10 @@ std::uint64_t Registry::arm_hardware(const WatchOptions& options, const core::En
       throw;
     }
   }
-  update_armed(ref);
+  // Watched and armed from the same instant (opening the events took time, armed all of it).
+  const Clock::time_point now = Clock::now();
+  ref.coverage = watched_from(now);
+  ref.coverage.set_armed(ref.enabled.load() && !ref.slots.empty(), now);
   return ref.id;
 }
 

@@ -61,8 +61,11 @@ TEST_P(LibraryAccess, ExactHitCountsInsideAndNoneOutside) {
                  log.callback()};
   o.engine = c.engine;
   Watch w = watch(o);
-  if (c.engine == Engine::hardware) ASSERT_LE(w.chunks().size(), slots_per_thread());
-  else EXPECT_TRUE(w.chunks().empty()) << "page protection holds no debug-register slots";
+  if (c.engine == Engine::hardware) {
+    ASSERT_LE(w.chunks().size(), slots_per_thread());
+  } else {
+    EXPECT_TRUE(w.chunks().empty()) << "page protection holds no debug-register slots";
+  }
   EXPECT_EQ(w.mechanism(), c.engine == Engine::hardware ? Mechanism::debug_registers : Mechanism::page_protection);
 
   // Bytes just outside the range: writes and reads there must never hit.
@@ -148,10 +151,11 @@ TEST_P(LibraryAccessExec, CountsEveryCall) {
   EXPECT_EQ(w.hits(), 7u);
   ASSERT_EQ(log.size(), 7);
   EXPECT_EQ(log.entries[0].pc, fn);
-  if (engine() == Engine::hardware)
+  if (engine() == Engine::hardware) {
     EXPECT_EQ(log.entries[0].ip, fn) << "an exec hit is a fault: the IP is the breakpoint address";
-  else
+  } else {
     EXPECT_NE(log.entries[0].ip, fn) << "a uprobe signals after the probed instruction ran";
+  }
   EXPECT_EQ(log.entries[0].mechanism, expected_mechanism(Access::exec));
   EXPECT_FALSE(log.entries[0].has_values);
 }

@@ -97,13 +97,16 @@ TEST(LibraryEngines, SixExecWatchesWithExactCounts) {
   }
   int uprobes = 0;
   for (const Watch& w : watches) uprobes += w.mechanism() == Mechanism::uprobe;
-  if (perf::hits_delivered())
+  if (perf::hits_delivered()) {
     EXPECT_GE(uprobes, 2) << "four debug-register slots per thread: the rest are uprobes";
-  else
+  } else {
     EXPECT_EQ(uprobes, 6) << "no debug-register hits here: every exec watch is a uprobe";
-  for (const Watch& w : watches)
-    if (w.mechanism() == Mechanism::uprobe)
+  }
+  for (const Watch& w : watches) {
+    if (w.mechanism() == Mechanism::uprobe) {
       EXPECT_NE(std::string(w.mechanism_reason()), "requested") << w.describe();
+    }
+  }
   volatile Fn call;
   for (int i = 0; i < 6; ++i)
     for (int k = 0; k <= i; ++k) {

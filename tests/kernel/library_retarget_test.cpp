@@ -24,7 +24,9 @@ TEST_P(LibraryRetarget, MovesTheWatchAndItsValueShadow) {
   Watch w = watch_var(g_a, Access::modify, log.callback(), Target::this_thread());
   int slot_before = engine() == Engine::hardware ? w.chunks()[0].slot : -1;
   w.retarget(reinterpret_cast<std::uintptr_t>(&g_b));
-  if (engine() == Engine::hardware) EXPECT_EQ(w.chunks()[0].slot, slot_before) << "an unshared watch moves in place";
+  if (engine() == Engine::hardware) {
+    EXPECT_EQ(w.chunks()[0].slot, slot_before) << "an unshared watch moves in place";
+  }
   g_a = 2;  // old address: no longer watched
   EXPECT_EQ(w.hits(), 0u);
   g_b = 101;
@@ -59,7 +61,9 @@ TEST_P(LibraryRetarget, SharedWatchIsReArmedWithoutMovingTheOtherWatch) {
   Watch a = watch_var(g_a, Access::write, [](const Hit&) {}, Target::this_thread());
   Watch b = watch_var(g_a, Access::write, [](const Hit&) {}, Target::this_thread());
   b.retarget(reinterpret_cast<std::uintptr_t>(&g_b));
-  if (engine() == Engine::hardware) EXPECT_NE(a.chunks()[0].slot, b.chunks()[0].slot);
+  if (engine() == Engine::hardware) {
+    EXPECT_NE(a.chunks()[0].slot, b.chunks()[0].slot);
+  }
   g_a = 7;
   g_b = 7;
   EXPECT_EQ(a.hits(), 1u);
@@ -98,7 +102,9 @@ TEST_P(LibraryRetarget, FailedRetargetLeavesTheWatchUnchanged) {
   }
   g_a = 9;
   EXPECT_EQ(w.hits(), 1u);
-  if (engine() == Engine::hardware) EXPECT_EQ(w.chunks()[0].addr, reinterpret_cast<std::uintptr_t>(&g_a));
+  if (engine() == Engine::hardware) {
+    EXPECT_EQ(w.chunks()[0].addr, reinterpret_cast<std::uintptr_t>(&g_a));
+  }
 }
 
 }  // namespace
