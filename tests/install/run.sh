@@ -26,15 +26,8 @@ cmake --build "$work/consumer" >/dev/null
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig" cc -o "$work/consumer_c" "$src/tests/install/consumer/consumer.c" \
   $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs hwbp)
 
-# Both consumers expect real hits: where debug exceptions are not delivered they were built and
-# linked (above) but cannot run.
-line=""
-# (doctor exits 1 on such a machine: keep its output, not its status)
-[ -z "$hwbp_cli" ] || line=$({ "$hwbp_cli" doctor 2>/dev/null || true; } | grep -E '^fail +debug registers fire ' || true)
-if [ -n "$line" ]; then
-  echo "SKIP: installed and built both consumers, but cannot run them: debug exceptions are not delivered on this machine — hwbp doctor: $line"
-  exit 77
-fi
+# Both consumers arm a real watch and check its hits: on the debug registers where they deliver
+# hits, by page protection where they do not (automatic engine), so they run on every machine.
 LD_LIBRARY_PATH="$prefix/lib" "$work/consumer/consumer"
 LD_LIBRARY_PATH="$prefix/lib" "$work/consumer_c"
 echo "install consumers: ok"
