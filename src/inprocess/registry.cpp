@@ -440,6 +440,8 @@ std::uint64_t Registry::arm_software(const WatchOptions& options, const core::En
   core::WatchRequest request{options.addr, options.len, options.access};
   Target target = options.target;
   if (target.kind == Target::Kind::thread && target.tid == 0) target.tid = perf::current_tid();
+  // Another process's thread is refused by name, as on the debug registers (arm() below).
+  if (target.kind == Target::Kind::thread) perf::require_own_thread(target.tid);
   if (target.kind == Target::Kind::thread && !thread_exists(target.tid))
     throw Error(Errc::no_such_thread,
                 "thread " + std::to_string(target.tid) + " does not exist (it exited?); watch an existing thread",
