@@ -32,6 +32,8 @@ grep -q 'new 0x00000000000000c8 (200)' a.txt || fail "value 200 (thread created 
 # Detach while two threads write as fast as they can: --duration, then SIGINT.
 for how in duration sigint; do
   # Runs until told to stop (SIGUSR1), so a slow attach (the emulated test VM) never finds it gone.
+  # Its main thread sits in sigwait(), which the C library restarts after EINTR: the detach's
+  # PTRACE_INTERRUPT must still stop it (page variant: else the pages stay read-only, SIGSEGV).
   "$PROGS/busy" signal > busy.out & TP=$!
   wait_for '^pid' busy.out || fail "busy did not start"
   if [ $how = duration ]; then
