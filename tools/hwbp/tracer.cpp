@@ -458,9 +458,7 @@ bool Tracer::with_stopped_thread(TraceHandler& handler, const std::function<void
       if (tid == target) interrupt_one();
       continue;
     }
-    // The interrupt's own stop (not a group-stop, not a new task's first stop): with
-    // PTRACE_SYSCALL in effect a blocked system call reports its exit stop first (ptrace(2),
-    // PTRACE_INTERRUPT), handled below like any other stop; the interrupt stays pending.
+    // The interrupt's own stop (not a group-stop, not a new task's first stop).
     if (tid == target && (status >> 16) == PTRACE_EVENT_STOP && !is_group_stop_signal(WSTOPSIG(status))) {
       held_[tid] = 0;  // if fn throws, detach() releases it
       fn(tid);
@@ -469,6 +467,13 @@ bool Tracer::with_stopped_thread(TraceHandler& handler, const std::function<void
       return true;
     }
     handle_stop(tid, status, handler);
+    // Any other stop of the target consumed the interrupt: ptrace_stop() clears the pending
+    // JOBCTL_TRAP_STOP on every trap ("any trap clears pending STOP trap", kernel/signal.c).
+    // With PTRACE_SYSCALL in effect a blocked system call reports its syscall-exit-stop instead
+    // of PTRACE_EVENT_STOP (ptrace(2), PTRACE_INTERRUPT); a call that the C library restarts
+    // itself (sigwait() loops on EINTR) then blocks again and no PTRACE_EVENT_STOP ever comes.
+    // Interrupt again; a surplus PTRACE_EVENT_STOP later is resumed by handle_stop().
+    if (tid == target && threads_.count(target)) ptrace(PTRACE_INTERRUPT, target, nullptr, nullptr);
   }
   return false;
 }
