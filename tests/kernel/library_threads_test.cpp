@@ -60,13 +60,6 @@ TEST_P(LibraryThreads, EightBeforeAndEightAfterArmingAllReportedWithTheirTid) {
 
 TEST_P(LibraryThreads, ThreadsCreatedWhileArmingAreCovered) {
   HWBP_REQUIRE_ENGINE(engine(), Access::write);
-  // KNOWN BUG (page engine, src/page/syscall_dispatch.cpp): threads created while a page watch
-  // is being armed can make the process die of SIGSYS (3rd of 10 runs on the host, every run in
-  // the test VM). Skipped, not hidden, until the engine is fixed; threads created before and
-  // after arming are covered by the other tests here and by tests/page.
-  if (engine() == Engine::page)
-    GTEST_SKIP() << "known bug: threads created while a page watch is being armed can die of SIGSYS "
-                    "(syscall user dispatch race in src/page)";
   // A spawner creates threads continuously while the watch is being armed; each thread waits
   // for the watch to be armed, then writes once. Every one of them must be reported once.
   constexpr int kSpawned = 64;
