@@ -24,6 +24,14 @@ const Dwfl_Callbacks kProcCallbacks = {
     .debuginfo_path = &g_debuginfo_path,
 };
 
+// A file not running: libdwfl's offline callbacks (the same debuginfo search).
+const Dwfl_Callbacks kOfflineCallbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &g_debuginfo_path,
+};
+
 std::string real_exe_path(pid_t pid) {
   std::string link = "/proc/" + std::to_string(pid) + "/exe";
   char buf[PATH_MAX];
@@ -55,9 +63,36 @@ ProcessImage::ProcessImage(pid_t pid) : pid_(pid) {
   }
 }
 
+std::shared_ptr<ProcessImage> ProcessImage::open_file(const std::string& path) {
+  return std::shared_ptr<ProcessImage>(new ProcessImage(path));
+}
+
+ProcessImage::ProcessImage(const std::string& path) : pid_(-1) {
+  dwfl_ = dwfl_begin(&kOfflineCallbacks);
+  if (!dwfl_) throw SymbolError(SymbolErrc::backend, "dwfl_begin failed: " + dwfl_error_text());
+  char* real = ::realpath(path.c_str(), nullptr);
+  main_executable_ = real ? real : path;
+  std::free(real);
+  dwfl_report_begin(dwfl_);
+  // Base 0 with add_p_vaddr: an ET_DYN file (PIE, library) keeps its own addresses.
+  Dwfl_Module* mod = dwfl_report_elf(dwfl_, main_executable_.c_str(), main_executable_.c_str(), -1,
+                                     0, true);
+  dwfl_report_end(dwfl_, nullptr, nullptr);
+  if (!mod) {
+    std::string why = dwfl_error_text();
+    dwfl_end(dwfl_);
+    throw SymbolError(SymbolErrc::not_found, "cannot read '" + path + "' as an ELF file: " + why);
+  }
+}
+
+std::string ProcessImage::description() const {
+  return pid_ < 0 ? main_executable_ : "process " + std::to_string(pid_);
+}
+
 ProcessImage::~ProcessImage() { dwfl_end(dwfl_); }
 
 void ProcessImage::refresh() {
+  if (pid_ < 0) return;  // a file: its one module never changes
   dwfl_report_begin(dwfl_);
   int rc = dwfl_linux_proc_report(dwfl_, pid_);
   dwfl_report_end(dwfl_, nullptr, nullptr);

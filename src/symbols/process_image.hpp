@@ -30,11 +30,17 @@ class ProcessImage {
  public:
   // pid 0 means the calling process. Throws SymbolError(no_process) if the maps are unreadable.
   static std::shared_ptr<ProcessImage> open(pid_t pid = 0);
+  // An executable or library file, not running: its one module at the file's own addresses
+  // (load bias 0, so a PIE's addresses are before relocation). pid() is -1; refresh() and
+  // unwinding do nothing useful. Throws SymbolError(not_found) when the file is not a readable ELF.
+  static std::shared_ptr<ProcessImage> open_file(const std::string& path);
   ~ProcessImage();
   ProcessImage(const ProcessImage&) = delete;
   ProcessImage& operator=(const ProcessImage&) = delete;
 
   pid_t pid() const noexcept { return pid_; }
+  // "process 1234", or the file's path for an image opened with open_file (for messages).
+  std::string description() const;
   Dwfl* dwfl() const noexcept { return dwfl_; }
 
   // Re-read /proc/PID/maps, e.g. after dlopen; modules already known keep their parsed data.
@@ -61,6 +67,7 @@ class ProcessImage {
 
  private:
   explicit ProcessImage(pid_t pid);
+  explicit ProcessImage(const std::string& path);
   ModuleInfo describe(Dwfl_Module* mod) const;
 
   pid_t pid_;

@@ -2,18 +2,16 @@
 
 #include <elfutils/libdwfl.h>
 
-#include "symbols/demangle.hpp"
+#include "symbols/function_name.hpp"
 
 namespace hwbp::symbols {
 namespace {
 
 void fill_function(Dwfl_Module* mod, std::uint64_t addr, SourceLocation& loc) {
-  GElf_Off offset = 0;
-  GElf_Sym sym;
-  const char* name = dwfl_module_addrinfo(mod, addr, &offset, &sym, nullptr, nullptr, nullptr);
-  if (!name) return;
-  loc.function = demangle(name);
-  loc.function_offset = offset;
+  auto fn = function_at(mod, addr);
+  if (!fn) return;
+  loc.function = std::move(fn->name);
+  loc.function_offset = fn->offset;
 }
 
 void fill_line(Dwfl_Module* mod, std::uint64_t addr, SourceLocation& loc) {

@@ -158,7 +158,7 @@ ResolvedSymbol SymbolTable::resolve(std::string_view spec_text) const {
   auto candidates = collect(*image_, spec.name);
   if (candidates.empty()) {
     auto close = suggest(spec.name);
-    std::string msg = "no symbol '" + spec.name + "' in process " + std::to_string(image_->pid());
+    std::string msg = "no symbol '" + spec.name + "' in " + image_->description();
     if (!close.empty()) {
       msg += "; did you mean:";
       for (const auto& s : close) msg += " " + s;
