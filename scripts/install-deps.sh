@@ -8,6 +8,7 @@ PACKAGES=(
   libcli11-dev libfmt-dev nlohmann-json3-dev
   gdb
   libdw-dev libelf-dev libzydis-dev clang libbpf-dev linux-libc-dev
+  libc6-dbg  # libc's DWARF (/usr/lib/debug/.build-id): libc frames named as GDB names them
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -45,11 +45,14 @@ bool executing_subprogram(Dwarf_Die* cu, Dwarf_Addr pc, Dwarf_Die* out) {
 }
 
 // A concrete instance carries its name on its abstract origin, a C++ member definition on its
-// declaration (DW_AT_specification): dwarf_attr_integrate follows both.
-std::string subprogram_name(Dwarf_Die* die) {
+// declaration (DW_AT_specification): dwarf_attr_integrate follows both. `linkage` says whether
+// the name is a demangled linkage name (qualified, with parameters).
+std::string subprogram_name(Dwarf_Die* die, bool& linkage) {
   Dwarf_Attribute attr;
+  linkage = true;
   for (int at : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name})
     if (const char* s = dwarf_formstring(dwarf_attr_integrate(die, at, &attr))) return demangle(s);
+  linkage = false;
   const char* name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
   return name ? name : "";
 }
@@ -66,13 +69,13 @@ Dwarf_Addr range_start(Dwarf_Die* die, Dwarf_Addr pc) {
   return entry;
 }
 
-std::optional<FunctionName> from_dwarf(Dwfl_Module* mod, std::uint64_t addr) {
+std::optional<FunctionName> from_dwarf(Dwfl_Module* mod, std::uint64_t addr, bool& linkage) {
   Dwarf_Addr bias = 0;
   Dwarf_Die* cu = dwfl_module_addrdie(mod, addr, &bias);
   if (!cu) return std::nullopt;
   Dwarf_Die fn;
   if (!executing_subprogram(cu, addr - bias, &fn)) return std::nullopt;
-  std::string name = subprogram_name(&fn);
+  std::string name = subprogram_name(&fn, linkage);
   if (name.empty()) return std::nullopt;
   return FunctionName{std::move(name), addr - bias - range_start(&fn, addr - bias), true};
 }
@@ -85,12 +88,17 @@ std::string display_symbol_name(std::string_view raw) {
 }
 
 std::optional<FunctionName> function_at(Dwfl_Module* mod, std::uint64_t addr) {
-  if (auto f = from_dwarf(mod, addr)) return f;
   GElf_Off offset = 0;
   GElf_Sym sym;
-  const char* name = dwfl_module_addrinfo(mod, addr, &offset, &sym, nullptr, nullptr, nullptr);
-  if (!name) return std::nullopt;
-  return FunctionName{display_symbol_name(name), offset, false};
+  const char* elf = dwfl_module_addrinfo(mod, addr, &offset, &sym, nullptr, nullptr, nullptr);
+  bool linkage = false;
+  auto dwarf = from_dwarf(mod, addr, linkage);
+  // GCC gives C++ functions of internal linkage (static, anonymous namespace) no linkage name:
+  // their DW_AT_name is unqualified ("TestBody"), while their mangled ELF symbol demangles to
+  // the full name, as GDB prints it. C names (never mangled) come from DWARF.
+  if (dwarf && (linkage || !elf || !is_mangled(elf))) return dwarf;
+  if (!elf) return std::nullopt;
+  return FunctionName{display_symbol_name(elf), offset, false};
 }
 
 }  // namespace hwbp::symbols

@@ -150,7 +150,7 @@ class Evaluation {
   std::uint64_t pointer_value(const Value& v) {
     if (!v.lvalue) return v.where;
     if (!memory_)
-      fail(SymbolErrc::unsupported,
+      fail(SymbolErrc::needs_memory,
            fmt::format("following the pointer '{}' reads it in the running program; give a "
                        "process (hwbp run/attach, or plan -p PID)", v.text));
     std::vector<std::uint8_t> bytes = memory_->read(v.where, kPointerSize);

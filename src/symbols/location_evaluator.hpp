@@ -29,13 +29,14 @@ struct ResolvedLocation {
 class LocationEvaluator {
  public:
   // memory: where pointers are read; nullptr for an image without a process (plan --program),
-  // where expressions that follow a pointer are refused with a message saying why.
+  // or while the target's pointers are not valid yet (before the dynamic loader relocated it):
+  // expressions that follow a pointer then throw SymbolError(needs_memory).
   LocationEvaluator(const SymbolTable& table, const ProcessMemory* memory)
       : table_(table), memory_(memory) {}
 
   // Throws SymbolError: bad_spec (syntax, no such member, index out of bounds, not a location),
   // not_found (the root variable: a library may define it later), unsupported (types without
-  // DWARF, a pointer without a process), unreadable (a pointer in unreadable memory).
+  // DWARF), needs_memory (a pointer without memory), unreadable (a pointer in unreadable memory).
   ResolvedLocation evaluate(std::string_view text) const;
 
  private:

@@ -8,7 +8,7 @@
 mode=$1 script=$2
 shift 2
 # Scripts that run where debug exceptions are not delivered (they check HWBP_TEST_HITS).
-NO_HITS_NEEDED="plan_test doctor_test run_errors_test"
+NO_HITS_NEEDED="plan_test doctor_test run_errors_test run_expressions_test"
 
 doctor=$("$1" doctor 2>&1)
 fires=$(grep -E '^[a-z]+ +debug registers fire ' <<<"$doctor")

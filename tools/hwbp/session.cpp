@@ -35,8 +35,10 @@ int exit_code_of(int status) {
 
 void add_session_options(CLI::App& sub, SessionOptions& o) {
   sub.add_option("-w,--watch", o.specs,
-                 "what to watch: LOCATION[:LEN][:ACCESS] (LOCATION = NAME, NAME+OFF or 0xADDR; "
-                 "ACCESS = modify (default), w, rw, r, x) or mem:ADDR[/LEN][:ACCESS]; repeatable")
+                 "what to watch: LOCATION[:LEN][:ACCESS] (LOCATION = NAME, NAME+OFF, 0xADDR or an "
+                 "expression over the program's debug info: cfg.retries, table[7], p->next->value, "
+                 "&var, *(long *)0xADDR; ACCESS = modify (default), w, rw, r, x) or "
+                 "mem:ADDR[/LEN][:ACCESS]; repeatable")
       ->required();
   sub.add_option("--stack", o.stack_depth, "frames per backtrace (default 5, 0 = none)");
   sub.add_flag("--json", o.json, "JSON Lines: one object per hit, a summary object at the end");
@@ -132,6 +134,7 @@ void Session::start(pid_t pid, bool at_exec_stop) {
     if (ptrace_) ptrace_->set_arming(arming_.get());
   }
   if (opts_.flexible) arming_->set_flexible(std::chrono::milliseconds(opts_.slice_ms));
+  watches_->set_pointers_readable(!at_exec_stop);  // relocated once the loader reports
   watches_->resolve(*table_);
   check_condition_lengths();
   arming_->arm_resolved();
@@ -180,10 +183,15 @@ void Session::announce() {
   for (std::size_t i = 0; i < ws.size(); ++i) {
     if (announced_[i] || ws[i].state != Watch::State::armed) continue;
     announced_[i] = true;
-    std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d%s\n",
+    std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d%s%s%s\n",
                  ws[i].label.c_str(), ws[i].len, ws[i].len == 1 ? "" : "s",
                  static_cast<unsigned long long>(ws[i].addr), to_string(ws[i].spec.access), pid_,
-                 ws[i].rotating ? " (rotating)" : "");
+                 ws[i].rotating ? " (rotating)" : "", ws[i].type.empty() ? "" : ", type ",
+                 ws[i].type.c_str());
+    if (ws[i].pointer_read)
+      std::fprintf(stderr, "hwbp: note: '%s' follows a pointer read now, at arming; the watch stays "
+                   "on this address if the pointer changes later (as GDB's watch -l)\n",
+                   ws[i].label.c_str());
     if (ws[i].spec.access == Access::read)
       std::fprintf(stderr, "hwbp: note: x86 has no read-only watch; 'r' reports rw hits that left "
                    "the value unchanged (a same-value write shows as a read; a read-modify-write "
@@ -271,6 +279,9 @@ bool Session::loader_map_consistent() const {
 void Session::on_loader_hit() {
   if (!loader_map_consistent()) return;  // RT_ADD / RT_DELETE: the map is changing
   image_->refresh();
+  // RT_CONSISTENT comes after ld.so relocated the objects (glibc elf/rtld.c, dl_main: the
+  // relocation loop runs before "Notify the debugger all new objects are now ready to go").
+  watches_->set_pointers_readable(true);
   watches_->resolve(*table_);
   check_condition_lengths();
   arming_->arm_resolved();
