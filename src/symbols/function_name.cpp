@@ -17,6 +17,16 @@ struct FreeDies {
 };
 using DieArray = std::unique_ptr<Dwarf_Die[], FreeDies>;
 
+// GNU as (-g) describes every function symbol of an assembler source with a DW_TAG_subprogram,
+// so aliases (glibc: __sched_getscheduler, __GI_sched_getscheduler) are several DIEs over one
+// range. GDB's block lookup ends on the last of them (gdb/block.c, find_block_in_blockvector:
+// the last block starting at or before pc); libdw's dwarf_getscopes on the first.
+void last_alias(Dwarf_Die* fn, Dwarf_Addr pc) {
+  Dwarf_Die sib = *fn;
+  while (dwarf_siblingof(&sib, &sib) == 0)
+    if (dwarf_tag(&sib) == DW_TAG_subprogram && dwarf_haspc(&sib, pc) == 1) *fn = sib;
+}
+
 // The out-of-line function executing at addr: the innermost DW_TAG_subprogram, looked up through
 // the physical nesting when addr is in inlined code (dwarf_getscopes lists an inlined
 // instance's abstract scopes above it, not the function it was inlined into).
@@ -31,6 +41,7 @@ bool executing_subprogram(Dwarf_Die* cu, Dwarf_Addr pc, Dwarf_Die* out) {
   if (i >= n) return false;
   if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
     *out = scopes[i];
+    if (dwarf_srclang(cu) == DW_LANG_Mips_Assembler) last_alias(out, pc);
     return true;
   }
   Dwarf_Die* nest_raw = nullptr;

@@ -3,6 +3,7 @@
 #include <elfutils/libdwfl.h>
 
 #include "symbols/function_name.hpp"
+#include "symbols/line_lookup.hpp"
 
 namespace hwbp::symbols {
 namespace {
@@ -15,14 +16,11 @@ void fill_function(Dwfl_Module* mod, std::uint64_t addr, SourceLocation& loc) {
 }
 
 void fill_line(Dwfl_Module* mod, std::uint64_t addr, SourceLocation& loc) {
-  Dwfl_Line* line = dwfl_module_getsrc(mod, addr);
-  if (!line) return;  // no DWARF (no -g, stripped without a debuginfo package)
-  int lineno = 0, col = 0;
-  const char* file = dwfl_lineinfo(line, nullptr, &lineno, &col, nullptr, nullptr);
-  if (!file) return;
-  loc.file = file;
-  loc.line = lineno;
-  loc.column = col;
+  auto line = line_at(mod, addr);  // no DWARF (no -g, stripped without a debuginfo package)
+  if (!line) return;
+  loc.file = std::move(line->file);
+  loc.line = line->line;
+  loc.column = line->column;
 }
 
 }  // namespace
