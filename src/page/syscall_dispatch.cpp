@@ -35,7 +35,9 @@
 #define SYS_USER_DISPATCH 2
 #endif
 
-// Shared with the clone stub below (C linkage for the asm).
+// Shared with the clone stub below (C linkage for the asm). Hidden: the stub addresses them
+// rip-relative, which a shared libhwbp can only do for symbols that cannot be preempted.
+#pragma GCC visibility push(hidden)
 extern "C" {
 // The selector every thread's dispatch points at: 0 (ALLOW) with no page watch, 1 (BLOCK) with.
 volatile char hwbp_page_selector = 0;
@@ -47,6 +49,7 @@ volatile char hwbp_page_clone_readers = 0;
 volatile char hwbp_page_clone_busy = 0;
 char hwbp_page_clone_child_dispatch = 0;
 }
+#pragma GCC visibility pop
 
 // The clone stub, entered by the SIGSYS handler's sigreturn with the program's registers
 // exactly as at its syscall (rax = the call number): the kernel returns into the stub in both

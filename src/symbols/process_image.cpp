@@ -1,6 +1,7 @@
 #include "symbols/process_image.hpp"
 
 #include <elfutils/libdwfl.h>
+#include <gelf.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,8 +25,9 @@ const Dwfl_Callbacks kProcCallbacks = {
     .debuginfo_path = &g_debuginfo_path,
 };
 
-// A file not running: libdwfl's offline callbacks (the same debuginfo search).
-const Dwfl_Callbacks kOfflineCallbacks = {
+// A file image: libdwfl's offline mode (dwfl_report_elf at the file's own addresses), with the
+// same debuginfo search as a process.
+const Dwfl_Callbacks kFileCallbacks = {
     .find_elf = dwfl_build_id_find_elf,
     .find_debuginfo = dwfl_standard_find_debuginfo,
     .section_address = dwfl_offline_section_address,
@@ -63,18 +65,20 @@ ProcessImage::ProcessImage(pid_t pid) : pid_(pid) {
   }
 }
 
-std::shared_ptr<ProcessImage> ProcessImage::open_file(const std::string& path) {
-  return std::shared_ptr<ProcessImage>(new ProcessImage(path));
+std::shared_ptr<ProcessImage> ProcessImage::open_file(const std::string& path, MemoryReader memory) {
+  return std::shared_ptr<ProcessImage>(new ProcessImage(path, std::move(memory)));
 }
 
-ProcessImage::ProcessImage(const std::string& path) : pid_(-1) {
-  dwfl_ = dwfl_begin(&kOfflineCallbacks);
+ProcessImage::ProcessImage(const std::string& path, MemoryReader memory)
+    : pid_(-1), memory_(std::move(memory)) {
+  dwfl_ = dwfl_begin(&kFileCallbacks);
   if (!dwfl_) throw SymbolError(SymbolErrc::backend, "dwfl_begin failed: " + dwfl_error_text());
-  char* real = ::realpath(path.c_str(), nullptr);
-  main_executable_ = real ? real : path;
-  std::free(real);
+  char resolved[PATH_MAX];
+  main_executable_ = ::realpath(path.c_str(), resolved) ? resolved : path;
   dwfl_report_begin(dwfl_);
-  // Base 0 with add_p_vaddr: an ET_DYN file (PIE, library) keeps its own addresses.
+  // Base 0 with add_p_vaddr: an ET_DYN file (PIE, library) keeps its own addresses; for ET_EXEC
+  // (a guest kernel) libdwfl ignores the base and uses the link addresses either way
+  // (elfutils libdwfl/dwfl_report_elf.c, __libdwfl_elf_address_range).
   Dwfl_Module* mod = dwfl_report_elf(dwfl_, main_executable_.c_str(), main_executable_.c_str(), -1,
                                      0, true);
   dwfl_report_end(dwfl_, nullptr, nullptr);
@@ -86,13 +90,20 @@ ProcessImage::ProcessImage(const std::string& path) : pid_(-1) {
 }
 
 std::string ProcessImage::description() const {
-  return pid_ < 0 ? main_executable_ : "process " + std::to_string(pid_);
+  return pid_ < 0 ? "'" + main_executable_ + "'" : "process " + std::to_string(pid_);
 }
 
 ProcessImage::~ProcessImage() { dwfl_end(dwfl_); }
 
+bool ProcessImage::is_32bit_code(std::uint64_t addr) const {
+  Dwfl_Module* mod = dwfl_addrmodule(dwfl_, addr);
+  GElf_Addr bias = 0;
+  Elf* elf = mod ? dwfl_module_getelf(mod, &bias) : nullptr;
+  return elf && gelf_getclass(elf) == ELFCLASS32;
+}
+
 void ProcessImage::refresh() {
-  if (pid_ < 0) return;  // a file: its one module never changes
+  if (pid_ < 0) return;  // a file image: its one module never changes
   dwfl_report_begin(dwfl_);
   int rc = dwfl_linux_proc_report(dwfl_, pid_);
   dwfl_report_end(dwfl_, nullptr, nullptr);

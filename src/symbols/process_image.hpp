@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 struct Dwfl;
 struct Dwfl_Module;
@@ -28,19 +29,29 @@ struct ModuleInfo {
 
 class ProcessImage {
  public:
+  // Reads `len` bytes at `addr` of the image's memory; throws SymbolError(unreadable).
+  using MemoryReader = std::function<std::vector<std::uint8_t>(std::uint64_t addr, std::size_t len)>;
+
   // pid 0 means the calling process. Throws SymbolError(no_process) if the maps are unreadable.
   static std::shared_ptr<ProcessImage> open(pid_t pid = 0);
-  // An executable or library file, not running: its one module at the file's own addresses
-  // (load bias 0, so a PIE's addresses are before relocation). pid() is -1; refresh() and
-  // unwinding do nothing useful. Throws SymbolError(not_found) when the file is not a readable ELF.
-  static std::shared_ptr<ProcessImage> open_file(const std::string& path);
+  // An ELF file with no process behind it, its one module at the file's own addresses (load
+  // bias 0, so a PIE's or library's addresses are before relocation): a program named by
+  // `hwbp plan --program`, or a guest kernel under `hwbp vm`. pid() is -1; refresh() and
+  // unwinding do nothing useful. Memory, where the caller has any (a guest's RAM), is read
+  // through `memory`; an empty reader means there is none. Throws SymbolError(not_found) if the
+  // file is not a readable ELF.
+  static std::shared_ptr<ProcessImage> open_file(const std::string& path, MemoryReader memory = {});
   ~ProcessImage();
   ProcessImage(const ProcessImage&) = delete;
   ProcessImage& operator=(const ProcessImage&) = delete;
 
   pid_t pid() const noexcept { return pid_; }
-  // "process 1234", or the file's path for an image opened with open_file (for messages).
+  // "process 1234", or the file's quoted path for an image opened with open_file (for messages).
   std::string description() const;
+  // The reader of a file image (open_file); empty for a process (read it through its pid).
+  const MemoryReader& memory_reader() const noexcept { return memory_; }
+  // True when the image's code is 32-bit x86 (an ELFCLASS32 module at addr).
+  bool is_32bit_code(std::uint64_t addr) const;
   Dwfl* dwfl() const noexcept { return dwfl_; }
 
   // Re-read /proc/PID/maps, e.g. after dlopen; modules already known keep their parsed data.
@@ -67,12 +78,13 @@ class ProcessImage {
 
  private:
   explicit ProcessImage(pid_t pid);
-  explicit ProcessImage(const std::string& path);
+  ProcessImage(const std::string& path, MemoryReader memory);
   ModuleInfo describe(Dwfl_Module* mod) const;
 
   pid_t pid_;
   Dwfl* dwfl_ = nullptr;
   std::string main_executable_;  // realpath of /proc/PID/exe, to spot the main module
+  MemoryReader memory_;          // file images only
   enum class UnwindMode { none, live, snapshot };
   UnwindMode unwind_mode_ = UnwindMode::none;
   std::shared_ptr<void> snapshot_ctx_;  // destroyed after ~ProcessImage's dwfl_end

@@ -163,7 +163,7 @@ ResolvedSymbol SymbolTable::resolve(std::string_view spec_text) const {
       msg += "; did you mean:";
       for (const auto& s : close) msg += " " + s;
     } else {
-      msg += " (is the binary stripped, or the library not loaded yet?)";
+      msg += image_->pid() < 0 ? " (is the file stripped?)" : " (is the binary stripped, or the library not loaded yet?)";
     }
     throw SymbolError(SymbolErrc::not_found, msg, std::move(close));
   }
