@@ -122,6 +122,7 @@ void Session::start(pid_t pid, bool at_exec_stop, pid_t stopped_tid) {
     uprobes_ = std::make_unique<UprobeArming>(pid, *watches_, symbolizer_, *acceptor_);
   }
   if (opts_.flexible) arming_->set_flexible(std::chrono::milliseconds(opts_.slice_ms));
+  watches_->set_pointers_readable(!at_exec_stop);  // relocated once the loader reports
   watches_->resolve(*table_);
   check_condition_lengths();
   arm_ready(stopped_tid);
@@ -227,10 +228,15 @@ void Session::announce() {
     std::string engine;
     if (ws[i].mechanism)
       engine = fmt::format(" by {} ({})", core::to_string(*ws[i].mechanism), core::to_string(ws[i].engine_reason));
-    std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d%s%s\n",
+    std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d%s%s%s%s\n",
                  ws[i].label.c_str(), ws[i].len, ws[i].len == 1 ? "" : "s",
                  static_cast<unsigned long long>(ws[i].addr), to_string(ws[i].spec.access), pid_,
-                 ws[i].rotating ? " (rotating)" : "", engine.c_str());
+                 ws[i].rotating ? " (rotating)" : "", ws[i].type.empty() ? "" : ", type ",
+                 ws[i].type.c_str(), engine.c_str());
+    if (ws[i].pointer_read)
+      std::fprintf(stderr, "hwbp: note: '%s' follows a pointer read now, at arming; the watch stays "
+                   "on this address if the pointer changes later (as GDB's watch -l)\n",
+                   ws[i].label.c_str());
     if (ws[i].spec.access == Access::read)
       std::fprintf(stderr, "hwbp: note: x86 has no read-only watch; 'r' reports rw hits that left "
                    "the value unchanged (a same-value write shows as a read; a read-modify-write "
@@ -359,6 +365,9 @@ bool Session::loader_map_consistent() const {
 void Session::on_loader_hit(pid_t tid) {
   if (!loader_map_consistent()) return;  // RT_ADD / RT_DELETE: the map is changing
   image_->refresh();
+  // RT_CONSISTENT comes after ld.so relocated the objects (glibc elf/rtld.c, dl_main: the
+  // relocation loop runs before "Notify the debugger all new objects are now ready to go").
+  watches_->set_pointers_readable(true);
   watches_->resolve(*table_);
   check_condition_lengths();
   arm_ready(tid);
