@@ -254,6 +254,24 @@ Tracer::End Tracer::run(TraceHandler& handler,
   }
 }
 
+void Tracer::settle(TraceHandler& handler, std::chrono::steady_clock::time_point deadline,
+                    const std::function<bool()>& settled) {
+  handler_ = &handler;
+  while (!exit_status_ && !settled()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    auto st = next_stop(static_cast<int>(std::min<long long>(left.count(), 20)), true);
+    if (!st) continue;
+    auto [tid, status] = *st;
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      threads_.erase(tid);
+      if (tid == pid_) exit_status_ = status;
+      continue;
+    }
+    handle_stop(tid, status, handler);
+  }
+}
+
 int Tracer::run_ticks(TraceHandler& handler, int timeout_ms) {
   // Checked on every pass, not only on timeouts: a program that hits all the time would
   // otherwise never let the wait time out (and the rotation would stall).
@@ -382,13 +400,34 @@ void Tracer::detach(TraceHandler& handler) {
   if (detached_) return;
   handler_ = &handler;
   std::set<pid_t> left = threads_;
+  // Masks to give back: a thread that blocks SIGTRAP and has one of ours queued never dequeues
+  // it, so it would never stop for it and, detached, would die of it the day it unblocks
+  // SIGTRAP. It runs into the stop with SIGTRAP unblocked (PTRACE_SETSIGMASK), and gets its own
+  // mask back in that stop, once the signal is dequeued.
+  std::map<pid_t, std::uint64_t> masks;
+  auto unblock_trap = [&](pid_t tid) {
+    std::uint64_t mask = 0;
+    if (masks.count(tid) || ptrace(PTRACE_GETSIGMASK, tid, sizeof mask, &mask) != 0) return;
+    const std::uint64_t bit = 1ull << (SIGTRAP - 1);
+    if (!(mask & bit)) return;
+    std::uint64_t without = mask & ~bit;
+    if (ptrace(PTRACE_SETSIGMASK, tid, sizeof without, &without) == 0) masks[tid] = mask;
+  };
+  auto restore_mask = [&](pid_t tid) {
+    if (auto it = masks.find(tid); it != masks.end()) {
+      ptrace(PTRACE_SETSIGMASK, tid, sizeof it->second, &it->second);
+      masks.erase(it);
+    }
+  };
   // Release a stopped thread: if it still has one of our SIGTRAPs queued, let it run into the
   // signal-delivery-stop first (the loop below then discards it).
   auto finish = [&](pid_t tid, int sig) {
     if (has_queued_trap(tid, handler)) {
+      unblock_trap(tid);
       resume(tid, sig);
       return;
     }
+    restore_mask(tid);
     ptrace(PTRACE_DETACH, tid, nullptr, sig);
     left.erase(tid);
   };
