@@ -176,6 +176,15 @@ Tracer Tracer::attach(pid_t pid) {
         int e = errno;
         // The thread exited meanwhile: ESRCH, or EPERM while it is a zombie (exit_state).
         if (e == ESRCH || (tid != pid && thread_has_exited(pid, tid))) continue;
+        // A thread created since the scan by a thread seized already is traced by us already
+        // (PTRACE_O_TRACECLONE attaches it at clone), and a second seize is EPERM
+        // (kernel/ptrace.c, ptrace_attach: task->ptrace set). Its first stop and its creator's
+        // clone event come through the stop loop like any other new thread's.
+        if (e == EPERM && traced_by_us(tid)) {
+          t.threads_.insert(tid);
+          found_new = true;
+          continue;
+        }
         t.detach_quietly();
         throw ptrace_refusal(pid, e);
       }
@@ -434,6 +443,14 @@ void Tracer::detach(TraceHandler& handler) {
   auto held = held_;
   held_.clear();
   for (auto [tid, sig] : held) finish(tid, sig);
+  // New threads whose first stop came before their creator's clone event: stopped, and that
+  // stop is consumed already (no other will come for the loop below to see).
+  for (auto [tid, status] : early_) {
+    left.insert(tid);
+    held.emplace(tid, 0);
+    finish(tid, 0);
+  }
+  early_.clear();
   for (pid_t tid : left)
     if (!held.count(tid)) ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
