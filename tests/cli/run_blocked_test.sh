@@ -12,46 +12,55 @@ fail() { echo "FAIL: $*"; exit 1; }
 [ "${HWBP_TEST_HITS:-1}" = 1 ] || { echo "SKIP: needs debug-register hits"; exit 77; }
 mode=${HWBP_MODE:-auto}
 OPEN=1000 BLOCKED=2000
-watches=(--watch open_counter:8:w --watch blocked_counter:8:w)
-
-"$HWBP" run --json -o b.json "${watches[@]}" --stack 0 -- "$PROGS/blocked_writer" $OPEN $BLOCKED > b.out 2> b.err ||
-  fail "run --json: rc $? $(cat b.err)"
-grep -q "^WRITES open $OPEN blocked $BLOCKED\$" b.out || fail "ground truth: $(cat b.out)"
-summary=$(tail -1 b.json)
-hits_of() { grep -c "\"watch\":\"$1\"" b.json | awk '{print $1 - 1}'; }  # minus the summary's entry
-# A watch's "lost" in a summary line (absent when 0).
+# One watch per run: QEMU (the test VM) miscounts two armed watchpoints (docs/test-vm.md).
+# A watch's "lost" in a summary line (absent when 0), the summary's total "lost", its hits.
 lost_in() { local n; n=$(sed -n "s/.*\"watch\":\"$1\",\"hits\":[0-9]*,\"lost\":\([0-9]*\).*/\1/p" <<<"$2"); echo "${n:-0}"; }
-lost_of() { lost_in "$1" "$summary"; }
-open_hits=$(hits_of open_counter:8:w) blocked_hits=$(hits_of blocked_counter:8:w)
-open_lost=$(lost_of open_counter:8:w) blocked_lost=$(lost_of blocked_counter:8:w)
-echo "mode $mode: open $open_hits hits + $open_lost lost of $OPEN; blocked $blocked_hits + $blocked_lost of $BLOCKED"
-[ "$open_hits" -eq $OPEN ] && [ "$open_lost" -eq 0 ] || fail "open writer: $summary"
-# Every write of the blocked thread is either reported or counted as lost: none vanishes.
-[ $((blocked_hits + blocked_lost)) -eq $BLOCKED ] || fail "blocked writer: $summary"
-[ "$(sed -n 's/.*"lost":\([0-9]*\)}$/\1/p' <<<"$summary")" -eq "$blocked_lost" ] || fail "summary lost: $summary"
+total_lost() { sed -n 's/.*"lost":\([0-9]*\)}$/\1/p' <<<"$1"; }
+hits_in() { grep -c '"event":"hit"' "$1"; }
+
+# The thread with the default mask: every hit reported, none lost.
+"$HWBP" run --json -o o.json --watch open_counter:8:w --stack 0 -- "$PROGS/blocked_writer" $OPEN $BLOCKED > o.out 2> o.err ||
+  fail "run (open): rc $? $(cat o.err)"
+grep -q "^WRITES open $OPEN blocked $BLOCKED\$" o.out || fail "ground truth: $(cat o.out)"
+summary=$(tail -1 o.json)
+[ "$(hits_in o.json)" -eq $OPEN ] && [ "$(lost_in open_counter:8:w "$summary")" -eq 0 ] &&
+  [ "$(total_lost "$summary")" -eq 0 ] || fail "open writer: $(hits_in o.json) hits: $summary"
+
+# The thread that blocks every signal: each write reported or counted as lost, none vanishes.
+"$HWBP" run --json -o b.json --watch blocked_counter:8:w --stack 0 -- "$PROGS/blocked_writer" $OPEN $BLOCKED > b.out 2> b.err ||
+  fail "run (blocked): rc $? $(cat b.err)"
+summary=$(tail -1 b.json)
+hits=$(hits_in b.json) lost=$(lost_in blocked_counter:8:w "$summary")
+echo "mode $mode: the blocked thread's $BLOCKED writes: $hits reported, $lost lost"
+[ $((hits + lost)) -eq $BLOCKED ] || fail "blocked writer: $hits hits: $summary"
+[ "$(total_lost "$summary")" -eq "$lost" ] || fail "summary lost: $summary"
 if [ "$mode" = ptrace ]; then
-  [ "$blocked_lost" -ge $((BLOCKED - 1)) ] || fail "ptrace: expected the blocked thread's hits lost: $summary"
-  grep -q "watch 'blocked_counter:8:w': $blocked_lost hits counted by the kernel never reached hwbp" b.err ||
+  # At most one is reported: the SIGTRAP left pending, delivered (async) when the thread
+  # unblocks its signals at the end.
+  [ "$lost" -ge $((BLOCKED - 1)) ] || fail "ptrace: expected the blocked thread's hits lost: $summary"
+  grep -q "watch 'blocked_counter:8:w': $lost hits counted by the kernel never reached hwbp" b.err ||
     fail "ptrace: no warning: $(cat b.err)"
 else
-  [ "$blocked_lost" -eq 0 ] || fail "$mode: lost hits: $summary"
+  [ "$lost" -eq 0 ] || fail "$mode: lost hits: $summary"
 fi
 
 # Human output: the summary line names the loss.
-"$HWBP" run -o h.txt "${watches[@]}" --stack 0 -- "$PROGS/blocked_writer" $OPEN $BLOCKED > /dev/null 2> h.err ||
+"$HWBP" run -o h.txt --watch blocked_counter:8:w --stack 0 -- "$PROGS/blocked_writer" $OPEN $BLOCKED > /dev/null 2> h.err ||
   fail "run: rc $? $(cat h.err)"
 if [ "$mode" = ptrace ]; then
   grep -Eq "blocked_counter:8:w: [01] \(($BLOCKED|$((BLOCKED - 1))) lost\)" h.txt || fail "human summary: $(tail -1 h.txt)"
 else
-  grep -q "blocked_counter:8:w: $BLOCKED\b" h.txt || fail "human summary: $(tail -1 h.txt)"
+  grep -q "blocked_counter:8:w: $BLOCKED)" h.txt || fail "human summary: $(tail -1 h.txt)"
 fi
 
 # attach for a while, then detach while the blocked thread writes on: hwbp ends cleanly, reports
 # the loss, and the program survives unblocking SIGTRAP later (exit 0, counts printed).
-"$PROGS/blocked_writer" 0 0 4 > a.out &
+# Writing long enough for an attach in the emulated test VM (10-20 s there).
+seconds=4; [ "${HWBP_TEST_VM:-0}" = 1 ] && seconds=40
+"$PROGS/blocked_writer" 0 0 $seconds > a.out &
 pid=$!
 sleep 0.5
-"$HWBP" attach -p $pid --json -o a.json "${watches[@]}" --stack 0 --duration 1 2> a.err || fail "attach: rc $? $(cat a.err)"
+"$HWBP" attach -p $pid --json -o a.json --watch blocked_counter:8:w --stack 0 --duration 1 2> a.err || fail "attach: rc $? $(cat a.err)"
 wait $pid; rc=$?
 [ $rc -eq 0 ] || fail "attach: the program died (status $rc) after hwbp detached: $(cat a.err)"
 grep -q '^WRITES' a.out || fail "attach: no counts: $(cat a.out)"

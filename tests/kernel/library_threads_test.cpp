@@ -190,8 +190,9 @@ TEST(LibraryThreadChurn, ArmingInALoopWhileThreadsComeAndGoCountsEveryWriteOnce)
     const std::uint64_t writes = churn.close();
     const std::uint64_t hits = w.hits();
     EXPECT_EQ(hits, writes) << "round " << round << ": the kernel counted " << hits
-                            << " hits for " << writes << " writes (a thread with two copies "
-                            << "of the event counts each write twice)";
+                            << " hits for " << writes << " writes (each must count once: a "
+                            << "thread with two copies of the event counts it twice, one with "
+                            << "none not at all)";
     total_writes += writes;
     total_hits += hits;
   }
