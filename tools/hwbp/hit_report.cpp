@@ -345,6 +345,7 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     nlohmann::ordered_json o;
     o["watch"] = w.spec.text;
     o["hits"] = w.hits;
+    if (w.lost) o["lost"] = w.lost;  // counted by the kernel, never reached hwbp (ptrace mode)
     if (!w.served_by.empty()) o["mechanism"] = w.served_by;  // hwbp vm: what served the watch
     if (w.mechanism) o["engine"] = core::json_name(*w.mechanism);
     if (show_coverage_) {  // --flexible only: without it the summary stays as it was
@@ -354,7 +355,8 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     s["watches"].push_back(o);
   }
   s["mode"] = mode_;   // how hits were delivered: "bpf" or "ptrace"
-  s["lost"] = lost_;   // hits the bpf mode could not pass on (its ring was full)
+  // Hits the bpf mode could not pass on (its ring was full), plus the watches' "lost".
+  s["lost"] = lost_;
   std::fputs((s.dump() + "\n").c_str(), out_);
 }
 
@@ -379,6 +381,7 @@ void Reporter::finish_human(const std::vector<Watch>& watches, std::uint64_t tot
   std::string per;
   for (const auto& w : watches) {
     per += fmt::format("{}{}: {}", per.empty() ? "" : (show_coverage_ ? "; " : ", "), w.spec.text, w.hits);
+    if (w.lost) per += fmt::format(" ({} lost)", w.lost);
     if (show_coverage_)
       per += fmt::format(" hit{}, armed {:.0f}% of the time", w.hits == 1 ? "" : "s", w.coverage() * 100);
   }

@@ -30,6 +30,7 @@ void PtraceDelivery::on_stop(pid_t tid, const siginfo_t& info) {
   ptrace(PTRACE_GETREGS, tid, nullptr, &regs);
   std::vector<core::WatchId> hit = arming_->watches_of(*tag, trap->addr);
   for (core::WatchId id : co_hits(hit, regs)) hit.push_back(id);
+  for (core::WatchId id : hit) ++trapped_[id];
   for (core::WatchId id : hit) {
     const Watch& w = watches_.at(id);
     if (w.state != Watch::State::armed || sink_.done()) continue;

@@ -37,6 +37,16 @@ class PtraceDelivery : public Delivery {
   bool owns(const siginfo_t& info) const override;
   void on_stop(pid_t tid, const siginfo_t& info) override;
 
+  // SIGTRAP stops that named the watch (its own slot's, or a co-hit), before any filter: what
+  // the kernel's count for it (SlotArming::kernel_hits) must match. A SIGTRAP that never stops
+  // its thread — the thread blocks SIGTRAP: perf's is not forced (kernel/signal.c,
+  // send_sig_perf) and a blocked signal is never dequeued, so ptrace never sees it — is the
+  // difference.
+  std::uint64_t trapped(core::WatchId watch) const {
+    auto it = trapped_.find(watch);
+    return it == trapped_.end() ? 0 : it->second;
+  }
+
  private:
   // The other watches on the hardware that the instruction before the trap ip also hit.
   std::vector<core::WatchId> co_hits(const std::vector<core::WatchId>& hit, const user_regs_struct& regs);
@@ -46,6 +56,7 @@ class PtraceDelivery : public Delivery {
   HitSink& sink_;
   const SlotArming* arming_ = nullptr;
   std::map<core::WatchId, core::ValueShadow> shadows_;
+  std::map<core::WatchId, std::uint64_t> trapped_;
 };
 
 }  // namespace hwbp::cli

@@ -67,6 +67,11 @@ bool thread_has_exited(pid_t pid, pid_t tid) {
   return !st.valid || st.state == 'Z' || st.state == 'X';
 }
 
+bool traced_by_us(pid_t tid) {
+  // /proc/TID/status answers for any thread id (hidden from the /proc listing, not from lookup).
+  return status_field(tid, "TracerPid") == std::to_string(getpid());
+}
+
 Error ptrace_refusal(pid_t pid, int err) {
   const std::string who = "process " + std::to_string(pid);
   std::string msg = "cannot trace " + who + ": " + std::strerror(err);

@@ -349,6 +349,44 @@ void Session::stop_watching(Tracer& tracer) {
     tracer.with_stopped_thread(*this, [this](pid_t tid) { page_->release(tid); });
 }
 
+bool Session::traps_outstanding() const {
+  for (const auto& w : watches_->all()) {
+    if (w.mechanism != core::Mechanism::debug_registers) continue;
+    auto counted = arming_->kernel_hits(w.id);
+    if (counted && *counted > ptrace_->trapped(w.id)) return true;
+  }
+  return false;
+}
+
+void Session::drain_traps(Tracer& tracer) {
+  if (!ptrace_ || !arming_ || done()) return;
+  arming_->disable_all();
+  // A SIGTRAP reaches its stop as soon as the thread returns to user mode: microseconds, unless
+  // the thread blocks it (then never).
+  constexpr std::chrono::milliseconds kDrain{250};
+  tracer.settle(*this, std::chrono::steady_clock::now() + kDrain, [this] { return !traps_outstanding(); });
+}
+
+std::uint64_t Session::count_lost_traps() {
+  // --max-hits / a failed output: hits after that point are dropped on purpose, not lost.
+  if (!ptrace_ || !arming_ || done()) return 0;
+  std::uint64_t total = 0;
+  for (auto& w : watches_->all()) {
+    if (w.mechanism != core::Mechanism::debug_registers) continue;
+    const auto counted = arming_->kernel_hits(w.id);
+    const std::uint64_t trapped = ptrace_->trapped(w.id);
+    if (!counted || *counted <= trapped) continue;
+    w.lost = *counted - trapped;
+    total += w.lost;
+    std::fprintf(stderr,
+                 "hwbp: watch '%s': %llu hit%s counted by the kernel never reached hwbp: no SIGTRAP "
+                 "stop came (the writing thread blocks SIGTRAP, e.g. with sigprocmask; --mode bpf "
+                 "sees them)\n",
+                 w.spec.text.c_str(), static_cast<unsigned long long>(w.lost), w.lost == 1 ? "" : "s");
+  }
+  return total;
+}
+
 bool Session::loader_map_consistent() const {
   // <link.h>: struct r_debug { int r_version; struct link_map* r_map; ElfW(Addr) r_brk;
   // enum { RT_CONSISTENT, RT_ADD, RT_DELETE } r_state; ... }. Unknown (unreadable): go ahead.
@@ -407,11 +445,16 @@ void Session::on_exec(pid_t pid) {
 
 std::optional<int> Session::finish(Tracer& tracer, const Tracer::End& end, bool wait_for_exit) {
   // Before detaching: no new SIGTRAP of ours can be generated, no page stays read-only.
-  if (!end.exited) stop_watching(tracer);
-  else close_events();
+  if (!end.exited) {
+    drain_traps(tracer);
+    stop_watching(tracer);
+  } else {
+    close_events();
+  }
   delivery_->flush();   // every hit made before the events closed is read now
   delivery_->warn_lost();
-  reporter_->set_delivery(delivery_->mode(), delivery_->lost());
+  const std::uint64_t lost_traps = count_lost_traps();
+  reporter_->set_delivery(delivery_->mode(), delivery_->lost() + lost_traps);
   std::optional<int> status;
   if (end.exited) {
     status = end.status;

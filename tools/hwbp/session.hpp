@@ -100,6 +100,13 @@ class Session : public TraceHandler {
   // Stops watching the live program: closes the events and gives the page engine's pages back
   // (their protection, its scratch memory), with a thread stopped for that. Before detaching.
   void stop_watching(Tracer& tracer);
+  // ptrace mode, before stop_watching: disables the events (their counts are final) and handles
+  // the SIGTRAP stops still on their way, until every watch's stops match its kernel count or a
+  // short deadline passes (a thread that blocks SIGTRAP never stops).
+  void drain_traps(Tracer& tracer);
+  // ptrace mode, once the events are closed: each watch's hits counted by the kernel that no
+  // SIGTRAP stop brought (Watch::lost), said on stderr; returns their sum.
+  std::uint64_t count_lost_traps();
 
   std::optional<std::chrono::steady_clock::time_point> deadline() const;
 
@@ -125,6 +132,8 @@ class Session : public TraceHandler {
   void announce();
   void announce_rotation();
   void check_condition_lengths() const;
+  // Watches on the debug registers whose kernel count exceeds the SIGTRAP stops seen so far.
+  bool traps_outstanding() const;
 
   SessionOptions opts_;
   Symbolizer symbolizer_;

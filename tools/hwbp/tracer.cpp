@@ -176,6 +176,15 @@ Tracer Tracer::attach(pid_t pid) {
         int e = errno;
         // The thread exited meanwhile: ESRCH, or EPERM while it is a zombie (exit_state).
         if (e == ESRCH || (tid != pid && thread_has_exited(pid, tid))) continue;
+        // A thread created since the scan by a thread seized already is traced by us already
+        // (PTRACE_O_TRACECLONE attaches it at clone), and a second seize is EPERM
+        // (kernel/ptrace.c, ptrace_attach: task->ptrace set). Its first stop and its creator's
+        // clone event come through the stop loop like any other new thread's.
+        if (e == EPERM && traced_by_us(tid)) {
+          t.threads_.insert(tid);
+          found_new = true;
+          continue;
+        }
         t.detach_quietly();
         throw ptrace_refusal(pid, e);
       }
@@ -248,6 +257,24 @@ Tracer::End Tracer::run(TraceHandler& handler,
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
       threads_.erase(tid);
       if (tid == pid_) exit_status_ = status;  // the leader is reported after all threads
+      continue;
+    }
+    handle_stop(tid, status, handler);
+  }
+}
+
+void Tracer::settle(TraceHandler& handler, std::chrono::steady_clock::time_point deadline,
+                    const std::function<bool()>& settled) {
+  handler_ = &handler;
+  while (!exit_status_ && !settled()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    auto st = next_stop(static_cast<int>(std::min<long long>(left.count(), 20)), true);
+    if (!st) continue;
+    auto [tid, status] = *st;
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      threads_.erase(tid);
+      if (tid == pid_) exit_status_ = status;
       continue;
     }
     handle_stop(tid, status, handler);
@@ -384,20 +411,49 @@ void Tracer::detach(TraceHandler& handler) {
   if (detached_) return;
   handler_ = &handler;
   std::set<pid_t> left = threads_;
+  // Masks to give back: a thread that blocks SIGTRAP and has one of ours queued never dequeues
+  // it, so it would never stop for it and, detached, would die of it the day it unblocks
+  // SIGTRAP. It runs into the stop with SIGTRAP unblocked (PTRACE_SETSIGMASK), and gets its own
+  // mask back in that stop, once the signal is dequeued.
+  std::map<pid_t, std::uint64_t> masks;
+  auto unblock_trap = [&](pid_t tid) {
+    std::uint64_t mask = 0;
+    if (masks.count(tid) || ptrace(PTRACE_GETSIGMASK, tid, sizeof mask, &mask) != 0) return;
+    const std::uint64_t bit = 1ull << (SIGTRAP - 1);
+    if (!(mask & bit)) return;
+    std::uint64_t without = mask & ~bit;
+    if (ptrace(PTRACE_SETSIGMASK, tid, sizeof without, &without) == 0) masks[tid] = mask;
+  };
+  auto restore_mask = [&](pid_t tid) {
+    if (auto it = masks.find(tid); it != masks.end()) {
+      ptrace(PTRACE_SETSIGMASK, tid, sizeof it->second, &it->second);
+      masks.erase(it);
+    }
+  };
   // Release a stopped thread: if it still has one of our SIGTRAPs (or a fault the page engine
   // settles) queued, let it run into the signal-delivery-stop first (the loop below then
   // discards it).
   auto finish = [&](pid_t tid, int sig) {
     if (has_queued_signal_of_ours(tid, handler)) {
+      unblock_trap(tid);
       resume(tid, sig);
       return;
     }
+    restore_mask(tid);
     ptrace(PTRACE_DETACH, tid, nullptr, sig);
     left.erase(tid);
   };
   auto held = held_;
   held_.clear();
   for (auto [tid, sig] : held) finish(tid, sig);
+  // New threads whose first stop came before their creator's clone event: stopped, and that
+  // stop is consumed already (no other will come for the loop below to see).
+  for (auto [tid, status] : early_) {
+    left.insert(tid);
+    held.emplace(tid, 0);
+    finish(tid, 0);
+  }
+  early_.clear();
   for (pid_t tid : left)
     if (!held.count(tid)) ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);

@@ -101,6 +101,11 @@ class Tracer {
   // signal reaches hwbp (SIGINT/SIGTERM/SIGHUP), the deadline passes or handler.done().
   End run(TraceHandler& handler, std::optional<std::chrono::steady_clock::time_point> deadline);
 
+  // Handles stops as run() does (also after a stop request) until settled() or the deadline:
+  // the SIGTRAPs of hits made before the events were disabled, on their way to their stops.
+  void settle(TraceHandler& handler, std::chrono::steady_clock::time_point deadline,
+              const std::function<bool()>& settled);
+
   // Detaches every thread; the caller has closed the perf events first, so no new SIGTRAP of
   // ours can be generated. A thread holding one of ours (in a signal-delivery-stop, or still
   // queued) is resumed with signal 0 before it is detached; other signals are delivered.

@@ -36,6 +36,8 @@ struct Watch {
   std::uint64_t addr = 0;
   std::size_t len = 0;            // 0 until resolved
   std::uint64_t hits = 0;         // reported hits
+  // Hits the kernel counted that never reached hwbp (ptrace mode: a thread that blocks SIGTRAP).
+  std::uint64_t lost = 0;
   bool rotating = false;          // --flexible: takes turns on the rotation pool
   core::CoverageClock clock;      // armed time / watched time
   // What serves it (core::choose_engine, decided when it is armed) and why; nullopt until then.
