@@ -21,7 +21,7 @@ struct SlotFit {
   std::size_t needed = 0;                    // chunks of the watch (slots without sharing)
   FixedVector<SlotKey, kMaxFitChunks> keys;  // one per chunk, in address order; empty when
                                              // needed > the caller's limit
-  std::optional<SlotTable::Plan> plan;       // empty: too many chunks, or no room in the table
+  InlineOptional<SlotTable::Plan> plan;      // empty: too many chunks, or no room in the table
   std::span<const SlotKey> key_span() const noexcept { return {keys.data(), keys.size()}; }
 };
 

@@ -12,6 +12,7 @@
 
 #include "core/arch.hpp"
 #include "core/fixed_vector.hpp"
+#include "core/inline_optional.hpp"
 #include "core/split.hpp"
 
 namespace hwbp::core {
@@ -53,7 +54,7 @@ class SlotTable {
 
   enum class PlanError : std::uint8_t { none, table_full, thread_slots };
   struct PlanResult {
-    std::optional<Plan> plan;
+    InlineOptional<Plan> plan;  // not std::optional: see inline_optional.hpp
     PlanError error = PlanError::none;
     unsigned pool = 0;           // with thread_slots: the pool that overflowed
     unsigned needed = 0;         // with thread_slots: slots the busiest covered thread would need

@@ -38,7 +38,7 @@ core::SlotFit fit_slots(const core::ArchInfo& arch, const core::WatchRequest& re
 // falls to the debug registers, whose checks below name the missing feature or the full slots.
 Engine automatic_engine(const Capabilities& caps, bool write_traps, const core::ArchInfo& arch,
                         const core::WatchRequest& req, const core::SlotTable& table,
-                        std::optional<core::SlotFit>& fit) {
+                        core::InlineOptional<core::SlotFit>& fit) {
   const core::EngineFacts facts{.hits_delivered = req.access == Access::exec || caps.data_hits,
                                 .page_engine = write_traps,
                                 .uprobes = false,
@@ -59,11 +59,11 @@ std::string spec_words(const WatchSpec& s) {
 constexpr std::uint64_t kEferLma = 1ull << 10;
 
 // The debug-register slots a change of the watch set has taken so far (the watches of `fresh`,
-// and the one being built); released on destruction unless the change was kept.
+// the one being built included: its slots count from their commit); released on destruction
+// unless the change was kept.
 struct SlotsTaken {
   core::SlotTable& table;
   const std::vector<Watch>& fresh;
-  HardwareWatch pending{};  // count > 0: committed, not yet in `fresh`
   bool kept = false;
   SlotsTaken(core::SlotTable& t, const std::vector<Watch>& f) : table(t), fresh(f) {}
   SlotsTaken(const SlotsTaken&) = delete;
@@ -71,10 +71,9 @@ struct SlotsTaken {
   ~SlotsTaken() {
     if (kept) return;
     try {
-      table.release(pending.used_slots());
       for (const Watch& w : fresh)
         if (w.engine == Engine::hardware) table.release(w.hw.used_slots());
-    } catch (...) {  // release allocates its result; nothing better to do on a cleanup path
+    } catch (...) {  // a cleanup path: nothing better to do
     }
   }
 };
@@ -272,7 +271,7 @@ void GuestDebugger::Impl::apply_all(const core::SlotTable& t) {
   // `applied` still holds what it had, the rollback's source (no copy aside: arming is a hot path).
   std::size_t done = 0;
   try {
-    for (; done < vcpus.size(); ++done) set_guest_debug(*vcpus[done], request_for(*vcpus[done], base));
+    for (; done < vcpus.size(); ++done) vcpus[done]->sent = set_guest_debug(*vcpus[done], request_for(*vcpus[done], base));
   } catch (...) {
     // All or nothing: the vCPUs already changed go back to what they had.
     for (std::size_t i = 0; i < done; ++i) {
@@ -283,10 +282,9 @@ void GuestDebugger::Impl::apply_all(const core::SlotTable& t) {
     }
     throw;
   }
-  for (auto& v : vcpus) {
-    const DebugRequest request = request_for(*v, base);
-    record_applied(*v, request, compose(request));
-  }
+  // Composed once per vCPU (above): compose() is cheap natively, but not under an emulating
+  // hypervisor such as the test VM's QEMU TCG, where arming is measured.
+  for (auto& v : vcpus) record_applied(*v, request_for(*v, base), v->sent);
 }
 
 // ---- the watch set -----------------------------------------------------------------------------
@@ -366,7 +364,7 @@ void GuestDebugger::Impl::add_locked(std::span<const WatchSpec> specs, std::span
     const bool data = s.access != Access::exec;
     const bool stores_only = s.access == Access::write || s.access == Access::modify;
     Engine engine = s.engine;
-    std::optional<core::SlotFit> fit;  // planned by the automatic choice, reused by the arming
+    core::InlineOptional<core::SlotFit> fit;  // planned by the automatic choice, reused by the arming
     switch (s.engine) {
       case Engine::software:
         if (data)
@@ -393,7 +391,8 @@ void GuestDebugger::Impl::add_locked(std::span<const WatchSpec> specs, std::span
     // Every byte must be mapped by the guest now: a breakpoint on an address the guest has not
     // mapped is almost always a wrong address (for code the guest maps later, arm it later).
     // Hardware watches check it chunk by chunk below (a chunk never crosses a page).
-    Watch w;
+    // Built in place (`fresh` has room for every spec: no reallocation moves it).
+    Watch& w = fresh.emplace_back();
     w.id = d.next_id + i;
     w.spec = s;
     w.engine = engine;
@@ -420,9 +419,8 @@ void GuestDebugger::Impl::add_locked(std::span<const WatchSpec> specs, std::span
                              : "; remove a breakpoint or watch first"));
       table.commit(*fit->plan, fit->key_span());
       const std::size_t count = fit->keys.size();
-      w.hw.count = static_cast<std::uint8_t>(count);
       for (std::size_t k = 0; k < count; ++k) w.hw.slots[k] = fit->plan->slot_of_key[k];
-      taken.pending = w.hw;
+      w.hw.count = static_cast<std::uint8_t>(count);  // from here on released through `fresh`
       bool read_ok = data;
       for (std::size_t k = 0; k < count; ++k) {
         const core::Chunk& c = fit->keys[k].chunk;
@@ -464,8 +462,6 @@ void GuestDebugger::Impl::add_locked(std::span<const WatchSpec> specs, std::span
         throw refuse(Errc::invalid_request, i, "the instruction is not in guest RAM the debugger was given");
       software = true;
     }
-    fresh.push_back(std::move(w));
-    taken.pending.count = 0;  // from here on released through `fresh`
   }
 
   // Apply: memslots first (they roll themselves back), then the debug registers of every vCPU.
@@ -528,12 +524,15 @@ void GuestDebugger::Impl::remove_locked(std::span<const WatchId> ids) {
   removed.clear();
   for (WatchId id : ids) {
     Watch* w = d.watches.find(id);
-    if (!w) continue;  // listed twice
+    if (!w || w->engine == Engine::automatic) continue;  // listed twice
     if (w->engine == Engine::hardware) table.release(w->hw.used_slots());
     if (w->engine == Engine::write_trap) trap_ids.push_back(id);
     removed.push_back(std::move(*w));
-    d.watches.erase(id);
+    // Taken out, dropped below in one pass: a kept watch's engine is the one it really uses,
+    // never automatic. (Erasing one by one would move the rest of the set each time.)
+    w->engine = Engine::automatic;
   }
+  d.watches.erase_if([](const Watch& w) { return w.engine == Engine::automatic; });
   auto put_back = [&] {
     for (Watch& w : removed) d.watches.insert(std::move(w));
   };

@@ -51,6 +51,7 @@ struct VcpuState {
   bool software_lifted = false;  // the int3 of `stop` is out for its step-over
   DebugRequest applied;          // what KVM_SET_GUEST_DEBUG last got
   kvm_guest_debug applied_raw{};
+  kvm_guest_debug sent{};  // apply_all: what KVM took, recorded once every vCPU has taken its own
   enum class Inject : std::uint8_t { none, debug, breakpoint } inject = Inject::none;
   std::uint64_t inject_dr6 = 0;
   std::vector<Event> events;

@@ -41,6 +41,11 @@ class WatchSet {
     items_.erase(it);
     return true;
   }
+  // Drops every watch `pred` selects, in one pass.
+  template <typename Pred>
+  void erase_if(Pred pred) {
+    std::erase_if(items_, pred);
+  }
   void clear() noexcept { items_.clear(); }
 
   std::size_t size() const noexcept { return items_.size(); }

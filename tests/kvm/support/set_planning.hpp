@@ -37,6 +37,7 @@ class SetPlanning {
       hwbp::kvm::Watch w;
       w.id = ids[i] = next_id_++;
       w.spec = s;
+      w.engine = hwbp::kvm::Engine::hardware;
       w.hw.count = static_cast<std::uint8_t>(fit.keys.size());
       for (std::size_t k = 0; k < fit.keys.size(); ++k) {
         w.hw.chunks[k] = fit.keys[k].chunk;
@@ -53,11 +54,12 @@ class SetPlanning {
     removed_.clear();
     for (hwbp::kvm::WatchId id : ids) {
       hwbp::kvm::Watch* w = watches_.find(id);
-      if (!w) continue;
+      if (!w || w->engine == hwbp::kvm::Engine::automatic) continue;
       table.release(w->hw.used_slots());
       removed_.push_back(std::move(*w));
-      watches_.erase(id);
+      w->engine = hwbp::kvm::Engine::automatic;  // taken out
     }
+    watches_.erase_if([](const hwbp::kvm::Watch& w) { return w.engine == hwbp::kvm::Engine::automatic; });
     table_ = table;
     applied_ = hwbp::kvm::compose(request());
     removed_.clear();
