@@ -29,19 +29,6 @@ if [ "$mode" = page ]; then
     echo "SKIP: $name tests the debug registers only (no page-engine variant)"
     exit 77
   fi
-  # A known page-engine bug this script catches, shown as a skip until it is fixed (never a pass).
-  if [ "$name" = run_kill_test ]; then
-    echo "SKIP: known bug: after kill -9 of hwbp attach on the page engine the program can die of SIGSEGV (its pages stay read-only; 1 of 3 rounds here) — open"
-    exit 77
-  fi
-  if [ "$name" = run_formats_test ] && [ -n "${ASAN_OPTIONS:-}" ]; then
-    echo "SKIP: known bug (ASan build only): releasing the pages after --ignore 1 --max-hits 1 fails with 'injected system call 10 faulted in thread N (signal 11)' and hwbp exits 2 — open"
-    exit 77
-  fi
-  if [ "$name" = attach_test ]; then
-    echo "SKIP: known bug: after hwbp attach detaches from the page engine (--duration or SIGINT) the program can die of SIGSEGV (1 run in 2-6 here; the sigwait case is fixed) — open"
-    exit 77
-  fi
   HWBP_ENGINE=page HWBP_MODE=ptrace HWBP_TEST_ENGINE=page exec bash "$script" "$@"
 fi
 if [ "$name" = run_page_test ]; then

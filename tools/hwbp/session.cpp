@@ -322,6 +322,10 @@ bool Session::on_signal(pid_t tid, const siginfo_t& info) {
   return page_ && page_->used() && info.si_signo == SIGSEGV && page_->on_signal(tid, info);
 }
 
+bool Session::may_consume_fault(const siginfo_t& info) const {
+  return page_ && page_->used() && info.si_signo == SIGSEGV && info.si_code == SEGV_ACCERR;
+}
+
 void Session::on_syscall_stop(pid_t tid) {
   if (page_) page_->on_syscall_stop(tid);
 }
@@ -335,7 +339,7 @@ bool Session::exec_detaches(pid_t tid) { return page_ && page_->on_exec(tid); }
 
 void Session::stop_watching(Tracer& tracer) {
   close_events();
-  if (page_ && page_->used())
+  if (page_ && page_->needs_release())
     tracer.with_stopped_thread(*this, [this](pid_t tid) { page_->release(tid); });
 }
 

@@ -78,6 +78,7 @@ class Session : public TraceHandler {
   bool resume(pid_t tid, int sig) override;
   std::optional<std::pair<pid_t, int>> take_deferred() override;
   bool on_signal(pid_t tid, const siginfo_t& info) override;
+  bool may_consume_fault(const siginfo_t& info) const override;
   void on_syscall_stop(pid_t tid) override;
   bool on_new_task(pid_t creator, pid_t child, int event, std::optional<int> first) override;
   bool exec_detaches(pid_t tid) override;

@@ -193,7 +193,7 @@ void Tracer::detach_quietly() noexcept {
     int status;
     if (waitpid(tid, &status, __WALL) == tid && WIFSTOPPED(status)) {
       int sig = (status >> 16) == 0 ? WSTOPSIG(status) : 0;
-      ptrace(PTRACE_DETACH, tid, nullptr, sig);
+    ptrace(PTRACE_DETACH, tid, nullptr, sig);
     }
   }
   detached_ = true;
@@ -365,16 +365,18 @@ void Tracer::handle_stop(pid_t tid, int status, TraceHandler& handler) {
   resume(tid, sig);  // not ours: deliver unchanged
 }
 
-bool Tracer::has_queued_trap(pid_t tid, const TraceHandler& handler) const {
+bool Tracer::has_queued_signal_of_ours(pid_t tid, const TraceHandler& handler) const {
   // PTRACE_PEEKSIGINFO reads the thread's private queue without dequeuing; perf's forced
-  // SIGTRAP goes there. One of ours that is still queued must be consumed before detaching,
-  // or it would be delivered to a program that has no handler for it.
+  // SIGTRAP goes there, and so does a fault's signal (force_sig_fault()). One of ours that is
+  // still queued must be consumed before detaching, or it would be delivered to a program that
+  // has no handler for it.
   constexpr int kBatch = 16;  // queued signals looked at (perf queues at most one per event)
   __ptrace_peeksiginfo_args args{0, 0, kBatch};  // <sys/ptrace.h>: from the first, private queue
   siginfo_t infos[kBatch];
   long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, infos);
   for (long i = 0; i < n; ++i)
-    if (infos[i].si_signo == SIGTRAP && handler.owns(infos[i])) return true;
+    if ((infos[i].si_signo == SIGTRAP && handler.owns(infos[i])) || handler.may_consume_fault(infos[i]))
+      return true;
   return false;
 }
 
@@ -382,10 +384,11 @@ void Tracer::detach(TraceHandler& handler) {
   if (detached_) return;
   handler_ = &handler;
   std::set<pid_t> left = threads_;
-  // Release a stopped thread: if it still has one of our SIGTRAPs queued, let it run into the
-  // signal-delivery-stop first (the loop below then discards it).
+  // Release a stopped thread: if it still has one of our SIGTRAPs (or a fault the page engine
+  // settles) queued, let it run into the signal-delivery-stop first (the loop below then
+  // discards it).
   auto finish = [&](pid_t tid, int sig) {
-    if (has_queued_trap(tid, handler)) {
+    if (has_queued_signal_of_ours(tid, handler)) {
       resume(tid, sig);
       return;
     }

@@ -61,6 +61,10 @@ class TraceHandler {
   virtual std::optional<std::pair<pid_t, int>> take_deferred() { return std::nullopt; }
   // A signal-delivery-stop that is not one of our SIGTRAPs: true = consumed (resumed with 0).
   virtual bool on_signal(pid_t /*tid*/, const siginfo_t& /*info*/) { return false; }
+  // A fault still queued on a thread that on_signal() may have to consume before the thread
+  // is detached (a store to a page the page engine protected: detached with it queued, the
+  // program would die of it).
+  virtual bool may_consume_fault(const siginfo_t& /*info*/) const { return false; }
   // A syscall-enter or -exit stop (PTRACE_O_TRACESYSGOOD); the thread is resumed afterwards.
   virtual void on_syscall_stop(pid_t /*tid*/) {}
   // PTRACE_EVENT_FORK/VFORK/CLONE of `creator`: true = trace `child` like a thread; false = it
@@ -129,7 +133,7 @@ class Tracer {
   // The next stop: one the handler deferred, else waitpid (next_status).
   std::optional<std::pair<pid_t, int>> next_stop(int timeout_ms, bool ignore_stop_request);
   void on_new_task_event(pid_t creator, int event, TraceHandler& handler);
-  bool has_queued_trap(pid_t tid, const TraceHandler& handler) const;
+  bool has_queued_signal_of_ours(pid_t tid, const TraceHandler& handler) const;
   void detach_quietly() noexcept;
 
   pid_t pid_ = -1;
