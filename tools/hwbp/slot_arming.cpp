@@ -90,8 +90,8 @@ void SlotArming::arm_pinned(core::WatchId id) {
   auto result = table_.plan(keys);
   if (!result.plan) throw Error(Errc::no_slots, budget_message(w, chunks.size()));
   table_.commit(*result.plan, keys);
-  const std::vector<int>& slots = result.plan->slot_of_key;
-  const std::vector<int>& created = result.plan->created;
+  const std::vector<int> slots(result.plan->slot_of_key.begin(), result.plan->slot_of_key.end());
+  const std::vector<int> created(result.plan->created.begin(), result.plan->created.end());
   const BeforeArming before = before_arming(w, slots);  // shared slots may have hits already
   // The delivery knows the watch, with an unknown shadow, before its first hit can fire.
   delivery_.watch_armed(w);
