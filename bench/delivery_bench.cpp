@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "hwbp/hwbp.hpp"
+#include "arming_cost.hpp"
 #include "ratio.hpp"
 
 extern "C" int __sigaction(int, const struct sigaction*, struct sigaction*);
@@ -139,6 +140,7 @@ BENCHMARK(BM_RawModifyIoctl);
 
 // Moves a watch back and forth between two variables.
 void retarget_loop(benchmark::State& state, hwbp::Access access) {
+  hwbp::bench::ArmingCostOnly arming_only(state);
   hwbp::Watch w;
   if (!hw_watch(state, w, g_var, access, [](const hwbp::Hit&) {})) return;
   const std::uintptr_t addrs[2] = {reinterpret_cast<std::uintptr_t>(&g_var),
@@ -171,6 +173,7 @@ void BM_RawOpenClose(benchmark::State& state) {
 BENCHMARK(BM_RawOpenClose);
 
 void BM_LibraryArmRemove(benchmark::State& state) {
+  hwbp::bench::ArmingCostOnly arming_only(state);
   for (auto _ : state) {
     hwbp::Watch w;
     if (!hw_watch(state, w, g_var, hwbp::Access::write, [](const hwbp::Hit&) {})) return;
@@ -191,6 +194,7 @@ void BM_RawDisableEnable(benchmark::State& state) {
 BENCHMARK(BM_RawDisableEnable);
 
 void BM_LibraryDisableEnable(benchmark::State& state) {
+  hwbp::bench::ArmingCostOnly arming_only(state);
   hwbp::Watch w;
   if (!hw_watch(state, w, g_var, hwbp::Access::write, [](const hwbp::Hit&) {})) return;
   for (auto _ : state) {

@@ -30,6 +30,7 @@
 #include "hwbp/kvm.hpp"
 #include "kvm/kvm_test_support.hpp"
 #include "kvm/support/test_vmm.hpp"
+#include "paired.hpp"
 #include "ratio.hpp"
 
 extern "C" const char g_bench_exec[], g_bench_nop[], g_bench_store[], g_unreached[];
@@ -42,7 +43,7 @@ using hwbp::kvm::GuestDebugger;
 using hwbp::kvm::WatchSpec;
 using hwbp::test::kvm::guest_address;
 using hwbp::test::kvm::TestVm;
-using Clock = std::chrono::steady_clock;
+using hwbp::bench::paired;
 
 constexpr std::uint64_t kStoreTarget = hwbp::test::kvm::kRegion2 + 0x1000;
 
@@ -52,35 +53,6 @@ bool kvm_usable(benchmark::State& state) {
     return false;
   }
   return true;
-}
-
-double median(std::vector<double>& v) {
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
-}
-
-// The paired loop: library operation, raw operation, alternating. Each returns false (with the
-// reason in *why) when the exit was not the expected one.
-template <class Lib, class Raw>
-void paired(benchmark::State& state, Lib&& lib, Raw&& raw) {
-  std::vector<double> lib_ns, raw_ns;
-  const char* why = nullptr;
-  for (auto _ : state) {
-    const auto t0 = Clock::now();
-    if (!lib(&why)) break;
-    const auto t1 = Clock::now();
-    if (!raw(&why)) break;
-    const auto t2 = Clock::now();
-    lib_ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
-    raw_ns.push_back(std::chrono::duration<double, std::nano>(t2 - t1).count());
-    state.SetIterationTime(lib_ns.back() * 1e-9);
-  }
-  if (why) return state.SkipWithError(why);
-  if (lib_ns.empty()) return;
-  const double l = median(lib_ns), r = median(raw_ns);
-  state.counters["ratio"] = l / r;
-  state.counters["library_us"] = l / 1000;
-  state.counters["raw_us"] = r / 1000;
 }
 
 kvm_guest_debug exec_breakpoint(std::uint64_t addr, bool enabled, bool step) {

@@ -1,5 +1,6 @@
 #include "perf/hit_delivery.hpp"
 
+#include <atomic>
 #include <cstring>
 
 #include "perf/event.hpp"
@@ -40,6 +41,15 @@ const HitDelivery& hit_delivery() {
   return probed;
 }
 
-bool hits_delivered() { return hit_delivery().state != HitDelivery::State::silent; }
+namespace {
+std::atomic<bool> g_even_if_silent{false};
+}  // namespace
+
+bool hits_delivered() {
+  return g_even_if_silent.load(std::memory_order_relaxed) ||
+         hit_delivery().state != HitDelivery::State::silent;
+}
+
+void set_arm_debug_registers_even_if_silent(bool on) { g_even_if_silent.store(on, std::memory_order_relaxed); }
 
 }  // namespace hwbp::perf

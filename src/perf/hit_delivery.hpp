@@ -29,7 +29,14 @@ struct HitDelivery {
 HitDelivery probe_hit_delivery();
 // Probed once per process (thread-safe), then cached.
 const HitDelivery& hit_delivery();
-// True unless the probe proved that hits are never delivered (State::silent).
+// True unless the probe proved that hits are never delivered (State::silent), or the process
+// asked to arm the debug registers regardless (below).
 bool hits_delivered();
+
+// For measurements of arming costs only (bench/): the kernel opens, modifies and closes
+// breakpoint events the same way whether or not the hypervisor delivers their #DB, so arming
+// and re-targeting can be timed natively on a machine whose debug registers are silent. Hits
+// are never delivered there: nothing that needs one may use this.
+void set_arm_debug_registers_even_if_silent(bool on);
 
 }  // namespace hwbp::perf
