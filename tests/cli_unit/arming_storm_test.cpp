@@ -73,7 +73,6 @@ TEST(CliArmingStorm, EveryThreadCarriesEachEventOnceWhileThreadsComeAndGo) {
       waitpid(pid, nullptr, 0);
     }
   } reap{child};
-  usleep(100000);  // the storm is under way
 
   Tracer tracer = Tracer::attach(child);
   QuietHandler handler;
@@ -103,12 +102,15 @@ TEST(CliArmingStorm, EveryThreadCarriesEachEventOnceWhileThreadsComeAndGo) {
   constexpr int kRounds = 40;
   int armed = 0;
   std::string failure;
-  tracer.with_stopped_thread(handler, [&](pid_t) {
-    for (int round = 1; round <= kRounds && failure.empty(); ++round) {
+  for (int round = 1; round <= kRounds && failure.empty(); ++round) {
+    // The program runs (the stop loop lets its clone events through), then is armed from an
+    // interrupt stop of one thread while the others create threads, as `hwbp attach` arms.
+    tracer.run(handler, std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
+    tracer.with_stopped_thread(handler, [&](pid_t) {
       if (std::string e = arm_once(); !e.empty()) failure = fmt::format("round {}: {}", round, e);
       else ++armed;
-    }
-  });
+    });
+  }
   tracer.detach(handler);
   EXPECT_EQ(armed, kRounds) << failure;
 }
