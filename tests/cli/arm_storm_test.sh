@@ -5,10 +5,12 @@
 # slot failed about one attach in three with ENOSPC ("1 elsewhere — another debugger?"), and a
 # hit of such a thread was reported twice. hwbp now opens the events with every thread stopped.
 #  1. A 32-byte watch (all four slots of a thread) is attached again and again: every arming
-#     must succeed. No hits needed (the kernel accounts the slots even where they never fire).
-#  2. Where debug registers fire: an 8-byte watch, attached again and again; while attached the
-#     program's threads write it, and the hits must equal the writes the program counted — none
-#     lost (threads created during the arming are covered), none twice.
+#     must succeed.
+#  2. An 8-byte watch (one: QEMU miscounts several, tests/vm/multi-watch.txt), attached again and
+#     again; while attached the program's threads write it, and the hits must equal the writes
+#     the program counted — none lost (threads created during the arming are covered), none twice.
+# `hwbp --engine hw` needs debug registers that fire (in_mode.sh skips it elsewhere; the test VM
+# runs it). The slot accounting alone is tested on every machine by cli_unit's CliArmingStorm.
 set -u
 HWBP=$1; DIR=$2; PROGS=$3
 mkdir -p "$DIR"; cd "$DIR" || exit 1
@@ -28,13 +30,6 @@ for round in $(seq $rounds); do
 done
 full_rounds=$rounds
 echo "every slot: $rounds of $rounds attaches armed"
-
-if [ "${HWBP_TEST_HITS:-1}" != 1 ]; then
-  echo "(left out: hits against the program's count — debug exceptions are not delivered here)"
-  kill $TP; wait $TP 2>/dev/null
-  echo "PASS ($full_rounds attaches with every slot taken)"
-  exit 0
-fi
 
 rounds=6; [ "$vm" = 1 ] && rounds=3
 total=0
