@@ -6,7 +6,7 @@ BUILD ?= build
 ASAN  ?= build-asan
 PREFIX ?= /usr/local
 
-.PHONY: all deps build build-asan demo test test-plain test-asan test-vm test-multi-watch fuzz bench install clean
+.PHONY: all deps build build-asan demo test test-plain test-asan test-vm test-multi-watch fuzz soak bench install clean
 
 all: build
 
@@ -67,6 +67,12 @@ fuzz: build
 	  if fuzz/run.sh $(BUILD)/fuzz/targets/$${t}_fuzzer fuzz/corpus/$$t $(BUILD)/fuzz/work/$$t $(FUZZ_SECONDS) > $$log 2>&1; \
 	  then grep -E '^stat::number_of_executed_units|^Done' $$log; else tail -40 $$log; exit 1; fi; \
 	done
+
+# Minutes of mixed load with faults injected (kill -9 of hwbp, closed output, thread and fork
+# storms, writers blocking SIGTRAP), every hit checked against the program's own count; prints a
+# table (scripts/soak.sh: HWBP_SOAK_SECONDS, HWBP_SOAK_MODES). Not in CI.
+soak: build
+	scripts/soak.sh $(BUILD)
 
 # Every ratio compares two benchmarks of the same run; medians of 5 repetitions damp noise.
 bench: build

@@ -30,7 +30,7 @@ int attach_command(const SessionOptions& opts, pid_t pid) {
   Tracer::End end;
   try {
     // The page engine arms in a stopped thread: one is interrupted for the arming.
-    if (!tracer.with_stopped_thread(session, [&](pid_t tid) { session.start(pid, false, tid); }))
+    if (!tracer.with_stopped_thread(session, [&](pid_t tid) { session.start(tracer, false, tid); }))
       throw hwbp::Error(hwbp::Errc::no_such_thread,
                         "process " + std::to_string(pid) + " exited or did not stop for arming");
     end = tracer.run(session, session.deadline());

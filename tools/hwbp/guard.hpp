@@ -3,8 +3,9 @@
 // SIGTRAP when it detaches the writer, and the program dies of it: hwbp cannot act after its
 // own SIGKILL. So in that mode the process the user started becomes a guard that only waits,
 // and a forked worker does the tracing. If the guard is killed, the worker gets SIGTERM
-// (PR_SET_PDEATHSIG) and detaches cleanly, as on Ctrl-C. Killing the worker itself, or the
-// whole process group with SIGKILL, is not covered.
+// (PR_SET_PDEATHSIG) and detaches cleanly, as on Ctrl-C. Killing the worker itself with SIGKILL
+// (`pkill -9 hwbp`) is covered for `run` by the SIGTRAP guard preloaded into the program
+// (trap_guard/trap_guard.cpp), not for `attach` (docs/semantics.md says what remains).
 #pragma once
 
 namespace hwbp::cli {

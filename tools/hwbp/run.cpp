@@ -19,7 +19,7 @@ int run_command(const SessionOptions& opts, const std::vector<std::string>& argv
   if (!session.uses_bpf() || session.may_use_page_engine()) continue_behind_guard();
   Tracer tracer = Tracer::launch(argv);
   try {
-    session.start(tracer.pid(), true, tracer.pid());
+    session.start(tracer, true, tracer.pid());
   } catch (...) {
     tracer.kill_program();  // stopped at exec: not one instruction of it has run
     throw;

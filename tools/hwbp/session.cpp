@@ -113,10 +113,13 @@ void Session::open_image(pid_t pid) {
   acceptor_->set_pid(pid);
 }
 
-void Session::start(pid_t pid, bool at_exec_stop, pid_t stopped_tid) {
+void Session::start(Tracer& tracer, bool at_exec_stop, pid_t stopped_tid) {
+  const pid_t pid = tracer.pid();
+  tracer_ = &tracer;
   open_image(pid);
   if (!arming_) {
     arming_ = std::make_unique<SlotArming>(pid, *watches_, *delivery_);
+    arming_->set_all_threads_stopped([&tracer](const std::function<void()>& fn) { tracer.with_all_stopped(fn); });
     if (ptrace_) ptrace_->set_arming(arming_.get());
     page_ = std::make_unique<PageDelivery>(pid, *watches_, symbolizer_, *acceptor_, *reporter_);
     uprobes_ = std::make_unique<UprobeArming>(pid, *watches_, symbolizer_, *acceptor_);
@@ -437,7 +440,7 @@ void Session::on_exec(pid_t pid) {
   std::fprintf(stderr, "hwbp: process %d called execve: re-arming watches by name in the new "
                "program (address watches are dropped)\n", pid);
   try {
-    start(pid, true, pid);
+    start(*tracer_, true, pid);  // the same tracer: the exec'd thread has the leader's id
   } catch (const Error& e) {
     std::fprintf(stderr, "hwbp: after execve: %s\n", e.what());
   }

@@ -61,7 +61,9 @@ class Session : public TraceHandler {
   // stopped_tid: a thread of it in a ptrace-stop that is neither a group-stop nor a system-call
   // stop (the exec stop, an interrupt stop), where the page engine can arm; 0 = none (then
   // page watches are refused).
-  void start(pid_t pid, bool at_exec_stop, pid_t stopped_tid);
+  // Every perf event is opened while the tracer holds all threads stopped
+  // (Tracer::with_all_stopped: each thread covered exactly once).
+  void start(Tracer& tracer, bool at_exec_stop, pid_t stopped_tid);
   // True when watches may need a stopped thread to arm (the page engine): `attach` then starts
   // inside Tracer::with_stopped_thread.
   bool may_use_page_engine() const noexcept { return engine_ != core::EngineRequest::hardware; }
@@ -144,6 +146,7 @@ class Session : public TraceHandler {
   std::unique_ptr<HitAcceptor>& acceptor_ = report_.acceptor;
   std::unique_ptr<Delivery> delivery_;
   PtraceDelivery* ptrace_ = nullptr;  // delivery_, when it is the ptrace delivery
+  Tracer* tracer_ = nullptr;          // the one start() was given (re-arming after execve)
   std::unique_ptr<SlotArming> arming_;  // null until the process is known
   std::unique_ptr<PageDelivery> page_;  // the page engine (page_delivery.hpp), same lifetime
   std::unique_ptr<UprobeArming> uprobes_;  // execute breakpoints and the loader hook, same

@@ -123,14 +123,20 @@ void SlotArming::open_on_all_threads(const std::vector<int>& slots,
   // Events stay disabled until every slot is open (a failure closes all of it by RAII).
   const bool sigtrap = force_sigtrap || delivery_.uses_sigtrap();
   std::vector<std::pair<int, perf::ThreadEvents>> opened;
-  for (std::size_t k = 0; k < slots.size(); ++k) {
-    perf::BreakpointAttr attr = attr_for(keys[k].chunk, slots[k], 0, sigtrap);
-    opened.emplace_back(slots[k], perf::open_on_process(attr, pid_));
-    if (sigtrap) continue;
-    for (const auto& ev : opened.back().second.events) delivery_.attach(ev);
-  }
-  for (auto& [slot, threads] : opened)
-    for (auto& ev : threads.events) ev.enable();
+  auto open_all = [&] {
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      perf::BreakpointAttr attr = attr_for(keys[k].chunk, slots[k], 0, sigtrap);
+      opened.emplace_back(slots[k], perf::open_on_process(attr, pid_));
+      if (sigtrap) continue;
+      for (const auto& ev : opened.back().second.events) delivery_.attach(ev);
+    }
+    // Enabled before the threads run again: every thread starts being watched at once (copies
+    // inherited later follow their parent's state: kernel/events/core.c, inherit_event).
+    for (auto& [slot, threads] : opened)
+      for (auto& ev : threads.events) ev.enable();
+  };
+  if (all_stopped_) all_stopped_(open_all);
+  else open_all();
   for (auto& [slot, threads] : opened)
     for (auto& ev : threads.events) slot_events_[slot].events.push_back(std::move(ev));
 }

@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -44,6 +45,15 @@ class SlotArming {
   using Clock = core::CoverageClock::Clock;
 
   SlotArming(pid_t pid, WatchSet& watches, Delivery& delivery);
+
+  // Runs its argument while no thread of the process runs (Tracer::with_all_stopped). Every
+  // perf event is opened under it: a thread created while the threads are listed and their
+  // events opened could otherwise carry two copies of an event (its creator's inherited one and
+  // one opened on it by the re-scan: a second slot, so a spurious ENOSPC once the slots are
+  // full, and each hit reported twice), since no interface tells which threads have a copy.
+  // Unset: events are opened at once (re-scan only; the tests' single-threaded use).
+  using AllThreadsStopped = std::function<void(const std::function<void()>&)>;
+  void set_all_threads_stopped(AllThreadsStopped run_stopped) { all_stopped_ = std::move(run_stopped); }
 
   // --flexible: watches that do not fit rotate, one time slice each.
   void set_flexible(std::chrono::milliseconds slice) { slice_ = slice; }
@@ -121,8 +131,8 @@ class SlotArming {
   std::uint64_t sig_data(int slot, std::uint32_t generation) const noexcept;
 
   void arm_pinned(core::WatchId id);
-  // Opens the slots on every thread of the process (perf::open_on_process: re-scans
-  // /proc/PID/task until no new thread appears) and enables them only when all opened.
+  // Opens the slots on every thread of the process (perf::open_on_process, with every thread
+  // stopped: see set_all_threads_stopped) and enables them only when all opened.
   void open_on_all_threads(const std::vector<int>& slots, const std::vector<core::SlotKey>& keys,
                            bool force_sigtrap = false);
   // Hits of `slot` now belong to (chunk, watch): tells the delivery before the slot moves; and
@@ -175,6 +185,7 @@ class SlotArming {
   std::uint32_t generation_ = 0;
   std::uint32_t rotation_ids_ = 0;
   std::optional<Clock::time_point> next_rotation_;
+  AllThreadsStopped all_stopped_;
 };
 
 }  // namespace hwbp::cli

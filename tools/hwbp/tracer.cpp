@@ -46,6 +46,41 @@ const sigset_t& gated_signals() {
   return set;
 }
 
+// libhwbp_trap_guard.so (trap_guard/trap_guard.cpp): next to this binary (the build tree), else
+// where it is installed; "" if neither exists, or if its path cannot go into LD_PRELOAD (which
+// splits on ':' and ' ').
+std::string trap_guard_path() {
+  std::vector<std::string> candidates;
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    std::string dir(exe, static_cast<std::size_t>(n));
+    candidates.push_back(dir.substr(0, dir.rfind('/')) + "/libhwbp_trap_guard.so");
+  }
+  candidates.emplace_back(HWBP_TRAP_GUARD_INSTALLED);
+  for (const auto& c : candidates)
+    if (::access(c.c_str(), R_OK) == 0 && c.find_first_of(": ") == std::string::npos) return c;
+  return "";
+}
+
+// The program's environment: hwbp's, with the trap guard first in LD_PRELOAD.
+std::vector<std::string> program_environment() {
+  std::vector<std::string> env;
+  const std::string guard = trap_guard_path();
+  std::string preload = guard;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string var(*e);
+    if (var.rfind("LD_PRELOAD=", 0) != 0) {
+      env.push_back(std::move(var));
+      continue;
+    }
+    const std::string theirs = var.substr(std::strlen("LD_PRELOAD="));
+    preload = guard.empty() ? theirs : theirs.empty() ? guard : guard + ":" + theirs;
+  }
+  if (!preload.empty()) env.push_back("LD_PRELOAD=" + preload);
+  return env;
+}
+
 bool is_group_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
@@ -112,6 +147,11 @@ Tracer Tracer::launch(const std::vector<std::string>& argv) {
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
+  // Built before fork: the child only calls async-signal-safe functions.
+  const std::vector<std::string> env = program_environment();
+  std::vector<char*> cenv;
+  for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
+  cenv.push_back(nullptr);
   pid_t pid = fork();
   if (pid < 0) throw Error(Errc::system, std::string("fork failed: ") + std::strerror(errno), errno);
   if (pid == 0) {
@@ -121,7 +161,7 @@ Tracer Tracer::launch(const std::vector<std::string>& argv) {
     sigaction(SIGPIPE, &g_original_sigpipe, nullptr);
     ::close(fds[0]);
     raise(SIGSTOP);
-    execv(path.c_str(), cargv.data());
+    execve(path.c_str(), cargv.data(), cenv.data());
     int e = errno;
     (void)!::write(fds[1], &e, sizeof e);
     _exit(127);
@@ -535,6 +575,65 @@ bool Tracer::with_stopped_thread(TraceHandler& handler, const std::function<void
     if (tid == target && threads_.count(target)) ptrace(PTRACE_INTERRUPT, target, nullptr, nullptr);
   }
   return false;
+}
+
+void Tracer::with_all_stopped(const std::function<void()>& fn) {
+  // Before the stop loop (run's start at the exec stop) the only thread is held already.
+  if (handler_ == nullptr) return fn();
+  TraceHandler& handler = *handler_;
+  std::set<pid_t> waiting;  // interrupted, stop not seen yet
+  for (pid_t tid : threads_)
+    if (!held_.count(tid) && ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) == 0) waiting.insert(tid);
+  // The stops that came, in order: handled once fn is done (a creator's clone event before the
+  // first stop of its new thread, as in run()).
+  std::vector<std::pair<pid_t, int>> caught;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!waiting.empty() && !exit_status_ && std::chrono::steady_clock::now() < deadline) {
+    auto st = next_stop(100, true);
+    if (!st) {
+      // A zombie (a leader that called pthread_exit, a thread on its way out) never stops.
+      std::erase_if(waiting, [&](pid_t tid) { return thread_has_exited(pid_, tid); });
+      continue;
+    }
+    auto [tid, status] = *st;
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      threads_.erase(tid);
+      waiting.erase(tid);
+      if (tid == pid_) exit_status_ = status;
+      continue;
+    }
+    if (!threads_.count(tid)) {
+      // A new thread's first stop before its creator's clone event: it stays stopped (a new
+      // traced thread stops before its first instruction: kernel/ptrace.c, ptrace_init_task
+      // sets JOBCTL_TRAP_STOP), and a creator that reported the clone event is stopped as well.
+      early_[tid] = status;
+      continue;
+    }
+    // Any stop will do: ptrace_stop() clears the pending interrupt ("any trap clears pending
+    // STOP trap", kernel/signal.c), and a stopped thread is not inside clone(): copy_process()
+    // either links the new thread before its creator can stop, or restarts the call
+    // (kernel/fork.c, the signal_pending check under siglock).
+    waiting.erase(tid);
+    caught.emplace_back(tid, status);
+  }
+  for (const auto& [tid, status] : caught) held_[tid] = 0;  // if fn throws, detach() releases them
+  struct Replay {  // runs even if fn throws: every caught stop is handled, every thread resumed
+    Tracer& tracer;
+    TraceHandler& handler;
+    std::vector<std::pair<pid_t, int>>& caught;
+    ~Replay() {
+      for (const auto& [tid, status] : caught) tracer.held_.erase(tid);
+      for (const auto& [tid, status] : caught) {
+        if (!tracer.threads_.count(tid)) continue;
+        try {
+          tracer.handle_stop(tid, status, handler);
+        } catch (...) {
+          tracer.held_[tid] = 0;  // on_trap threw: left stopped for detach(), as in run()
+        }
+      }
+    }
+  } replay{*this, handler, caught};
+  fn();
 }
 
 int Tracer::wait_exit() {

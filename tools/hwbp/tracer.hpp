@@ -81,6 +81,9 @@ class Tracer {
   static std::string find_program(const std::string& name);
   // Starts the program traced and returns with its only thread stopped at the exec event: the
   // new image is mapped but not one instruction (not even the dynamic loader's) has run.
+  // The program gets libhwbp_trap_guard.so preloaded (trap_guard/trap_guard.cpp: a SIGTRAP of
+  // ours left behind by a tracer killed with SIGKILL is dropped, not fatal); a statically linked
+  // program ignores LD_PRELOAD and keeps that limit.
   static Tracer launch(const std::vector<std::string>& argv);
   // Seizes every thread of a running process (re-scanning /proc/PID/task until no new thread
   // appears; later threads are reported by PTRACE_O_TRACECLONE). Nothing is stopped.
@@ -115,6 +118,15 @@ class Tracer {
   // group-stop nor a system call, as the page engine needs for arming and releasing. Returns
   // false when no thread stopped (the process exited, or none did within a few seconds).
   bool with_stopped_thread(TraceHandler& handler, const std::function<void(pid_t)>& fn);
+
+  // Stops every traced thread (PTRACE_INTERRUPT; any other stop that comes first counts too and
+  // is handled after fn, as run() would have), calls fn() while none of them runs, and resumes
+  // them. Opening perf events on every thread needs it (SlotArming::open_on_all_threads): a
+  // thread that is stopped cannot be inside clone(), so /proc/PID/task is complete and no new
+  // thread can inherit a copy of an event while the events are opened. Threads that do not stop
+  // within a few seconds (and exited ones) are left out; fn() runs in any case. Must be called
+  // from inside run(), with_stopped_thread() or the stop loop's handler calls (handler set).
+  void with_all_stopped(const std::function<void()>& fn);
 
   // `run` only, after detach(): waits for the program and returns its wait status.
   int wait_exit();

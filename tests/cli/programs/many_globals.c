@@ -1,6 +1,8 @@
 /* Six globals, each incremented by one in a loop for about 300 ms: more watches than an x86 thread
    has debug registers, for `hwbp run --flexible`. Every write adds exactly 1, so a reported hit
-   whose old value is known must show new == old + 1. */
+   whose old value is known must show new == old + 1. A second argument: print "done" at the
+   end (a test tells a normal end from a death by signal of a program that is not its child). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,5 +23,6 @@ int main(int argc, char** argv) {
     g0++; g1++; g2++; g3++; g4++; g5++;
     usleep(200);
   }
+  if (argc > 2) printf("done\n");
   return 0;
 }
