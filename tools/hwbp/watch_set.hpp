@@ -43,6 +43,7 @@ struct Watch {
   // What serves it (core::choose_engine, decided when it is armed) and why; nullopt until then.
   std::optional<core::Mechanism> mechanism;
   core::EngineReason engine_reason = core::EngineReason::requested;
+  std::string engine_note;  // core::EngineChoice::note (e.g. why int3 and not a uprobe)
   // Why debug registers can never serve it (longer than a range watch may be), "" if they can;
   // the page engine can (auto then uses it).
   std::string hw_refusal;
