@@ -116,7 +116,7 @@ run --json 0x1000:8
 if [ "${HWBP_TEST_HITS:-1}" = 1 ]; then
   expect_out '"engines":[{"watch":"0x1000:8","engine":"debug_registers","reason":"fits the free debug-register slots","refusal":null,"note":null}]' "engine json"
 else
-  expect_out '"engines":[{"watch":"0x1000:8","engine":"page_protection","reason":"debug exceptions are not delivered here","refusal":null,"note":null}]' "engine json"
+  expect_out '"engines":[{"watch":"0x1000:8","engine":"page_protection","reason":"debug exceptions are not delivered here","refusal":null,"note":null,"pages":{"first":"0x1000","count":1}}]' "engine json"
 fi
 
 # 6c. Longer than a debug-register range (4096 bytes): no slot plan, page protection with its

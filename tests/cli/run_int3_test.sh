@@ -89,6 +89,23 @@ grep -q '^child ok$' thr.out || fail "threads: the fork child was harmed: $(cat 
 [ "$(count_of thr.out tick:x)" = 5000 ] || fail "threads: tick hit $(count_of thr.out tick:x) times, expected 5000"
 [ "$(count_of thr.out leaf:x)" = 7 ] || fail "threads: leaf hit $(count_of thr.out leaf:x) times, expected 7"
 
+# 5b. A breakpoint on a store into a page the page engine protects: the step over it faults
+# and the page engine completes the store (both reported, the program's result unchanged).
+read -r f3 at < <(objdump -d --no-show-raw-insn "$PROGS/six_funcs" 2>/dev/null |
+  awk '/^[0-9a-f]+ <f3>:/ {start = $1; on = 1; next} on && /^$/ {exit}
+       on && /mov +%eax,.*<sink>/ {sub(":", "", $1); print start, $1; exit}')
+store=""
+[ -n "${at:-}" ] && store=$(( 0x$at - 0x$f3 ))
+if [ -n "$store" ]; then
+  as_user env HWBP_ENGINE=page "$HWBP" run --mode ptrace --count -w sink:4:w -w "f3+$store:x" -- "$PROGS/six_funcs" \
+    > st.out 2> st.err || fail "store breakpoint: $(cat st.err)"
+  grep -q '^sink 91$' st.out || fail "store breakpoint: the program's result changed: $(cat st.out)"
+  [ "$(count_of st.out "f3+$store:x")" = 3 ] || fail "store breakpoint: $(cat st.out)"
+  [ "$(count_of st.out sink:4:w)" = 21 ] || fail "store breakpoint: sink stores: $(cat st.out)"
+else
+  echo "note: no breakpoint on a store checked: objdump did not find f3's store to sink"
+fi
+
 # 6. attach: threads that existed before (3) and new ones (2); then detach restores the bytes.
 start_target() {  # start_target NAME: int3_calls waiting for SIGUSR1; sets TP (its pid), TJ (the job)
   as_user "$PROGS/int3_calls" wait > "$1.prog" 2>&1 &
