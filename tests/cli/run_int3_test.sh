@@ -4,13 +4,14 @@
 # on a machine whose debug registers are silent) are software breakpoints. Six breakpoints with
 # exact counts (--engine page and auto), compared with GDB's `break` counts; the same report as a
 # hardware execute hit (function, file:line, stack); threads old (attach) and new; a fork child
-# unharmed; detach restores every byte; plan and doctor say int3 and why. in_mode.sh runs it in
+# unharmed; exec; a library loaded later; a breakpoint on a store into a page-engine page;
+# detach restores every byte; plan and doctor say int3 and why. in_mode.sh runs it in
 # the page variant (every machine: int3 needs no debug registers).
 set -u
 HWBP=$1; DIR=$2; PROGS=$3
 mkdir -p "$DIR"; cd "$DIR" || exit 1
 fail() { echo "FAIL: $*"; exit 1; }
-for p in six_funcs int3_calls; do
+for p in six_funcs int3_calls forkexec; do
   [ -x "$PROGS/$p" ] || fail "test program missing: $PROGS/$p"
 done
 if [ "$(id -u)" = 0 ]; then
@@ -89,6 +90,11 @@ grep -q '^child ok$' thr.out || fail "threads: the fork child was harmed: $(cat 
 [ "$(count_of thr.out tick:x)" = 5000 ] || fail "threads: tick hit $(count_of thr.out tick:x) times, expected 5000"
 [ "$(count_of thr.out leaf:x)" = 7 ] || fail "threads: leaf hit $(count_of thr.out leaf:x) times, expected 7"
 
+# 5a. exec: the new program's main is armed again by name (forkexec execs itself once).
+as_user env HWBP_ENGINE=page "$HWBP" run --mode ptrace --count -w main:x -- "$PROGS/forkexec" > ex.out 2> ex.err
+[ $? -eq 3 ] || fail "exec: exit status (stage2 exits 3): $(cat ex.err)"
+[ "$(count_of ex.out main:x)" = 2 ] || fail "exec: main hit $(count_of ex.out main:x) times, expected 2: $(cat ex.out ex.err)"
+
 # 5b. A breakpoint on a store into a page the page engine protects: the step over it faults
 # and the page engine completes the store (both reported, the program's result unchanged).
 read -r f3 at < <(objdump -d --no-show-raw-insn "$PROGS/six_funcs" 2>/dev/null |
@@ -104,6 +110,14 @@ if [ -n "$store" ]; then
   [ "$(count_of st.out sink:4:w)" = 21 ] || fail "store breakpoint: sink stores: $(cat st.out)"
 else
   echo "note: no breakpoint on a store checked: objdump did not find f3's store to sink"
+fi
+
+# 5c. A function of a library loaded later (--pending): the loader's hook is a uprobe where
+# uprobes open, else a debug register, or an int3 where debug exceptions are silent.
+if [ -x "$PROGS/dlopen_prog" ] && [ -e "$PROGS/libwatched_lib.so" ]; then
+  as_user env HWBP_ENGINE=page "$HWBP" run --mode ptrace --pending --count -w lib_set:x -- \
+    "$PROGS/dlopen_prog" "$PROGS/libwatched_lib.so" > dl.out 2> dl.err || fail "dlopen: $(cat dl.err)"
+  [ "$(count_of dl.out lib_set:x)" = 2 ] || fail "dlopen: lib_set hit $(count_of dl.out lib_set:x) times, expected 2: $(cat dl.out dl.err)"
 fi
 
 # 6. attach: threads that existed before (3) and new ones (2); then detach restores the bytes.
