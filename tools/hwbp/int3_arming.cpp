@@ -41,10 +41,7 @@ void Int3Arming::arm(core::WatchId id) {
                             w.addr, e.what()));
   }
   at_.emplace(w.addr, id);
-  w.state = Watch::State::armed;
-  const auto now = core::CoverageClock::Clock::now();
-  w.clock.set_watched(true, now);
-  w.clock.set_armed(true, now);
+  w.mark_armed_always(core::CoverageClock::Clock::now());
 }
 
 void Int3Arming::arm_loader_hook(std::uint64_t addr) {
@@ -164,12 +161,7 @@ void Int3Arming::on_thread_exit(pid_t tid) {
 void Int3Arming::close_all() {
   breakpoints_.restore_all(tracee_.memory(), true);
   const auto now = core::CoverageClock::Clock::now();
-  for (auto& [addr, id] : at_) {
-    Watch& w = watches_.at(id);
-    w.clock.set_armed(false, now);
-    w.clock.set_watched(false, now);
-    if (w.state == Watch::State::armed) w.state = Watch::State::dropped;
-  }
+  for (auto& [addr, id] : at_) watches_.at(id).mark_disarmed(now);
   at_.clear();
   loader_.reset();
 }
