@@ -6,8 +6,10 @@ namespace {
 constexpr const char* kNoHits =
     "debug exceptions are not delivered on this machine (hwbp doctor: debug registers fire)";
 
-EngineChoice refuse(EngineReason reason, std::string why) {
-  return EngineChoice{std::nullopt, reason, std::move(why)};
+EngineChoice refuse(EngineReason reason, std::string why, EngineRemedy remedy = EngineRemedy::none) {
+  EngineChoice c{std::nullopt, reason, std::move(why), {}};
+  c.remedy = remedy;
+  return c;
 }
 
 // The software mechanism for an access kind, or a refusal saying why there is none.
@@ -16,10 +18,14 @@ EngineChoice software(Access access, EngineReason reason, const EngineFacts& fac
     case Access::exec:
       // The uprobe PMU keeps the perf-event model (sigtrap, inherit); int3 needs a tracer.
       if (facts.uprobes) return {Mechanism::uprobe, reason, {}};
-      if (facts.int3) return {Mechanism::int3, reason, {}};
+      if (facts.int3) {
+        EngineChoice c{Mechanism::int3, reason, {}};
+        c.note = "uprobe events need CAP_PERFMON or root";
+        return c;
+      }
       return refuse(reason,
-                    "execute breakpoints beyond the debug registers need uprobe events (run as root) "
-                    "or a tracer (hwbp run/attach)");
+                    "execute breakpoints beyond the debug registers need uprobe events, which this "
+                    "process may not open", EngineRemedy::exec_privilege);
     case Access::write:
     case Access::modify:
       if (facts.page_engine) return {Mechanism::page_protection, reason, {}};
@@ -40,19 +46,18 @@ EngineChoice choose_engine(EngineRequest request, const EngineWatch& watch, cons
   if (watch.flexible) {
     if (request == EngineRequest::page)
       return refuse(EngineReason::requested,
-                    "--flexible rotates watches over the debug registers; the page engine needs no "
-                    "rotation: drop --flexible");
+                    "a flexible watch rotates over the debug registers; the page engine needs no "
+                    "rotation", EngineRemedy::drop_flexible);
     if (!facts.hits_delivered)
       return refuse(EngineReason::hits_not_delivered,
-                    std::string(kNoHits) + ": --flexible samples them; drop --flexible to watch "
-                                           "exactly with the page engine");
+                    std::string(kNoHits) + ": a flexible watch would sample them; the page engine "
+                                           "watches exactly", EngineRemedy::drop_flexible);
     return {Mechanism::debug_registers, EngineReason::flexible, {}};
   }
   switch (request) {
     case EngineRequest::hardware:
       if (!facts.hits_delivered)
-        return refuse(EngineReason::hits_not_delivered,
-                      std::string(kNoHits) + ": use --engine page or auto");
+        return refuse(EngineReason::hits_not_delivered, kNoHits, EngineRemedy::software_engine);
       return {Mechanism::debug_registers, EngineReason::requested, {}};
     case EngineRequest::page:
       return software(watch.access, EngineReason::requested, facts);
@@ -106,7 +111,7 @@ const char* to_string(EngineReason reason) noexcept {
     case EngineReason::fits_slots: return "fits the free debug-register slots";
     case EngineReason::hits_not_delivered: return "debug exceptions are not delivered here";
     case EngineReason::no_free_slot: return "does not fit the free debug-register slots";
-    case EngineReason::flexible: return "--flexible rotation";
+    case EngineReason::flexible: return "flexible rotation";
   }
   return "?";
 }

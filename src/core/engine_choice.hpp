@@ -58,10 +58,25 @@ struct EngineWatch {
   bool flexible = false;
 };
 
+// What the caller can change to be served, when a watch is refused. Core says what is wrong
+// (`refusal`, in no interface's terms); each caller says what to do in its own: the library in
+// API terms (WatchOptions::engine, WatchOptions::flexible), the CLI in option terms (--engine,
+// --flexible).
+enum class EngineRemedy : std::uint8_t {
+  none,
+  software_engine,  // ask for the software engines (or automatic choice)
+  drop_flexible,    // no flexible (rotating) watch; automatic choice then watches exactly
+  exec_privilege,   // uprobe events need CAP_PERFMON or root
+};
+
 struct EngineChoice {
   std::optional<Mechanism> mechanism;  // nullopt: refused, see `refusal`
   EngineReason reason = EngineReason::requested;
-  std::string refusal;  // one line: what is wrong and what to do
+  std::string refusal;  // one line: what is wrong (the caller adds the remedy in its terms)
+  EngineRemedy remedy = EngineRemedy::none;
+  // Why this software mechanism and not another one of its family (e.g. int3 because uprobe
+  // events need a privilege this process lacks); empty when the reason says it all.
+  std::string note;
 };
 
 EngineChoice choose_engine(EngineRequest request, const EngineWatch& watch, const EngineFacts& facts);

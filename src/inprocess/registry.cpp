@@ -360,6 +360,22 @@ const std::string& page_engine_unavailable() {
   return why;
 }
 
+// What to do about a refused engine choice, in the library's terms (C++ and C API fields); the
+// CLI says it with its options (tools/hwbp/engine_refusal.cpp).
+std::string refusal_in_api_terms(const core::EngineChoice& c) {
+  switch (c.remedy) {
+    case core::EngineRemedy::none: return c.refusal;
+    case core::EngineRemedy::software_engine:
+      return c.refusal + ": set WatchOptions::engine to Engine::page or Engine::automatic "
+                         "(C: HWBP_ENGINE_PAGE or HWBP_ENGINE_AUTO)";
+    case core::EngineRemedy::drop_flexible:
+      return c.refusal + ": set WatchOptions::flexible to false (C: flexible = 0)";
+    case core::EngineRemedy::exec_privilege:
+      return c.refusal + ": give the process CAP_PERFMON or run it as root";
+  }
+  return c.refusal;
+}
+
 bool thread_exists(pid_t tid) {
   const std::vector<pid_t> tids = perf::list_threads(0);
   return std::binary_search(tids.begin(), tids.end(), tid);
@@ -385,6 +401,7 @@ core::EngineChoice Registry::choose(core::EngineRequest wanted, const WatchOptio
     facts.uprobes = false;
     choice = core::choose_engine(wanted, watch, facts);
   }
+  if (!choice.mechanism) choice.refusal = refusal_in_api_terms(choice);
   return choice;
 }
 

@@ -389,15 +389,11 @@ bool PageTransport::resume(pid_t tid, int sig) {
 
 std::optional<WaitedStop> PageTransport::take_deferred() { return s_->tracee.take_deferred(); }
 
+bool PageTransport::has_deferred(pid_t tid) const { return s_->tracee.has_deferred(tid); }
+
 NewTask PageTransport::on_new_task(pid_t creator, pid_t child, int event, std::optional<int> first_status) {
   State& s = *s_;
-  // Does the child share our address space? kcmp(KCMP_VM) answers exactly (a clone without
-  // CLONE_VM reported as PTRACE_EVENT_CLONE because its exit signal is not SIGCHLD, a vfork
-  // without CLONE_VM); without kcmp, go by the event.
-  constexpr int kKcmpVm = 1;
-  long same = ::syscall(SYS_kcmp, creator, child, kKcmpVm, 0, 0);
-  const bool shares_mm = same >= 0 ? same == 0 : event != PTRACE_EVENT_FORK;
-  if (shares_mm) {
+  if (shares_address_space(creator, child, event)) {
     if (status_field(child, "Tgid") != std::to_string(s.tracee.pid())) s.vfork_children.insert(child);
     return NewTask::traced;
   }

@@ -172,6 +172,8 @@ class PageTransport {
   int resume_request() const noexcept;
   bool resume(pid_t tid, int sig);
   std::optional<WaitedStop> take_deferred();
+  // Is a stop of tid collected and waiting in take_deferred() (the thread is stopped)?
+  bool has_deferred(pid_t tid) const;
 
   bool on_signal_stop(pid_t tid, const siginfo_t& info);
   void on_syscall_stop(pid_t tid);

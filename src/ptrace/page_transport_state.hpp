@@ -15,6 +15,7 @@
 
 #include "core/page_set.hpp"
 #include "decode/store_analysis.hpp"
+#include "ptrace/others_stop.hpp"
 #include "ptrace/page_transport.hpp"
 #include "ptrace/scratch_area.hpp"
 #include "ptrace/scratch_buffers.hpp"
@@ -143,23 +144,19 @@ struct PageTransport::State {
   bool armed() const noexcept { return set.watch_count() != 0; }
 };
 
-// Stops every thread of the process but `except` (PTRACE_INTERRUPT), so that nothing runs
+// Stops every thread of the process but `except` (others_stop.hpp), so that nothing runs
 // while the engine changes protections (arming) or makes a page writable (last resort).
 // Stops that are not our interrupt's are deferred to the tracer (those threads stay stopped
 // until it resumes them); interrupted threads are resumed by resume_all() / the destructor.
 class WorldStop {
  public:
   WorldStop(PageTransport::State& s, pid_t except);
-  ~WorldStop();
-  WorldStop(const WorldStop&) = delete;
-  WorldStop& operator=(const WorldStop&) = delete;
   // Threads that are stopped now (interrupted by us, or in a deferred stop).
-  const std::vector<pid_t>& stopped() const noexcept { return stopped_; }
-  void resume_all();
+  const std::vector<pid_t>& stopped() const noexcept { return stop_.stopped(); }
+  void resume_all() { stop_.resume_all(); }
 
  private:
-  PageTransport::State& s_;
-  std::vector<pid_t> interrupted_, stopped_;
+  OthersStop stop_;
 };
 
 // Reads a syscall's in-memory argument structures (iovecs, socklen_t) from the target.

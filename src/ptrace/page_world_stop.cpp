@@ -1,70 +1,15 @@
-// WorldStop: every other thread of the traced process stopped (page_transport_state.hpp).
-#include <signal.h>
+// WorldStop: every other thread of the traced process stopped (page_transport_state.hpp), by
+// the shared OthersStop (others_stop.hpp).
 #include <sys/ptrace.h>
-#include <unistd.h>
 
-#include <chrono>
-
-#include "perf/threads.hpp"
 #include "ptrace/page_transport_state.hpp"
-#include "ptrace/sys_error.hpp"
 
 namespace hwbp::ptrace {
-namespace {
 
-bool is_group_stop_signal(int sig) {
-  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
-}
-
-}  // namespace
-
-WorldStop::WorldStop(PageTransport::State& s, pid_t except) : s_(s) {
-  std::vector<pid_t> tids = perf::list_threads(s.tracee.pid());
-  tids.insert(tids.end(), s.vfork_children.begin(), s.vfork_children.end());
-  std::vector<pid_t> asked;
-  for (pid_t tid : tids) {
-    if (tid == except) continue;
-    if (s.tracee.has_deferred(tid)) {  // already stopped, its stop waiting for the tracer
-      stopped_.push_back(tid);
-      continue;
-    }
-    if (::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) == 0) asked.push_back(tid);
-  }
-  // A thread stops within microseconds of the interrupt, except one that cannot leave the
-  // kernel: a vfork parent waits (TASK_KILLABLE) until its child execs or exits, and is not
-  // running user code meanwhile. Give up on such threads after a while; their interrupt stop
-  // reaches the tracer later, which resumes it as usual.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
-  for (pid_t tid : asked) {
-    std::optional<int> status;
-    try {
-      while (!(status = s.tracee.poll_stop(tid)) && std::chrono::steady_clock::now() < deadline)
-        ::sched_yield();
-    } catch (const ThreadGone&) {
-      continue;  // exited: its exit is deferred for the tracer
-    }
-    if (!status) continue;
-    stopped_.push_back(tid);
-    if (ptrace_event(*status) == PTRACE_EVENT_STOP && !is_group_stop_signal(WSTOPSIG(*status)))
-      interrupted_.push_back(tid);  // our interrupt (or a new thread's first stop): ours to resume
-    else
-      s.tracee.defer({tid, *status});  // a stop the tracer must see; the thread stays stopped
-  }
-}
-
-WorldStop::~WorldStop() {
-  try {
-    resume_all();
-  } catch (...) {
-  }
-}
-
-void WorldStop::resume_all() {
-  for (pid_t tid : interrupted_) {
-    const int request = s_.armed() || s_.in_flight.count(tid) ? PTRACE_SYSCALL : PTRACE_CONT;
-    s_.tracee.resume(tid, request, 0);
-  }
-  interrupted_.clear();
-}
+WorldStop::WorldStop(PageTransport::State& s, pid_t except)
+    : stop_(s.tracee, except, std::vector<pid_t>(s.vfork_children.begin(), s.vfork_children.end()),
+            OthersStop::Hooks{nullptr, [&s](pid_t tid) {
+                                return s.armed() || s.in_flight.count(tid) ? PTRACE_SYSCALL : PTRACE_CONT;
+                              }}) {}
 
 }  // namespace hwbp::ptrace

@@ -151,6 +151,12 @@ bool Tracee::has_held_signals(pid_t tid) const {
   return it != held_.end() && !it->second.empty();
 }
 
+bool shares_address_space(pid_t creator, pid_t child, int event) {
+  constexpr int kKcmpVm = 1;  // <linux/kcmp.h> KCMP_VM
+  const long same = ::syscall(SYS_kcmp, creator, child, kKcmpVm, 0, 0);
+  return same >= 0 ? same == 0 : event != PTRACE_EVENT_FORK;
+}
+
 void Tracee::forget(pid_t tid) { held_.erase(tid); }
 
 void Tracee::on_exec() {

@@ -84,6 +84,8 @@ class Tracee {
   std::optional<WaitedStop> take_deferred();
   void defer(WaitedStop stop) { deferred_.push_back(stop); }
   bool has_held_signals(pid_t tid) const;
+  // Keeps a signal of tid for the tracer: its next resume() turns it into a stop of tid.
+  void hold(pid_t tid, const siginfo_t& info) { held_[tid].push_back(info); }
   bool has_deferred(pid_t tid) const;
   // Detaches tid (a forked child the engine cleaned), giving it its held signals.
   void detach(pid_t tid);
@@ -95,7 +97,6 @@ class Tracee {
   void on_exec();
 
  private:
-  void hold(pid_t tid, const siginfo_t& info) { held_[tid].push_back(info); }
   int checked(pid_t tid, int status);  // defers exits (throws ThreadGone), else returns status
 
   pid_t pid_;
@@ -103,6 +104,12 @@ class Tracee {
   std::map<pid_t, std::vector<siginfo_t>> held_;
   std::deque<WaitedStop> deferred_;
 };
+
+// Does the new task `child` of `creator` (PTRACE_EVENT_FORK/VFORK/CLONE `event`) share its
+// address space? kcmp(KCMP_VM) answers exactly (a clone without CLONE_VM reported as
+// PTRACE_EVENT_CLONE because its exit signal is not SIGCHLD, a vfork without CLONE_VM); without
+// kcmp, go by the event.
+bool shares_address_space(pid_t creator, pid_t child, int event);
 
 // Wait-status helpers (with PTRACE_SEIZE and PTRACE_O_TRACESYSGOOD).
 inline int ptrace_event(int status) { return status >> 16; }

@@ -114,10 +114,29 @@ expect_out "engine: '0x1000:8' -> page protection (requested)" "engine page line
 expect_out "engine: '0x2000:8:rw' -> refused: the page engine watches stores only (w, modify); rw watches need the debug registers" "engine page refusal"
 run --json 0x1000:8
 if [ "${HWBP_TEST_HITS:-1}" = 1 ]; then
-  expect_out '"engines":[{"watch":"0x1000:8","engine":"debug_registers","reason":"fits the free debug-register slots","refusal":null}]' "engine json"
+  expect_out '"engines":[{"watch":"0x1000:8","engine":"debug_registers","reason":"fits the free debug-register slots","refusal":null,"note":null}]' "engine json"
 else
-  expect_out '"engines":[{"watch":"0x1000:8","engine":"page_protection","reason":"debug exceptions are not delivered here","refusal":null}]' "engine json"
+  expect_out '"engines":[{"watch":"0x1000:8","engine":"page_protection","reason":"debug exceptions are not delivered here","refusal":null,"note":null,"pages":{"first":"0x1000","count":1}}]' "engine json"
 fi
+
+# 6c. Longer than a debug-register range (4096 bytes): no slot plan, page protection with its
+#     pages (as hwbp run would arm it); refused under --engine hw as run refuses it.
+if [ "${HWBP_TEST_HITS:-1}" = 1 ]; then why="does not fit the free debug-register slots"; else why="debug exceptions are not delivered here"; fi
+run 0x10000:16384:w 0x20010:8192 0x30000:8:w
+expect_rc 0 "16 KiB"
+expect_out "engine: '0x10000:16384:w' -> page protection ($why): 4 pages 0x10000-0x14000" "16 KiB pages"
+expect_out "engine: '0x20010:8192' -> page protection ($why): 3 pages 0x20000-0x23000" "unaligned 8 KiB pages"
+expect_out "note: '0x10000:16384:w' is longer than a debug-register range (4096 bytes): only page protection can serve it" "16 KiB note"
+expect_count "0x10000:16384:w " 0 "16 KiB: no slot rows"
+expect_row '^0x30000:8:w +0x30000 +8 +w +0 +-$' "small watch beside it"
+run --json 0x10000:16384:w
+expect_out '"engine":"page_protection",' "16 KiB json engine"
+expect_out '"pages":{"first":"0x10000","count":4}' "16 KiB json pages"
+run --engine hw 0x10000:16384:w
+expect_rc 2 "16 KiB on hw"
+grep -qF "a range watch covers at most 4096 bytes" <<<"$err" || fail "16 KiB on hw: $err"
+run 0x10000:16384:rw
+expect_rc 2 "16 KiB rw"
 
 # 7. Errors: exit 2, nothing on stdout, exactly one line on stderr naming the spec.
 expect_error() {

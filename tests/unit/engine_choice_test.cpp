@@ -35,6 +35,7 @@ TEST(EngineChoice, ExecutePrefersUprobesThenInt3ThenRefuses) {
   auto none = choose_engine(EngineRequest::page, x, {.hits_delivered = true, .page_engine = true});
   EXPECT_FALSE(none.mechanism);
   EXPECT_NE(none.refusal.find("uprobe"), std::string::npos);
+  EXPECT_EQ(none.remedy, EngineRemedy::exec_privilege);
 }
 
 TEST(EngineChoice, LoadsAreRefusedOnThePageEngineWithTheReason) {
@@ -52,7 +53,9 @@ TEST(EngineChoice, HardwareRequestIsRefusedWhereDebugExceptionsAreSilent) {
   auto c = choose_engine(EngineRequest::hardware, {.access = Access::write}, kSilent);
   EXPECT_FALSE(c.mechanism);
   EXPECT_EQ(c.reason, EngineReason::hits_not_delivered);
-  EXPECT_NE(c.refusal.find("--engine page"), std::string::npos);
+  // The remedy is the caller's to phrase (library: WatchOptions::engine; CLI: --engine).
+  EXPECT_EQ(c.remedy, EngineRemedy::software_engine);
+  EXPECT_EQ(c.refusal.find("--"), std::string::npos) << c.refusal;
   // Where they fire, a hardware request is taken even for a watch the plan could not place:
   // the slot code then says what does not fit.
   EXPECT_EQ(*choose_engine(EngineRequest::hardware, {.access = Access::write, .fits_slots = false}, kWorking)
@@ -65,8 +68,12 @@ TEST(EngineChoice, FlexibleStaysOnDebugRegisters) {
   auto c = choose_engine(EngineRequest::automatic, f, kWorking);
   EXPECT_EQ(*c.mechanism, Mechanism::debug_registers);
   EXPECT_EQ(c.reason, EngineReason::flexible);
-  EXPECT_FALSE(choose_engine(EngineRequest::automatic, f, kSilent).mechanism);
-  EXPECT_FALSE(choose_engine(EngineRequest::page, f, kWorking).mechanism);
+  for (const EngineChoice& r : {choose_engine(EngineRequest::automatic, f, kSilent),
+                                choose_engine(EngineRequest::page, f, kWorking)}) {
+    EXPECT_FALSE(r.mechanism);
+    EXPECT_EQ(r.remedy, EngineRemedy::drop_flexible);
+    EXPECT_EQ(r.refusal.find("--"), std::string::npos) << r.refusal;
+  }
 }
 
 TEST(EngineChoice, PageRequestWithoutAPageEngineIsRefused) {

@@ -30,6 +30,7 @@
 #include "perf/hit_delivery.hpp"
 #include "perf/event.hpp"
 #include "perf/uprobe.hpp"
+#include "engine_refusal.hpp"
 #include "uprobe_arming.hpp"
 
 namespace {
@@ -226,13 +227,21 @@ Check check_engine() {
   hwbp::core::EngineFacts facts;
   facts.hits_delivered = fires;
   facts.uprobes = hwbp::cli::UprobeArming::available();
+  facts.int3 = true;  // run and attach trace the program
   const auto choice = hwbp::core::choose_engine(hwbp::core::EngineRequest::automatic,
                                                 {hwbp::Access::modify, true, false}, facts);
   const std::string serves = choice.mechanism ? hwbp::core::to_string(*choice.mechanism) : "nothing";
+  // An execute watch beyond the debug registers (no free slot, or they are silent here).
+  const auto exec = hwbp::core::choose_engine(hwbp::core::EngineRequest::page, {hwbp::Access::exec, false, false}, facts);
+  const std::string exec_serves =
+      exec.mechanism ? fmt::format("{}{}{}", hwbp::core::to_string(*exec.mechanism), exec.note.empty() ? "" : ": ",
+                                   exec.note)
+                     : hwbp::cli::refusal_with_options(exec);
   std::string detail = fmt::format(
       "hwbp run/attach --engine auto: a write watch that fits the free slots is served by {} ({}); "
       "longer or more watches, and --engine page, by page protection (w/modify of any length and "
-      "number, exact; no r/rw)", serves, hwbp::core::to_string(choice.reason));
+      "number, exact; no r/rw); x watches beyond the debug registers by {}", serves,
+      hwbp::core::to_string(choice.reason), exec_serves);
   return {Status::ok, "engine", detail, ""};
 }
 
@@ -242,10 +251,12 @@ __attribute__((noinline)) void uprobe_probe_target(volatile int* n) { *n = *n + 
 
 Check check_uprobes() {
   const char* name = "execute breakpoints";
-  const std::string none = "x watches beyond the debug registers (or where they are silent) are refused";
+  // Without uprobes, hwbp run/attach place int3 breakpoints under ptrace (no privilege needed).
+  const std::string none = "x watches beyond the debug registers (or where they are silent) are int3 "
+                           "breakpoints under ptrace (hwbp run/attach; each hit stops the threads)";
   if (!hwbp::cli::UprobeArming::available())
-    return {Status::warn, name, "uprobe events unavailable (no uprobe PMU, or no CAP_PERFMON): " + none,
-            "run hwbp as root or grant CAP_PERFMON"};
+    return {Status::ok, name, "uprobe events unavailable (no uprobe PMU, or no CAP_PERFMON): " + none,
+            ""};
   const auto addr = reinterpret_cast<std::uintptr_t>(&uprobe_probe_target);
   auto where = hwbp::perf::file_location(0, addr);
   if (!where) return {Status::warn, name, "cannot locate hwbp's own code for a test uprobe", ""};

@@ -16,11 +16,13 @@
 #include "command.hpp"
 #include "hwbp/error.hpp"
 #include "core/engine_choice.hpp"
+#include "core/request.hpp"
 #include "perf/cpus.hpp"
 #include "perf/hit_delivery.hpp"
 #include "plan_model.hpp"
 #include "symbols/process_image.hpp"
 #include "symbols/symbol_table.hpp"
+#include "engine_refusal.hpp"
 #include "uprobe_arming.hpp"
 #include "watch_set.hpp"
 #include "watch_spec.hpp"
@@ -44,30 +46,52 @@ struct PlanOptions {
 
 // What `hwbp run|attach --engine E` would use for each watch here (core::choose_engine): the
 // slot plan says which watches fit the free slots; this machine says whether debug exceptions
-// are delivered and whether uprobes open.
+// are delivered and whether uprobes open (else execute watches are int3 breakpoints: run and
+// attach always trace the program).
 std::vector<hwbp::core::EngineChoice> engine_choices(const WatchPlan& plan, const std::vector<WatchSpec>& specs,
                                                      const std::string& engine, bool flexible) {
   hwbp::core::EngineFacts facts;
   facts.hits_delivered = hwbp::perf::hits_delivered();
   facts.uprobes = hwbp::cli::UprobeArming::available();
+  facts.int3 = true;
   const auto request = hwbp::core::parse_engine_request(engine).value_or(hwbp::core::EngineRequest::automatic);
   std::vector<hwbp::core::EngineChoice> out;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const bool fits = std::find(plan.overflowed.begin(), plan.overflowed.end(), i) == plan.overflowed.end() &&
-                      std::find(plan.never_fit.begin(), plan.never_fit.end(), i) == plan.never_fit.end();
+                      std::find(plan.never_fit.begin(), plan.never_fit.end(), i) == plan.never_fit.end() &&
+                      std::find(plan.software_only.begin(), plan.software_only.end(), i) == plan.software_only.end();
     out.push_back(hwbp::core::choose_engine(request, {specs[i].access, fits, flexible}, facts));
   }
   return out;
 }
 
+// The pages page protection makes read-only for a watch (4 KiB pages; a PIE or library keeps
+// the file's page offsets at any load base).
+struct PageSpan {
+  std::uint64_t first = 0, count = 0;
+};
+PageSpan pages_of(const WatchSpec& s) {
+  constexpr std::uint64_t kPage = 4096;
+  const std::uint64_t first = s.addr & ~(kPage - 1);
+  const std::uint64_t end = (s.addr + std::max<std::uint64_t>(s.len, 1) + kPage - 1) & ~(kPage - 1);
+  return {first, (end - first) / kPage};
+}
+
+std::string pages_text(const WatchSpec& s) {
+  const PageSpan p = pages_of(s);
+  return fmt::format("{} page{} {:#x}-{:#x}", p.count, p.count == 1 ? "" : "s", p.first, p.first + p.count * 4096);
+}
+
 void print_engines(const std::vector<hwbp::core::EngineChoice>& engines, const std::vector<WatchSpec>& specs) {
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const auto& c = engines[i];
+    const bool pages = c.mechanism == hwbp::core::Mechanism::page_protection;
     if (c.mechanism)
-      fmt::print("engine: '{}' -> {} ({})\n", specs[i].text, hwbp::core::to_string(*c.mechanism),
-                 hwbp::core::to_string(c.reason));
+      fmt::print("engine: '{}' -> {} ({}{}{}){}{}\n", specs[i].text, hwbp::core::to_string(*c.mechanism),
+                 hwbp::core::to_string(c.reason), c.note.empty() ? "" : "; ", c.note, pages ? ": " : "",
+                 pages ? pages_text(specs[i]) : "");
     else
-      fmt::print("engine: '{}' -> refused: {}\n", specs[i].text, c.refusal);
+      fmt::print("engine: '{}' -> refused: {}\n", specs[i].text, hwbp::cli::refusal_with_options(c));
   }
 }
 
@@ -78,7 +102,12 @@ Json engines_json(const std::vector<hwbp::core::EngineChoice>& engines, const st
     list.push_back({{"watch", specs[i].text},
                     {"engine", c.mechanism ? Json(hwbp::core::json_name(*c.mechanism)) : Json(nullptr)},
                     {"reason", hwbp::core::to_string(c.reason)},
-                    {"refusal", c.mechanism ? Json(nullptr) : Json(c.refusal)}});
+                    {"refusal", c.mechanism ? Json(nullptr) : Json(hwbp::cli::refusal_with_options(c))},
+                    {"note", c.note.empty() ? Json(nullptr) : Json(c.note)}});
+    if (c.mechanism == hwbp::core::Mechanism::page_protection) {
+      const PageSpan p = pages_of(specs[i]);
+      list.back()["pages"] = {{"first", fmt::format("{:#x}", p.first)}, {"count", p.count}};
+    }
   }
   return list;
 }
@@ -234,11 +263,23 @@ int run_plan(const PlanOptions& opt) {
   std::vector<std::string> notes;
   resolve_names(specs, opt, arch, notes);
   for (auto& n : default_notes(specs)) notes.push_back(std::move(n));
-  std::vector<hwbp::cli::PlanWatch> watches;
-  for (const auto& s : specs) watches.push_back({s.text, s.request()});
-  const WatchPlan plan = hwbp::cli::plan_watches(arch, cpus, watches, opt.flexible);
   // The engines are this machine's: shown for its own architecture only.
   const bool here = opt.arch.empty() || arch.name == hwbp::core::host_arch().name;
+  const auto request = hwbp::core::parse_engine_request(opt.engine).value_or(hwbp::core::EngineRequest::automatic);
+  std::vector<hwbp::cli::PlanWatch> watches;
+  for (const auto& s : specs) {
+    // Longer than a debug-register range: no slot plan, the page engine's (unless --engine hw,
+    // or an access it cannot serve: then validate_range's error stands, as run would say).
+    const auto v = hwbp::core::validate_range(arch, s.request());
+    const bool software_only = here && v && v->rule == hwbp::core::Rule::too_large && !opt.flexible &&
+                               request != hwbp::core::EngineRequest::hardware &&
+                               (s.access == hwbp::Access::write || s.access == hwbp::Access::modify);
+    if (software_only)
+      notes.push_back(fmt::format("'{}' is longer than a debug-register range ({} bytes): only page "
+                                  "protection can serve it", s.text, hwbp::core::kMaxRangeLen));
+    watches.push_back({s.text, s.request(), software_only});
+  }
+  const WatchPlan plan = hwbp::cli::plan_watches(arch, cpus, watches, opt.flexible);
   const auto engines = here ? engine_choices(plan, specs, opt.engine, opt.flexible)
                             : std::vector<hwbp::core::EngineChoice>{};
   if (opt.json) {

@@ -90,7 +90,7 @@ class Placer {
 
 void validate_all(const ArchInfo& arch, std::span<const PlanWatch> watches) {
   for (const auto& w : watches)
-    if (auto v = validate_range(arch, w.req))
+    if (auto v = validate_range(arch, w.req); v && !(w.software_only && v->rule == core::Rule::too_large))
       throw Error(Errc::invalid_request, "watch spec '" + w.label + "': " + v->message);
 }
 
@@ -191,12 +191,17 @@ WatchPlan plan_watches(const ArchInfo& arch, unsigned ncpus, std::span<const Pla
   if (ncpus == 0) throw Error(Errc::invalid_request, "--cpus 0: a machine has at least 1 CPU");
   validate_all(arch, watches);  // before placing, so an error never depends on the order
   std::vector<std::vector<Chunk>> chunks;
-  for (const auto& w : watches) chunks.push_back(split_range(arch, w.req));
+  for (const auto& w : watches)
+    chunks.push_back(w.software_only ? std::vector<Chunk>{} : split_range(arch, w.req));
   const Placement placed = flexible ? place_flexible(arch, ncpus, chunks)
                                     : place(arch, ncpus, chunks, chunks.size(), false);
   WatchPlan out;
   out.flexible = flexible;
   for (std::size_t i = 0; i < chunks.size(); ++i) {
+    if (watches[i].software_only) {
+      out.software_only.push_back(i);
+      continue;
+    }
     if (!placed.placed[i]) out.overflowed.push_back(i);
     for (std::size_t k = 0; k < chunks[i].size(); ++k) {
       PlannedChunk pc{i, chunks[i][k], pool_of(arch, chunks[i][k]), std::nullopt, false, {}};

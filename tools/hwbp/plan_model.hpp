@@ -20,6 +20,9 @@ namespace hwbp::cli {
 struct PlanWatch {
   std::string label;  // how the user wrote it (shown in output and errors)
   core::WatchRequest req;
+  // Longer than a debug-register range (core::validate_range: too_large) and left to the page
+  // engine: no chunks, no slots, no "too large" error; it neither fits nor overflows.
+  bool software_only = false;
 };
 
 struct PlannedChunk {
@@ -45,6 +48,7 @@ struct WatchPlan {
   unsigned pool = 0;                     // the pool that decides the verdict (most over budget)
   std::vector<std::size_t> overflowed;   // watches that did not get fixed slots, in order
   std::vector<std::size_t> never_fit;    // watches that need more slots than exist, even alone
+  std::vector<std::size_t> software_only;  // PlanWatch::software_only: not planned on slots
 
   unsigned slots_needed() const { return pools.at(pool).needed; }
   unsigned slots_available() const { return pools.at(pool).available; }

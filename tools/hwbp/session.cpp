@@ -1,6 +1,7 @@
 #include "session.hpp"
 
 #include <link.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 
 #include <cstddef>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "bpf_delivery.hpp"
+#include "engine_refusal.hpp"
 #include "hwbp/error.hpp"
 #include "option_checks.hpp"
 #include "perf/hit_delivery.hpp"
@@ -123,6 +125,7 @@ void Session::start(Tracer& tracer, bool at_exec_stop, pid_t stopped_tid) {
     if (ptrace_) ptrace_->set_arming(arming_.get());
     page_ = std::make_unique<PageDelivery>(pid, *watches_, symbolizer_, *acceptor_, *reporter_);
     uprobes_ = std::make_unique<UprobeArming>(pid, *watches_, symbolizer_, *acceptor_);
+    int3_ = std::make_unique<Int3Arming>(pid, *watches_, symbolizer_, *acceptor_, int3_hooks());
   }
   if (opts_.flexible) arming_->set_flexible(std::chrono::milliseconds(opts_.slice_ms));
   watches_->set_pointers_readable(!at_exec_stop);  // relocated once the loader reports
@@ -150,7 +153,7 @@ core::EngineFacts Session::engine_facts() const {
   f.hits_delivered = perf::hits_delivered();
   f.page_engine = true;  // the tracer drives the ptrace transport
   f.uprobes = UprobeArming::available();
-  f.int3 = false;        // software breakpoints under ptrace: not built yet (uprobes are)
+  f.int3 = true;         // software breakpoints: both modes trace the program
   return f;
 }
 
@@ -159,14 +162,16 @@ void Session::arm_ready(pid_t stopped_tid) {
   const std::vector<core::WatchId> todo = watches_->ready_to_arm();
   auto decide = [&](Watch& w, bool fits) {
     const core::EngineChoice c = core::choose_engine(engine_, {w.spec.access, fits, opts_.flexible}, facts);
-    if (!c.mechanism) throw Error(Errc::invalid_request, fmt::format("watch '{}': {}", w.spec.text, c.refusal));
+    if (!c.mechanism) throw Error(Errc::invalid_request, fmt::format("watch '{}': {}", w.spec.text, refusal_with_options(c)));
     if (*c.mechanism == core::Mechanism::debug_registers && !w.hw_refusal.empty())
       throw Error(Errc::invalid_request, w.hw_refusal + " (or use --engine page)");
     w.mechanism = c.mechanism;
     w.engine_reason = c.reason;
+    w.engine_note = c.note;
   };
   auto arm_software = [&](Watch& w) {
     if (*w.mechanism == core::Mechanism::uprobe) return uprobes_->arm(w.id);
+    if (*w.mechanism == core::Mechanism::int3) return int3_->arm(w.id);
     if (stopped_tid <= 0)
       throw Error(Errc::invalid_request, fmt::format("watch '{}': no stopped thread to arm the page "
                                                      "engine in", w.spec.text));
@@ -189,13 +194,15 @@ void Session::arm_ready(pid_t stopped_tid) {
 
 void Session::arm_loader_hook(std::uint64_t addr) {
   // A uprobe needs no slot and fires where debug exceptions are silent; without the privilege
-  // it is an execute debug register, as before.
+  // it is an execute debug register, as before, or an int3 where debug exceptions are silent.
   if (UprobeArming::available()) uprobes_->arm_loader_hook(addr);
-  else arming_->arm_loader_hook(addr);
+  else if (perf::hits_delivered()) arming_->arm_loader_hook(addr);
+  else int3_->arm_loader_hook(addr);
 }
 
 void Session::disarm_loader_hook() {
   uprobes_->disarm_loader_hook();
+  int3_->disarm_loader_hook();
   arming_->disarm_loader_hook();  // give the slot back
 }
 
@@ -230,7 +237,8 @@ void Session::announce() {
     announced_[i] = true;
     std::string engine;
     if (ws[i].mechanism)
-      engine = fmt::format(" by {} ({})", core::to_string(*ws[i].mechanism), core::to_string(ws[i].engine_reason));
+      engine = fmt::format(" by {} ({}{}{})", core::to_string(*ws[i].mechanism), core::to_string(ws[i].engine_reason),
+                           ws[i].engine_note.empty() ? "" : "; ", ws[i].engine_note);
     std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d%s%s%s%s\n",
                  ws[i].label.c_str(), ws[i].len, ws[i].len == 1 ? "" : "s",
                  static_cast<unsigned long long>(ws[i].addr), to_string(ws[i].spec.access), pid_,
@@ -319,19 +327,45 @@ void Session::on_trap(pid_t tid, const siginfo_t& info) {
   delivery_->on_stop(tid, info);
 }
 
-bool Session::resume(pid_t tid, int sig) { return page_ ? page_->resume(tid, sig) : TraceHandler::resume(tid, sig); }
+Int3Arming::Hooks Session::int3_hooks() {
+  Int3Arming::Hooks h;
+  h.fault = [this](pid_t tid, const siginfo_t& info) { return page_fault(tid, info); };
+  h.already_stopped = [this](pid_t tid) { return page_ && page_->transport().has_deferred(tid); };
+  h.resume_request = [this](pid_t) { return page_ ? page_->transport().resume_request() : int(PTRACE_CONT); };
+  return h;
+}
+
+bool Session::page_fault(pid_t tid, const siginfo_t& info) {
+  return page_ && page_->used() && info.si_signo == SIGSEGV && page_->on_signal(tid, info);
+}
+
+bool Session::resume(pid_t tid, int sig) {
+  // Signals the int3 engine held while it stepped this thread come back as stops first.
+  if (int3_ && int3_->holds(tid))
+    return int3_->resume(tid, page_ ? page_->transport().resume_request() : int(PTRACE_CONT), sig);
+  return page_ ? page_->resume(tid, sig) : TraceHandler::resume(tid, sig);
+}
 
 std::optional<std::pair<pid_t, int>> Session::take_deferred() {
+  if (int3_)
+    if (auto d = int3_->take_deferred()) return std::make_pair(d->tid, d->status);
   return page_ ? page_->take_deferred() : std::nullopt;
 }
 
 bool Session::on_signal(pid_t tid, const siginfo_t& info) {
-  // A store to a protected page (SIGSEGV, SEGV_ACCERR) the page engine completes; any other
-  // signal, and a fault that is the program's own, goes to the program.
-  return page_ && page_->used() && info.si_signo == SIGSEGV && page_->on_signal(tid, info);
+  // An int3 of ours (reported and stepped over); a store to a protected page (SIGSEGV,
+  // SEGV_ACCERR) the page engine completes; any other signal, and a fault that is the
+  // program's own, goes to the program.
+  if (int3_ && info.si_signo == SIGTRAP) {
+    const Int3Arming::Trap trap = int3_->on_signal(tid, info);
+    if (trap == Int3Arming::Trap::loader) on_loader_hit(tid);
+    if (trap != Int3Arming::Trap::not_ours) return true;
+  }
+  return page_fault(tid, info);
 }
 
 bool Session::may_consume_fault(const siginfo_t& info) const {
+  if (int3_ && int3_->may_consume(info)) return true;
   return page_ && page_->used() && info.si_signo == SIGSEGV && info.si_code == SEGV_ACCERR;
 }
 
@@ -340,11 +374,16 @@ void Session::on_syscall_stop(pid_t tid) {
 }
 
 bool Session::on_new_task(pid_t creator, pid_t child, int event, std::optional<int> first) {
+  if (int3_) int3_->on_new_task(creator, child, event, first);  // a fork child: our bytes out
   return page_ ? page_->on_new_task(creator, child, event, first)
                : TraceHandler::on_new_task(creator, child, event, first);
 }
 
-bool Session::exec_detaches(pid_t tid) { return page_ && page_->on_exec(tid); }
+bool Session::exec_detaches(pid_t tid) {
+  const bool vfork_child = page_ && page_->on_exec(tid);
+  if (vfork_child && int3_) int3_->on_thread_exit(tid);  // it left our memory
+  return vfork_child;
+}
 
 void Session::stop_watching(Tracer& tracer) {
   close_events();
@@ -426,6 +465,7 @@ void Session::on_thread_exit(pid_t tid) {
   delivery_->poll(kStopBudget);  // the address space still exists: its code can be read
   acceptor_->forget_thread(tid);  // a later thread may reuse the id
   if (page_) page_->on_thread_exit(tid);
+  if (int3_) int3_->on_thread_exit(tid);
 }
 
 void Session::on_exec(pid_t pid) {
@@ -435,6 +475,7 @@ void Session::on_exec(pid_t pid) {
   delivery_->flush();  // the old program's hits (its events are gone: the ring only empties)
   arming_->reset_after_exec(pid);
   uprobes_->reset_after_exec(pid);
+  int3_->reset_after_exec(pid);
   watches_->reset_after_exec();
   announced_.assign(announced_.size(), false);
   std::fprintf(stderr, "hwbp: process %d called execve: re-arming watches by name in the new "

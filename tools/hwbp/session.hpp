@@ -24,6 +24,7 @@
 #include "delivery.hpp"
 #include "hit_acceptance.hpp"
 #include "hit_report.hpp"
+#include "int3_arming.hpp"
 #include "page_delivery.hpp"
 #include "ptrace_delivery.hpp"
 #include "report_options.hpp"
@@ -98,6 +99,7 @@ class Session : public TraceHandler {
   void close_events() {
     if (arming_) arming_->close_all();
     if (uprobes_) uprobes_->close_all();
+    if (int3_) int3_->close_all();
   }
   // Stops watching the live program: closes the events and gives the page engine's pages back
   // (their protection, its scratch memory), with a thread stopped for that. Before detaching.
@@ -122,8 +124,11 @@ class Session : public TraceHandler {
   bool loader_map_consistent() const;
   void on_loader_hit(pid_t tid);
   void choose_delivery();
+  Int3Arming::Hooks int3_hooks();
+  // A SIGSEGV the page engine completes (a store to one of its pages).
+  bool page_fault(pid_t tid, const siginfo_t& info);
   // Arms every resolved watch that is not armed yet, each on the mechanism core::choose_engine
-  // gives it (debug registers, page protection, uprobe); throws the refusal of one that has none.
+  // gives it (debug registers, page protection, uprobe, int3); throws the refusal of one that has none.
   void arm_ready(pid_t stopped_tid);
   core::EngineFacts engine_facts() const;
   void arm_loader_hook(std::uint64_t addr);
@@ -150,6 +155,7 @@ class Session : public TraceHandler {
   std::unique_ptr<SlotArming> arming_;  // null until the process is known
   std::unique_ptr<PageDelivery> page_;  // the page engine (page_delivery.hpp), same lifetime
   std::unique_ptr<UprobeArming> uprobes_;  // execute breakpoints and the loader hook, same
+  std::unique_ptr<Int3Arming> int3_;       // the same without the uprobe PMU's privilege
   core::EngineRequest engine_ = core::EngineRequest::automatic;
   std::shared_ptr<symbols::ProcessImage> image_;
   std::unique_ptr<symbols::SymbolTable> table_;

@@ -79,10 +79,7 @@ void UprobeArming::arm(core::WatchId id) {
   if (slot == kLoaderSlot) throw Error(Errc::no_slots, "too many execute breakpoints");
   probes_[slot] = {id, open_probe(w.addr, slot, fmt::format("watch '{}'", w.spec.text))};
   ++next_slot_;
-  w.state = Watch::State::armed;
-  const auto now = core::CoverageClock::Clock::now();
-  w.clock.set_watched(true, now);
-  w.clock.set_armed(true, now);
+  w.mark_armed_always(core::CoverageClock::Clock::now());
 }
 
 void UprobeArming::arm_loader_hook(std::uint64_t addr) {
@@ -108,12 +105,7 @@ void UprobeArming::on_stop(pid_t tid, const core::SigData& tag) {
 
 void UprobeArming::close_all() {
   const auto now = core::CoverageClock::Clock::now();
-  for (auto& [slot, entry] : probes_) {
-    Watch& w = watches_.at(entry.first);
-    w.clock.set_armed(false, now);
-    w.clock.set_watched(false, now);
-    if (w.state == Watch::State::armed) w.state = Watch::State::dropped;
-  }
+  for (auto& [slot, entry] : probes_) watches_.at(entry.first).mark_disarmed(now);
   probes_.clear();
   loader_.reset();
 }

@@ -43,6 +43,18 @@ struct Watch {
   // What serves it (core::choose_engine, decided when it is armed) and why; nullopt until then.
   std::optional<core::Mechanism> mechanism;
   core::EngineReason engine_reason = core::EngineReason::requested;
+  std::string engine_note;  // core::EngineChoice::note (e.g. why int3 and not a uprobe)
+  // A software engine (uprobe, int3) took it on, for all of the time from now; or let it go.
+  void mark_armed_always(core::CoverageClock::Clock::time_point now) {
+    state = State::armed;
+    clock.set_watched(true, now);
+    clock.set_armed(true, now);
+  }
+  void mark_disarmed(core::CoverageClock::Clock::time_point now) {
+    clock.set_armed(false, now);
+    clock.set_watched(false, now);
+    if (state == State::armed) state = State::dropped;
+  }
   // Why debug registers can never serve it (longer than a range watch may be), "" if they can;
   // the page engine can (auto then uses it).
   std::string hw_refusal;
