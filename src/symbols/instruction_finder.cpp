@@ -3,6 +3,7 @@
 #include <elfutils/libdwfl.h>
 
 #include "symbols/function_name.hpp"
+#include "symbols/module_file_code.hpp"
 #include "symbols/symbol_error.hpp"
 
 namespace hwbp::symbols {
@@ -22,6 +23,10 @@ InstructionFinder::InstructionFinder(std::shared_ptr<ProcessImage> image) : imag
     read_ = [memory = ProcessMemory(image_->pid())](std::uint64_t addr, std::size_t len) {
       return memory.read(addr, len);
     };
+}
+
+void InstructionFinder::read_module_files() {
+  read_ = [image = image_.get()](std::uint64_t addr, std::size_t len) { return read_module_file(*image, addr, len); };
 }
 
 AccessingInstruction InstructionFinder::find_before(std::uint64_t trap_ip) const {
