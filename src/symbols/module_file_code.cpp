@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 #include <gelf.h>
 
+#include <cerrno>
 #include <cstring>
 
+#include "symbols/process_memory.hpp"
 #include "symbols/symbol_error.hpp"
 
 namespace hwbp::symbols {
@@ -26,6 +28,22 @@ std::vector<std::uint8_t> read_module_file(const ProcessImage& image, std::uint6
   std::vector<std::uint8_t> out(len);
   std::memcpy(out.data(), static_cast<const std::uint8_t*>(data->d_buf) + in_section, len);
   return out;
+}
+
+std::vector<std::uint8_t> read_code(const ProcessImage& image, std::uint64_t addr, std::size_t len,
+                                    bool memory_gone) {
+  if (memory_gone) return read_module_file(image, addr, len);
+  try {
+    return ProcessMemory(image.pid()).read(addr, len);
+  } catch (const SymbolError& e) {
+    // EFAULT (process_vm_readv) / EIO (/proc/PID/mem): no mapping there now.
+    if (e.sys_errno() != EFAULT && e.sys_errno() != EIO) throw;
+    try {
+      return read_module_file(image, addr, len);
+    } catch (const SymbolError&) {
+      throw e;
+    }
+  }
 }
 
 }  // namespace hwbp::symbols

@@ -16,4 +16,11 @@ namespace hwbp::symbols {
 // SymbolError(unreadable) saying why (no module, no section, beyond the section, no file data).
 std::vector<std::uint8_t> read_module_file(const ProcessImage& image, std::uint64_t addr, std::size_t len);
 
+// Code at [addr, addr+len) as the process ran it: its live memory (relocations, patching), or,
+// where nothing is mapped there any more (an execve or munmap since the access: hits read after
+// the fact) or `memory_gone` says so, the module's file. Throws the memory's SymbolError when
+// the file cannot help either.
+std::vector<std::uint8_t> read_code(const ProcessImage& image, std::uint64_t addr, std::size_t len,
+                                    bool memory_gone = false);
+
 }  // namespace hwbp::symbols

@@ -165,8 +165,7 @@ Site Symbolizer::instruction_site(std::uint64_t pc, std::string* instruction) {
   Site site = locate(pc);
   *instruction = "unknown";
   try {
-    const std::vector<std::uint8_t> code = gone_ ? symbols::read_module_file(*image_, pc, kMaxInstructionBytes)
-                                                 : symbols::ProcessMemory(image_->pid()).read(pc, kMaxInstructionBytes);
+    const std::vector<std::uint8_t> code = symbols::read_code(*image_, pc, kMaxInstructionBytes, gone_);
     if (auto insn = symbols::decode_instruction(code, pc)) *instruction = insn->text;
   } catch (const std::exception&) {
   }
@@ -186,8 +185,7 @@ std::optional<std::uint64_t> Symbolizer::memory_operand(std::uint64_t pc, bool p
     return insn ? insn->memory_address : std::nullopt;
   }
   try {
-    const std::vector<std::uint8_t> code = gone_ ? symbols::read_module_file(*image_, pc, kMaxInstructionBytes)
-                                                 : symbols::ProcessMemory(image_->pid()).read(pc, kMaxInstructionBytes);
+    const std::vector<std::uint8_t> code = symbols::read_code(*image_, pc, kMaxInstructionBytes, gone_);
     if (auto insn = symbols::decode_instruction(code, pc)) return insn->memory_address;
   } catch (const std::exception&) {
   }
