@@ -35,7 +35,30 @@ bool address_clobbered(const Decoded& d, const ZydisDecodedOperand& mem) {
 
 void put(std::array<std::uint8_t, 32>& out, std::uint64_t v) { std::memcpy(out.data(), &v, 8); }
 
+// Stack and string instructions write memory without an explicit memory operand.
+bool writes_implicit_memory(const Decoded& d) {
+  for (int i = 0; i < d.insn.operand_count; ++i)
+    if (d.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && (d.ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+      return true;
+  return false;
+}
+
 }  // namespace
+
+std::uint64_t apply_rmw(Rmw op, std::uint64_t old, std::uint64_t operand, unsigned size) noexcept {
+  std::uint64_t v = old;
+  switch (op) {
+    case Rmw::none: break;
+    case Rmw::add: v = old + operand; break;
+    case Rmw::sub: v = old - operand; break;
+    case Rmw::bit_and: v = old & operand; break;
+    case Rmw::bit_or: v = old | operand; break;
+    case Rmw::bit_xor: v = old ^ operand; break;
+    case Rmw::bit_not: v = ~old; break;
+    case Rmw::neg: v = 0 - old; break;
+  }
+  return size >= 8 ? v : v & ((std::uint64_t{1} << (8 * size)) - 1);
+}
 
 StoredValue stored_value_after(std::span<const std::uint8_t> code, std::uint64_t insn_address,
                                const Registers& regs_after, const VectorState& vectors_after) noexcept {
@@ -73,7 +96,13 @@ StoredValue stored_value_after(std::span<const std::uint8_t> code, std::uint64_t
     else if (src == nullptr)
       src = &op;
   }
-  if (dest == nullptr || dest->size == 0 || dest->size > 256) return out;
+  if (dest == nullptr) {
+    // Nothing written through an explicit operand: a load, unless a string or stack
+    // instruction writes through a hidden one (those stay unknown here).
+    out.no_write = !writes_implicit_memory(d);
+    return out;
+  }
+  if (dest->size == 0 || dest->size > 256) return out;
   unsigned size = dest->size / 8;
   out.write.size = size;
   if (!address_clobbered(d, *dest)) out.address_known = operand_address(d, *dest, at, out.write.addr);
@@ -108,8 +137,25 @@ StoredValue stored_value_after(std::span<const std::uint8_t> code, std::uint64_t
       }
       out.new_known = true;
       return out;
+    case ZYDIS_MNEMONIC_ADD: out.rmw = Rmw::add; break;
+    case ZYDIS_MNEMONIC_SUB: out.rmw = Rmw::sub; break;
+    case ZYDIS_MNEMONIC_AND: out.rmw = Rmw::bit_and; break;
+    case ZYDIS_MNEMONIC_OR: out.rmw = Rmw::bit_or; break;
+    case ZYDIS_MNEMONIC_XOR: out.rmw = Rmw::bit_xor; break;
+    case ZYDIS_MNEMONIC_INC: out.rmw = Rmw::add, out.operand = 1; return size <= 8 ? out : StoredValue{};
+    case ZYDIS_MNEMONIC_DEC: out.rmw = Rmw::sub, out.operand = 1; return size <= 8 ? out : StoredValue{};
+    case ZYDIS_MNEMONIC_NOT: out.rmw = Rmw::bit_not; return size <= 8 ? out : StoredValue{};
+    case ZYDIS_MNEMONIC_NEG: out.rmw = Rmw::neg; return size <= 8 ? out : StoredValue{};
     default:
       break;
+  }
+  if (out.rmw != Rmw::none) {
+    // The source operand is unchanged by these instructions (it is not the destination).
+    if (size > 8 || src == nullptr) return StoredValue{};
+    if (src->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) out.operand = std::uint64_t(src->imm.value.s);
+    else if (src->type != ZYDIS_OPERAND_TYPE_REGISTER || !register_value(src->reg.value, regs_after, out.operand))
+      return StoredValue{};
+    return out;
   }
   // SSE/AVX moves and setcc: reuse the store analysis on the (unchanged) source registers; it
   // needs no memory for them.
