@@ -51,6 +51,9 @@ typedef struct hwbp_hit {
   uint64_t new_value;
   int async;
   void* context; /* ucontext_t* */
+  /* ---- added later: new fields go at the end ---- */
+  int old_exact; /* old_value / new_value are exactly this access's (see hwbp.hpp, Hit) */
+  int new_exact;
 } hwbp_hit;
 
 typedef void (*hwbp_callback)(const hwbp_hit* hit, void* user);

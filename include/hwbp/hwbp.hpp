@@ -58,6 +58,15 @@ struct Hit {
   std::uint64_t new_value = 0; // the chunk's bytes after it, read in the handler
   bool async = false;          // SIGTRAP was blocked: delivered late, values may not be exact
   void* context = nullptr;     // ucontext_t* of the interrupted thread
+  // ---- added later: new fields go at the end ----
+  // The value is exactly the bytes before / after *this* access, even if other threads wrote
+  // them at the same time (docs/semantics.md, "Racing writers"): new_value comes from the
+  // instruction and the registers at the trap (mov, cmpxchg...) or, for a watch of one thread,
+  // from the bytes; old_value from the instruction (xchg, xadd, cmpxchg) or, for a watch of one
+  // thread, from old_known's rule. False: the value is the best known (the bytes read in the
+  // handler, the shadow), not proven.
+  bool old_exact = false;
+  bool new_exact = false;
 };
 
 // Runs in signal context in the accessing thread. Must not call hwbp API functions that change

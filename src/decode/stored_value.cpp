@@ -1,5 +1,6 @@
 #include "decode/stored_value.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "decode/zydis_support.hpp"
@@ -167,6 +168,55 @@ StoredValue stored_value_after(std::span<const std::uint8_t> code, std::uint64_t
     out.new_known = true;
   }
   return out;
+}
+
+core::StoreEffect effect_on_watch(const StoredValue& v, std::uint64_t watch_addr, std::size_t len,
+                                  std::uint64_t rflags) {
+  using Kind = core::StoreEffect::Kind;
+  core::StoreEffect e;
+  if (v.no_write) {
+    e.kind = Kind::none;
+    return e;
+  }
+  if (!v.address_known || v.write.size == 0) return e;  // unknown
+  const std::uint64_t begin = std::max(v.write.addr, watch_addr);
+  const std::uint64_t end = std::min(v.write.addr + v.write.size, watch_addr + len);
+  if (begin >= end) {
+    e.kind = Kind::none;  // the write went elsewhere: this instruction read the watch
+    return e;
+  }
+  e.offset = begin - watch_addr;
+  e.size = end - begin;
+  const std::size_t from = begin - v.write.addr;  // first written byte that is in the watch
+  auto slice = [&](const std::array<std::uint8_t, 32>& b) {
+    return core::ValueBytes(b.begin() + from, b.begin() + from + e.size);
+  };
+  if (v.rmw != Rmw::none) {
+    if (begin != v.write.addr || end != v.write.addr + v.write.size) return e;  // partly outside
+    static constexpr core::StoreEffect::Op kOps[] = {
+        core::StoreEffect::Op::add, core::StoreEffect::Op::add, core::StoreEffect::Op::sub,
+        core::StoreEffect::Op::bit_and, core::StoreEffect::Op::bit_or, core::StoreEffect::Op::bit_xor,
+        core::StoreEffect::Op::bit_not, core::StoreEffect::Op::neg};
+    e.kind = Kind::rmw;
+    e.op = kOps[static_cast<int>(v.rmw)];
+    e.operand = v.operand;
+    e.flags_known = true;
+    e.flags = rflags;
+    return e;
+  }
+  if (v.write.size > 32) return e;
+  if (v.new_known && v.old_known) {
+    e.kind = Kind::compare_exchange;
+    e.bytes = slice(v.new_bytes);
+    e.old = slice(v.old_bytes);
+  } else if (v.new_known) {
+    e.kind = Kind::store;
+    e.bytes = slice(v.new_bytes);
+  } else if (v.old_known) {
+    e.kind = Kind::exchange;
+    e.old = slice(v.old_bytes);
+  }
+  return e;
 }
 
 }  // namespace hwbp::decode

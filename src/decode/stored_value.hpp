@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <span>
 
+#include "core/store_order.hpp"
 #include "decode/registers.hpp"
 #include "decode/store_analysis.hpp"
 
@@ -43,5 +44,13 @@ std::uint64_t apply_rmw(Rmw op, std::uint64_t old, std::uint64_t operand, unsign
 // insn_address: where the instruction starts (regs_after.rip is past it).
 StoredValue stored_value_after(std::span<const std::uint8_t> code, std::uint64_t insn_address,
                                const Registers& regs_after, const VectorState& vectors_after) noexcept;
+
+// What the access did to the watched bytes [watch_addr, watch_addr + len) (see
+// core/store_order.hpp): the part of the watch it wrote and how. `rflags`: after the
+// instruction (a read-modify-write's flags tell its result apart). Unknown when the write
+// cannot be placed in the watch (its address register was overwritten, an fs/gs operand);
+// `none` when the instruction wrote nothing there (it read the watch).
+core::StoreEffect effect_on_watch(const StoredValue& v, std::uint64_t watch_addr, std::size_t len,
+                                  std::uint64_t rflags);
 
 }  // namespace hwbp::decode

@@ -21,6 +21,7 @@ struct AccessValues {
   bool old_known = false;       // the old value is proven (see core/value_shadow.hpp)
   std::uint64_t old_value = 0;  // little-endian, zero-extended
   std::uint64_t new_value = 0;
+  bool old_exact = false, new_exact = false;  // this access's own values (Hit::old_exact)
 };
 
 // `hit` carries what is common to every listener (tid, addr, len, ip, async, context); the

@@ -15,7 +15,7 @@ for field in '"watch":"counter"' '"tid":[0-9]' '"addr":"0x[0-9a-f]*"' '"access":
              '"old":"0x00000001"' '"new":"0x00000002"' '"stack":\[{"ip":"0x[0-9a-f]*","func":"set_counter"'; do
   echo "$first" | grep -q "$field" || fail "json: field $field missing in $first"
 done
-tail -1 j.txt | grep -q '^{"event":"summary","hits":3,"watches":\[{"watch":"counter","hits":3}\],"mode":"'"${HWBP_MODE}"'","lost":0}$' || fail "json summary: $(tail -1 j.txt)"
+tail -1 j.txt | grep -q '^{"event":"summary","hits":3,"watches":\[{"watch":"counter","hits":3}\],"inexact":0,"mode":"'"${HWBP_MODE}"'","lost":0}$' || fail "json summary: $(tail -1 j.txt)"
 # Every line is one object.
 [ "$(grep -vc '^{.*}$' j.txt)" -eq 0 ] || fail "json: a line is not an object"
 

@@ -33,13 +33,15 @@ struct HitLog {
     std::uintptr_t ip;
     std::uint64_t old_value, new_value;
     bool old_known, has_values;
+    bool old_exact, new_exact;
   };
   std::atomic<int> count{0};
   Entry entries[kMax];
 
   void add(const Hit& h) {
     int i = count.fetch_add(1, std::memory_order_relaxed);
-    if (i < kMax) entries[i] = {h.tid, h.addr, h.ip, h.old_value, h.new_value, h.old_known, h.has_values};
+    if (i < kMax)
+      entries[i] = {h.tid, h.addr, h.ip, h.old_value, h.new_value, h.old_known, h.has_values, h.old_exact, h.new_exact};
   }
   int size() const { return count.load() < kMax ? count.load() : kMax; }
   Callback callback() {

@@ -24,11 +24,16 @@ std::optional<std::span<const std::uint8_t>> view(const std::optional<Bytes>& b)
 }  // namespace
 
 bool HitAcceptor::passes_filters(const Watch& w, const HitEvent& hit) {
+  // A value that is not exact is unknown to the filters: the hit is never dropped on a guess
+  // (core/value_filter.hpp), it is reported with the value marked.
+  const auto old_view = hit.old_exact ? view(hit.old_bytes) : std::nullopt;
+  const auto new_view = hit.new_exact ? view(hit.new_bytes) : std::nullopt;
   if (!hit.value_filtered &&
-      !core::passes_value_filter(w.spec.access, core::compare_values(view(hit.old_bytes), view(hit.new_bytes))))
+      !core::passes_value_filter(w.spec.access, core::compare_values(old_view, new_view)))
     return false;
   if (!opts_.condition.empty()) {
     if (!hit.new_bytes || !hit.old_bytes) return false;  // cannot evaluate without both values
+    if (!hit.old_exact || !hit.new_exact) return true;   // evaluated on a guess: never dropped
     if (!opts_.condition.eval(as_integer(*hit.old_bytes), as_integer(*hit.new_bytes),
                               static_cast<unsigned>(w.len)))
       return false;
@@ -88,6 +93,8 @@ void HitAcceptor::report(const Watch& w, HitEvent& hit) {
   h.stack = symbolizer_.stack(hit.unwind, h.site, opts_.stack_depth);
   h.old_bytes = std::move(hit.old_bytes);
   h.new_bytes = std::move(hit.new_bytes);
+  h.old_exact = hit.old_exact || !h.old_bytes;  // an unknown value is shown as unknown, not as inexact
+  h.new_exact = hit.new_exact || !h.new_bytes;
   reporter_.hit(h);
 }
 

@@ -209,6 +209,10 @@ void Reporter::count(const HitRecord& h, std::uint64_t n) {
 }
 
 void Reporter::hit(const HitRecord& h) {
+  if (!h.old_exact || !h.new_exact) {
+    ++inexact_[h.watch];
+    ++inexact_total_;
+  }
   switch (format_) {
     case Format::human: human(h); break;
     case Format::json: json(h); break;
@@ -235,10 +239,17 @@ void Reporter::human(const HitRecord& h) {
                                 h.tid, h.thread_name);
   if (a == Access::read)
     out += "  read (emulated on x86: an rw hit that left the value unchanged)\n";
+  // A value that is not exact is marked where it is shown (docs/semantics.md, "Racing writers").
+  auto shown = [](const std::optional<std::vector<std::uint8_t>>& b, bool exact) {
+    return exact ? value_text(b) : value_text(b) + " [not exact]";
+  };
   if (a != Access::exec && a != Access::read)
-    out += fmt::format("  old {} -> new {}\n", value_text(h.old_bytes), value_text(h.new_bytes));
+    out += fmt::format("  old {} -> new {}\n", shown(h.old_bytes, h.old_exact), shown(h.new_bytes, h.new_exact));
   else if (a == Access::read)
-    out += fmt::format("  value {}\n", value_text(h.new_bytes));
+    out += fmt::format("  value {}\n", shown(h.new_bytes, h.new_exact));
+  if (!h.old_exact || !h.new_exact)
+    out += "  note: other threads wrote these bytes at the same time; the order of their stores does not "
+           "determine the value marked [not exact]\n";
   out += fmt::format("  in {}\n", where(h.site));
   if (a != Access::exec)
     out += fmt::format("  instruction {:#x}: {}\n", h.site.addr, h.instruction);
@@ -278,6 +289,12 @@ void Reporter::json(const HitRecord& h) {
   j["old"] = has_values && w.spec.access != Access::read ? value(h.old_bytes) : J(nullptr);
   j["new"] = has_values ? value(h.new_bytes) : J(nullptr);
   j["async"] = h.async;
+  // Issue 17: false when a value shown is not known exactly (racing writers); which one then.
+  j["exact"] = !has_values || (h.old_exact && h.new_exact);
+  if (has_values && !(h.old_exact && h.new_exact)) {
+    j["old_exact"] = h.old_exact;
+    j["new_exact"] = h.new_exact;
+  }
   if (!h.made_by.empty()) j["made_by"] = h.made_by;  // only on kernel-made stores
   J stack = J::array();
   for (const auto& s : h.stack) {
@@ -313,12 +330,14 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     nlohmann::ordered_json o;
     o["watch"] = w.spec.text;
     o["hits"] = w.hits;
+    if (auto it = inexact_.find(&w); it != inexact_.end()) o["inexact"] = it->second;  // hits with a value not exact
     if (show_coverage_) {  // --flexible only: without it the summary stays as it was
       o["coverage"] = std::round(w.coverage() * 1000) / 1000;  // 1.0 for a pinned watch
       o["rotating"] = w.rotating;
     }
     s["watches"].push_back(o);
   }
+  s["inexact"] = inexact_total_;  // hits with a value not exact (racing writers)
   s["mode"] = mode_;   // how hits were delivered: "bpf" or "ptrace"
   s["lost"] = lost_;   // hits the bpf mode could not pass on (its ring was full)
   std::fputs((s.dump() + "\n").c_str(), out_);
@@ -349,6 +368,10 @@ void Reporter::finish_human(const std::vector<Watch>& watches, std::uint64_t tot
       per += fmt::format(" hit{}, armed {:.0f}% of the time", w.hits == 1 ? "" : "s", w.coverage() * 100);
   }
   std::fputs(fmt::format("hwbp: {} hit{} ({})\n", total, total == 1 ? "" : "s", per).c_str(), out_);
+  if (inexact_total_ > 0)
+    std::fputs(fmt::format("hwbp: {} hit{} with a value not exact (marked [not exact]: threads raced on "
+                           "the bytes, see docs/semantics.md)\n",
+                           inexact_total_, inexact_total_ == 1 ? "" : "s").c_str(), out_);
 }
 
 }  // namespace hwbp::cli

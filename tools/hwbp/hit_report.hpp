@@ -43,6 +43,9 @@ struct HitRecord {
   std::string instruction;  // its text, "unknown" when it cannot be decoded
   std::string made_by;      // non-empty: the kernel made the store for this syscall
   std::optional<std::vector<std::uint8_t>> old_bytes, new_bytes;
+  // False: that value is not known exactly (threads raced on the bytes; docs/semantics.md) and
+  // is shown marked.
+  bool old_exact = true, new_exact = true;
   bool async = false;     // TRAP_PERF_FLAG_ASYNC: SIGTRAP was blocked, the stop came later
   std::vector<Site> stack;  // innermost first; stack[0] is the access site
 };
@@ -112,6 +115,8 @@ class Reporter {
   bool show_coverage_ = false;
   std::string mode_ = "ptrace";
   std::uint64_t lost_ = 0;
+  std::map<const Watch*, std::uint64_t> inexact_;  // reported hits with a value not exact
+  std::uint64_t inexact_total_ = 0;
   std::FILE* out_;
   bool show_stack_;
   std::map<std::tuple<std::string, std::string, std::string, int>, std::uint64_t> counts_;

@@ -158,6 +158,13 @@ std::int64_t SlotArming::slots_count(const std::vector<int>& slots) const {
   return total;
 }
 
+std::int64_t SlotArming::hit_count(core::WatchId id) const {
+  std::int64_t total = 0;
+  for (const auto& [slot, mapping] : mapped_)
+    if (mapping.second == id) total += slot_count(slot);
+  return total;
+}
+
 SlotArming::BeforeArming SlotArming::before_arming(const Watch& w, const std::vector<int>& slots) const {
   return {slots_count(slots), read_bytes(w)};
 }

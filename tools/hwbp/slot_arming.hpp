@@ -76,6 +76,9 @@ class SlotArming {
   std::vector<core::WatchId> watches_of(const core::SigData& tag, std::uint64_t trap_addr) const;
   // Is the watch on the hardware now (pinned, or rotating and on its turn)?
   bool on_hardware(core::WatchId id) const;
+  // The kernel's hit count of the slots serving a watch now (incremented at the trap, before
+  // any signal: kernel/events/hw_breakpoint.c, perf_bp_event).
+  std::int64_t hit_count(core::WatchId id) const;
   // Re-reads a watch's bytes from the process (nullopt if unreadable, or an execute watch).
   std::optional<Bytes> read_bytes(const Watch& w) const;
 
