@@ -88,7 +88,7 @@ void BpfDelivery::restart(core::WatchId watch, std::optional<Bytes> at_arming) {
   // The hits of the previous arming first: they lie before it.
   poll(kAll);
   Order& o = orders_[watch];
-  advance(o, watches_.contains(watch) ? &watches_.at(watch) : nullptr, true);
+  advance(o, watches_.contains(watch) ? &watches_.at(watch) : nullptr, true, true);
   o.sequencer.restart(std::move(at_arming), watches_.contains(watch) ? watches_.at(watch).len : 0, sink_);
   o.thread_mark.clear();
   o.cpu_mark.clear();
@@ -105,16 +105,18 @@ void BpfDelivery::poll(std::chrono::milliseconds budget) {
     more = program_.drain(fn, kDrainBatch) == kDrainBatch;
     if (budget != kAll && std::chrono::steady_clock::now() >= end) break;
   }
-  // Hits waiting for a CPU that went quiet are resolved after their hold time even when no
-  // record comes.
-  for (auto& [id, o] : orders_)
-    if (watches_.contains(id) && o.sequencer.pending() > 0) advance(o, &watches_.at(id), false);
+  // The ring is empty: what is missing now is not waiting in it. Hits waiting for a CPU that
+  // went quiet, or for a record that never came, are resolved after their hold time.
+  if (!more)
+    for (auto& [id, o] : orders_)
+      if (watches_.contains(id) && (o.sequencer.pending() > 0 || !o.records.empty()))
+        advance(o, &watches_.at(id), false, true);
   next_drain_ = std::chrono::steady_clock::now() + (more ? std::chrono::milliseconds(0) : kDrainPeriod);
 }
 
 void BpfDelivery::flush() {
   poll(kAll);
-  for (auto& [id, o] : orders_) advance(o, watches_.contains(id) ? &watches_.at(id) : nullptr, true);
+  for (auto& [id, o] : orders_) advance(o, watches_.contains(id) ? &watches_.at(id) : nullptr, true, true);
   for (const auto& c : program_.take_counts())
     if (watches_.contains(core::WatchId{c.watch})) sink_.accept_count(core::WatchId{c.watch}, c.ip, c.hits);
 }
@@ -139,10 +141,10 @@ void BpfDelivery::on_record(const hwbp_bpf_hit& hit, std::span<const std::uint8_
     o.counted.erase(o.counted.begin());
     ++o.next;
   }
-  advance(o, &w, false);
+  advance(o, &w, false, false);
 }
 
-void BpfDelivery::advance(Order& o, const Watch* w, bool everything) {
+void BpfDelivery::advance(Order& o, const Watch* w, bool everything, bool ring_empty) {
   StoreSequencer& seq = o.sequencer;
   const std::uint64_t now = now_ns();
   while (!o.records.empty() && w != nullptr) {
@@ -150,7 +152,7 @@ void BpfDelivery::advance(Order& o, const Watch* w, bool everything) {
     if (it->first > o.next) {
       // A counter value below this record is missing: a record still being written, or lost.
       if (o.gap_since_ns == 0) o.gap_since_ns = now;
-      if (!everything && o.gap_since_ns + kHoldNs > now) break;
+      if (!everything && (!ring_empty || o.gap_since_ns + kHoldNs > now)) break;
       // Lost: a store nobody saw lies somewhere after the settled hits.
       seq.poison();
       o.next = it->first;
@@ -177,7 +179,8 @@ void BpfDelivery::advance(Order& o, const Watch* w, bool everything) {
     auto m = o.cpu_mark.find(cpu);
     cut = std::min(cut, m == o.cpu_mark.end() ? seq.base() : m->second);
   }
-  while (cut < seq.last() && seq.time_of(cut + 1) + kHoldNs < now) ++cut;
+  if (ring_empty)
+    while (cut < seq.last() && seq.time_of(cut + 1) + kHoldNs < now) ++cut;
   seq.settle(cut, sink_);
 }
 

@@ -83,7 +83,9 @@ class BpfDelivery : public Delivery {
   void restart(core::WatchId watch, std::optional<Bytes> at_arming);
   // Takes the records whose counter values before them are all seen, then resolves what no
   // CPU can still store before (everything: all of it, at the end).
-  void advance(Order& o, const Watch* w, bool everything);
+  // ring_empty: the ring was read to its end just now (a gap or a quiet CPU is not a record
+  // still waiting in it), so the hold times may apply.
+  void advance(Order& o, const Watch* w, bool everything, bool ring_empty);
   void take(Order& o, const Watch& w, const Record& r);
   HitEvent event_of(const Watch& w, const hwbp_bpf_hit& hit, const std::uint8_t* stack, std::size_t size,
                     std::shared_ptr<std::vector<std::uint8_t>> keep);

@@ -121,10 +121,6 @@ void PtraceDelivery::sequence(const Watch& w, HitEvent h, const user_regs_struct
       return std::vector<symbols::Frame>(frames.begin(), frames.begin() + std::min(depth, frames.size()));
     };
   }
-  const std::uint64_t now = now_ns();
-  StoreSequencer::Mark old = seq.base();
-  while (old < seq.last() && seq.time_of(old + 1) + kMaxWaitNs < now) ++old;
-  seq.settle(old, sink_);
 }
 
 std::optional<Delivery::TimePoint> PtraceDelivery::next_poll() const {
@@ -139,9 +135,16 @@ std::optional<Delivery::TimePoint> PtraceDelivery::next_poll() const {
 }
 
 void PtraceDelivery::poll(std::chrono::milliseconds /*budget*/) {
+  // Between stops (a timer tick, or before the session handles the next stop): if the count
+  // shows nothing in flight now, everything seen is settled; otherwise what is old enough.
   const std::uint64_t now = now_ns();
   for (auto& [id, o] : orders_) {
     StoreSequencer& seq = o.sequencer;
+    if (seq.pending() == 0 || !arming_) continue;
+    if (o.quiet && arming_->hit_count(id) - o.stops == *o.quiet) {
+      seq.settle_all(sink_);
+      continue;
+    }
     StoreSequencer::Mark old = seq.base();
     while (old < seq.last() && seq.time_of(old + 1) + kMaxWaitNs < now) ++old;
     seq.settle(old, sink_);
