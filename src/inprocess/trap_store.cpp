@@ -89,15 +89,24 @@ TrapStore trap_store(const core::Chunk& chunk, const void* ucontext) noexcept {
     found = decode::stored_value_after({code + kMaxInsn - length, length}, regs.rip - length, regs, vectors);
     if (!writes_chunk(found, chunk)) return out;
   } else {
-    // Every decoding that ends exactly at ip and writes the chunk: it must be unique.
-    for (unsigned len = 1; len <= kMaxInsn; ++len) {
+    // The decodings that end exactly at ip and write the chunk. A prefixed instruction always
+    // has a shorter one inside it (`48 89 05 d` mov [rip+d], rax ends in `89 05 d`, mov [rip+d],
+    // eax, to the same address): the longest is taken when the others are it without some of
+    // its prefixes (a previous instruction ending in a byte that reads as a prefix is the case
+    // this gets wrong); any other ambiguity is unknown.
+    unsigned prefixes = 0;
+    for (unsigned len = kMaxInsn; len >= 1; --len) {
       decode::Decoded d;
       if (!decode::decode64({code + kMaxInsn - len, len}, d) || d.insn.length != len) continue;
       decode::StoredValue v = decode::stored_value_after({code + kMaxInsn - len, len}, regs.rip - len, regs, vectors);
       if (!writes_chunk(v, chunk)) continue;
-      if (length != 0) return out;  // ambiguous
-      length = len;
-      found = v;
+      if (length == 0) {
+        length = len;
+        found = v;
+        prefixes = d.insn.raw.prefix_count;
+      } else if (length - len > prefixes) {
+        return out;  // ambiguous
+      }
     }
     if (length == 0) return out;
     g_lengths.ip[slot].store(0, std::memory_order_relaxed);

@@ -77,7 +77,9 @@ TEST(LibraryRace, ExchangesStateTheirOldValues) {
     if (!e.old_exact) continue;
     EXPECT_TRUE(olds.insert(e.old_value).second) << "old value " << e.old_value << " credited twice";
     EXPECT_LT(e.old_value, kThreads * kOps);
-    if (e.new_exact) EXPECT_EQ(e.new_value, e.old_value + 1);
+    if (e.new_exact) {
+      EXPECT_EQ(e.new_value, e.old_value + 1);
+    }
   }
 }
 
@@ -91,8 +93,12 @@ TEST(LibraryRace, CounterIncrementsAreNeverCreditedTwice) {
   std::set<std::uint64_t> news;
   for (int i = 0; i < log->size(); ++i) {
     const auto& e = log->entries[i];
-    if (e.old_exact && e.new_exact) EXPECT_EQ(e.new_value, e.old_value + 1);
-    if (e.new_exact) EXPECT_TRUE(news.insert(e.new_value).second) << "counter value " << e.new_value << " credited twice";
+    if (e.old_exact && e.new_exact) {
+      EXPECT_EQ(e.new_value, e.old_value + 1);
+    }
+    if (e.new_exact) {
+      EXPECT_TRUE(news.insert(e.new_value).second) << "counter value " << e.new_value << " credited twice";
+    }
   }
 }
 
