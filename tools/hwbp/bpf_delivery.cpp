@@ -9,6 +9,7 @@
 #include "core/value_filter.hpp"
 #include "decode/stored_value.hpp"
 #include "perf/event.hpp"
+#include "perf/threads.hpp"
 #include "symbols/snapshot_unwinder.hpp"
 
 namespace hwbp::cli {
@@ -179,8 +180,27 @@ void BpfDelivery::advance(Order& o, const Watch* w, bool everything, bool ring_e
     auto m = o.cpu_mark.find(cpu);
     cut = std::min(cut, m == o.cpu_mark.end() ? seq.base() : m->second);
   }
-  if (ring_empty)
+  if (ring_empty) {
+    // A store still to come is also after its thread's previous hit: once every live thread
+    // of the process has one past the cut, so is every store (a program with one writing
+    // thread, or at its last thread's exit, settles here at once).
+    if (cut < seq.last()) {
+      StoreSequencer::Mark by_threads = seq.last();
+      bool any = false;
+      std::vector<pid_t> live;
+      try {
+        live = perf::list_threads(symbolizer_.image()->pid());
+      } catch (const std::exception&) {  // the process is gone: nothing to bound by
+      }
+      for (pid_t tid : live) {
+        auto m = o.thread_mark.find(static_cast<std::uint32_t>(tid));
+        by_threads = std::min(by_threads, m == o.thread_mark.end() ? seq.base() : m->second);
+        any = true;
+      }
+      if (any) cut = std::max(cut, by_threads);
+    }
     while (cut < seq.last() && seq.time_of(cut + 1) + kHoldNs < now) ++cut;
+  }
   seq.settle(cut, sink_);
 }
 
