@@ -210,7 +210,7 @@ void Reporter::count(const HitRecord& h, std::uint64_t n) {
 
 void Reporter::hit(const HitRecord& h) {
   if (!h.old_exact || !h.new_exact) {
-    ++inexact_[h.watch];
+    ++inexact_[h.watch->id];
     ++inexact_total_;
   }
   switch (format_) {
@@ -330,7 +330,7 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     nlohmann::ordered_json o;
     o["watch"] = w.spec.text;
     o["hits"] = w.hits;
-    if (auto it = inexact_.find(&w); it != inexact_.end()) o["inexact"] = it->second;  // hits with a value not exact
+    if (auto it = inexact_.find(w.id); it != inexact_.end()) o["inexact"] = it->second;  // hits with a value not exact
     if (show_coverage_) {  // --flexible only: without it the summary stays as it was
       o["coverage"] = std::round(w.coverage() * 1000) / 1000;  // 1.0 for a pinned watch
       o["rotating"] = w.rotating;

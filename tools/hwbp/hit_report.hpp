@@ -115,7 +115,7 @@ class Reporter {
   bool show_coverage_ = false;
   std::string mode_ = "ptrace";
   std::uint64_t lost_ = 0;
-  std::map<const Watch*, std::uint64_t> inexact_;  // reported hits with a value not exact
+  std::map<core::WatchId, std::uint64_t> inexact_;  // reported hits with a value not exact, per watch
   std::uint64_t inexact_total_ = 0;
   std::FILE* out_;
   bool show_stack_;
