@@ -6,7 +6,7 @@ BUILD ?= build
 ASAN  ?= build-asan
 PREFIX ?= /usr/local
 
-.PHONY: all deps build build-asan demo test test-plain test-asan test-vm test-multi-watch bench install clean
+.PHONY: all deps build build-asan demo test test-plain test-asan test-vm test-multi-watch fuzz bench install clean
 
 all: build
 
@@ -34,6 +34,9 @@ demo: build
 	@# that is the bug being demonstrated, not a failure of the demo.
 	$(BUILD)/tools/hwbp/hwbp run --watch max_retries -- $(BUILD)/examples/stray_write; \
 	  status=$$?; [ $$status -eq 0 ] || [ $$status -eq 1 ]
+	@echo
+	@# The same question inside a VM: hwbp vm on the example kernel (scripts/demo-vm.sh).
+	@scripts/demo-vm.sh $(BUILD)
 
 test: test-plain test-asan
 
@@ -53,17 +56,35 @@ test-asan: build-asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j 1 -LE install
 
+# Each libFuzzer target (fuzz/) for FUZZ_SECONDS on its seeds plus what earlier runs found
+# ($(BUILD)/fuzz/work/NAME/corpus); a crashing input is left as $(BUILD)/fuzz/work/NAME/crash-*.
+# ctest runs them for a few seconds each (label fuzz).
+FUZZ_SECONDS ?= 60
+fuzz: build
+	@test -d $(BUILD)/fuzz/targets || { echo "hwbp: fuzz targets not built (see 'cmake' output: clang with libFuzzer is needed)"; exit 1; }
+	@for t in $$(cd fuzz/corpus && ls); do \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; log=$(BUILD)/fuzz/work/$$t.log; mkdir -p $(BUILD)/fuzz/work; \
+	  if fuzz/run.sh $(BUILD)/fuzz/targets/$${t}_fuzzer fuzz/corpus/$$t $(BUILD)/fuzz/work/$$t $(FUZZ_SECONDS) > $$log 2>&1; \
+	  then grep -E '^stat::number_of_executed_units|^Done' $$log; else tail -40 $$log; exit 1; fi; \
+	done
+
 # Every ratio compares two benchmarks of the same run; medians of 5 repetitions damp noise.
 bench: build
 	$(BUILD)/bench/hwbp_bench --benchmark_min_time=0.1 --benchmark_repetitions=5 \
 	  --benchmark_report_aggregates_only=true
 
-# Raw KVM exit costs and their ratios, on this machine's /dev/kvm if usable and in the test VM.
+# Raw KVM exit costs, and hwbp::kvm against the raw KVM calls (bench/kvm_bench.cpp, ratio lines),
+# on this machine's /dev/kvm if usable and in the test VM. Each benchmark alternates the library
+# and the raw calls in one loop (paired: both see the same machine load) and reports the ratio of
+# their medians; repetitions are also interleaved at random.
+KVM_BENCH_ARGS = --benchmark_filter=Kvm --benchmark_min_time=0.2 --benchmark_repetitions=10 \
+  --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 .PHONY: bench-kvm
 bench-kvm: build
 	@if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then echo "== native /dev/kvm"; $(BUILD)/tests/kvm/hwbp_kvm_exit_costs; \
-	  else echo "== native: no usable /dev/kvm"; fi
-	@echo "== test VM"; scripts/test-vm/vm.sh once --state $(BUILD)/test-vm --kvm -- $(BUILD)/tests/kvm/hwbp_kvm_exit_costs
+	  $(BUILD)/bench/hwbp_bench $(KVM_BENCH_ARGS); else echo "== native: no usable /dev/kvm"; fi
+	@echo "== test VM"; scripts/test-vm/vm.sh once --state $(BUILD)/test-vm --kvm -- sh -c \
+	  '$(BUILD)/tests/kvm/hwbp_kvm_exit_costs && $(BUILD)/bench/hwbp_bench $(KVM_BENCH_ARGS)'
 
 # Per-hit cost of `hwbp run` against perf stat (counted hits) and GDB (and bpftrace if installed).
 .PHONY: bench-peers

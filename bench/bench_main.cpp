@@ -23,15 +23,26 @@ class CapturingReporter : public benchmark::ConsoleReporter {
     for (const Run& run : runs) {
       if (run.error_occurred) continue;
       double ns = run.GetAdjustedRealTime() * to_ns(run.time_unit);
+      const auto ratio = run.counters.find("ratio");
       if (run.run_type == Run::RT_Aggregate) {
         // With --benchmark_repetitions the median is the figure (robust to a noisy neighbour).
-        if (run.aggregate_name == "median") medians_[run.run_name.str()] = ns;
+        if (run.aggregate_name == "median") {
+          medians_[run.run_name.str()] = ns;
+          if (ratio != run.counters.end()) paired_medians_[run.run_name.str()] = ratio->second;
+        }
         continue;
       }
       // Keep the plain name ("BM_x" or "BM_x/arg"); real time per iteration in ns.
       times_[run.benchmark_name()] = ns;
+      if (ratio != run.counters.end()) paired_[run.benchmark_name()] = ratio->second;
     }
     ConsoleReporter::ReportRuns(runs);
+  }
+  // Paired benchmarks' own ratio counters (medians over repetitions when there are some).
+  std::map<std::string, double> paired() const {
+    std::map<std::string, double> out = paired_;
+    for (const auto& [name, r] : paired_medians_) out[name] = r;
+    return out;
   }
   std::map<std::string, double> times() const {
     std::map<std::string, double> out = times_;
@@ -50,6 +61,8 @@ class CapturingReporter : public benchmark::ConsoleReporter {
   }
   std::map<std::string, double> times_;
   std::map<std::string, double> medians_;
+  std::map<std::string, double> paired_;
+  std::map<std::string, double> paired_medians_;
 };
 
 }  // namespace
@@ -62,7 +75,13 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   const auto times = reporter.times();
+  const auto paired = reporter.paired();
   for (const auto& def : hwbp::bench::ratio_registry()) {
+    if (def.denominator.empty()) {
+      auto it = paired.find(def.numerator);
+      if (it != paired.end()) std::printf("ratio %s %.4g\n", def.name.c_str(), it->second);
+      continue;
+    }
     auto num = times.find(def.numerator);
     auto den = times.find(def.denominator);
     if (num == times.end() || den == times.end() || den->second <= 0) continue;  // filtered out

@@ -9,7 +9,7 @@
 namespace hwbp::bench {
 
 struct RatioDef {
-  std::string name, numerator, denominator;
+  std::string name, numerator, denominator;  // denominator "": the numerator's own "ratio" counter
 };
 
 std::vector<RatioDef>& ratio_registry();
@@ -26,3 +26,7 @@ struct RatioRegistrar {
 #define HWBP_RATIO_CAT(a, b) HWBP_RATIO_CAT2(a, b)
 #define HWBP_RATIO(name, num, den) \
   static ::hwbp::bench::RatioRegistrar HWBP_RATIO_CAT(hwbp_ratio_, __LINE__)(name, num, den)
+// A benchmark that measures both sides itself, alternating them in one loop (a paired
+// measurement: both see the same machine load), and publishes state.counters["ratio"].
+#define HWBP_PAIRED_RATIO(name, benchmark) \
+  static ::hwbp::bench::RatioRegistrar HWBP_RATIO_CAT(hwbp_ratio_, __LINE__)(name, benchmark, "")

@@ -3,7 +3,7 @@
 #
 #   hwbp_add_vm_test(NAME name COMMAND cmd args...
 #                    [HARDWARE] [KVM] [TIMEOUT s] [LABELS l...]
-#                    [GTEST_EXCLUDE file] [GTEST_ONLY file] [EVIDENCE why])
+#                    [GTEST_EXCLUDE files...] [GTEST_ONLY file] [EVIDENCE why])
 #       runs cmd inside the test VM, in the caller's binary directory, as root.
 #       HARDWARE: needs debug-register hits; skipped where this machine's own registers fire
 #       (the host pass runs it natively). KVM: needs the VM's /dev/kvm. GTEST_EXCLUDE/ONLY:
@@ -59,8 +59,8 @@ function(hwbp_add_vm_test)
   if(NOT HWBP_TEST_VM)
     return()
   endif()
-  cmake_parse_arguments(PARSE_ARGV 0 T "HARDWARE;KVM" "NAME;TIMEOUT;GTEST_EXCLUDE;GTEST_ONLY;EVIDENCE"
-                        "COMMAND;LABELS")
+  cmake_parse_arguments(PARSE_ARGV 0 T "HARDWARE;KVM" "NAME;TIMEOUT;GTEST_ONLY;EVIDENCE"
+                        "COMMAND;LABELS;GTEST_EXCLUDE")
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()
@@ -73,13 +73,15 @@ function(hwbp_add_vm_test)
   if(T_KVM)
     list(APPEND args --kvm)
   endif()
-  foreach(opt GTEST_EXCLUDE GTEST_ONLY EVIDENCE)
-    if(T_${opt})
-      string(TOLOWER ${opt} flag)
-      string(REPLACE "_" "-" flag ${flag})
-      list(APPEND args --${flag} ${T_${opt}})
-    endif()
+  foreach(file ${T_GTEST_EXCLUDE})
+    list(APPEND args --gtest-exclude ${file})
   endforeach()
+  if(T_GTEST_ONLY)
+    list(APPEND args --gtest-only ${T_GTEST_ONLY})
+  endif()
+  if(T_EVIDENCE)
+    list(APPEND args --evidence ${T_EVIDENCE})
+  endif()
   add_test(NAME ${T_NAME} COMMAND bash ${HWBP_TEST_VM_SCRIPT} run ${args} -- ${T_COMMAND})
   # ctest's own limit leaves vm.sh time to kill a hung VM and say so (its 30 s grace + boot).
   math(EXPR ctest_timeout "${T_TIMEOUT} + 180")

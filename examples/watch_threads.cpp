@@ -1,7 +1,8 @@
 // Demo: who writes `g_balance`? Four worker threads update a shared variable; one of them has
 // a bug and zeroes it. A process-wide 'modify' watch reports every change with the writing
-// thread, the old and new value and the instruction address — from inside the process, at
-// hardware speed, without stopping anything.
+// thread, the old and new value and the instruction address — from inside the process, without
+// stopping anything: on the debug registers at hardware speed, or, where the machine delivers no
+// debug exceptions (some hypervisors), by page protection; the demo says which.
 #include <hwbp/hwbp.hpp>
 #include <hwbp/signal_safe.hpp>
 
@@ -19,7 +20,8 @@ namespace {
 volatile long g_balance = 100;
 std::atomic<int> g_zeroed_by{0};
 
-// Runs in the SIGTRAP handler of the writing thread: async-signal-safe output only.
+// Runs in a signal handler of the writing thread (SIGTRAP, or SIGSEGV for page protection):
+// async-signal-safe output only.
 void report(const hwbp::Hit& hit) {
   hwbp::signal_safe::Line line;
   line.str("hit: thread ").dec(static_cast<std::uint64_t>(hit.tid)).str(" changed g_balance ")
@@ -63,9 +65,9 @@ int main() {
     for (auto& t : workers) t.join();
     return 1;
   }
-  std::printf("watching g_balance at %p (%zu bytes, %zu slot) in every thread\n",
+  std::printf("watching g_balance at %p (%zu bytes) in every thread\nengine: %s\n",
               static_cast<void*>(const_cast<long*>(&g_balance)), sizeof g_balance,
-              watch.chunks().size());
+              watch.describe().c_str());
   go = true;
   for (auto& t : workers) t.join();
   // ...and threads created after it.

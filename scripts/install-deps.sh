@@ -7,7 +7,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
   gdb
+  qemu-system-x86
   libdw-dev libelf-dev libzydis-dev clang libbpf-dev linux-libc-dev
+  libclang-rt-14-dev  # libFuzzer (fuzz/): only recommended by clang-14, and installs skip those
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -38,6 +38,22 @@ typedef enum hwbp_target_kind {
   HWBP_TARGET_ALL_CPUS = 2  /* every task on every CPU: counting only, privileged (CAP_PERFMON) */
 } hwbp_target_kind;
 
+/* Which engine serves a watch (hwbp_options.engine; see hwbp::Engine in hwbp.hpp). */
+typedef enum hwbp_engine {
+  HWBP_ENGINE_AUTO = 0,      /* debug registers where they work and fit, else page protection / uprobe */
+  HWBP_ENGINE_HARDWARE = 1,  /* debug registers only */
+  HWBP_ENGINE_PAGE = 2       /* page protection (w, modify) or a uprobe (exec) only */
+} hwbp_engine;
+
+/* The mechanism that serves a watch (hwbp_watch_mechanism, hwbp_hit.mechanism). */
+typedef enum hwbp_mechanism {
+  HWBP_MECHANISM_DEBUG_REGISTERS = 0,
+  HWBP_MECHANISM_PAGE_PROTECTION = 1,
+  HWBP_MECHANISM_UPROBE = 2
+} hwbp_mechanism;
+
+/* Filled by the library and passed to the callback, valid during the call only. Fields are only
+ * ever appended: a caller built against an older header reads the prefix it knows. */
 typedef struct hwbp_hit {
   uint64_t watch_id;
   pid_t tid;
@@ -51,12 +67,29 @@ typedef struct hwbp_hit {
   uint64_t new_value;
   int async;
   void* context; /* ucontext_t* */
-  /* ---- added later: new fields go at the end ---- */
-  int old_exact; /* old_value / new_value are exactly this access's (see hwbp.hpp, Hit) */
-  int new_exact;
+  /* ---- added with the page engine (hwbp::Hit has the details) ---- */
+  hwbp_mechanism mechanism;
+  uintptr_t pc;               /* the accessing instruction where known (page protection, uprobe) */
+  const uint8_t* old_bytes;   /* `len` exact bytes before the access; NULL when unknown */
+  const uint8_t* new_bytes;   /* `len` bytes after it; NULL when the hit has no values */
+  const char* syscall;        /* page protection: the system call that stored, else NULL */
+  /* ---- added with exact values under racing writers (issue 17) ---- */
+  int old_exact; /* old_value / old_bytes are exactly the bytes before this access, even when
+                    other threads wrote them at the same time (hwbp::Hit has the rule) */
+  int new_exact; /* new_value / new_bytes are exactly what this access stored */
 } hwbp_hit;
 
 typedef void (*hwbp_callback)(const hwbp_hit* hit, void* user);
+
+/* A watch whose memory went away (page protection only; see hwbp::WatchEnd). */
+typedef struct hwbp_end {
+  uint64_t watch_id;
+  pid_t tid;
+  uintptr_t pc;
+  const char* syscall; /* "munmap", "mremap", "madvise", ... */
+} hwbp_end;
+
+typedef void (*hwbp_end_callback)(const hwbp_end* end, void* user);
 
 /* Options of hwbp_watch_create. Like perf_event_attr, the struct carries its own size, so that
  * later versions can add fields at the end without breaking callers built against this header:
@@ -78,10 +111,15 @@ typedef struct hwbp_options {
   int start_disabled;
   /* ---- HWBP_OPTIONS_SIZE_VER0 ends here ---- */
   int flexible;            /* take turns on the slots pinned watches leave free (see hwbp.hpp) */
+  /* ---- HWBP_OPTIONS_SIZE_VER1 ends here ---- */
+  hwbp_engine engine;          /* HWBP_ENGINE_AUTO (0) unless set */
+  hwbp_end_callback on_end;    /* the watch's memory went away (page protection); may be NULL;
+                                  gets `user` */
 } hwbp_options;
 
 #define HWBP_OPTIONS_SIZE_VER0 offsetof(hwbp_options, flexible)
-#define HWBP_OPTIONS_SIZE_VER1 sizeof(hwbp_options) /* + flexible */
+#define HWBP_OPTIONS_SIZE_VER1 offsetof(hwbp_options, engine) /* + flexible */
+#define HWBP_OPTIONS_SIZE_VER2 sizeof(hwbp_options)           /* + engine, on_end */
 #ifdef __cplusplus
 #define HWBP_OPTIONS_INIT hwbp_options{sizeof(hwbp_options)}
 #else
@@ -101,6 +139,11 @@ int hwbp_watch_hits(const hwbp_watch* watch, uint64_t* hits);
  * watch; less for flexible and disabled ones): report it next to the hit count. */
 int hwbp_watch_coverage(const hwbp_watch* watch, double* coverage);
 uint64_t hwbp_watch_id(const hwbp_watch* watch);
+/* The mechanism serving the watch and why (a static string: "debug exceptions are not
+ * delivered here", "does not fit the free debug-register slots", "requested", ...). */
+int hwbp_watch_mechanism(const hwbp_watch* watch, hwbp_mechanism* mechanism, const char** reason);
+/* "debug registers", "page protection", "uprobe" (NULL for an unknown value). */
+const char* hwbp_mechanism_name(hwbp_mechanism mechanism);
 
 int hwbp_active(void);
 unsigned hwbp_slots_per_thread(void);

@@ -7,7 +7,11 @@
 //
 // A watch is armed on real debug registers through perf_event_open(PERF_TYPE_BREAKPOINT) and
 // each hit is delivered synchronously, as a SIGTRAP in the thread that made the access, to the
-// callback. Callbacks run in signal context: only async-signal-safe work (hwbp/signal_safe.hpp).
+// callback. Where the debug registers cannot serve a watch (the machine delivers no debug
+// exceptions, or the watch does not fit the free slots) it is served by page protection (stores:
+// w, modify; any length, any number) or a uprobe (exec), with the same handle and the same Hit
+// (WatchOptions::engine, Watch::mechanism(); docs/semantics.md "Engines").
+// Callbacks run in signal context: only async-signal-safe work (hwbp/signal_safe.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "hwbp/error.hpp"
@@ -43,6 +48,23 @@ struct Target {
   static Target all_cpus() noexcept { return {Kind::cpus, 0}; }
 };
 
+// Which engine the caller wants for a watch (WatchOptions::engine).
+//  - automatic: the debug registers where they deliver hits and the watch fits the free slots;
+//    otherwise page protection for stores (w, modify) and a uprobe for exec (needs root).
+//  - hardware: the debug registers only (refused where debug exceptions are not delivered).
+//  - page: the software mechanisms only: page protection for stores, a uprobe for exec.
+enum class Engine : std::uint8_t { automatic, hardware, page };
+
+// The mechanism that serves a watch (Watch::mechanism(), Hit::mechanism).
+//  - debug_registers: perf breakpoint events; a data hit traps after the access.
+//  - page_protection: the watched pages are read-only and every store to them is completed by
+//    hwbp's SIGSEGV handler (src/page, docs/page-engine.md): exact old/new bytes of any length.
+//  - uprobe: an exec watch through the kernel's uprobe PMU (a perf event with sigtrap).
+enum class Mechanism : std::uint8_t { debug_registers, page_protection, uprobe };
+// "debug registers", "page protection", "uprobe".
+const char* to_string(Mechanism mechanism) noexcept;
+const char* to_string(Engine engine) noexcept;  // "auto", "hw", "page"
+
 // One delivered hit. Valid only during the callback.
 struct Hit {
   std::uint64_t watch_id = 0;
@@ -58,16 +80,45 @@ struct Hit {
   std::uint64_t new_value = 0; // the chunk's bytes after it, read in the handler
   bool async = false;          // SIGTRAP was blocked: delivered late, values may not be exact
   void* context = nullptr;     // ucontext_t* of the interrupted thread
-  // ---- added later: new fields go at the end ----
+  // ---- added with the page engine and uprobes (issue 15) ----
+  // For page-protection hits, addr/len are the watched bytes the store touched (any length: a
+  // store over several chunks of one watch is one hit), old_value/new_value their first
+  // min(len, 8) bytes, and `ip` is where the thread resumes, as for a hardware hit.
+  Mechanism mechanism = Mechanism::debug_registers;
+  // The accessing instruction where it is known: page protection, the storing instruction; uprobe,
+  // the probed instruction (which has run: `ip` is the next one); debug registers, the same as
+  // `ip` (a data hit traps after the access, which x86 does not name; an exec hit before it).
+  std::uintptr_t pc = 0;
+  // The bytes before and after the access, `len` of them (page protection: any length; debug
+  // registers: the chunk), with the same values and exactness as old_value/new_value (below).
+  // Null when not known (no values, or old_known false). Valid only during the callback.
+  const std::uint8_t* old_bytes = nullptr;
+  const std::uint8_t* new_bytes = nullptr;
+  // Page protection: the system call through which the kernel made the store on the program's
+  // behalf (read(2) into the watched buffer: "read"), else null.
+  const char* syscall = nullptr;
+  // ---- added with exact values under racing writers (issue 17) ----
   // The value is exactly the bytes before / after *this* access, even if other threads wrote
-  // them at the same time (docs/semantics.md, "Racing writers"): new_value comes from the
-  // instruction and the registers at the trap (mov, cmpxchg...) or, for a watch of one thread,
-  // from the bytes; old_value from the instruction (xchg, xadd, cmpxchg) or, for a watch of one
-  // thread, from old_known's rule. False: the value is the best known (the bytes read in the
-  // handler, the shadow), not proven.
+  // them at the same time (docs/semantics.md, "Racing writers"). Page protection: always both
+  // (the engine completes the store itself, one thread at a time). Debug registers: new_value
+  // comes from the instruction and the registers at the trap (mov, cmpxchg...) or, for a watch
+  // of one thread, from the bytes; old_value from the instruction (xchg, xadd, cmpxchg) or, for
+  // a watch of one thread, from old_known's rule. False: the value is the best known (the bytes
+  // read in the handler, the shadow), not proven.
   bool old_exact = false;
   bool new_exact = false;
 };
+
+// A watch whose memory went away (munmap, mremap, madvise(MADV_DONTNEED), ...): only the page
+// engine sees this (debug registers keep watching the address). The watch stays valid but is
+// no longer armed; retarget() arms it again.
+struct WatchEnd {
+  std::uint64_t watch_id = 0;
+  pid_t tid = 0;               // the thread that made the system call
+  std::uintptr_t pc = 0;       // where it made it
+  const char* syscall = "";    // "munmap", "mremap", "madvise", ...
+};
+using EndCallback = std::function<void(const WatchEnd&)>;
 
 // Runs in signal context in the accessing thread. Must not call hwbp API functions that change
 // the watch set (arm, remove, enable, disable, retarget) and must be async-signal-safe.
@@ -87,6 +138,11 @@ struct WatchOptions {
   // (the default) never rotates and takes priority: arming one may shrink the rotation.
   // Hits while a flexible watch is armed are exact; coverage() says how much of the time it was.
   bool flexible = false;
+  // Which engine serves the watch (see Engine); Watch::mechanism() says which one did and why.
+  Engine engine = Engine::automatic;
+  // Called (in signal context, in the thread that made the system call) when the watch's memory
+  // goes away. Page protection only; may be empty.
+  EndCallback on_end;
 };
 
 // A chunk of a watch and the slot that holds it (for diagnostics and tests).
@@ -119,9 +175,18 @@ class Watch {
   void retarget(std::uintptr_t addr, std::size_t len);
   // Hits delivered (after 'modify'/'read' filtering); in counting mode, the kernel's count.
   std::uint64_t hits() const;
-  std::vector<ChunkInfo> chunks() const;  // slot -1: a flexible watch not armed right now
-  // Fraction of the time since arming during which the watch was armed in hardware (1.0 for a
-  // pinned, enabled watch; less for flexible watches and disabled periods). Report it next to
+  // Debug-register chunks and their slots; slot -1: a flexible watch not armed right now. Empty
+  // for a watch served by page protection or a uprobe (no debug-register slots).
+  std::vector<ChunkInfo> chunks() const;
+  // The mechanism serving the watch, and why it was chosen ("debug exceptions are not delivered
+  // here", "does not fit the free debug-register slots", "requested", ...).
+  Mechanism mechanism() const;
+  const char* mechanism_reason() const;
+  // One line: "page protection (debug exceptions are not delivered here)".
+  std::string describe() const;
+  // Fraction of the time since arming during which the watch was armed (1.0 for a pinned,
+  // enabled watch and for page-protection and uprobe watches; less for flexible watches,
+  // disabled periods and a watch whose memory went away). Report it next to
   // hits: "0 hits" means little at low coverage.
   double coverage() const;
   // Removes the watch now (also done by the destructor). Never throws.

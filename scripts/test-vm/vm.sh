@@ -20,7 +20,8 @@
 #                         registers fire (the host pass runs it natively) unless
 #                         HWBP_VM_HARDWARE_TESTS=always; needs --hwbp to know
 #   --kvm                 needs /dev/kvm: skipped (with the reason) when kvm_amd did not load
-#   --gtest-exclude FILE  do not run the gtest patterns FILE lists ("gtest PATTERN" lines)
+#   --gtest-exclude FILE  do not run the gtest patterns FILE lists ("gtest PATTERN" lines);
+#                         may be repeated
 #   --gtest-only FILE     run only those patterns
 #   --evidence WHY        the result cannot be trusted here (WHY says why): it is shown, then the
 #                         test is skipped (77), never passed or failed
@@ -56,7 +57,7 @@ check_arguments() {
   [ -n "$state" ] || bad_argument "--state DIR is required (where sessions and logs go, e.g. build/test-vm)"
   [[ $limit =~ ^[1-9][0-9]*$ ]] || bad_argument "--timeout takes whole seconds, not '$limit'"
   local f
-  for f in "$gtest_exclude" "$gtest_only"; do
+  for f in "${gtest_exclude[@]}" "$gtest_only"; do
     [ -z "$f" ] || [ -r "$f" ] || bad_argument "cannot read the gtest list $f"
   done
   [ -z "$hwbp_cli" ] || [ -x "$hwbp_cli" ] || bad_argument "--hwbp $hwbp_cli is not an executable (build hwbp first)"
@@ -327,9 +328,10 @@ wait_for_job() {
   return "$rc"
 }
 
-# The patterns of FILE's "gtest PATTERN [# why]" lines, joined with ':' as --gtest_filter wants.
+# The patterns of the FILEs' "gtest PATTERN [# why]" lines, joined with ':' as --gtest_filter
+# wants.
 gtest_patterns() {
-  sed -n 's/#.*//; s/^gtest[[:space:]]\{1,\}\([^[:space:]]\{1,\}\).*/\1/p' "$1" | paste -sd: -
+  sed -n 's/#.*//; s/^gtest[[:space:]]\{1,\}\([^[:space:]]\{1,\}\).*/\1/p' "$@" | paste -sd: -
 }
 
 # ---- commands ------------------------------------------------------------------------------
@@ -378,13 +380,26 @@ skip_if_not_needed() {
   return 0
 }
 
+# --gtest-only: listing the binary's tests works on any machine, so a binary none of whose tests
+# is listed is skipped here, without a trip to the VM.
+skip_unless_listed_tests_exist() {
+  local patterns count
+  patterns=$(gtest_patterns "$gtest_only")
+  count=0
+  [ -z "$patterns" ] || count=$("$1" --gtest_list_tests "--gtest_filter=$patterns" 2>/dev/null | grep -c '^  ' || true)
+  if [ "$count" -eq 0 ]; then
+    echo "SKIP: none of $(basename "$1")'s tests is listed in $gtest_only"
+    exit "$SKIP"
+  fi
+}
+
 # The command with the --gtest-exclude / --gtest-only filter appended.
 filtered_command() {
   local patterns
-  if [ -n "$gtest_exclude" ]; then
-    patterns=$(gtest_patterns "$gtest_exclude")
+  if [ ${#gtest_exclude[@]} -gt 0 ]; then
+    patterns=$(gtest_patterns "${gtest_exclude[@]}")
     if [ -n "$patterns" ]; then
-      echo "hwbp test VM: not run here (listed in $gtest_exclude): $patterns" >&2
+      echo "hwbp test VM: not run here (listed in ${gtest_exclude[*]}): $patterns" >&2
       set -- "$@" "--gtest_filter=-$patterns"
     fi
   fi
@@ -404,10 +419,7 @@ cmd_run() {
     echo "SKIP: no /dev/kvm in the test VM: $(ready_value kvm)"
     exit "$SKIP"
   fi
-  if [ -n "$gtest_only" ] && [ -z "$(gtest_patterns "$gtest_only")" ]; then
-    echo "SKIP: $gtest_only lists no gtest pattern"
-    exit "$SKIP"
-  fi
+  [ -z "$gtest_only" ] || skip_unless_listed_tests_exist "$1"
   local -a cmd
   mapfile -d '' -t cmd < <(filtered_command "$@")
   echo "hwbp test VM: $name (kernel $(ready_value kernel), time limit $limit s)"
@@ -431,7 +443,7 @@ main() {
   [ $# -gt 0 ] || usage
   local command=$1
   shift
-  state="" hwbp_cli="" name="" limit=600 needs_hardware=0 needs_kvm=0 gtest_exclude="" gtest_only=""
+  state="" hwbp_cli="" name="" limit=600 needs_hardware=0 needs_kvm=0 gtest_exclude=() gtest_only=""
   evidence="" vm_failed=0
   while [ $# -gt 0 ]; do
     case $1 in
@@ -441,7 +453,7 @@ main() {
       --timeout) limit=$2; shift 2 ;;
       --hardware) needs_hardware=1; shift ;;
       --kvm) needs_kvm=1; shift ;;
-      --gtest-exclude) gtest_exclude=$2; shift 2 ;;
+      --gtest-exclude) gtest_exclude+=("$2"); shift 2 ;;
       --gtest-only) gtest_only=$2; shift 2 ;;
       --evidence) evidence=$2; shift 2 ;;
       --) shift; break ;;

@@ -1,4 +1,5 @@
 #include "bpf/hit_program.hpp"
+#include "bpf/hit_record_decoder.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -186,12 +187,11 @@ void HitProgram::clear_chunks() {
 
 int HitProgram::on_record(void* ctx, void* data, std::size_t size) {
   auto* self = static_cast<HitProgram*>(ctx);
-  if (size < sizeof(hwbp_bpf_hit) || !self->current_) return 0;
-  const auto* hit = static_cast<const hwbp_bpf_hit*>(data);
-  std::size_t stack = std::min<std::size_t>(hit->stack_size, size - sizeof(hwbp_bpf_hit));
+  auto record = decode_hit_record({static_cast<const std::uint8_t*>(data), size});
+  if (!record || !self->current_) return 0;
   // Exceptions must not unwind through libbpf's C frames: kept, rethrown by drain().
   try {
-    (*self->current_)(*hit, {static_cast<const std::uint8_t*>(data) + sizeof(hwbp_bpf_hit), stack});
+    (*self->current_)(record->hit, record->stack);
   } catch (...) {
     self->error_ = std::current_exception();
     return -1;  // stops the consume loop

@@ -44,6 +44,14 @@ ArchInfo arch_x86_64() noexcept {
   };
 }
 
+ArchInfo arch_x86_guest(bool long_mode) noexcept {
+  ArchInfo arch = arch_x86_64();
+  arch.name = long_mode ? "x86-64 guest" : "x86 guest (not in long mode)";
+  arch.exec_len = 1;  // KVM takes raw DR7: LEN 00 for instructions, as the debug_regs selftest
+  arch.max_len = long_mode ? 8 : 4;
+  return arch;
+}
+
 ArchInfo arch_aarch64(unsigned brps, unsigned wrps) noexcept {
   // The architecture guarantees at least 2 of each; the kernel caps both at 16 (ARM_MAX_BRP/WRP).
   auto clamp = [](unsigned n) { return std::clamp(n, 2u, 16u); };

@@ -48,6 +48,10 @@ std::vector<unsigned> slots_per_pool(const ArchInfo& arch);
 ArchInfo arch_x86_64() noexcept;
 // AArch64: separate pools; brps/wrps in 2..16 (values outside are clamped); byte-select lengths.
 ArchInfo arch_aarch64(unsigned brps = 6, unsigned wrps = 4) noexcept;
+// An x86 guest's debug registers as KVM_SET_GUEST_DEBUG programs them: 4 slots, execute
+// breakpoints of length 1 (raw DR7 LEN 00, not perf's sizeof(long)), data chunks of 1/2/4 bytes
+// and 8 only when the guest runs in long mode (LEN 10 is undefined outside IA-32e mode).
+ArchInfo arch_x86_guest(bool long_mode) noexcept;
 // The description for the machine this runs on (compile-time architecture; slot counts are the
 // architectural defaults — the perf backend's probe refines them at run time).
 ArchInfo host_arch() noexcept;

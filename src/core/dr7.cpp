@@ -90,7 +90,9 @@ Dr7 dr7_decode(std::uint64_t raw) noexcept {
     s.local = (raw >> (2 * n)) & 1;
     s.global = (raw >> (2 * n + 1)) & 1;
     s.rw = static_cast<DrRw>(nibble & 3);
-    s.len = dr7_len_bytes(nibble >> 2);
+    // An instruction breakpoint covers one instruction; a LEN other than 00 with it is undefined
+    // (Intel SDM vol. 3, 18.2.4 "LEN0-LEN3"), so it decodes as the encoder writes it: length 1.
+    s.len = s.rw == DrRw::exec ? 1 : dr7_len_bytes(nibble >> 2);
   }
   out.local_exact = raw & kDr7LocalExact;
   out.global_exact = raw & kDr7GlobalExact;

@@ -67,8 +67,15 @@ std::vector<PageRange> PageSet::add(const PageWatch& watch) {
     throw Error(Errc::invalid_request, "page watch id " + std::to_string(watch.id) + " is already armed");
   PageRange r = pages_for(watch.addr, watch.len);
   std::vector<std::uint64_t> fresh;
-  for (std::uint64_t p = r.addr; p < r.addr + r.len; p += page_size_)
-    if (pages_[p].refs++ == 0) fresh.push_back(p);
+  for (std::uint64_t p = r.addr; p < r.addr + r.len; p += page_size_) {
+    PageInfo& page = pages_[p];
+    // A page forgotten when its memory went away (an ended watch still counts it) may be mapped
+    // again by now: it is fresh, to be protected for this watch.
+    if (page.refs++ == 0 || page.gone) {
+      page.gone = false;
+      fresh.push_back(p);
+    }
+  }
   auto pos = std::upper_bound(watches_.begin(), watches_.end(), watch, [](const PageWatch& a, const PageWatch& b) {
     return a.addr != b.addr ? a.addr < b.addr : a.id < b.id;
   });

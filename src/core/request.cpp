@@ -24,18 +24,24 @@ RuleViolation violation(Rule rule, const WatchRequest& req, const char* what) {
           format("length %zu at 0x%jx: %s", req.len, static_cast<std::uintmax_t>(req.addr), what)};
 }
 
-// Rules of every request, in the order the kernel would check them (if it validated first).
-std::optional<RuleViolation> check_common(const ArchInfo& arch, const WatchRequest& req) {
-  if (req.addr == 0)
-    return RuleViolation{Rule::null_address, format("address 0x0 (length %zu): cannot watch the "
-                                                    "null address; pass the object's address",
-                                                    req.len)};
+// A range that has bytes and does not wrap: the rules of user and guest watches alike.
+std::optional<RuleViolation> check_extent(const WatchRequest& req) {
   if (req.len == 0)
     return violation(Rule::zero_length, req, "nothing to watch; pass a length of at least 1 byte");
   // Same test as the kernel's arch_build_bp_info: the last byte must not wrap to 0.
   if (req.len - 1 > UINTPTR_MAX - req.addr)
     return violation(Rule::wraps, req,
                      "the range runs past the end of the address space; check address and length");
+  return std::nullopt;
+}
+
+// Rules of every request, in the order the kernel would check them (if it validated first).
+std::optional<RuleViolation> check_common(const ArchInfo& arch, const WatchRequest& req) {
+  if (req.addr == 0)
+    return RuleViolation{Rule::null_address, format("address 0x0 (length %zu): cannot watch the "
+                                                    "null address; pass the object's address",
+                                                    req.len)};
+  if (auto v = check_extent(req)) return v;
   const std::uintptr_t limit = user_address_limit(arch);
   if (req.addr >= limit || req.len - 1 >= limit - req.addr) {
     const std::string what = format(
@@ -50,10 +56,13 @@ std::optional<RuleViolation> check_common(const ArchInfo& arch, const WatchReque
 // perf wants bp_len == exec_len for X; raw DR programming uses 1. Both mean "this instruction".
 std::optional<RuleViolation> check_exec(const ArchInfo& arch, const WatchRequest& req) {
   if (req.len != 1 && req.len != arch.exec_len) {
-    const std::string what = format(
-        "an execute breakpoint covers one instruction; pass length 1 "
-        "or %u on %s",
-        arch.exec_len, arch.name);
+    const std::string what =
+        arch.exec_len == 1
+            ? format("an execute breakpoint covers one instruction; pass length 1 on %s", arch.name)
+            : format(
+                  "an execute breakpoint covers one instruction; pass length 1 "
+                  "or %u on %s",
+                  arch.exec_len, arch.name);
     return violation(Rule::exec_length, req, what.c_str());
   }
   // A64 instructions are 4-byte aligned; the kernel would shift BAS past the instruction.
@@ -80,6 +89,12 @@ std::optional<RuleViolation> validate_range(const ArchInfo& arch, const WatchReq
         format("a range watch covers at most %zu bytes; watch a smaller range", kMaxRangeLen);
     return violation(Rule::too_large, req, what.c_str());
   }
+  return std::nullopt;
+}
+
+std::optional<RuleViolation> validate_guest_range(const ArchInfo& arch, const WatchRequest& req) {
+  if (auto v = check_extent(req)) return v;
+  if (req.access == Access::exec) return check_exec(arch, req);
   return std::nullopt;
 }
 

@@ -47,4 +47,10 @@ std::uintptr_t user_address_limit(const ArchInfo& arch) noexcept;
 // exec ranges are a single instruction address (len 1 or exec_len).
 std::optional<RuleViolation> validate_range(const ArchInfo& arch, const WatchRequest& req);
 
+// The request as a watch on a virtual machine's guest linear addresses (KVM guest debug): the
+// length, wrap and exec rules of validate_range, but address 0 and kernel addresses are the
+// guest's to use (a real-mode guest runs at 0, a guest kernel high up), and no length bound:
+// whether the chunks fit the slots, or a write trap takes the watch, is the caller's decision.
+std::optional<RuleViolation> validate_guest_range(const ArchInfo& arch, const WatchRequest& req);
+
 }  // namespace hwbp::core

@@ -1,11 +1,23 @@
 #include "core/slot_table.hpp"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace hwbp::core {
 
 namespace {
+
+// Planning is a hot path (hwbp::kvm re-plans on every change of a guest's watch set), so it works
+// on fixed arrays sized by the capacity limit instead of allocating: only the returned plan's two
+// vectors are allocated, once each.
+constexpr std::size_t kMaxEntries = 64;  // one ActiveIndicator bit per entry
+
+// live[i]: key of entry i, or nullptr when it is free.
+struct LiveKeys {
+  std::array<const SlotKey*, kMaxEntries> key;  // [0, size) set by live_keys
+  std::size_t size = 0;
+};
 
 // One entry (existing or planned) as the load computation sees it.
 struct LoadItem {
@@ -13,9 +25,17 @@ struct LoadItem {
   unsigned pool;
 };
 
+// Existing entries plus created ones never exceed the table's capacity.
+struct LoadItems {
+  std::array<LoadItem, kMaxEntries> item;  // [0, size) set by push
+  std::size_t size = 0;
+  void push(LoadItem it) { item[size++] = it; }
+  std::span<const LoadItem> view() const { return {item.data(), size}; }
+};
+
 // Busiest thread of `pool`: process-wide entries land on every thread, a per-tid entry only on
 // its thread, and threads never constrain each other (only one runs on a CPU at a time).
-unsigned peak_load(const std::vector<LoadItem>& items, unsigned pool) {
+unsigned peak_load(std::span<const LoadItem> items, unsigned pool) {
   unsigned process = 0;
   for (const auto& it : items) process += (it.pool == pool && it.target == kProcessTarget);
   unsigned peak = process;
@@ -28,24 +48,26 @@ unsigned peak_load(const std::vector<LoadItem>& items, unsigned pool) {
   return peak;
 }
 
-// live[i]: key of entry i, or nullptr when it is free. Fills slot_of_key and created; false when
-// a new entry is needed and none is free.
-bool map_keys(const std::vector<const SlotKey*>& live, std::span<const SlotKey> keys,
-              SlotTable::Plan& p) {
-  std::vector<bool> taken(live.size());
-  for (std::size_t i = 0; i < live.size(); ++i) taken[i] = live[i] != nullptr;
+// Fills slot_of_key and created; false when a new entry is needed and none is free.
+bool map_keys(const LiveKeys& live, std::span<const SlotKey> keys, SlotTable::Plan& p) {
+  std::uint64_t taken = 0;  // bit i: entry i is live or created by this plan
+  for (std::size_t i = 0; i < live.size; ++i)
+    if (live.key[i]) taken |= 1ull << i;
+  p.slot_of_key.reserve(keys.size());
   for (std::size_t k = 0; k < keys.size(); ++k) {
     int slot = -1;
-    for (std::size_t i = 0; i < live.size() && slot < 0; ++i)
-      if (live[i] && *live[i] == keys[k]) slot = static_cast<int>(i);
+    for (std::size_t i = 0; i < live.size && slot < 0; ++i)
+      if (live.key[i] && *live.key[i] == keys[k]) slot = static_cast<int>(i);
     // Identical keys inside one plan share the entry the first of them created.
     for (std::size_t j = 0; j < k && slot < 0; ++j)
       if (keys[j] == keys[k]) slot = p.slot_of_key[j];
     if (slot < 0) {
-      const auto free_it = std::find(taken.begin(), taken.end(), false);
-      if (free_it == taken.end()) return false;
-      *free_it = true;
-      slot = static_cast<int>(free_it - taken.begin());
+      std::size_t free = 0;
+      while (free < live.size && ((taken >> free) & 1)) ++free;
+      if (free == live.size) return false;
+      taken |= 1ull << free;
+      slot = static_cast<int>(free);
+      if (p.created.empty()) p.created.reserve(keys.size() - k);
       p.created.push_back(slot);
     }
     p.slot_of_key.push_back(slot);
@@ -54,47 +76,44 @@ bool map_keys(const std::vector<const SlotKey*>& live, std::span<const SlotKey> 
 }
 
 // Existing entries plus the ones the plan creates.
-std::vector<LoadItem> load_items(const ArchInfo& arch, const std::vector<const SlotKey*>& live,
-                                 std::span<const SlotKey> keys, const SlotTable::Plan& p) {
+LoadItems load_items(const ArchInfo& arch, const LiveKeys& live, std::span<const SlotKey> keys,
+                     const SlotTable::Plan& p) {
   auto pool_of = [&](const SlotKey& key) { return arch.pool_of(slot_class_of(key.chunk.type)); };
-  std::vector<LoadItem> items;
-  for (const SlotKey* key : live)
-    if (key) items.push_back({key->target, pool_of(*key)});
+  LoadItems items;
+  for (std::size_t i = 0; i < live.size; ++i)
+    if (live.key[i]) items.push({live.key[i]->target, pool_of(*live.key[i])});
   for (int slot : p.created) {
     const auto k =
         std::find(p.slot_of_key.begin(), p.slot_of_key.end(), slot) - p.slot_of_key.begin();
-    items.push_back({keys[k].target, pool_of(keys[k])});
+    items.push({keys[k].target, pool_of(keys[k])});
   }
   return items;
 }
 
-// live[i]: key of entry i, or nullptr when it is free. A template so the private Entry type
-// is deduced, not named.
+// A template so the private Entry type is deduced, not named.
 template <typename Entries>
-std::vector<const SlotKey*> live_keys(const Entries& entries) {
-  std::vector<const SlotKey*> live(entries.size());
+LiveKeys live_keys(const Entries& entries) {
+  LiveKeys live;
+  live.size = entries.size();
   for (std::size_t i = 0; i < entries.size(); ++i)
-    live[i] = entries[i].refs > 0 ? &entries[i].key : nullptr;
+    live.key[i] = entries[i].refs > 0 ? &entries[i].key : nullptr;
   return live;
 }
 
 // A plan applies only to the table it was made on: created entries still free, shared entries
 // still holding the same key.
-bool plan_still_valid(const std::vector<const SlotKey*>& live, const SlotTable::Plan& plan,
-                      std::span<const SlotKey> keys) {
+bool plan_still_valid(const LiveKeys& live, const SlotTable::Plan& plan, std::span<const SlotKey> keys) {
   if (plan.slot_of_key.size() != keys.size()) return false;
   auto created = [&](int slot) {
     return std::find(plan.created.begin(), plan.created.end(), slot) != plan.created.end();
   };
-  auto in_range = [&](int slot) {
-    return slot >= 0 && static_cast<std::size_t>(slot) < live.size();
-  };
+  auto in_range = [&](int slot) { return slot >= 0 && static_cast<std::size_t>(slot) < live.size; };
   for (int slot : plan.created)
-    if (!in_range(slot) || live[slot]) return false;
+    if (!in_range(slot) || live.key[slot]) return false;
   for (std::size_t k = 0; k < keys.size(); ++k) {
     const int slot = plan.slot_of_key[k];
     if (!in_range(slot)) return false;
-    if (!created(slot) && (!live[slot] || !(*live[slot] == keys[k]))) return false;
+    if (!created(slot) && (!live.key[slot] || !(*live.key[slot] == keys[k]))) return false;
   }
   return true;
 }
@@ -105,22 +124,22 @@ SlotTable::SlotTable(const ArchInfo& arch, std::size_t capacity,
                      std::vector<unsigned> slots_per_thread)
     : arch_(arch), slots_per_thread_(std::move(slots_per_thread)), entries_(capacity) {
   // One ActiveIndicator bit per entry.
-  if (capacity > 64) throw std::invalid_argument("SlotTable capacity above 64");
+  if (capacity > kMaxEntries) throw std::invalid_argument("SlotTable capacity above 64");
   if (slots_per_thread_.size() != arch_.pool_count())
     throw std::invalid_argument("SlotTable needs one slots_per_thread value per pool");
 }
 
 SlotTable::PlanResult SlotTable::plan(std::span<const SlotKey> keys) const {
-  const std::vector<const SlotKey*> live = live_keys(entries_);
+  const LiveKeys live = live_keys(entries_);
   PlanResult result;
   Plan p;
   if (!map_keys(live, keys, p)) {
     result.error = PlanError::table_full;
     return result;
   }
-  const std::vector<LoadItem> items = load_items(arch_, live, keys, p);
+  const LoadItems items = load_items(arch_, live, keys, p);
   for (unsigned pool = 0; pool < arch_.pool_count(); ++pool) {
-    const unsigned needed = peak_load(items, pool);
+    const unsigned needed = peak_load(items.view(), pool);
     if (needed > slots_per_thread_[pool]) {
       result.error = PlanError::thread_slots;
       result.pool = pool;

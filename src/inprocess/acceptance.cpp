@@ -6,9 +6,14 @@ namespace hwbp::inprocess {
 
 void deliver_to_subscribers(std::span<const Subscriber> subscribers, Hit hit,
                             const AccessValues& values) noexcept {
-  const core::ValueChange change =
-      values.read ? core::compare_values(values.old_known, values.old_value, values.new_value)
-                  : core::ValueChange::unknown;
+  core::ValueChange change = core::ValueChange::unknown;
+  if (values.read && values.new_bytes != nullptr) {
+    std::optional<std::span<const std::uint8_t>> old_bytes;
+    if (values.old_known && values.old_bytes != nullptr) old_bytes.emplace(values.old_bytes, hit.len);
+    change = core::compare_values(old_bytes, std::span<const std::uint8_t>(values.new_bytes, hit.len));
+  } else if (values.read) {
+    change = core::compare_values(values.old_known, values.old_value, values.new_value);
+  }
   hit.old_known = values.old_known;
   hit.old_value = values.old_value;
   hit.new_value = values.new_value;
@@ -24,6 +29,8 @@ void deliver_to_subscribers(std::span<const Subscriber> subscribers, Hit hit,
     // read_write and exec watches report no values (their slots may be read-write: reading the
     // bytes there is a kernel round trip the library only makes for the kinds that need it).
     hit.has_values = values.read && s.access != Access::read_write && s.access != Access::exec;
+    hit.old_bytes = hit.has_values && values.old_known ? values.old_bytes : nullptr;
+    hit.new_bytes = hit.has_values ? values.new_bytes : nullptr;
     (*s.callback)(hit);
   }
 }

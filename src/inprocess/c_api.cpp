@@ -14,6 +14,7 @@ struct hwbp_watch {
   hwbp::Watch watch;
   hwbp_callback callback;
   void* user;
+  hwbp_end_callback on_end;
 };
 
 namespace {
@@ -24,6 +25,14 @@ static_assert(HWBP_EXEC == static_cast<int>(hwbp::Access::exec) &&
               HWBP_READ_WRITE == static_cast<int>(hwbp::Access::read_write) &&
               HWBP_READ == static_cast<int>(hwbp::Access::read) &&
               HWBP_MODIFY == static_cast<int>(hwbp::Access::modify));
+static_assert(HWBP_ENGINE_AUTO == static_cast<int>(hwbp::Engine::automatic) &&
+              HWBP_ENGINE_HARDWARE == static_cast<int>(hwbp::Engine::hardware) &&
+              HWBP_ENGINE_PAGE == static_cast<int>(hwbp::Engine::page));
+static_assert(HWBP_MECHANISM_DEBUG_REGISTERS == static_cast<int>(hwbp::Mechanism::debug_registers) &&
+              HWBP_MECHANISM_PAGE_PROTECTION == static_cast<int>(hwbp::Mechanism::page_protection) &&
+              HWBP_MECHANISM_UPROBE == static_cast<int>(hwbp::Mechanism::uprobe));
+// The versions of the options struct: each adds fields at the end.
+static_assert(HWBP_OPTIONS_SIZE_VER0 < HWBP_OPTIONS_SIZE_VER1 && HWBP_OPTIONS_SIZE_VER1 < HWBP_OPTIONS_SIZE_VER2);
 
 thread_local std::string g_last_error;
 
@@ -122,21 +131,34 @@ int hwbp_watch_create(const hwbp_options* options, hwbp_watch** out) {
   if (target < HWBP_TARGET_PROCESS || target > HWBP_TARGET_ALL_CPUS)
     return invalid_request("unknown target kind " + std::to_string(target) +
                            "; use HWBP_TARGET_PROCESS, HWBP_TARGET_THREAD or HWBP_TARGET_ALL_CPUS");
+  const int engine = enum_value(o.engine);
+  if (engine < HWBP_ENGINE_AUTO || engine > HWBP_ENGINE_PAGE)
+    return invalid_request("unknown engine " + std::to_string(engine) +
+                           "; use HWBP_ENGINE_AUTO, HWBP_ENGINE_HARDWARE or HWBP_ENGINE_PAGE");
   return guarded([&] {
-    auto* handle = new hwbp_watch{hwbp::Watch(), o.callback, o.user};
+    auto* handle = new hwbp_watch{hwbp::Watch(), o.callback, o.user, o.on_end};
     hwbp::WatchOptions opts{.addr = o.addr,
                             .len = o.len,
                             .access = static_cast<hwbp::Access>(access),
                             .target = target_of(o),
                             .callback = {},
                             .enabled = o.start_disabled == 0,
-                            .flexible = o.flexible != 0};
+                            .flexible = o.flexible != 0,
+                            .engine = static_cast<hwbp::Engine>(engine),
+                            .on_end = {}};
     if (o.callback != nullptr) {
       opts.callback = [handle](const hwbp::Hit& h) {
         hwbp_hit c{h.watch_id, h.tid, h.addr, h.len, h.ip, static_cast<hwbp_access>(h.access),
                    h.has_values, h.old_known, h.old_value, h.new_value, h.async, h.context,
+                   static_cast<hwbp_mechanism>(h.mechanism), h.pc, h.old_bytes, h.new_bytes, h.syscall,
                    h.old_exact, h.new_exact};
         handle->callback(&c, handle->user);
+      };
+    }
+    if (o.on_end != nullptr) {
+      opts.on_end = [handle](const hwbp::WatchEnd& e) {
+        hwbp_end c{e.watch_id, e.tid, e.pc, e.syscall};
+        handle->on_end(&c, handle->user);
       };
     }
     try {
@@ -173,6 +195,18 @@ int hwbp_watch_coverage(const hwbp_watch* w, double* coverage) {
   return guarded([&] { *coverage = w->watch.coverage(); });
 }
 uint64_t hwbp_watch_id(const hwbp_watch* w) { return w == nullptr ? 0 : w->watch.id(); }
+int hwbp_watch_mechanism(const hwbp_watch* w, hwbp_mechanism* mechanism, const char** reason) {
+  if (w == nullptr || mechanism == nullptr) return invalid_handle();
+  return guarded([&] {
+    *mechanism = static_cast<hwbp_mechanism>(w->watch.mechanism());
+    if (reason != nullptr) *reason = w->watch.mechanism_reason();
+  });
+}
+const char* hwbp_mechanism_name(hwbp_mechanism mechanism) {
+  const int m = enum_value(mechanism);
+  if (m < HWBP_MECHANISM_DEBUG_REGISTERS || m > HWBP_MECHANISM_UPROBE) return nullptr;
+  return hwbp::to_string(static_cast<hwbp::Mechanism>(m));
+}
 int hwbp_active(void) { return hwbp::active() ? 1 : 0; }
 unsigned hwbp_slots_per_thread(void) { return hwbp::slots_per_thread(); }
 int hwbp_slots_needed(uintptr_t addr, size_t len, hwbp_access access, size_t* slots) {

@@ -39,7 +39,9 @@ std::uint64_t load_chunk(std::uintptr_t addr, unsigned len, bool via_kernel) noe
 
 class DispatchTable {
  public:
-  static constexpr int kCapacity = 64;
+  // 63 debug-register slots: bit 63 of the active indicator (hwbp::active()) stands for the
+  // watches served by page protection and uprobes (Registry::kSoftwareActiveBit).
+  static constexpr int kCapacity = 63;
 
   // The shadow's state: core::ShadowState (core/value_shadow.hpp has the rule) plus kWriting, the
   // two stores of confirm_shadow(). A value read before the slot is armed may miss a write that

@@ -9,11 +9,16 @@
 #include "core/sig_data.hpp"
 #include "core/split.hpp"
 #include "core/value_filter.hpp"
+#include "inprocess/page_watch.hpp"
 #include "inprocess/sigtrap.hpp"
+#include "inprocess/uprobe_watch.hpp"
+#include "page/engine.hpp"
 #include "perf/capabilities.hpp"
 #include "perf/cpus.hpp"
 #include "perf/errors.hpp"
+#include "perf/hit_delivery.hpp"
 #include "perf/threads.hpp"
+#include "perf/uprobe.hpp"
 
 namespace hwbp::inprocess {
 namespace {
@@ -338,22 +343,164 @@ void Registry::detach(WatchRecord& rec) noexcept {
   update_armed(rec);
 }
 
+namespace {
+
+core::EngineRequest engine_request(Engine engine) {
+  switch (engine) {
+    case Engine::automatic: return core::EngineRequest::automatic;
+    case Engine::hardware: return core::EngineRequest::hardware;
+    case Engine::page: return core::EngineRequest::page;
+  }
+  throw Error(Errc::invalid_request, "unknown engine " + std::to_string(static_cast<int>(engine)) +
+                                         "; use Engine::automatic, Engine::hardware or Engine::page");
+}
+
+// Why the page engine cannot run in this process ("" when it can), probed once.
+const std::string& page_engine_unavailable() {
+  static const std::string why = page::unavailable_reason();
+  return why;
+}
+
+bool thread_exists(pid_t tid) {
+  const std::vector<pid_t> tids = perf::list_threads(0);
+  return std::binary_search(tids.begin(), tids.end(), tid);
+}
+
+}  // namespace
+
+core::EngineChoice Registry::choose(core::EngineRequest wanted, const WatchOptions& options,
+                                    bool fits_slots) const {
+  core::EngineFacts facts;
+  facts.hits_delivered = perf::hits_delivered();
+  facts.page_engine = true;
+  facts.uprobes = true;
+  facts.int3 = false;  // software breakpoints need a tracer: hwbp run/attach
+  const core::EngineWatch watch{options.access, fits_slots, options.flexible};
+  core::EngineChoice choice = core::choose_engine(wanted, watch, facts);
+  if (choice.mechanism == core::Mechanism::page_protection && !page_engine_unavailable().empty()) {
+    facts.page_engine = false;
+    choice = core::choose_engine(wanted, watch, facts);
+    if (!choice.mechanism) choice.refusal += " (" + page_engine_unavailable() + ")";
+  }
+  if (choice.mechanism == core::Mechanism::uprobe && !perf::uprobes_available()) {
+    facts.uprobes = false;
+    choice = core::choose_engine(wanted, watch, facts);
+  }
+  return choice;
+}
+
 std::uint64_t Registry::arm(const WatchOptions& options) {
+  if (static_cast<unsigned>(options.target.kind) > static_cast<unsigned>(Target::Kind::cpus))
+    throw Error(Errc::invalid_request,
+                "unknown target kind " + std::to_string(static_cast<unsigned>(options.target.kind)) +
+                    "; use Target::process(), Target::thread(tid), Target::this_thread() or "
+                    "Target::all_cpus()");
   core::WatchRequest request{options.addr, options.len, options.access};
   bool cpu_wide = options.target.kind == Target::Kind::cpus;
-  if (auto violation = core::validate_range(arch_, request))
-    if (!(cpu_wide && violation->rule == core::Rule::kernel_address))
+  // More bytes than the debug registers could ever cover is no error for page protection.
+  std::optional<core::RuleViolation> too_large;
+  if (auto violation = core::validate_range(arch_, request)) {
+    if (violation->rule == core::Rule::too_large)
+      too_large = violation;
+    else if (!(cpu_wide && violation->rule == core::Rule::kernel_address))
       throw Error(Errc::invalid_request, violation->message);
+  }
   if (cpu_wide && (options.callback || options.flexible ||
                    !(options.access == Access::write || options.access == Access::read_write ||
                      options.access == Access::exec)))
     throw Error(Errc::invalid_request,
                 "a CPU-wide watch counts hits (the kernel sends no signal for CPU-bound events); "
                 "use access w, rw or x without a callback, or watch the process instead");
+  const core::EngineRequest wanted = engine_request(options.engine);
+  if (too_large && wanted == core::EngineRequest::hardware) throw Error(Errc::invalid_request, too_large->message);
+  core::EngineChoice choice = choose(wanted, options, !too_large);
+  if (choice.mechanism == core::Mechanism::debug_registers) {
+    if (too_large) throw Error(Errc::invalid_request, too_large->message);
+    try {
+      return arm_hardware(options, choice);
+    } catch (const Error& e) {
+      // Automatic mode: a pinned watch the slots cannot hold goes to the software mechanism,
+      // all of it (core/engine_choice.hpp: fits_slots).
+      if (e.code() != Errc::no_slots || wanted != core::EngineRequest::automatic || options.flexible ||
+          cpu_wide)
+        throw;
+      choice = choose(wanted, options, false);
+      if (!choice.mechanism) throw Error(Errc::no_slots, std::string(e.what()) + "; " + choice.refusal, ENOSPC);
+    }
+  }
+  if (!choice.mechanism) throw Error(Errc::unsupported, choice.refusal);
+  if (cpu_wide)
+    throw Error(Errc::unsupported,
+                std::string("a CPU-wide watch counts in the debug registers of every CPU, but ") +
+                    core::to_string(choice.reason) +
+                    "; page protection and uprobes watch this process only: watch the process instead");
+  return arm_software(options, choice);
+}
+
+std::uint64_t Registry::arm_software(const WatchOptions& options, const core::EngineChoice& choice) {
+  core::WatchRequest request{options.addr, options.len, options.access};
+  Target target = options.target;
+  if (target.kind == Target::Kind::thread && target.tid == 0) target.tid = perf::current_tid();
+  // Another process's thread is refused by name, as on the debug registers (arm() below).
+  if (target.kind == Target::Kind::thread) perf::require_own_thread(target.tid);
+  if (target.kind == Target::Kind::thread && !thread_exists(target.tid))
+    throw Error(Errc::no_such_thread,
+                "thread " + std::to_string(target.tid) + " does not exist (it exited?); watch an existing thread",
+                ESRCH);
+  auto rec = std::make_unique<WatchRecord>();
+  rec->request = request;
+  rec->target = target;
+  rec->callback = options.callback;
+  rec->on_end = options.on_end;
+  rec->enabled.store(options.enabled);
+  rec->mechanism = *choice.mechanism;
+  rec->reason = choice.reason;
+  std::lock_guard<std::mutex> lock(mu_);
+  rec->id = next_id_++;
+  SoftwareListener listener;
+  listener.subscriber = {rec->id, request.access, &rec->callback, &rec->enabled, &rec->hits};
+  listener.on_end = &rec->on_end;
+  listener.only_tid = target.kind == Target::Kind::thread ? target.tid : 0;
+  if (options.enabled) active_.raise(kSoftwareActiveBit);  // before the first hit can arrive
+  try {
+    if (rec->mechanism == core::Mechanism::page_protection) {
+      rec->software = std::make_unique<PageWatch>(request, listener, options.enabled);
+    } else {
+      const bool counting = !options.callback;
+      if (!counting) install_sigtrap_handler();
+      rec->software = std::make_unique<UprobeWatch>(request, target, listener, options.enabled, counting);
+    }
+  } catch (...) {
+    sync_software_active();
+    throw;
+  }
+  WatchRecord& ref = *rec;
+  // Watched and armed from the same instant: a software watch is armed all the time it is
+  // enabled and its memory is there (coverage 1.0).
+  const Clock::time_point now = Clock::now();
+  ref.coverage = watched_from(now);
+  ref.coverage.set_armed(ref.enabled.load() && ref.software->armed(), now);
+  watches_.emplace(ref.id, std::move(rec));
+  return ref.id;
+}
+
+void Registry::sync_software_active() noexcept {
+  bool any = false;
+  for (const auto& [id, rec] : watches_)
+    if (rec->software && rec->enabled.load()) any = true;
+  if (any)
+    active_.raise(kSoftwareActiveBit);
+  else
+    active_.lower(kSoftwareActiveBit);  // after the last one was disarmed
+}
+
+std::uint64_t Registry::arm_hardware(const WatchOptions& options, const core::EngineChoice& choice) {
+  core::WatchRequest request{options.addr, options.len, options.access};
   const perf::Capabilities& caps = perf::capabilities();
   if (!caps.breakpoints) throw perf::error_from_errno(caps.open_errno, perf::OpenContext{});
   Target target = options.target;
   if (target.kind == Target::Kind::thread && target.tid == 0) target.tid = perf::current_tid();
+  if (target.kind == Target::Kind::thread) perf::require_own_thread(target.tid);
   bool counting = counts_in_kernel(options);
   if (!counting && !caps.sigtrap)
     throw Error(Errc::unsupported,
@@ -366,6 +513,8 @@ std::uint64_t Registry::arm(const WatchOptions& options) {
   std::vector<core::SlotKey> keys = keys_for(request, target, counting);
 
   auto rec = std::make_unique<WatchRecord>();
+  rec->mechanism = core::Mechanism::debug_registers;
+  rec->reason = choice.reason;
   rec->request = request;
   rec->target = target;
   rec->callback = options.callback;
@@ -403,7 +552,10 @@ std::uint64_t Registry::arm(const WatchOptions& options) {
       throw;
     }
   }
-  update_armed(ref);
+  // Watched and armed from the same instant (opening the events took time, armed all of it).
+  const Clock::time_point now = Clock::now();
+  ref.coverage = watched_from(now);
+  ref.coverage.set_armed(ref.enabled.load() && !ref.slots.empty(), now);
   return ref.id;
 }
 
@@ -412,7 +564,10 @@ void Registry::remove(std::uint64_t id) noexcept {
   auto it = watches_.find(id);
   if (it == watches_.end()) return;
   it->second->enabled.store(false);
-  if (it->second->flexible)
+  if (it->second->software) {
+    it->second->software.reset();  // disarmed: no handler delivers to it any more
+    sync_software_active();
+  } else if (it->second->flexible)
     remove_flexible(*it->second);
   else
     detach(*it->second);
@@ -423,6 +578,20 @@ void Registry::remove(std::uint64_t id) noexcept {
 void Registry::set_enabled(std::uint64_t id, bool on) {
   std::lock_guard<std::mutex> lock(mu_);
   WatchRecord& rec = find(id);
+  if (rec.software) {
+    const bool before = rec.enabled.exchange(on);
+    if (on) active_.raise(kSoftwareActiveBit);
+    try {
+      rec.software->set_enabled(on);
+    } catch (...) {
+      rec.enabled.store(before);
+      sync_software_active();
+      throw;
+    }
+    sync_software_active();
+    update_armed(rec);
+    return;
+  }
   bool before = rec.enabled.exchange(on);
   try {
     for (int slot : distinct(rec.slots)) sync_hw_state(slot);
@@ -485,7 +654,14 @@ void Registry::retarget(std::uint64_t id, std::uintptr_t addr, std::size_t len) 
   WatchRecord& rec = find(id);
   core::WatchRequest request{addr, len, rec.request.access};
   if (auto violation = core::validate_range(arch_, request))
-    throw Error(Errc::invalid_request, violation->message);
+    if (!(violation->rule == core::Rule::too_large && rec.mechanism == core::Mechanism::page_protection))
+      throw Error(Errc::invalid_request, violation->message);
+  if (rec.software) {
+    rec.software->retarget(request);  // all or nothing
+    rec.request = request;
+    update_armed(rec);
+    return;
+  }
   if (rec.flexible) {
     retarget_flexible(rec, request, keys_for(request, rec.target, false));
     return;
@@ -514,6 +690,7 @@ void Registry::retarget(std::uint64_t id, std::uintptr_t addr, std::size_t len) 
 std::uint64_t Registry::hits(std::uint64_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
   const WatchRecord& rec = find(id);
+  if (rec.software) return rec.software->hits();
   if (rec.slots.empty() || table_.key(rec.slots.front()).sigtrap) return rec.hits.load();
   std::int64_t total = 0;
   for (std::size_t i = 0; i < rec.slots.size(); ++i) {
@@ -526,13 +703,29 @@ std::uint64_t Registry::hits(std::uint64_t id) const {
 }
 
 void Registry::update_armed(WatchRecord& rec) {
-  bool armed_now = rec.enabled.load() && !rec.slots.empty();
+  bool armed_now = rec.enabled.load() && (rec.software ? rec.software->armed() : !rec.slots.empty());
   if (armed_now != rec.coverage.armed()) rec.coverage.set_armed(armed_now, Clock::now());
 }
 
 double Registry::coverage(std::uint64_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return find(id).coverage.coverage(Clock::now());
+  WatchRecord& rec = find(id);
+  // A page watch whose memory went away stopped being armed then (in a signal handler, which
+  // cannot take the mutex to say so).
+  if (rec.software && rec.coverage.armed())
+    if (const std::int64_t ended = rec.software->ended_at_ns(); ended != 0)
+      rec.coverage.set_armed(false, Clock::time_point(std::chrono::nanoseconds(ended)));
+  return rec.coverage.coverage(Clock::now());
+}
+
+core::Mechanism Registry::mechanism(std::uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return find(id).mechanism;
+}
+
+core::EngineReason Registry::mechanism_reason(std::uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return find(id).reason;
 }
 
 core::WatchRequest Registry::request(std::uint64_t id) const {
@@ -544,6 +737,7 @@ std::vector<ChunkInfo> Registry::chunks(std::uint64_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
   const WatchRecord& rec = find(id);
   std::vector<ChunkInfo> out;
+  if (rec.software) return out;  // no debug-register slots (see Watch::chunks())
   if (rec.flexible && rec.slots.empty()) {  // parked: not armed right now
     for (const core::SlotKey& key : rec.keys) out.push_back({key.chunk.addr, key.chunk.len, -1, 0});
     return out;

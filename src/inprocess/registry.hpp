@@ -17,12 +17,14 @@
 #include "core/active.hpp"
 #include "core/arch.hpp"
 #include "core/coverage_clock.hpp"
+#include "core/engine_choice.hpp"
 #include "core/request.hpp"
 #include "core/slot_table.hpp"
 #include "hwbp/hwbp.hpp"
 #include "inprocess/admission.hpp"
 #include "inprocess/coverage.hpp"
 #include "inprocess/dispatch.hpp"
+#include "inprocess/software_watch.hpp"
 
 namespace hwbp::inprocess {
 
@@ -43,6 +45,9 @@ class Registry {
   std::vector<ChunkInfo> chunks(std::uint64_t id) const;
   core::WatchRequest request(std::uint64_t id) const;
   double coverage(std::uint64_t id) const;
+  // The mechanism serving the watch and why (core::choose_engine).
+  core::Mechanism mechanism(std::uint64_t id) const;
+  core::EngineReason mechanism_reason(std::uint64_t id) const;
   void set_rotation_interval(std::chrono::microseconds interval);
   const core::ArchInfo& arch() const noexcept { return arch_; }
 
@@ -61,6 +66,12 @@ class Registry {
     std::vector<core::SlotKey> keys;
     // Time armed (enabled and holding slots) out of the time since arming.
     core::CoverageClock coverage = watched_from(Clock::now());
+    // Which mechanism serves the watch (core::choose_engine) and, for page protection and
+    // uprobes, the watch on that mechanism (destroyed, i.e. disarmed, before the record).
+    core::Mechanism mechanism = core::Mechanism::debug_registers;
+    core::EngineReason reason = core::EngineReason::fits_slots;
+    EndCallback on_end;
+    std::unique_ptr<SoftwareWatch> software;
   };
   static core::CoverageClock watched_from(Clock::time_point now) {
     core::CoverageClock c;
@@ -81,8 +92,18 @@ class Registry {
     bool hw_enabled = false;
   };
 
+  // Bit of the active indicator raised while any page-protection or uprobe watch is armed.
+  static constexpr unsigned kSoftwareActiveBit = 63;
+  static_assert(DispatchTable::kCapacity <= static_cast<int>(kSoftwareActiveBit));
+
   Registry();
   WatchRecord& find(std::uint64_t id) const;
+  // core::choose_engine with this machine's facts. The page engine's and the uprobes' facts cost
+  // a probe each: only the one the choice depends on is established.
+  core::EngineChoice choose(core::EngineRequest wanted, const WatchOptions& options, bool fits_slots) const;
+  std::uint64_t arm_hardware(const WatchOptions& options, const core::EngineChoice& choice);
+  std::uint64_t arm_software(const WatchOptions& options, const core::EngineChoice& choice);
+  void sync_software_active() noexcept;
   std::vector<core::SlotKey> keys_for(const core::WatchRequest& request, const Target& target,
                                       bool counting) const;
   void check_plan(const core::SlotTable::PlanResult& result, const core::WatchRequest& request,

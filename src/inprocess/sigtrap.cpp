@@ -17,6 +17,7 @@
 #include "core/sig_data.hpp"
 #include "inprocess/acceptance.hpp"
 #include "inprocess/dispatch.hpp"
+#include "inprocess/uprobe_watch.hpp"
 #include "inprocess/trap_store.hpp"
 #include "perf/sigtrap_info.hpp"
 #include "perf/threads.hpp"
@@ -73,7 +74,11 @@ void deliver(SlotDispatch& d, DispatchTable::Slot& slot, const perf::PerfTrap& t
   hit.ip = trap_ip(uc);
   hit.async = trap.async();
   hit.context = uc;
+  hit.mechanism = Mechanism::debug_registers;
+  hit.pc = hit.ip;  // x86 does not say which instruction made a data access (see hwbp.hpp)
   AccessValues values;
+  // The chunk's bytes (little-endian, x86-64) for Hit::old_bytes/new_bytes.
+  std::uint8_t old_bytes[8], new_bytes[8];
   if (d.needs_values) {
     values.read = true;
     // The bytes now are the latest store's; another CPU may have stored since this one. What
@@ -93,6 +98,10 @@ void deliver(SlotDispatch& d, DispatchTable::Slot& slot, const perf::PerfTrap& t
       values.new_value = store.apply(values.old_value);
       values.new_exact = true;
     }
+    std::memcpy(old_bytes, &values.old_value, sizeof old_bytes);
+    std::memcpy(new_bytes, &values.new_value, sizeof new_bytes);
+    values.old_bytes = old_bytes;
+    values.new_bytes = new_bytes;
   }
   deliver_to_subscribers(d.subscribers, hit, values);
 }
@@ -100,8 +109,16 @@ void deliver(SlotDispatch& d, DispatchTable::Slot& slot, const perf::PerfTrap& t
 // Returns false when the trap is not one of ours (another in-process sigtrap user).
 bool handle_perf_trap(const perf::PerfTrap& trap, void* uc) {
   const auto tag = core::decode_sig_data(trap.data, core::SigDataOwner::library);
-  if (trap.type != PERF_TYPE_BREAKPOINT || !tag || tag->slot >= DispatchTable::kCapacity) return false;
+  if (!tag) return false;
   DispatchTable& table = dispatch_table();
+  // A uprobe's trap (si_addr 0, si_perf_type the uprobe PMU's dynamic type): uprobe_watch.hpp.
+  if (trap.type != PERF_TYPE_BREAKPOINT && (tag->slot & kUprobeSlotBit) != 0) {
+    table.enter();
+    deliver_uprobe_trap(tag->slot, tag->generation, uc);
+    table.leave();
+    return true;
+  }
+  if (trap.type != PERF_TYPE_BREAKPOINT || tag->slot >= DispatchTable::kCapacity) return false;
   table.enter();
   DispatchTable::Slot& slot = table.slot(tag->slot);
   SlotDispatch* d = slot.dispatch.load(std::memory_order_seq_cst);

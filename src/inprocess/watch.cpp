@@ -1,4 +1,5 @@
 // The public C++ API: thin handles over the registry.
+#include "core/engine_choice.hpp"
 #include "core/request.hpp"
 #include "core/split.hpp"
 #include "hwbp/hwbp.hpp"
@@ -43,6 +44,44 @@ void Watch::retarget(std::uintptr_t addr) {
 void Watch::retarget(std::uintptr_t addr, std::size_t len) { registry().retarget(id_, addr, len); }
 std::uint64_t Watch::hits() const { return registry().hits(id_); }
 std::vector<ChunkInfo> Watch::chunks() const { return registry().chunks(id_); }
+
+namespace {
+
+Mechanism public_mechanism(core::Mechanism m) {
+  switch (m) {
+    case core::Mechanism::debug_registers: return Mechanism::debug_registers;
+    case core::Mechanism::page_protection: return Mechanism::page_protection;
+    case core::Mechanism::uprobe: return Mechanism::uprobe;
+    case core::Mechanism::int3: break;  // needs a tracer: never chosen in-process
+  }
+  throw Error(Errc::invalid_state, "watch served by int3, which the library does not offer");
+}
+
+}  // namespace
+
+Mechanism Watch::mechanism() const { return public_mechanism(registry().mechanism(id_)); }
+const char* Watch::mechanism_reason() const { return core::to_string(registry().mechanism_reason(id_)); }
+std::string Watch::describe() const {
+  return std::string(to_string(mechanism())) + " (" + mechanism_reason() + ")";
+}
+
+const char* to_string(Mechanism mechanism) noexcept {
+  switch (mechanism) {
+    case Mechanism::debug_registers: return core::to_string(core::Mechanism::debug_registers);
+    case Mechanism::page_protection: return core::to_string(core::Mechanism::page_protection);
+    case Mechanism::uprobe: return core::to_string(core::Mechanism::uprobe);
+  }
+  return "?";
+}
+
+const char* to_string(Engine engine) noexcept {
+  switch (engine) {
+    case Engine::automatic: return core::to_string(core::EngineRequest::automatic);
+    case Engine::hardware: return core::to_string(core::EngineRequest::hardware);
+    case Engine::page: return core::to_string(core::EngineRequest::page);
+  }
+  return "?";
+}
 double Watch::coverage() const { return registry().coverage(id_); }
 
 void set_rotation_interval(std::chrono::microseconds interval) {

@@ -209,7 +209,7 @@ std::size_t fetch_code(std::uint64_t rip, std::uint8_t* out) noexcept {
 }  // namespace
 
 void detail::report(std::uint64_t addr, std::uint64_t len, const std::uint8_t* old_bytes, const std::uint8_t* new_bytes,
-            std::uint64_t pc, std::uint64_t next_ip, const char* syscall, void* uc) noexcept {
+            std::uint64_t pc, std::uint64_t next_ip, const char* syscall, void* uc, bool exact) noexcept {
   State& s = state();
   bool any = false;
   s.set.for_each_touched(addr, len, [&](const core::PageWatch& w, std::uint64_t start, std::uint64_t end) {
@@ -233,6 +233,7 @@ void detail::report(std::uint64_t addr, std::uint64_t len, const std::uint8_t* o
     h.new_bytes = new_bytes + off;
     h.syscall = syscall;
     h.context = uc;
+    h.exact = exact;
     watch.options.callback(h);
   });
   if (!any) s.stats.unwatched.fetch_add(1, std::memory_order_relaxed);
@@ -265,7 +266,7 @@ bool emulate(const decode::StoreAnalysis& a, ucontext_t* uc, std::uint64_t pc, B
   }
   store_registers(e.after, uc);
   state().stats.emulated.fetch_add(1, std::memory_order_relaxed);
-  if (n > 0) report(a.write.addr, n, buf.old_bytes, buf.new_bytes, pc, e.after.rip, nullptr, uc);
+  if (n > 0) report(a.write.addr, n, buf.old_bytes, buf.new_bytes, pc, e.after.rip, nullptr, uc, true);
   return true;
 }
 
@@ -321,7 +322,7 @@ bool start_last_resort(std::uint64_t fault_addr, ucontext_t* uc, std::uint64_t p
 void finish_step(ucontext_t* uc) noexcept {
   State& s = state();
   Step& step = s.step;
-  Buffers& buf = s.buffers[0];
+  Buffers& buf = s.buffers[g_depth - 1];  // the level that started the step (lock still held)
   const std::uint64_t rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
   if (step.kind == Step::Kind::displaced) {
     read_self(step.addr, buf.old_bytes, step.len);
@@ -342,7 +343,7 @@ void finish_step(ucontext_t* uc) noexcept {
   step.active = false;
   const std::uint64_t resume = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
   if (step.kind == Step::Kind::displaced) {
-    report(step.addr, step.len, buf.old_bytes, buf.new_bytes, step.pc, resume, nullptr, uc);
+    report(step.addr, step.len, buf.old_bytes, buf.new_bytes, step.pc, resume, nullptr, uc, true);
   } else {
     // Only changed bytes are visible to a diff: report each changed run.
     std::uint64_t i = 0;
@@ -350,7 +351,7 @@ void finish_step(ucontext_t* uc) noexcept {
       if (buf.old_bytes[i] == buf.new_bytes[i]) { ++i; continue; }
       std::uint64_t j = i;
       while (j < step.len && buf.old_bytes[j] != buf.new_bytes[j]) ++j;
-      report(step.addr + i, j - i, buf.old_bytes + i, buf.new_bytes + i, step.pc, rip, nullptr, uc);
+      report(step.addr + i, j - i, buf.old_bytes + i, buf.new_bytes + i, step.pc, rip, nullptr, uc, false);
       i = j;
     }
   }
@@ -416,7 +417,11 @@ bool resolve(std::uint64_t fault_addr, ucontext_t* uc) noexcept {
     if (!s.set.store_is_ours(a.write.addr, a.write.size)) return false;
     return emulate(a, uc, regs.rip, s.buffers[depth]);
   }
-  if (a.resolution == decode::Resolution::displace && depth == 0 && a.displacement.code_length != 0) {
+  // A displaced step nested in a callback (a hit's callback doing `add [counter], 1` on a
+  // protected page) is fine: the one Step is never active while callbacks run (finish_step()
+  // clears it before reporting), and each level has its own buffers.
+  if (a.resolution == decode::Resolution::displace && depth < kMaxDepth && !s.step.active &&
+      a.displacement.code_length != 0) {
     if (!s.set.store_is_ours(a.write.addr, a.write.size)) return false;
     return start_displaced(a, uc, regs.rip);
   }
@@ -470,6 +475,38 @@ extern "C" void hwbp_page_sigsegv(int sig, siginfo_t* si, void* context) {
   errno = saved_errno;
 }
 
+// Binds, in normal context, every lazily bound function the fault path calls through a PLT
+// (Zydis in libZydis.so; libc's signal-set and clock helpers): with lazy binding the dynamic
+// loader writes the GOT on the first call (elf/dl-runtime.c: _dl_fixup), and a program's GOT
+// (.got.plt) can share a page with the globals it watches — a first call from inside the handler
+// would store into a protected page and fault again before the decoder exists. Decoding a plain
+// store, a read-modify-write (re-encoded for the displaced step), a string store and a vector
+// store touches every Zydis entry the analysis uses.
+void warm_up_fault_path(const State& s) noexcept {
+  alignas(64) static std::uint8_t target[64];
+  static const std::uint8_t codes[][4] = {
+      {0x48, 0x89, 0x10, 0x90},  // mov [rax], rdx
+      {0x83, 0x00, 0x01, 0x90},  // add dword [rax], 1
+      {0xf3, 0xaa, 0x90, 0x90},  // rep stosb
+      {0x0f, 0x11, 0x00, 0x90},  // movups [rax], xmm0
+  };
+  decode::Registers regs;
+  regs.gpr[0] = reinterpret_cast<std::uint64_t>(target);  // rax
+  regs.gpr[7] = reinterpret_cast<std::uint64_t>(target);  // rdi
+  regs.gpr[1] = 1;                                          // rcx
+  decode::Options opts;
+  opts.scratch_code = s.scratch_code;
+  opts.scratch_data = s.scratch_data;
+  opts.max_string_bytes = kBufferBytes;
+  for (const auto& code : codes)
+    (void)decode::analyze_store({code, sizeof code}, regs, {}, decode::MemoryReader{&read_memory, nullptr}, opts);
+  sigset_t set;
+  sigfillset(&set);
+  sigdelset(&set, SIGTRAP);
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+}
+
 void ensure_ready() {
   State& s = state();
   if (s.scratch_code != 0) return;
@@ -483,6 +520,7 @@ void ensure_ready() {
     throw Error(Errc::system, std::string("page engine scratch code page: ") + std::strerror(errno), errno);
   s.scratch_code = reinterpret_cast<std::uint64_t>(m);
   s.scratch_data = s.scratch_code + 4096;
+  warm_up_fault_path(s);
   inprocess::install_sigtrap_handler();
   install_handler(SIGSEGV, &hwbp_page_sigsegv);
   pthread_atfork(nullptr, nullptr, &after_fork_in_child);

@@ -35,7 +35,9 @@
 #define SYS_USER_DISPATCH 2
 #endif
 
-// Shared with the clone stub below (C linkage for the asm).
+// Shared with the clone stub below (C linkage for the asm). Hidden: the stub addresses them
+// rip-relative, which a shared libhwbp can only do for symbols that cannot be preempted.
+#pragma GCC visibility push(hidden)
 extern "C" {
 // The selector every thread's dispatch points at: 0 (ALLOW) with no page watch, 1 (BLOCK) with.
 volatile char hwbp_page_selector = 0;
@@ -47,6 +49,7 @@ volatile char hwbp_page_clone_readers = 0;
 volatile char hwbp_page_clone_busy = 0;
 char hwbp_page_clone_child_dispatch = 0;
 }
+#pragma GCC visibility pop
 
 // The clone stub, entered by the SIGSYS handler's sigreturn with the program's registers
 // exactly as at its syscall (rax = the call number): the kernel returns into the stub in both
@@ -153,7 +156,7 @@ void copy_in(std::uint64_t addr, const std::uint8_t* data, std::size_t len, cons
     read_self(addr + done, buf.old_bytes, n);
     write_self(addr + done, data + done, n);
     s.stats.kernel_writes.fetch_add(1, std::memory_order_relaxed);
-    report(addr + done, n, buf.old_bytes, data + done, pc, pc, name, uc);
+    report(addr + done, n, buf.old_bytes, data + done, pc, pc, name, uc, true);
     done += n;
   }
   unlock();
@@ -331,7 +334,7 @@ long generic(long nr, ucontext_t* uc, std::uint64_t pc, bool& handled) noexcept 
       while (k < span[i][1] && before[k] != after[k]) ++k;
       std::memcpy(buf.new_bytes, after + j, k - j);
       s.stats.kernel_writes.fetch_add(1, std::memory_order_relaxed);
-      report(span[i][0] + j, k - j, before + j, buf.new_bytes, pc, pc, "syscall", uc);
+      report(span[i][0] + j, k - j, before + j, buf.new_bytes, pc, pc, "syscall", uc, false);
       j = k;
     }
   }

@@ -54,14 +54,8 @@ ThreadEvents open_on_thread(const BreakpointAttr& base, pid_t tid, const SlotsHe
   return out;
 }
 
-ThreadEvents open_on_process(const BreakpointAttr& base, pid_t pid, const SlotsHeld& held) {
-  BreakpointAttr attr = base;
-  // inherit_thread: copies go to new threads only, never to fork children (which start clean).
-  // Before Linux 5.13 there is no inherit_thread: fork children then inherit the watches too,
-  // which is the closest available behaviour.
-  attr.inherit = true;
-  attr.inherit_thread = capabilities().inherit_thread;
-  ThreadEvents out;
+void for_each_thread_until_stable(pid_t pid, const std::function<bool(pid_t)>& open_one,
+                                  const std::function<void(std::size_t)>& reserve) {
   std::vector<pid_t> seen;  // sorted: list_threads() returns sorted ids
   for (int scan = 0; scan < kMaxScans; ++scan) {
     const std::vector<pid_t> tids = list_threads(pid);
@@ -71,11 +65,10 @@ ThreadEvents open_on_process(const BreakpointAttr& base, pid_t pid, const SlotsH
       if (seen.empty())
         throw Error(Errc::no_such_thread,
                     "process " + std::to_string(pid) + " has no threads left (it exited)", ESRCH);
-      return out;
+      return;
     }
-    out.events.reserve(out.events.size() + fresh.size());
-    out.tids.reserve(out.tids.size() + fresh.size());
-    for (pid_t tid : fresh) open_one(attr, tid, out, held);
+    if (reserve) reserve(fresh.size());
+    for (pid_t tid : fresh) open_one(tid);
     std::vector<pid_t> merged;
     merged.reserve(seen.size() + fresh.size());
     std::merge(seen.begin(), seen.end(), fresh.begin(), fresh.end(), std::back_inserter(merged));
@@ -85,6 +78,23 @@ ThreadEvents open_on_process(const BreakpointAttr& base, pid_t pid, const SlotsH
               "threads kept appearing through " + std::to_string(kMaxScans) +
                   " scans of /proc/PID/task; arm the watch before starting worker threads",
               EAGAIN);
+}
+
+ThreadEvents open_on_process(const BreakpointAttr& base, pid_t pid, const SlotsHeld& held) {
+  BreakpointAttr attr = base;
+  // inherit_thread: copies go to new threads only, never to fork children (which start clean).
+  // Before Linux 5.13 there is no inherit_thread: fork children then inherit the watches too,
+  // which is the closest available behaviour.
+  attr.inherit = true;
+  attr.inherit_thread = capabilities().inherit_thread;
+  ThreadEvents out;
+  for_each_thread_until_stable(
+      pid, [&](pid_t tid) { return open_one(attr, tid, out, held); },
+      [&](std::size_t n) {
+        out.events.reserve(out.events.size() + n);
+        out.tids.reserve(out.tids.size() + n);
+      });
+  return out;
 }
 
 ThreadEvents open_on_cpus(const BreakpointAttr& base) {

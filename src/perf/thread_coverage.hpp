@@ -25,6 +25,14 @@ struct ThreadEvents {
 // How many slots the caller already holds on a thread, for ENOSPC messages (may be empty).
 using SlotsHeld = std::function<unsigned(pid_t)>;
 
+// Calls open_one(tid) for every thread of process `pid` (0 = this process), re-scanning
+// /proc/PID/task until a scan finds no new thread (the rule above, for any kind of event: the
+// events must be inherited so that later threads get copies). open_one returns false when the
+// thread exited meanwhile; reserve(n), if given, is told how many open_one calls a scan makes.
+// Throws when the process has no threads or they never stop appearing.
+void for_each_thread_until_stable(pid_t pid, const std::function<bool(pid_t)>& open_one,
+                                  const std::function<void(std::size_t)>& reserve = {});
+
 // Every thread of process `pid` (0 = this process), existing and future.
 ThreadEvents open_on_process(const BreakpointAttr& attr, pid_t pid, const SlotsHeld& held = {});
 // One thread only (not the threads it creates later).

@@ -3,13 +3,17 @@
 #include "perf/threads.hpp"
 
 #include <dirent.h>
+#include <signal.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <string>
+
+#include "hwbp/error.hpp"
 
 namespace hwbp::perf {
 namespace {
@@ -48,6 +52,20 @@ namespace {
 __attribute__((tls_model("initial-exec"))) thread_local pid_t tl_tid = 0;
 void reset_after_fork() noexcept { tl_tid = 0; }
 }  // namespace
+
+void require_own_thread(pid_t tid) {
+  // tgkill(tgid, tid, 0) checks that tid belongs to thread group tgid (kernel/signal.c,
+  // do_tkill: task_tgid_vnr(p) == tgid, else ESRCH) and sends nothing.
+  if (tid > 0 && ::syscall(SYS_tgkill, ::getpid(), tid, 0) == 0) return;
+  const bool exists = tid > 0 && (::kill(tid, 0) == 0 || errno == EPERM);
+  if (!exists) return;
+  throw Error(Errc::invalid_request,
+              "thread " + std::to_string(tid) + " is not a thread of this process (" +
+                  std::to_string(::getpid()) + "): the library watches its own threads only (a "
+                  "hit would kill that process with SIGTRAP); use the hwbp command to watch "
+                  "another process",
+              ESRCH);
+}
 
 pid_t current_tid() noexcept {
   static const bool registered = (pthread_atfork(nullptr, nullptr, reset_after_fork), true);

@@ -121,3 +121,56 @@ Event open_uprobe(const UprobeAttr& attr, pid_t pid, int cpu) {
 }
 
 }  // namespace hwbp::perf
+
+namespace hwbp::perf {
+namespace {
+
+// One thread's event; false when the thread exited meanwhile (ESRCH).
+bool open_uprobe_one(const UprobeAttr& attr, pid_t tid, ThreadEvents& out) {
+  Event ev;
+  const int rc = try_open_uprobe(attr, tid, -1, ev);
+  if (rc == -ESRCH) return false;
+  if (rc < 0) (void)open_uprobe(attr, tid);  // throws the explained error
+  out.events.push_back(std::move(ev));
+  out.tids.push_back(tid);
+  return true;
+}
+
+}  // namespace
+
+ThreadEvents open_uprobe_on_process(const UprobeAttr& base, pid_t pid) {
+  UprobeAttr attr = base;
+  attr.inherit = true;
+  attr.inherit_thread = true;  // new threads, not fork children (Linux 5.13, as sigtrap itself)
+  ThreadEvents out;
+  for_each_thread_until_stable(pid, [&](pid_t tid) { return open_uprobe_one(attr, tid, out); });
+  return out;
+}
+
+ThreadEvents open_uprobe_on_thread(const UprobeAttr& base, pid_t tid) {
+  UprobeAttr attr = base;
+  attr.inherit = attr.inherit_thread = false;
+  ThreadEvents out;
+  if (!open_uprobe_one(attr, tid, out))
+    throw Error(Errc::no_such_thread,
+                "thread " + std::to_string(tid) + " does not exist (it exited?); watch an existing thread",
+                ESRCH);
+  return out;
+}
+
+bool uprobes_available() {
+  static const bool available = [] {
+    auto loc = file_location(0, reinterpret_cast<std::uintptr_t>(&uprobe_pmu_type));
+    if (!loc) return false;
+    UprobeAttr a;
+    a.where = *loc;
+    a.addr = reinterpret_cast<std::uintptr_t>(&uprobe_pmu_type);
+    a.disabled = true;
+    a.sample_period = 0;
+    Event ev;
+    return try_open_uprobe(a, 0, -1, ev) == 0;
+  }();
+  return available;
+}
+
+}  // namespace hwbp::perf

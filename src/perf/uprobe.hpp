@@ -21,6 +21,7 @@
 #include <string>
 
 #include "perf/event.hpp"
+#include "perf/thread_coverage.hpp"
 
 namespace hwbp::perf {
 
@@ -54,5 +55,12 @@ struct UprobeAttr {
 int try_open_uprobe(const UprobeAttr& attr, pid_t pid, int cpu, Event& out) noexcept;
 // Same, throwing hwbp::Error with a message that says what to do.
 Event open_uprobe(const UprobeAttr& attr, pid_t pid, int cpu = -1);
+// The uprobe on every thread of process `pid` (0 = this process), existing and future
+// (inherited, as perf/thread_coverage.hpp covers a breakpoint), or on one thread only.
+ThreadEvents open_uprobe_on_process(const UprobeAttr& attr, pid_t pid);
+ThreadEvents open_uprobe_on_thread(const UprobeAttr& attr, pid_t tid);
+// Whether this process may open uprobe events (PMU present, privilege): opens a disabled
+// counting probe on one of hwbp's own functions once, then caches the answer.
+bool uprobes_available();
 
 }  // namespace hwbp::perf

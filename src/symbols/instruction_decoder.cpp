@@ -10,8 +10,11 @@ namespace {
 struct Zydis {
   ZydisDecoder decoder;
   ZydisFormatter formatter;
-  Zydis() {
-    ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  explicit Zydis(CodeMode mode) {
+    if (mode == CodeMode::i386)
+      ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+    else
+      ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
     ZydisFormatterInit(&formatter, ZYDIS_FORMATTER_STYLE_INTEL);
     ZydisFormatterSetProperty(&formatter, ZYDIS_FORMATTER_PROP_HEX_UPPERCASE, ZYAN_FALSE);
   }
@@ -47,8 +50,8 @@ DecodedInstruction describe(const Zydis& z, const ZydisDecodedInstruction& insn,
 }  // namespace
 
 std::optional<DecodedInstruction> decode_instruction(std::span<const std::uint8_t> code,
-                                                     std::uint64_t address) {
-  Zydis z;
+                                                     std::uint64_t address, CodeMode mode) {
+  Zydis z(mode);
   ZydisDecodedInstruction insn;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&z.decoder, code.data(), code.size(), &insn, ops)))
@@ -60,9 +63,10 @@ std::optional<DecodedInstruction> decode_instruction(std::span<const std::uint8_
 
 std::optional<DecodedInstruction> find_instruction_ending_at(std::span<const std::uint8_t> code,
                                                              std::uint64_t base,
-                                                             std::uint64_t end_ip) {
+                                                             std::uint64_t end_ip,
+                                                             CodeMode mode) {
   if (end_ip <= base || end_ip - base > code.size()) return std::nullopt;
-  Zydis z;
+  Zydis z(mode);
   ZydisDecodedInstruction insn;
   std::uint64_t pos = 0;
   const std::uint64_t target = end_ip - base;
@@ -71,7 +75,7 @@ std::optional<DecodedInstruction> find_instruction_ending_at(std::span<const std
     if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&z.decoder, nullptr, code.data() + pos,
                                                     code.size() - pos, &insn)))
       return std::nullopt;
-    if (pos + insn.length == target) return decode_instruction(code.subspan(pos), base + pos);
+    if (pos + insn.length == target) return decode_instruction(code.subspan(pos), base + pos, mode);
     pos += insn.length;
   }
   return std::nullopt;  // stepped over end_ip: it is not an instruction boundary

@@ -21,9 +21,14 @@ struct DecodedInstruction {
   std::vector<std::uint8_t> bytes;  // the instruction's bytes (data_access.hpp decodes them again)
 };
 
+// The processor mode the code runs in: 64-bit (processes, 64-bit kernels) or 32-bit protected
+// mode (a Multiboot kernel under `hwbp vm`), where 0x40-0x4f are inc/dec, not REX prefixes.
+enum class CodeMode : std::uint8_t { x86_64, i386 };
+
 // Decodes one instruction at the start of code, which is mapped at `address`.
 std::optional<DecodedInstruction> decode_instruction(std::span<const std::uint8_t> code,
-                                                     std::uint64_t address);
+                                                     std::uint64_t address,
+                                                     CodeMode mode = CodeMode::x86_64);
 
 // Decodes linearly from code[0] (mapped at `base`, which must be an instruction boundary such as
 // a function start) and returns the instruction that ends exactly at end_ip. nullopt when a byte
@@ -31,6 +36,7 @@ std::optional<DecodedInstruction> decode_instruction(std::span<const std::uint8_
 // start): we refuse to guess.
 std::optional<DecodedInstruction> find_instruction_ending_at(std::span<const std::uint8_t> code,
                                                              std::uint64_t base,
-                                                             std::uint64_t end_ip);
+                                                             std::uint64_t end_ip,
+                                                             CodeMode mode = CodeMode::x86_64);
 
 }  // namespace hwbp::symbols

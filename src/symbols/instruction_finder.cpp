@@ -15,8 +15,13 @@ AccessingInstruction unknown(std::string why) {
 
 }  // namespace
 
-InstructionFinder::InstructionFinder(std::shared_ptr<ProcessImage> image)
-    : image_(std::move(image)), memory_(image_->pid()) {}
+InstructionFinder::InstructionFinder(std::shared_ptr<ProcessImage> image) : image_(std::move(image)) {
+  read_ = image_->memory_reader();
+  if (!read_)
+    read_ = [memory = ProcessMemory(image_->pid())](std::uint64_t addr, std::size_t len) {
+      return memory.read(addr, len);
+    };
+}
 
 AccessingInstruction InstructionFinder::find_before(std::uint64_t trap_ip) const {
   if (trap_ip == 0) return unknown("no instruction pointer");
@@ -40,12 +45,13 @@ AccessingInstruction InstructionFinder::find_before(std::uint64_t trap_ip) const
   std::vector<std::uint8_t> code;
   try {
     // The live bytes, not the file's: they include relocations and any runtime patching.
-    code = memory_.read(r.function_start, trap_ip - r.function_start);
+    code = read_(r.function_start, trap_ip - r.function_start);
   } catch (const SymbolError& e) {
     r.unknown_reason = e.what();
     return r;
   }
-  r.instruction = find_instruction_ending_at(code, r.function_start, trap_ip);
+  r.instruction = find_instruction_ending_at(code, r.function_start, trap_ip,
+                                             image_->is_32bit_code(r.function_start) ? CodeMode::i386 : CodeMode::x86_64);
   if (!r.instruction)
     r.unknown_reason = "linear decoding from " + std::string(name) + " does not end at the IP "
                        "(data in code, or the IP is a control-transfer target)";

@@ -46,7 +46,7 @@ class InstructionFinder {
 
  private:
   std::shared_ptr<ProcessImage> image_;
-  ProcessMemory memory_;
+  ProcessImage::MemoryReader read_;  // the image's own reader, else the process's memory
 };
 
 }  // namespace hwbp::symbols

@@ -1,6 +1,7 @@
 #include "symbols/process_image.hpp"
 
 #include <elfutils/libdwfl.h>
+#include <gelf.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +22,14 @@ const Dwfl_Callbacks kProcCallbacks = {
     .find_elf = dwfl_linux_proc_find_elf,
     .find_debuginfo = dwfl_standard_find_debuginfo,
     .section_address = nullptr,
+    .debuginfo_path = &g_debuginfo_path,
+};
+
+// A file image: libdwfl's offline mode (dwfl_report_elf at the file's own addresses).
+const Dwfl_Callbacks kFileCallbacks = {
+    .find_elf = nullptr,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
     .debuginfo_path = &g_debuginfo_path,
 };
 
@@ -55,9 +64,37 @@ ProcessImage::ProcessImage(pid_t pid) : pid_(pid) {
   }
 }
 
+std::shared_ptr<ProcessImage> ProcessImage::open_file(const std::string& path, MemoryReader memory) {
+  return std::shared_ptr<ProcessImage>(new ProcessImage(path, std::move(memory)));
+}
+
+ProcessImage::ProcessImage(const std::string& path, MemoryReader memory) : pid_(-1), memory_(std::move(memory)) {
+  dwfl_ = dwfl_begin(&kFileCallbacks);
+  if (!dwfl_) throw SymbolError(SymbolErrc::backend, "dwfl_begin failed: " + dwfl_error_text());
+  char resolved[PATH_MAX];
+  main_executable_ = ::realpath(path.c_str(), resolved) ? resolved : path;
+  dwfl_report_begin(dwfl_);
+  // ET_EXEC: the base is ignored, the module sits at its link addresses (add_p_vaddr false).
+  Dwfl_Module* mod = dwfl_report_elf(dwfl_, main_executable_.c_str(), main_executable_.c_str(), -1, 0, false);
+  dwfl_report_end(dwfl_, nullptr, nullptr);
+  if (!mod) {
+    std::string why = dwfl_error_text();
+    dwfl_end(dwfl_);
+    throw SymbolError(SymbolErrc::not_found, "cannot read symbols of '" + path + "': " + why);
+  }
+}
+
 ProcessImage::~ProcessImage() { dwfl_end(dwfl_); }
 
+bool ProcessImage::is_32bit_code(std::uint64_t addr) const {
+  Dwfl_Module* mod = dwfl_addrmodule(dwfl_, addr);
+  GElf_Addr bias = 0;
+  Elf* elf = mod ? dwfl_module_getelf(mod, &bias) : nullptr;
+  return elf && gelf_getclass(elf) == ELFCLASS32;
+}
+
 void ProcessImage::refresh() {
+  if (pid_ < 0) return;  // a file image: its one module never changes
   dwfl_report_begin(dwfl_);
   int rc = dwfl_linux_proc_report(dwfl_, pid_);
   dwfl_report_end(dwfl_, nullptr, nullptr);

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 struct Dwfl;
 struct Dwfl_Module;
@@ -28,13 +29,24 @@ struct ModuleInfo {
 
 class ProcessImage {
  public:
+  // Reads `len` bytes at `addr` of the image's memory; throws SymbolError(unreadable).
+  using MemoryReader = std::function<std::vector<std::uint8_t>(std::uint64_t addr, std::size_t len)>;
+
   // pid 0 means the calling process. Throws SymbolError(no_process) if the maps are unreadable.
   static std::shared_ptr<ProcessImage> open(pid_t pid = 0);
+  // One ELF executable at its link addresses, with no process behind it: a guest kernel under
+  // `hwbp vm`. pid() is -1; code is read through `memory` (the guest's RAM), not /proc.
+  // Throws SymbolError(not_found) if the file is not a readable ELF.
+  static std::shared_ptr<ProcessImage> open_file(const std::string& path, MemoryReader memory);
   ~ProcessImage();
   ProcessImage(const ProcessImage&) = delete;
   ProcessImage& operator=(const ProcessImage&) = delete;
 
   pid_t pid() const noexcept { return pid_; }
+  // The reader of a file image (open_file); empty for a process (read it through its pid).
+  const MemoryReader& memory_reader() const noexcept { return memory_; }
+  // True when the image's code is 32-bit x86 (an ELFCLASS32 module at addr).
+  bool is_32bit_code(std::uint64_t addr) const;
   Dwfl* dwfl() const noexcept { return dwfl_; }
 
   // Re-read /proc/PID/maps, e.g. after dlopen; modules already known keep their parsed data.
@@ -61,11 +73,13 @@ class ProcessImage {
 
  private:
   explicit ProcessImage(pid_t pid);
+  ProcessImage(const std::string& path, MemoryReader memory);
   ModuleInfo describe(Dwfl_Module* mod) const;
 
   pid_t pid_;
   Dwfl* dwfl_ = nullptr;
   std::string main_executable_;  // realpath of /proc/PID/exe, to spot the main module
+  MemoryReader memory_;          // file images only
   enum class UnwindMode { none, live, snapshot };
   UnwindMode unwind_mode_ = UnwindMode::none;
   std::shared_ptr<void> snapshot_ctx_;  // destroyed after ~ProcessImage's dwfl_end

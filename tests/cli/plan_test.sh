@@ -106,6 +106,19 @@ expect_row '^mem:0x2000/8:w +0x2000 +8 +w +1 +-$' "perf len and access"
 expect_out "note: 'mem:0x1000' has no length: watching 4 bytes (perf's default)" "perf note"
 expect_out "note: '0x3000' has no length: watching 8 bytes; add :LEN to change it" "default length note"
 
+# 6b. Engines (this machine's, as hwbp run/attach would choose them; the exit status stays the
+#     slot plan's): --engine page puts stores on page protection and refuses rw in one line.
+run --engine page 0x1000:8 0x2000:8:rw
+expect_rc 0 "engine page"
+expect_out "engine: '0x1000:8' -> page protection (requested)" "engine page line"
+expect_out "engine: '0x2000:8:rw' -> refused: the page engine watches stores only (w, modify); rw watches need the debug registers" "engine page refusal"
+run --json 0x1000:8
+if [ "${HWBP_TEST_HITS:-1}" = 1 ]; then
+  expect_out '"engines":[{"watch":"0x1000:8","engine":"debug_registers","reason":"fits the free debug-register slots","refusal":null}]' "engine json"
+else
+  expect_out '"engines":[{"watch":"0x1000:8","engine":"page_protection","reason":"debug exceptions are not delivered here","refusal":null}]' "engine json"
+fi
+
 # 7. Errors: exit 2, nothing on stdout, exactly one line on stderr naming the spec.
 expect_error() {
   local what=$1 needle=$2

@@ -15,7 +15,9 @@ for field in '"watch":"counter"' '"tid":[0-9]' '"addr":"0x[0-9a-f]*"' '"access":
              '"old":"0x00000001"' '"new":"0x00000002"' '"stack":\[{"ip":"0x[0-9a-f]*","func":"set_counter"'; do
   echo "$first" | grep -q "$field" || fail "json: field $field missing in $first"
 done
-tail -1 j.txt | grep -q '^{"event":"summary","hits":3,"watches":\[{"watch":"counter","hits":3}\],"inexact":0,"mode":"'"${HWBP_MODE}"'","lost":0}$' || fail "json summary: $(tail -1 j.txt)"
+engine=debug_registers
+[ "${HWBP_TEST_ENGINE:-hw}" = page ] && engine=page_protection
+tail -1 j.txt | grep -q '^{"event":"summary","hits":3,"watches":\[{"watch":"counter","hits":3,"engine":"'$engine'"}\],"inexact":0,"mode":"'"${HWBP_MODE}"'","lost":0}$' || fail "json summary: $(tail -1 j.txt)"
 # Every line is one object.
 [ "$(grep -vc '^{.*}$' j.txt)" -eq 0 ] || fail "json: a line is not an object"
 
@@ -43,7 +45,7 @@ grep -q 'max-hits' ig.err || fail "--max-hits: no note"
 [ "$(grep -c MARK ig.out)" -eq 5 ] || fail "--max-hits: the program did not run to its end"
 
 # --max-hits on a busy multithreaded writer: detach while hits are in flight; it must finish.
-"$HWBP" run -o b.txt --count --max-hits 200 --watch hot -- "$PROGS/busy" 1 > b.out 2> b.err
+"$HWBP" run -o b.txt --count --max-hits 200 --watch hot -- "$PROGS/busy" 1 200 > b.out 2> b.err
 rc=$?
 [ $rc -eq 0 ] && grep -q 'busy done' b.out || fail "busy --max-hits: rc $rc $(cat b.err)"
 grep -q '^ *200  hot ' b.txt || fail "busy --max-hits: $(cat b.txt)"

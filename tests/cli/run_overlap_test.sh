@@ -33,7 +33,9 @@ for threads in 0 8; do
   expect c$threads.txt "$n" pair:4:w "$first"
   [ "$(grep -c ' pair:' c$threads.txt)" -eq 3 ] || fail "extra lines: $(cat c$threads.txt)"
 
-  # Different access types on the same bytes: the read is the rw watch's alone.
+  # Different access types on the same bytes: the read is the rw watch's alone (the page
+  # engine watches stores only: not in its variant).
+  if [ "${HWBP_TEST_ENGINE:-hw}" != page ]; then
   "$HWBP" run -o t$threads.txt --count --watch pair:8:w --watch pair:8:rw -- "$PROGS/overlap" $threads > /dev/null 2>&1
   cat t$threads.txt
   for w in w rw; do
@@ -42,12 +44,13 @@ for threads in 0 8; do
   done
   expect t$threads.txt "$n" pair:8:rw "$read_line"
   [ "$(grep -c ' pair:' t$threads.txt)" -eq 5 ] || fail "extra lines: $(cat t$threads.txt)"
+  fi
 
   # pair:3 is two chunks (2 + 1 bytes): the 4-byte store to .first covers both and is one
   # hit, not two. Without threads that store changes the bytes, so `pair:3:r` (x86: read-write
   # hits that left the bytes unchanged) must not take it, or its second chunk, for a read; later
   # threads store 7 over 7, which an `r` watch cannot tell from a read (docs/semantics.md).
-  if [ "$threads" -eq 0 ]; then
+  if [ "$threads" -eq 0 ] && [ "${HWBP_TEST_ENGINE:-hw}" != page ]; then
     "$HWBP" run -o s.txt --count --watch pair:3:w --watch pair:3:r -- "$PROGS/overlap" > /dev/null 2>&1
     cat s.txt
     expect s.txt 1 pair:3:w "$first"
@@ -56,7 +59,7 @@ for threads in 0 8; do
   else
     "$HWBP" run -o s.txt --count --watch pair:3:w -- "$PROGS/overlap" $threads > /dev/null 2>&1
     cat s.txt
-    expect s.txt "$n" pair:3:w "$first"
+    expect s.txt "$n" pair:3:w "$first"  # one store over both chunks: one hit
     [ "$(grep -c ' pair:' s.txt)" -eq 1 ] || fail "extra lines: $(cat s.txt)"
   fi
 done

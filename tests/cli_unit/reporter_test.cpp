@@ -212,5 +212,43 @@ TEST(Reporter, HumanSummaryWithAndWithoutCoverage) {
   EXPECT_EQ(out.text(), "hwbp: 1 hit (a: 1 hit, armed 0% of the time)\n");
 }
 
+TEST(Reporter, PageEngineHitsNameTheirEngine) {
+  Watch w = watch_of("max_retries", Access::modify, 0x4010, 4);
+  w.mechanism = core::Mechanism::page_protection;
+  HitRecord h = hit_of(w, 1);
+  Captured human(Format::human, false);
+  human.reporter().hit(h);
+  EXPECT_NE(human.text().find("\n  engine: page protection\n"), std::string::npos) << human.text();
+  Captured json(Format::json);
+  json.reporter().hit(h);
+  json.reporter().finish({w}, 1);
+  EXPECT_NE(json.text().find(",\"engine\":\"page_protection\",\"stack\":["), std::string::npos) << json.text();
+  EXPECT_NE(json.text().find("{\"watch\":\"max_retries\",\"hits\":0,\"engine\":\"page_protection\"}"),
+            std::string::npos) << json.text();
+  // Debug-register hits keep their human block as it was.
+  w.mechanism = core::Mechanism::debug_registers;
+  Captured hw(Format::human, false);
+  hw.reporter().hit(hit_of(w, 1));
+  EXPECT_EQ(hw.text().find("engine"), std::string::npos) << hw.text();
+}
+
+TEST(Reporter, WatchEndedLineAndJsonEvent) {
+  Watch w = watch_of("0x7f0000001008:1:w", Access::write, 0x7f0000001008, 1);
+  const Site site{0x7f00000a0a05, "__munmap", "syscall-template.S", 117, "libc.so.6", false};
+  Captured human(Format::human);
+  human.reporter().watch_ended(w, 77, site, "its memory was unmapped by munmap");
+  EXPECT_EQ(human.text(), "hwbp: watch '0x7f0000001008:1:w' ended: its memory was unmapped by munmap "
+                          "(thread 77, in __munmap at syscall-template.S:117)\n");
+  Captured json(Format::json);
+  json.reporter().watch_ended(w, 77, site, "its memory was unmapped by munmap");
+  EXPECT_EQ(json.text(), "{\"event\":\"watch_ended\",\"watch\":\"0x7f0000001008:1:w\",\"reason\":"
+                         "\"its memory was unmapped by munmap\",\"tid\":77,\"ip\":\"0x7f00000a0a05\","
+                         "\"func\":\"__munmap\",\"file\":\"syscall-template.S\",\"line\":117}\n");
+  Captured exec(Format::human);
+  exec.reporter().watch_ended(w, 0, Site{}, "the program called execve: its address space was replaced");
+  EXPECT_EQ(exec.text(), "hwbp: watch '0x7f0000001008:1:w' ended: the program called execve: its address "
+                         "space was replaced\n");
+}
+
 }  // namespace
 }  // namespace hwbp::cli

@@ -53,13 +53,22 @@ TEST(WatchSpec, EveryAccessName) {
   EXPECT_EQ(parse_watch_spec("0x1000:4:w").access, Access::write);
   EXPECT_EQ(parse_watch_spec("0x1000:4:rw").access, Access::read_write);
   EXPECT_EQ(parse_watch_spec("0x1000:4:r").access, Access::read);
-  EXPECT_EQ(parse_watch_spec("0x1000:4:x").access, Access::exec);
+  EXPECT_EQ(parse_watch_spec("0x1000:1:x").access, Access::exec);
   EXPECT_EQ(parse_watch_spec("0x1000:4:write").access, Access::write);
 }
 
 TEST(WatchSpec, ExecDefaultsToOneByte) {
   EXPECT_EQ(parse_watch_spec("0x401000:x").len, 1u);
   EXPECT_EQ(parse_watch_spec("main:x").len, 1u);
+  EXPECT_EQ(parse_watch_spec("main:1:x").len, 1u);
+}
+
+// Issue 12: "counter:8:x" was silently a 1-byte execute watch.
+TEST(WatchSpec, ExecRefusesALength) {
+  EXPECT_EQ(error_of("counter:8:x"), "watch spec 'counter:8:x': an execute watch covers one "
+                                     "instruction, so it takes no length; drop ':8' (e.g. counter:x)");
+  EXPECT_NE(error_of("0x401000:4:exec"), "");
+  EXPECT_EQ(parse_watch_spec("mem:0x401000/8:x").len, 8u);  // perf's form: perf's meaning
 }
 
 TEST(WatchSpec, SymbolAndOffset) {
@@ -109,6 +118,7 @@ TEST(WatchSpec, Errors) {
   const char* form = "the form is LOCATION[:LEN][:ACCESS], e.g. 0x1000:8:w";
   EXPECT_EQ(error_of(""), std::string("watch spec '': empty; ") + form);
   EXPECT_EQ(error_of("0x1 0"), "watch spec '0x1 0': contains whitespace; write it as one word, e.g. 0x1000:8:w");
+  EXPECT_EQ(error_of("a\nb"), "watch spec 'a\\x0ab': contains whitespace; write it as one word, e.g. 0x1000:8:w");
   EXPECT_EQ(error_of("0x1:2:w:r"), std::string("watch spec '0x1:2:w:r': too many ':' fields; ") + form);
   EXPECT_EQ(error_of(":8"), "watch spec ':8': no location; start with an address (0x...) or a symbol name");
   EXPECT_EQ(error_of("0x10::w"),

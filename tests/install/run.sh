@@ -5,14 +5,14 @@
 set -euo pipefail
 src=$1
 work=$2
-hwbp_cli=${3:-}  # the build's hwbp command: its doctor says whether hits are delivered here
+build=$3          # the build tree under test: its install rules are what is checked
+hwbp_cli=${4:-}  # the build's hwbp command: its doctor says whether hits are delivered here
 rm -rf "$work"
 mkdir -p "$work"
 prefix=$work/prefix
-cmake -S "$src" -B "$work/build" -DCMAKE_INSTALL_PREFIX="$prefix" -DHWBP_BUILD_TESTS=OFF \
-  -DHWBP_BUILD_BENCH=OFF -DHWBP_BUILD_TOOLS=OFF >/dev/null
-cmake --build "$work/build" -j "$(nproc)" >/dev/null
-cmake --install "$work/build" >/dev/null
+# Install the tree ctest is testing (already built) instead of building the library again: the
+# same install rules, without a second full build (which took minutes on a loaded 2-CPU machine).
+cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in include/hwbp/hwbp.hpp include/hwbp/hwbp.h lib/libhwbp.a lib/libhwbp.so \
          lib/cmake/hwbp/hwbpConfig.cmake lib/pkgconfig/hwbp.pc; do
   [ -e "$prefix/$f" ] || { echo "missing after install: $f"; exit 1; }
@@ -26,15 +26,8 @@ cmake --build "$work/consumer" >/dev/null
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig" cc -o "$work/consumer_c" "$src/tests/install/consumer/consumer.c" \
   $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs hwbp)
 
-# Both consumers expect real hits: where debug exceptions are not delivered they were built and
-# linked (above) but cannot run.
-line=""
-# (doctor exits 1 on such a machine: keep its output, not its status)
-[ -z "$hwbp_cli" ] || line=$({ "$hwbp_cli" doctor 2>/dev/null || true; } | grep -E '^fail +debug registers fire ' || true)
-if [ -n "$line" ]; then
-  echo "SKIP: installed and built both consumers, but cannot run them: debug exceptions are not delivered on this machine — hwbp doctor: $line"
-  exit 77
-fi
+# Both consumers arm a real watch and check its hits: on the debug registers where they deliver
+# hits, by page protection where they do not (automatic engine), so they run on every machine.
 LD_LIBRARY_PATH="$prefix/lib" "$work/consumer/consumer"
 LD_LIBRARY_PATH="$prefix/lib" "$work/consumer_c"
 echo "install consumers: ok"

@@ -33,6 +33,7 @@
 
 #include "core/slot_accountant.hpp"
 #include "support/slot_accountant_audit.hpp"
+#include "support/slot_holders.hpp"
 
 namespace {
 
@@ -318,7 +319,11 @@ void run_differential(bool cpu_bound, Seq&& sequence) {
   if (!h.unsupported.empty()) GTEST_SKIP() << h.unsupported;
   if (cpu_bound && !h.cpu_bound_denied.empty()) GTEST_SKIP() << h.cpu_bound_denied;
   if (std::string why = wait_for_clean_baseline(h, cpu_bound); !why.empty())
-    GTEST_SKIP() << "breakpoints held outside this test: " << why;
+    GTEST_SKIP() << "breakpoints held outside this test: " << why << " ("
+                 << (hwbp::test::perf_event_holders().empty()
+                         ? std::string("no other process with perf events visible here")
+                         : "perf events open in " + hwbp::test::perf_event_holders())
+                 << ")";
   std::vector<std::string> first;
   int steps = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -341,8 +346,11 @@ void run_differential(bool cpu_bound, Seq&& sequence) {
     }
     if (first.empty()) first = mismatches;
     if (std::string why = wait_for_clean_baseline(h, cpu_bound); !why.empty())
-      GTEST_SKIP() << "breakpoints appeared outside this test during the run (" << why << "); first mismatch: "
-                   << mismatches.front();
+      GTEST_SKIP() << "breakpoints appeared outside this test during the run (" << why
+                   << "; perf events open in: "
+                   << (hwbp::test::perf_event_holders().empty() ? std::string("no visible process")
+                                                                : hwbp::test::perf_event_holders())
+                   << "); first mismatch: " << mismatches.front();
   }
   for (const std::string& m : first) ADD_FAILURE() << m;
 }

@@ -42,18 +42,31 @@ TEST(LibraryCpuWide, CountsWritesFromEveryThread) {
 }
 
 TEST(LibraryCpuWide, TakesASlotFromEveryThreadAndIsExplained) {
+  HWBP_REQUIRE_HITS();  // the debug registers only: refused where they deliver no hits
   Watch cpu;
   std::string why;
   if (!arm_cpu_wide(cpu, reinterpret_cast<std::uintptr_t>(&g_cpu_vars[0]), 8, why))
     GTEST_SKIP() << "CPU-wide events are not permitted here: " << why;
   // Three slots are left on every thread.
-  Watch three = watch({reinterpret_cast<std::uintptr_t>(&g_cpu_vars[1]), 24, Access::write,
-                       Target::this_thread(), {}});
+  Watch three = watch(hw({reinterpret_cast<std::uintptr_t>(&g_cpu_vars[1]), 24, Access::write,
+                          Target::this_thread(), {}}));
   try {
-    Watch fourth = watch(g_cpu_vars[5], Access::write, {}, Target::process());
+    Watch fourth = watch(hw({reinterpret_cast<std::uintptr_t>(&g_cpu_vars[5]), 8, Access::write,
+                             Target::process(), {}}));
     FAIL() << "a fifth slot on this thread was admitted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::no_slots);
+    EXPECT_NE(std::string(e.what()).find("CPU-wide"), std::string::npos) << e.what();
+  }
+}
+
+TEST(LibraryCpuWide, RefusedWhereDebugExceptionsAreNotDelivered) {
+  if (perf::hits_delivered()) GTEST_SKIP() << "debug-register hits are delivered here: CPU-wide watches count";
+  try {
+    Watch w = watch({reinterpret_cast<std::uintptr_t>(&g_cpu_vars[0]), 8, Access::write, Target::all_cpus(), {}});
+    FAIL() << "a CPU-wide watch was armed where the debug registers deliver no hits (it would count 0)";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::unsupported);
     EXPECT_NE(std::string(e.what()).find("CPU-wide"), std::string::npos) << e.what();
   }
 }

@@ -124,8 +124,9 @@ TEST(LibraryFlexible, PinnedWatchTakesASlotBackFromTheRotation) {
 }
 
 TEST(LibraryFlexible, WatchLargerThanTheRotationIsRefused) {
-  Watch a = watch({reinterpret_cast<std::uintptr_t>(&g_vars[0]), 24, Access::write,
-                   Target::this_thread(), {}});  // 3 pinned slots
+  HWBP_REQUIRE_HITS();  // flexible watches rotate over the debug registers only
+  Watch a = watch(hw({reinterpret_cast<std::uintptr_t>(&g_vars[0]), 24, Access::write,
+                      Target::this_thread(), {}}));  // 3 pinned slots
   WatchOptions o{reinterpret_cast<std::uintptr_t>(&g_vars[4]), 16, Access::write,
                  Target::this_thread(), [](const Hit&) {}};
   o.flexible = true;
@@ -135,6 +136,19 @@ TEST(LibraryFlexible, WatchLargerThanTheRotationIsRefused) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::no_slots);
     EXPECT_NE(std::string(e.what()).find("needs 2 slots at once"), std::string::npos) << e.what();
+  }
+}
+
+TEST(LibraryFlexible, RefusedWhereDebugExceptionsAreNotDelivered) {
+  if (perf::hits_delivered()) GTEST_SKIP() << "debug-register hits are delivered here: flexible watches rotate";
+  WatchOptions o{reinterpret_cast<std::uintptr_t>(&g_vars[0]), 8, Access::write, Target::this_thread(), {}};
+  o.flexible = true;
+  try {
+    Watch w = watch(o);
+    FAIL() << "a flexible watch was armed where the debug registers deliver no hits";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::unsupported);
+    EXPECT_NE(std::string(e.what()).find("flexible"), std::string::npos) << e.what();
   }
 }
 

@@ -3,7 +3,13 @@
 #include <gtest/gtest.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
 
 #include <cstring>
 #include <string>
@@ -11,6 +17,7 @@
 #include "hwbp/hwbp.hpp"
 #include "test_support.hpp"
 #include "support/hit_delivery.hpp"
+#include "support/slot_holders.hpp"
 
 namespace hwbp::test {
 namespace {
@@ -33,6 +40,7 @@ void expect_error(const std::function<void()>& f, Errc code, const std::string& 
 TEST(LibrarySlots, IdenticalChunksShareOneSlotAndBothWatchesGetTheHit) {
   HWBP_REQUIRE_HITS();
   ASSERT_GE(slots_per_thread(), 4u) << "this test assumes the x86 budget of 4 slots";
+  HWBP_REQUIRE_ALL_SLOTS(4);
   Watch a = watch({addr_of(0), 8, Access::write, Target::this_thread(), [](const Hit&) {}});
   Watch b = watch({addr_of(0), 8, Access::modify, Target::this_thread(), [](const Hit&) {}});
   ASSERT_EQ(a.chunks().size(), 1u);
@@ -56,11 +64,12 @@ TEST(LibrarySlots, IdenticalChunksShareOneSlotAndBothWatchesGetTheHit) {
 TEST(LibrarySlots, FifthSlotFailsWithNothingHalfInstalled) {
   HWBP_REQUIRE_HITS();
   ASSERT_EQ(slots_per_thread(), 4u) << "this test needs exactly 4 slots (x86)";
+  HWBP_REQUIRE_ALL_SLOTS(4);
   int fds_before = open_fd_count();
   Watch full = watch({addr_of(0), 32, Access::write, Target::this_thread(), [](const Hit&) {}});
   ASSERT_EQ(full.chunks().size(), 4u);
   int fds_with_one = open_fd_count();
-  expect_error([&] { Watch extra = watch({addr_of(4), 1, Access::write, Target::this_thread(), {}}); },
+  expect_error([&] { Watch extra = watch(hw({addr_of(4), 1, Access::write, Target::this_thread(), {}})); },
                Errc::no_slots, "needs 1 slot(s), but a thread has 4 debug-register slots");
   EXPECT_EQ(open_fd_count(), fds_with_one) << "a refused watch left file descriptors behind";
   g_vars[3] = 1;
@@ -69,13 +78,15 @@ TEST(LibrarySlots, FifthSlotFailsWithNothingHalfInstalled) {
   EXPECT_EQ(open_fd_count(), fds_before);
   EXPECT_FALSE(active());
   // A single request that needs five slots fails whole.
-  expect_error([&] { Watch big = watch({addr_of(0), 40, Access::write, Target::this_thread(), {}}); },
+  expect_error([&] { Watch big = watch(hw({addr_of(0), 40, Access::write, Target::this_thread(), {}})); },
                Errc::no_slots, "needs 5 slot(s)");
   EXPECT_EQ(open_fd_count(), fds_before);
   EXPECT_FALSE(active());
 }
 
 TEST(LibrarySlots, SlotHeldOutsideHwbpIsExplainedAndRolledBack) {
+  HWBP_REQUIRE_HITS();  // the debug registers only: refused where they deliver no hits
+  HWBP_REQUIRE_ALL_SLOTS(4);
   // Another debugger (here: a raw perf event) holds one slot of this thread.
   perf_event_attr attr{};
   attr.type = PERF_TYPE_BREAKPOINT;
@@ -89,13 +100,52 @@ TEST(LibrarySlots, SlotHeldOutsideHwbpIsExplainedAndRolledBack) {
   int foreign = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
   ASSERT_GE(foreign, 0) << std::strerror(errno);
   int fds_before = open_fd_count();
-  expect_error([&] { Watch w = watch({addr_of(0), 32, Access::write, Target::this_thread(), {}}); },
+  expect_error([&] { Watch w = watch(hw({addr_of(0), 32, Access::write, Target::this_thread(), {}})); },
                Errc::no_slots, "elsewhere");
   EXPECT_EQ(open_fd_count(), fds_before) << "the three opened slots were not closed";
   EXPECT_FALSE(active());
   close(foreign);
   Watch w = watch({addr_of(0), 32, Access::write, Target::this_thread(), {}});
   EXPECT_EQ(w.chunks().size(), 4u);
+}
+
+// Issue 12: a test needing every slot must skip, naming the process, while another process holds
+// a CPU-bound breakpoint (it takes a slot from every thread of the machine).
+TEST(LibrarySlots, AnotherProcessHoldingASlotIsNamed) {
+  HWBP_REQUIRE_ALL_SLOTS(4);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t holder = fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    prctl(PR_SET_NAME, "slot_holder");
+    char ok = 1;
+    const long cpus = sysconf(_SC_NPROCESSORS_CONF);
+    for (long cpu = 0; cpu < cpus && ok; ++cpu) {
+      perf_event_attr attr{};
+      attr.type = PERF_TYPE_BREAKPOINT;
+      attr.size = sizeof attr;
+      attr.bp_type = HW_BREAKPOINT_W;
+      attr.bp_addr = addr_of(7);
+      attr.bp_len = 8;
+      attr.exclude_kernel = 1;
+      if (syscall(SYS_perf_event_open, &attr, -1, cpu, -1, 0) < 0 && (errno == EACCES || errno == EPERM))
+        ok = 0;  // other errors: an offline CPU
+    }
+    (void)!write(ready[1], &ok, 1);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char ok = 0;
+  ASSERT_EQ(read(ready[0], &ok, 1), 1);
+  close(ready[0]);
+  const std::string why = slots_taken_elsewhere(4);
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  if (!ok) GTEST_SKIP() << "CPU-bound breakpoints need CAP_PERFMON or perf_event_paranoid <= 0";
+  EXPECT_NE(why.find("gets only 3 of its 4"), std::string::npos) << why;
+  EXPECT_NE(why.find("pid " + std::to_string(holder) + " (slot_holder)"), std::string::npos) << why;
 }
 
 TEST(LibrarySlots, ActiveIndicatorFollowsTheWatchSet) {
@@ -118,7 +168,8 @@ TEST(LibraryErrors, EveryBadInputHasItsOwnMessage) {
                "past the end of the address space");
   expect_error([] { watch({0xffff800000000000ull, 8, Access::write}); }, Errc::invalid_request,
                "kernel");
-  expect_error([] { watch({addr_of(0), 5000, Access::write}); }, Errc::invalid_request, "4096");
+  // Beyond what the debug registers can cover (page protection has no such limit).
+  expect_error([] { watch(hw({addr_of(0), 5000, Access::write})); }, Errc::invalid_request, "4096");
   expect_error([] { watch({addr_of(0), 3, Access::exec}); }, Errc::invalid_request, "execute breakpoint");
 }
 

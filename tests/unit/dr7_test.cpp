@@ -89,6 +89,18 @@ TEST(Dr7Examples, B_ExecSlot0) {
   EXPECT_TRUE(d.global_exact);
 }
 
+// Found by fuzz/debug_registers_fuzzer: an exec slot with LEN bits set (undefined for the CPU)
+// decoded with that length, which the encoder then dropped; decoding now agrees with encoding.
+TEST(Dr7Examples, ExecSlotDecodesAsOneByteWhateverItsLenBits) {
+  for (std::uint64_t len_bits : {1u, 2u, 3u}) {
+    const std::uint64_t raw = 0x2 | (len_bits << 18);  // G0, RW0 = 00 (exec), LEN0 != 00
+    const Dr7 d = dr7_decode(raw);
+    EXPECT_EQ(d.slots[0].rw, DrRw::exec);
+    EXPECT_EQ(d.slots[0].len, 1u) << len_bits;
+    EXPECT_EQ(dr7_decode(dr7_encode(d)), d);
+  }
+}
+
 TEST(Dr7Examples, C_EightByteReadWriteSlot3) {
   const Dr7Slot slot{.local = false, .global = true, .rw = DrRw::read_write, .len = 8};
   EXPECT_EQ(dr7_encode(one_slot(3, slot, true)), 0xB0000280u);

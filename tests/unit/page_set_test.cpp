@@ -110,6 +110,17 @@ TEST(PageSet, ForgottenPagesAreNotOursAndNotHandedBack) {
   EXPECT_EQ(s.page_count(), 0u);
 }
 
+TEST(PageSet, APageMappedAgainAfterItWasForgottenIsFreshForTheNextWatch) {
+  PageSet s;
+  s.add({1, 10 * P, P, Access::write});  // watch 1 ends: its memory was unmapped
+  s.forget(10 * P, P);
+  EXPECT_EQ(s.add({2, 10 * P, 8, Access::write}), (std::vector<PageRange>{{10 * P, P}}))
+      << "new memory at the same address must be protected for watch 2";
+  EXPECT_TRUE(s.protects(10 * P));
+  EXPECT_TRUE(s.remove(1).empty()) << "the ended watch hands nothing back: watch 2 still needs the page";
+  EXPECT_EQ(s.remove(2).size(), 1u);
+}
+
 TEST(PageSet, ModifyReportsChangedBytesOnly) {
   const std::uint8_t a[] = {1, 2, 3}, b[] = {1, 2, 3}, c[] = {1, 9, 3};
   EXPECT_TRUE(page_should_report(Access::write, a, b));

@@ -1,7 +1,14 @@
 #include "condition.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <climits>
+#include <cstdint>
 #include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "printable.hpp"
 
 namespace hwbp::cli {
 namespace {
@@ -23,8 +30,7 @@ std::vector<std::string_view> split(std::string_view s, std::string_view sep) {
 }
 
 [[noreturn]] void bad(std::string_view what, std::string_view expr) {
-  throw std::invalid_argument("bad --if expression '" + std::string(expr) + "': " +
-                              std::string(what) +
+  throw std::invalid_argument("bad --if expression '" + printable(expr) + "': " + printable(what) +
                               " (use comparisons of old/new with integers, e.g. 'new==0 || "
                               "old>new'; join with && and ||)");
 }
@@ -65,8 +71,17 @@ Condition Condition::parse(std::string_view text) {
       bad("'" + std::string(s) + "' is not an integer", text);
     }
     if (used != s.size()) bad("'" + std::string(s) + "' is not an integer", text);
-    o.literal = neg ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
     o.hex = !neg && s.size() > 2 && (s[1] == 'x' || s[1] == 'X');
+    // Values are signed 64-bit at most: a larger decimal would wrap (18446744073709551615 read
+    // as -1). Hex literals are bit patterns and may use all 64 bits.
+    constexpr std::uint64_t kMax = std::uint64_t{INT64_MAX};
+    if (!o.hex && v > kMax + (neg ? 1 : 0))
+      bad("'" + std::string(neg ? "-" : "") + std::string(s) + "' is out of range: values are "
+          "signed integers of at most 64 bits (" + std::to_string(INT64_MIN) + " to " +
+          std::to_string(INT64_MAX) + "); write a bit pattern in hex, e.g. 0xffffffffffffffff",
+          text);
+    o.literal = neg ? static_cast<std::int64_t>(0 - v) : static_cast<std::int64_t>(v);
+    c.literals_.push_back({std::string(neg ? "-" : "") + std::string(s), o});
     return o;
   };
   for (auto conj : split(c.text_, "||")) {
@@ -87,6 +102,31 @@ Condition Condition::parse(std::string_view text) {
     c.any_of_.push_back(std::move(all_of));
   }
   return c;
+}
+
+std::string Condition::check_width(unsigned len) const {
+  const unsigned bits = 8 * std::min(len, 8u);
+  for (const auto& l : literals_) {
+    if (l.value.hex) {
+      if (bits < 64 && (static_cast<std::uint64_t>(l.value.literal) >> bits) != 0)
+        return "--if literal " + l.text + " is out of range for a " + std::to_string(len) +
+               "-byte watch: it has more than " + std::to_string(bits) + " bits";
+      continue;
+    }
+    const std::int64_t lo = bits >= 64 ? INT64_MIN : -(std::int64_t{1} << (bits - 1));
+    const std::int64_t hi = bits >= 64 ? INT64_MAX : (std::int64_t{1} << (bits - 1)) - 1;
+    if (l.value.literal >= lo && l.value.literal <= hi) continue;
+    std::string why = "--if literal " + l.text + " is out of range for a " +
+                      std::to_string(len) + "-byte watch: its values are signed, " +
+                      std::to_string(lo) + " to " + std::to_string(hi);
+    const bool unsigned_fits = l.value.literal > hi && (bits >= 64 || (static_cast<std::uint64_t>(
+                                                          l.value.literal) >> bits) == 0);
+    if (unsigned_fits)
+      why += fmt::format("; for the unsigned value write its bit pattern, {:#x}",
+                         static_cast<std::uint64_t>(l.value.literal));
+    return why;
+  }
+  return "";
 }
 
 bool Condition::eval_compare(const Compare& c, std::uint64_t old_value, std::uint64_t new_value,

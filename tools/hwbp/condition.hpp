@@ -27,6 +27,10 @@ class Condition {
 
   bool empty() const noexcept { return any_of_.empty(); }
   const std::string& text() const noexcept { return text_; }
+  // A literal the watch's values can never equal: "" if none, else a one-line reason with the
+  // fix. len: the watch's length in bytes (1..8). Decimal literals must lie in the signed range
+  // of that width, hex ones within its bits (`new==300` on a 1-byte watch would never hold).
+  std::string check_width(unsigned len) const;
   // len: the watch's length in bytes (1..8).
   bool eval(std::uint64_t old_value, std::uint64_t new_value, unsigned len) const noexcept;
 
@@ -45,8 +49,13 @@ class Condition {
   static bool eval_compare(const Compare& c, std::uint64_t old_value, std::uint64_t new_value,
                            unsigned len) noexcept;
 
+  struct Literal {
+    std::string text;
+    Operand value;
+  };
   std::string text_;
   std::vector<std::vector<Compare>> any_of_;  // OR of ANDs
+  std::vector<Literal> literals_;            // as written, for check_width
 };
 
 }  // namespace hwbp::cli

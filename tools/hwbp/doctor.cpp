@@ -23,11 +23,14 @@
 #include "bpf/hit_program.hpp"
 #include "command.hpp"
 #include "core/arch.hpp"
+#include "core/engine_choice.hpp"
 #include "kvm_backends.hpp"
 #include "perf/capabilities.hpp"
 #include "perf/errors.hpp"
 #include "perf/hit_delivery.hpp"
 #include "perf/event.hpp"
+#include "perf/uprobe.hpp"
+#include "uprobe_arming.hpp"
 
 namespace {
 
@@ -205,15 +208,65 @@ Check check_fires() {
     case State::unknown:
       return {Status::fail, name, d.detail, hwbp::perf::error_from_errno(d.open_errno, {}).what(), true};
     case State::silent:
+      // Not essential: hwbp run/attach watch with the page engine instead (check below).
       return {Status::fail, name,
               d.detail + ": the hypervisor does not deliver debug exceptions to this VM",
               "run on bare metal or a hypervisor that passes #DB through (KVM does; some nested or "
-              "cloud VMs do not)", true};
+              "cloud VMs do not); hwbp run/attach use the page engine meanwhile", false};
     case State::partial:
       break;
   }
   return {Status::warn, name, d.detail,
           "unexpected count: another tool may be multiplexing debug registers", true};
+}
+
+// Which engine serves watches here (core::choose_engine with this machine's facts), and why.
+Check check_engine() {
+  const bool fires = hwbp::perf::hits_delivered();
+  hwbp::core::EngineFacts facts;
+  facts.hits_delivered = fires;
+  facts.uprobes = hwbp::cli::UprobeArming::available();
+  const auto choice = hwbp::core::choose_engine(hwbp::core::EngineRequest::automatic,
+                                                {hwbp::Access::modify, true, false}, facts);
+  const std::string serves = choice.mechanism ? hwbp::core::to_string(*choice.mechanism) : "nothing";
+  std::string detail = fmt::format(
+      "hwbp run/attach --engine auto: a write watch that fits the free slots is served by {} ({}); "
+      "longer or more watches, and --engine page, by page protection (w/modify of any length and "
+      "number, exact; no r/rw)", serves, hwbp::core::to_string(choice.reason));
+  return {Status::ok, "engine", detail, ""};
+}
+
+// Execute breakpoints beyond the debug registers, tried for real: a counting uprobe on a
+// function of hwbp itself, called three times.
+__attribute__((noinline)) void uprobe_probe_target(volatile int* n) { *n = *n + 1; }
+
+Check check_uprobes() {
+  const char* name = "execute breakpoints";
+  const std::string none = "x watches beyond the debug registers (or where they are silent) are refused";
+  if (!hwbp::cli::UprobeArming::available())
+    return {Status::warn, name, "uprobe events unavailable (no uprobe PMU, or no CAP_PERFMON): " + none,
+            "run hwbp as root or grant CAP_PERFMON"};
+  const auto addr = reinterpret_cast<std::uintptr_t>(&uprobe_probe_target);
+  auto where = hwbp::perf::file_location(0, addr);
+  if (!where) return {Status::warn, name, "cannot locate hwbp's own code for a test uprobe", ""};
+  hwbp::perf::UprobeAttr a;
+  a.where = *where;
+  a.addr = addr;
+  a.sample_period = 0;
+  hwbp::perf::Event ev;
+  if (const int rc = hwbp::perf::try_open_uprobe(a, 0, -1, ev); rc != 0)
+    return {Status::warn, name, fmt::format("a test uprobe was refused ({}): {}", std::strerror(-rc), none),
+            "run hwbp as root or grant CAP_PERFMON"};
+  ev.enable();
+  volatile int n = 0;
+  for (int i = 0; i < 3; ++i) uprobe_probe_target(&n);
+  ev.disable();
+  const auto counted = ev.count();
+  if (counted != 3)
+    return {Status::warn, name, fmt::format("a test uprobe counted {} of 3 calls: {}", counted, none),
+            "check the kernel's uprobe support (CONFIG_UPROBE_EVENTS)"};
+  return {Status::ok, name, "uprobe: a test uprobe counted 3 of 3 calls; x watches beyond the "
+                            "debug registers (or where they are silent) use uprobes", ""};
 }
 
 // The fast mode end to end: hwbp's own BPF program loaded and attached to a real write
@@ -282,7 +335,8 @@ std::vector<Check> run_checks() {
   const hwbp::perf::Capabilities& caps = hwbp::perf::capabilities();
   std::vector<Check> checks{check_kernel(), check_paranoid(), check_privileges(), check_slots(caps)};
   for (auto& f : check_features(caps)) checks.push_back(std::move(f));
-  for (auto&& c : {check_ptrace(), check_fires(), check_bpf(), check_kvm()}) checks.push_back(c);
+  for (auto&& c : {check_ptrace(), check_fires(), check_engine(), check_uprobes(), check_bpf(), check_kvm()})
+    checks.push_back(c);
   return checks;
 }
 

@@ -70,7 +70,9 @@ void HitAcceptor::accept_count(core::WatchId watch, std::uint64_t pc, std::uint6
 const std::string& HitAcceptor::thread_name(pid_t tid) {
   // /proc/PID/task/TID/comm costs an open per hit: cached (a rename mid-run shows late).
   auto [it, fresh] = thread_names_.try_emplace(tid);
-  if (fresh) {
+  if (fresh && namer_) {
+    it->second = namer_(tid);
+  } else if (fresh) {
     std::ifstream in(fmt::format("/proc/{}/task/{}/comm", pid_, tid));
     std::getline(in, it->second);
     if (it->second.empty()) it->second = "?";

@@ -1,6 +1,7 @@
 #include "hit_report.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -255,6 +256,8 @@ void Reporter::human(const HitRecord& h) {
     out += fmt::format("  instruction {:#x}: {}\n", h.site.addr, h.instruction);
   if (!h.made_by.empty())
     out += fmt::format("  made by the kernel, for the program's {}() system call\n", h.made_by);
+  if (w.mechanism && core::is_software(*w.mechanism))
+    out += fmt::format("  engine: {}\n", core::to_string(*w.mechanism));
   if (h.async)
     out += "  note: SIGTRAP was blocked in the program; the thread stopped later than the access\n";
   if (show_stack_ && h.stack.size() > 1) {
@@ -263,7 +266,7 @@ void Reporter::human(const HitRecord& h) {
       out += fmt::format("    #{} {:#x} {}\n", i, h.stack[i].addr, where(h.stack[i]));
   }
   std::fputs(out.c_str(), out_);
-  std::fflush(out_);
+  flush();
 }
 
 void Reporter::json(const HitRecord& h) {
@@ -296,6 +299,7 @@ void Reporter::json(const HitRecord& h) {
     j["new_exact"] = h.new_exact;
   }
   if (!h.made_by.empty()) j["made_by"] = h.made_by;  // only on kernel-made stores
+  if (w.mechanism) j["engine"] = core::json_name(*w.mechanism);  // what served the watch
   J stack = J::array();
   for (const auto& s : h.stack) {
     J f;
@@ -306,7 +310,35 @@ void Reporter::json(const HitRecord& h) {
   }
   j["stack"] = stack;
   std::fputs((j.dump() + "\n").c_str(), out_);
-  std::fflush(out_);
+  flush();
+}
+
+void Reporter::flush() {
+  // A full disk (ENOSPC) or a reader that went away (EPIPE: SIGPIPE is ignored, tracer.cpp) makes
+  // every later hit vanish: remember the first error, the session stops on it (issue 12).
+  errno = 0;
+  if ((std::fflush(out_) != 0 || std::ferror(out_)) && write_error_ == 0)
+    write_error_ = errno != 0 ? errno : EIO;
+}
+
+void Reporter::watch_ended(const Watch& w, pid_t tid, const Site& site, const std::string& reason) {
+  if (format_ == Format::json) {
+    nlohmann::ordered_json j;
+    j["event"] = "watch_ended";
+    j["watch"] = w.spec.text;
+    j["reason"] = reason;
+    j["tid"] = tid ? nlohmann::ordered_json(tid) : nlohmann::ordered_json(nullptr);
+    j["ip"] = hex_or_null(site.addr);
+    site_json(site, j);
+    std::fputs((j.dump() + "\n").c_str(), out_);
+    std::fflush(out_);
+    return;
+  }
+  std::string line = fmt::format("hwbp: watch '{}' ended: {}", w.spec.text, reason);
+  if (tid) line += fmt::format(" (thread {}{})", tid, site.addr ? ", in " + where(site) : "");
+  std::FILE* to = format_ == Format::human ? out_ : stderr;
+  std::fputs((line + "\n").c_str(), to);
+  std::fflush(to);
 }
 
 void Reporter::finish(const std::vector<Watch>& watches, std::uint64_t total) {
@@ -318,7 +350,7 @@ void Reporter::finish(const std::vector<Watch>& watches, std::uint64_t total) {
       break;
     case Format::human: finish_human(watches, total); break;
   }
-  std::fflush(out_);
+  flush();
 }
 
 void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t total) {
@@ -331,6 +363,8 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     o["watch"] = w.spec.text;
     o["hits"] = w.hits;
     if (auto it = inexact_.find(w.id); it != inexact_.end()) o["inexact"] = it->second;  // hits with a value not exact
+    if (!w.served_by.empty()) o["mechanism"] = w.served_by;  // hwbp vm: what served the watch
+    if (w.mechanism) o["engine"] = core::json_name(*w.mechanism);
     if (show_coverage_) {  // --flexible only: without it the summary stays as it was
       o["coverage"] = std::round(w.coverage() * 1000) / 1000;  // 1.0 for a pinned watch
       o["rotating"] = w.rotating;

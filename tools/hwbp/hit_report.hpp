@@ -102,10 +102,17 @@ class Reporter {
   void hit(const HitRecord& h);
   // --count: n hits at h's site at once (counted in the kernel by the BPF mode).
   void count(const HitRecord& h, std::uint64_t n);
+  // A watch ended before the session did (the page engine: its memory was unmapped, exec):
+  // a human line or a JSON event ("watch_ended"); on stderr for --count / --folded. `site`:
+  // where the thread that ended it was (its system call), empty when none.
+  void watch_ended(const Watch& w, pid_t tid, const Site& site, const std::string& reason);
   // End of the session: summary (json), the table (count), the stacks (folded), a line (human).
   void finish(const std::vector<Watch>& watches, std::uint64_t total);
+  // The errno of the first failed write (EPIPE, ENOSPC, EIO), 0 while every write succeeded.
+  int write_error() const noexcept { return write_error_; }
 
  private:
+  void flush();
   void human(const HitRecord& h);
   void json(const HitRecord& h);
   void finish_json(const std::vector<Watch>& watches, std::uint64_t total);
@@ -118,6 +125,7 @@ class Reporter {
   std::map<core::WatchId, std::uint64_t> inexact_;  // reported hits with a value not exact, per watch
   std::uint64_t inexact_total_ = 0;
   std::FILE* out_;
+  int write_error_ = 0;
   bool show_stack_;
   std::map<std::tuple<std::string, std::string, std::string, int>, std::uint64_t> counts_;
   std::map<std::string, std::uint64_t> folded_;

@@ -1,8 +1,12 @@
 // hwbp: hardware watchpoints from the command line.
 #include <cstdio>
 #include <exception>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "command.hpp"
+#include "command_line.hpp"
 #include "hwbp/error.hpp"
 
 namespace hwbp::cli {
@@ -22,8 +26,25 @@ int main(int argc, char** argv) {
     auto subs = app.get_subcommands({});
     if (subs.size() > before) runners.emplace_back(subs.back(), std::move(run));
   }
+  // Commands that run a program declare it as a positional named "program": for them the words
+  // after "--" are the program's (command_line.hpp), never parsed as hwbp's options.
+  std::set<std::string> with_program;
+  std::set<std::string> commands;
+  std::string names;
+  for (auto& [sub, run] : runners) {
+    if (sub->get_option_no_throw("program")) with_program.insert(sub->get_name());
+    commands.insert(sub->get_name());
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  auto line = hwbp::cli::split_command_line({argv, argv + argc}, with_program);
+  if (!line.command.empty() && !commands.count(line.command))
+    return hwbp::cli::fail("unknown command '" + line.command + "'; the commands are " + names +
+                           " (see 'hwbp --help')");
+  hwbp::cli::program_words() = std::move(line.program_words);
+  std::vector<const char*> words;
+  for (const auto& w : line.hwbp_words) words.push_back(w.c_str());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(words.size()), words.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

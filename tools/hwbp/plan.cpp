@@ -13,8 +13,11 @@
 
 #include "command.hpp"
 #include "hwbp/error.hpp"
+#include "core/engine_choice.hpp"
 #include "perf/cpus.hpp"
+#include "perf/hit_delivery.hpp"
 #include "plan_model.hpp"
+#include "uprobe_arming.hpp"
 #include "watch_spec.hpp"
 
 namespace {
@@ -29,7 +32,49 @@ struct PlanOptions {
   unsigned cpus = 0;  // 0: this machine's possible CPUs
   bool flexible = false;
   bool json = false;
+  std::string engine = "auto";
 };
+
+// What `hwbp run|attach --engine E` would use for each watch here (core::choose_engine): the
+// slot plan says which watches fit the free slots; this machine says whether debug exceptions
+// are delivered and whether uprobes open.
+std::vector<hwbp::core::EngineChoice> engine_choices(const WatchPlan& plan, const std::vector<WatchSpec>& specs,
+                                                     const std::string& engine, bool flexible) {
+  hwbp::core::EngineFacts facts;
+  facts.hits_delivered = hwbp::perf::hits_delivered();
+  facts.uprobes = hwbp::cli::UprobeArming::available();
+  const auto request = hwbp::core::parse_engine_request(engine).value_or(hwbp::core::EngineRequest::automatic);
+  std::vector<hwbp::core::EngineChoice> out;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const bool fits = std::find(plan.overflowed.begin(), plan.overflowed.end(), i) == plan.overflowed.end() &&
+                      std::find(plan.never_fit.begin(), plan.never_fit.end(), i) == plan.never_fit.end();
+    out.push_back(hwbp::core::choose_engine(request, {specs[i].access, fits, flexible}, facts));
+  }
+  return out;
+}
+
+void print_engines(const std::vector<hwbp::core::EngineChoice>& engines, const std::vector<WatchSpec>& specs) {
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const auto& c = engines[i];
+    if (c.mechanism)
+      fmt::print("engine: '{}' -> {} ({})\n", specs[i].text, hwbp::core::to_string(*c.mechanism),
+                 hwbp::core::to_string(c.reason));
+    else
+      fmt::print("engine: '{}' -> refused: {}\n", specs[i].text, c.refusal);
+  }
+}
+
+Json engines_json(const std::vector<hwbp::core::EngineChoice>& engines, const std::vector<WatchSpec>& specs) {
+  Json list = Json::array();
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const auto& c = engines[i];
+    list.push_back({{"watch", specs[i].text},
+                    {"engine", c.mechanism ? Json(hwbp::core::json_name(*c.mechanism)) : Json(nullptr)},
+                    {"reason", hwbp::core::to_string(c.reason)},
+                    {"refusal", c.mechanism ? Json(nullptr) : Json(c.refusal)}});
+  }
+  return list;
+}
 
 hwbp::core::ArchInfo arch_named(const std::string& name) {
   if (name.empty()) return hwbp::core::host_arch();
@@ -159,12 +204,19 @@ int run_plan(const PlanOptions& opt) {
   std::vector<hwbp::cli::PlanWatch> watches;
   for (const auto& s : specs) watches.push_back({s.text, s.request()});
   const WatchPlan plan = hwbp::cli::plan_watches(arch, cpus, watches, opt.flexible);
+  // The engines are this machine's: shown for its own architecture only.
+  const bool here = opt.arch.empty() || arch.name == hwbp::core::host_arch().name;
+  const auto engines = here ? engine_choices(plan, specs, opt.engine, opt.flexible)
+                            : std::vector<hwbp::core::EngineChoice>{};
   if (opt.json) {
-    fmt::print("{}\n", plan_json(plan, specs, arch, cpus).dump());
+    Json j = plan_json(plan, specs, arch, cpus);
+    if (here) j["engines"] = engines_json(engines, specs);
+    fmt::print("{}\n", j.dump());
   } else {
     for (const auto& n : default_notes(specs)) fmt::print("note: {}\n", n);
     print_table(plan, specs);
     print_verdict(plan, specs, arch, cpus);
+    if (here) print_engines(engines, specs);
   }
   return plan.fits ? 0 : 1;
 }
@@ -184,6 +236,10 @@ hwbp::cli::RegisterCommand reg([](CLI::App& app) {
       ->check(CLI::Range(1u, 1u << 16));
   sub->add_flag("--flexible", opt->flexible, "let watches that do not fit rotate (time-slice)");
   sub->add_flag("--json", opt->json, "print one JSON object");
+  sub->add_option("--engine", opt->engine,
+                  "show what hwbp run/attach --engine ENGINE would use for each watch on this "
+                  "machine: auto (default), hw, page (the exit status stays the slot plan's)")
+      ->check(CLI::IsMember({"auto", "hw", "page"}));
   return [opt] { return run_plan(*opt); };
 });
 

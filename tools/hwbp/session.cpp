@@ -10,6 +10,8 @@
 
 #include "bpf_delivery.hpp"
 #include "hwbp/error.hpp"
+#include "option_checks.hpp"
+#include "perf/hit_delivery.hpp"
 #include "perf/sigtrap_info.hpp"
 #include "ptrace_delivery.hpp"
 #include "symbols/process_memory.hpp"
@@ -33,19 +35,12 @@ int exit_code_of(int status) {
   return 0;
 }
 
+void add_duration_option(CLI::App& sub, SessionOptions& o) {
+  sub.add_option("--duration", o.duration, "stop watching after SEC seconds")->check(seconds_value());
+}
+
 void add_session_options(CLI::App& sub, SessionOptions& o) {
-  sub.add_option("-w,--watch", o.specs,
-                 "what to watch: LOCATION[:LEN][:ACCESS] (LOCATION = NAME, NAME+OFF or 0xADDR; "
-                 "ACCESS = modify (default), w, rw, r, x) or mem:ADDR[/LEN][:ACCESS]; repeatable")
-      ->required();
-  sub.add_option("--stack", o.stack_depth, "frames per backtrace (default 5, 0 = none)");
-  sub.add_flag("--json", o.json, "JSON Lines: one object per hit, a summary object at the end");
-  sub.add_flag("--count", o.count, "no per-hit output; hit counts per (watch, function, line)");
-  sub.add_flag("--folded", o.folded, "writer stacks in folded format (flamegraph.pl, speedscope)");
-  sub.add_option("--if", o.condition, "report only hits where EXPR holds, e.g. 'new==0 || new>old'");
-  sub.add_option("--ignore", o.ignore, "skip the first N reported hits");
-  sub.add_option("--max-hits", o.max_hits, "stop watching after N hits (the program runs on)");
-  sub.add_option("-o,--output", o.output, "write hits to FILE instead of stdout");
+  add_report_options(sub, o);
   auto* flexible = sub.add_flag(
       "--flexible", o.flexible,
       "accept more watches than debug-register slots: those that do not fit take turns on the "
@@ -59,43 +54,36 @@ void add_session_options(CLI::App& sub, SessionOptions& o) {
                  "privilege), auto (bpf when allowed, else ptrace; default)")
       ->check(CLI::IsMember({"auto", "bpf", "ptrace"}))
       ->envname("HWBP_MODE");
+  sub.add_option("--engine", o.engine,
+                 "what serves the watches: hw (debug registers only: exact, at most 4 chunks of "
+                 "up to 8 bytes, refused where the machine delivers no debug exceptions), page "
+                 "(software: page protection for w/modify watches of any length and number, every "
+                 "store completed by hwbp; uprobes for x; no r/rw), auto (debug registers while "
+                 "they fire and the watch fits the free slots, else page; default)")
+      ->check(CLI::IsMember({"auto", "hw", "page"}))
+      ->envname("HWBP_ENGINE");
   sub.add_flag("--pending", o.pending,
                "keep names that no loaded module defines, and arm them when a library defining "
                "them is loaded (dlopen)");
 }
 
 Session::Session(const SessionOptions& options) : opts_(options) {
-  std::vector<WatchSpec> specs;
-  for (const auto& s : opts_.specs) specs.push_back(parse_watch_spec(s));
-  watches_ = std::make_unique<WatchSet>(std::move(specs));
-  AcceptanceOptions accept;
-  if (!opts_.condition.empty()) accept.condition = Condition::parse(opts_.condition);
-  if (int(opts_.json) + int(opts_.count) + int(opts_.folded) > 1)
-    throw Error(Errc::invalid_request, "choose one of --json, --count and --folded");
-  if (!opts_.output.empty()) {
-    out_ = std::fopen(opts_.output.c_str(), "w");
-    if (!out_)
-      throw Error(Errc::system, fmt::format("cannot write '{}': {}", opts_.output, std::strerror(errno)));
-  }
-  Format f = opts_.json ? Format::json : opts_.count ? Format::count : opts_.folded ? Format::folded : Format::human;
-  // Folded stacks want whole stacks unless the user chose a depth.
-  if (f == Format::folded && opts_.stack_depth == 5) opts_.stack_depth = 64;
-  if (f == Format::count) opts_.stack_depth = 1;  // counts are per line: no unwinding per hit
-  reporter_ = std::make_unique<Reporter>(f, out_, opts_.stack_depth > 1);
+  build_report_pipeline(opts_, {}, symbolizer_, core::host_arch(), report_);
+  opts_.stack_depth = report_.stack_depth;
   reporter_->set_show_coverage(opts_.flexible);
-  accept.ignore = opts_.ignore;
-  accept.max_hits = opts_.max_hits;
-  accept.stack_depth = opts_.stack_depth;
-  acceptor_ = std::make_unique<HitAcceptor>(std::move(accept), *watches_, symbolizer_, *reporter_);
+  engine_ = core::parse_engine_request(opts_.engine).value_or(core::EngineRequest::automatic);
   choose_delivery();
 }
 
-Session::~Session() {
-  if (out_ && out_ != stdout) std::fclose(out_);
-}
+Session::~Session() = default;
 
 void Session::choose_delivery() {
-  if (opts_.mode != "ptrace") {
+  // --mode says how debug-register hits arrive. Page-engine and uprobe watches always come
+  // through the tracer (both modes trace the program), so a mixed set works in either mode;
+  // auto does not load the BPF program when no watch can be on the debug registers.
+  const bool no_hw = engine_ == core::EngineRequest::page ||
+                     (engine_ == core::EngineRequest::automatic && !perf::hits_delivered());
+  if (opts_.mode == "bpf" || (opts_.mode == "auto" && !no_hw)) {
     // A stack snapshot per hit, as perf --call-graph dwarf copies (8 KB by default).
     std::uint32_t stack_bytes = opts_.stack_depth <= 1 ? 0 : opts_.stack_depth <= 16 ? 8192 : 16384;
     // --count without per-hit decisions in hwbp: the kernel counts, no record per hit.
@@ -125,16 +113,18 @@ void Session::open_image(pid_t pid) {
   acceptor_->set_pid(pid);
 }
 
-void Session::start(pid_t pid, bool at_exec_stop) {
+void Session::start(pid_t pid, bool at_exec_stop, pid_t stopped_tid) {
   open_image(pid);
   if (!arming_) {
     arming_ = std::make_unique<SlotArming>(pid, *watches_, *delivery_);
     if (ptrace_) ptrace_->set_arming(arming_.get());
+    page_ = std::make_unique<PageDelivery>(pid, *watches_, symbolizer_, *acceptor_, *reporter_);
+    uprobes_ = std::make_unique<UprobeArming>(pid, *watches_, symbolizer_, *acceptor_);
   }
   if (opts_.flexible) arming_->set_flexible(std::chrono::milliseconds(opts_.slice_ms));
   watches_->resolve(*table_);
   check_condition_lengths();
-  arming_->arm_resolved();
+  arm_ready(stopped_tid);
   announce();
   if (!exec_seen_) started_ = std::chrono::steady_clock::now();  // --duration counts from here
   startup_complete_ = true;
@@ -147,8 +137,62 @@ void Session::start(pid_t pid, bool at_exec_stop) {
     if (exec_seen_) return;  // after an exec the program has run: warn (below), never kill
     fail_unresolved();
   }
-  arming_->arm_loader_hook(hook_->hook);
+  arm_loader_hook(hook_->hook);
   startup_complete_ = !wait_for_loader || exec_seen_;
+}
+
+core::EngineFacts Session::engine_facts() const {
+  core::EngineFacts f;
+  f.hits_delivered = perf::hits_delivered();
+  f.page_engine = true;  // the tracer drives the ptrace transport
+  f.uprobes = UprobeArming::available();
+  f.int3 = false;        // software breakpoints under ptrace: not built yet (uprobes are)
+  return f;
+}
+
+void Session::arm_ready(pid_t stopped_tid) {
+  const core::EngineFacts facts = engine_facts();
+  const std::vector<core::WatchId> todo = watches_->ready_to_arm();
+  auto decide = [&](Watch& w, bool fits) {
+    const core::EngineChoice c = core::choose_engine(engine_, {w.spec.access, fits, opts_.flexible}, facts);
+    if (!c.mechanism) throw Error(Errc::invalid_request, fmt::format("watch '{}': {}", w.spec.text, c.refusal));
+    if (*c.mechanism == core::Mechanism::debug_registers && !w.hw_refusal.empty())
+      throw Error(Errc::invalid_request, w.hw_refusal + " (or use --engine page)");
+    w.mechanism = c.mechanism;
+    w.engine_reason = c.reason;
+  };
+  auto arm_software = [&](Watch& w) {
+    if (*w.mechanism == core::Mechanism::uprobe) return uprobes_->arm(w.id);
+    if (stopped_tid <= 0)
+      throw Error(Errc::invalid_request, fmt::format("watch '{}': no stopped thread to arm the page "
+                                                     "engine in", w.spec.text));
+    page_->arm(stopped_tid, w.id);
+  };
+  if (opts_.flexible) {
+    // Rotation plans the whole set at once (core::pin_then_rotate): all on the debug registers.
+    for (core::WatchId id : todo) decide(watches_->at(id), true);
+    arming_->arm_resolved(todo);
+    return;
+  }
+  // In command-line order, each watch where it fits next to those armed before it.
+  for (core::WatchId id : todo) {
+    Watch& w = watches_->at(id);
+    decide(w, w.hw_refusal.empty() && arming_->fits(w));
+    if (*w.mechanism == core::Mechanism::debug_registers) arming_->arm_resolved({id});
+    else arm_software(w);
+  }
+}
+
+void Session::arm_loader_hook(std::uint64_t addr) {
+  // A uprobe needs no slot and fires where debug exceptions are silent; without the privilege
+  // it is an execute debug register, as before.
+  if (UprobeArming::available()) uprobes_->arm_loader_hook(addr);
+  else arming_->arm_loader_hook(addr);
+}
+
+void Session::disarm_loader_hook() {
+  uprobes_->disarm_loader_hook();
+  arming_->disarm_loader_hook();  // give the slot back
 }
 
 std::optional<Session::LoaderHook> Session::find_loader_hook() const {
@@ -180,10 +224,13 @@ void Session::announce() {
   for (std::size_t i = 0; i < ws.size(); ++i) {
     if (announced_[i] || ws[i].state != Watch::State::armed) continue;
     announced_[i] = true;
-    std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d%s\n",
+    std::string engine;
+    if (ws[i].mechanism)
+      engine = fmt::format(" by {} ({})", core::to_string(*ws[i].mechanism), core::to_string(ws[i].engine_reason));
+    std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d%s%s\n",
                  ws[i].label.c_str(), ws[i].len, ws[i].len == 1 ? "" : "s",
                  static_cast<unsigned long long>(ws[i].addr), to_string(ws[i].spec.access), pid_,
-                 ws[i].rotating ? " (rotating)" : "");
+                 ws[i].rotating ? " (rotating)" : "", engine.c_str());
     if (ws[i].spec.access == Access::read)
       std::fprintf(stderr, "hwbp: note: x86 has no read-only watch; 'r' reports rw hits that left "
                    "the value unchanged (a same-value write shows as a read; a read-modify-write "
@@ -240,6 +287,11 @@ void Session::check_condition_lengths() const {
                   fmt::format("--if compares integer values of at most 8 bytes; watch '{}' is {}",
                               w.spec.text, w.spec.access == Access::exec ? "an execute watch"
                                                                          : fmt::format("{} bytes", w.len)));
+  const Condition condition = Condition::parse(opts_.condition);
+  for (const auto& w : watches_->all())
+    if (w.len > 0)
+      if (auto why = condition.check_width(static_cast<unsigned>(w.len)); !why.empty())
+        throw Error(Errc::invalid_request, fmt::format("watch '{}': {}", w.spec.text, why));
 }
 
 bool Session::owns(const siginfo_t& info) const {
@@ -251,8 +303,40 @@ bool Session::owns(const siginfo_t& info) const {
 void Session::on_trap(pid_t tid, const siginfo_t& info) {
   if (!arming_) return;
   delivery_->poll(kStopBudget);  // hits before this stop (e.g. before a dlopen) are reported first
-  if (auto tag = tool_tag(info); tag && arming_->is_loader_hit(*tag)) return on_loader_hit();
+  if (auto tag = tool_tag(info)) {
+    if (uprobes_->is_loader_hit(*tag) || arming_->is_loader_hit(*tag)) return on_loader_hit(tid);
+    if (UprobeArming::owns(*tag)) return uprobes_->on_stop(tid, *tag);
+  }
   delivery_->on_stop(tid, info);
+}
+
+bool Session::resume(pid_t tid, int sig) { return page_ ? page_->resume(tid, sig) : TraceHandler::resume(tid, sig); }
+
+std::optional<std::pair<pid_t, int>> Session::take_deferred() {
+  return page_ ? page_->take_deferred() : std::nullopt;
+}
+
+bool Session::on_signal(pid_t tid, const siginfo_t& info) {
+  // A store to a protected page (SIGSEGV, SEGV_ACCERR) the page engine completes; any other
+  // signal, and a fault that is the program's own, goes to the program.
+  return page_ && page_->used() && info.si_signo == SIGSEGV && page_->on_signal(tid, info);
+}
+
+void Session::on_syscall_stop(pid_t tid) {
+  if (page_) page_->on_syscall_stop(tid);
+}
+
+bool Session::on_new_task(pid_t creator, pid_t child, int event, std::optional<int> first) {
+  return page_ ? page_->on_new_task(creator, child, event, first)
+               : TraceHandler::on_new_task(creator, child, event, first);
+}
+
+bool Session::exec_detaches(pid_t tid) { return page_ && page_->on_exec(tid); }
+
+void Session::stop_watching(Tracer& tracer) {
+  close_events();
+  if (page_ && page_->used())
+    tracer.with_stopped_thread(*this, [this](pid_t tid) { page_->release(tid); });
 }
 
 bool Session::loader_map_consistent() const {
@@ -268,12 +352,12 @@ bool Session::loader_map_consistent() const {
   }
 }
 
-void Session::on_loader_hit() {
+void Session::on_loader_hit(pid_t tid) {
   if (!loader_map_consistent()) return;  // RT_ADD / RT_DELETE: the map is changing
   image_->refresh();
   watches_->resolve(*table_);
   check_condition_lengths();
-  arming_->arm_resolved();
+  arm_ready(tid);
   announce();
   if (!startup_complete_) {
     // The initial libraries are in and no code of the program ran yet: a name still unknown is
@@ -281,12 +365,13 @@ void Session::on_loader_hit() {
     if (watches_->any_pending() && !opts_.pending) fail_unresolved();
     startup_complete_ = true;
   }
-  if (!watches_->any_pending()) arming_->disarm_loader_hook();  // give the slot back
+  if (!watches_->any_pending()) disarm_loader_hook();
 }
 
 void Session::on_thread_exit(pid_t tid) {
   delivery_->poll(kStopBudget);  // the address space still exists: its code can be read
   acceptor_->forget_thread(tid);  // a later thread may reuse the id
+  if (page_) page_->on_thread_exit(tid);
 }
 
 void Session::on_exec(pid_t pid) {
@@ -295,19 +380,22 @@ void Session::on_exec(pid_t pid) {
   exec_seen_ = true;
   delivery_->flush();  // the old program's hits (its events are gone: the ring only empties)
   arming_->reset_after_exec(pid);
+  uprobes_->reset_after_exec(pid);
   watches_->reset_after_exec();
   announced_.assign(announced_.size(), false);
   std::fprintf(stderr, "hwbp: process %d called execve: re-arming watches by name in the new "
                "program (address watches are dropped)\n", pid);
   try {
-    start(pid, true);
+    start(pid, true, pid);
   } catch (const Error& e) {
     std::fprintf(stderr, "hwbp: after execve: %s\n", e.what());
   }
 }
 
 std::optional<int> Session::finish(Tracer& tracer, const Tracer::End& end, bool wait_for_exit) {
-  close_events();       // before detaching: no new SIGTRAP of ours can be generated
+  // Before detaching: no new SIGTRAP of ours can be generated, no page stays read-only.
+  if (!end.exited) stop_watching(tracer);
+  else close_events();
   delivery_->flush();   // every hit made before the events closed is read now
   delivery_->warn_lost();
   reporter_->set_delivery(delivery_->mode(), delivery_->lost());
@@ -316,15 +404,20 @@ std::optional<int> Session::finish(Tracer& tracer, const Tracer::End& end, bool 
     status = end.status;
   } else {
     tracer.detach(*this);
-    if (done())
+    if (acceptor_->done())
       std::fprintf(stderr, "hwbp: stopped watching after %llu hit%s (--max-hits); the program "
                    "continues\n", static_cast<unsigned long long>(acceptor_->total()),
                    acceptor_->total() == 1 ? "" : "s");
-    else if (!Tracer::stop_signal_name().empty())
+    else if (!Tracer::stop_signal_name().empty() && !output_failed())
       std::fprintf(stderr, "hwbp: %s: stopped watching; the program continues\n",
                    Tracer::stop_signal_name().c_str());
   }
   reporter_->finish(watches_->all(), acceptor_->total());
+  if (int e = reporter_->write_error()) {
+    std::string where = opts_.output.empty() ? "standard output" : "'" + opts_.output + "'";
+    std::fprintf(stderr, "hwbp: cannot write hits to %s: %s%s\n", where.c_str(), std::strerror(e),
+                 status ? "" : "; stopped watching, the program continues");
+  }
   if (!status && wait_for_exit) status = tracer.wait_exit();
   return status;
 }

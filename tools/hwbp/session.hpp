@@ -24,30 +24,30 @@
 #include "delivery.hpp"
 #include "hit_acceptance.hpp"
 #include "hit_report.hpp"
+#include "page_delivery.hpp"
 #include "ptrace_delivery.hpp"
+#include "report_options.hpp"
 #include "slot_arming.hpp"
 #include "symbols/symbol_table.hpp"
 #include "tracer.hpp"
+#include "uprobe_arming.hpp"
 #include "watch_set.hpp"
 
 namespace hwbp::cli {
 
-struct SessionOptions {
-  std::vector<std::string> specs;
-  std::size_t stack_depth = 5;
-  bool json = false, count = false, folded = false;
-  std::string condition;
-  std::uint64_t ignore = 0, max_hits = 0;
-  std::string output;
+struct SessionOptions : ReportOptions {
   bool pending = false;
   double duration = 0;
   bool flexible = false;  // more watches than slots: the rest rotate
   unsigned slice_ms = 5;  // their time slice
-  std::string mode = "auto";  // auto | bpf | ptrace: how hits reach hwbp
+  std::string mode = "auto";  // auto | bpf | ptrace: how debug-register hits reach hwbp
+  std::string engine = "auto";  // auto | hw | page: what serves each watch (core::choose_engine)
 };
 
 // Options common to run and attach.
 void add_session_options(CLI::App& sub, SessionOptions& o);
+// --duration SEC (finite, >= 0).
+void add_duration_option(CLI::App& sub, SessionOptions& o);
 
 class Session : public TraceHandler {
  public:
@@ -58,7 +58,13 @@ class Session : public TraceHandler {
 
   // Resolves and arms the watches in the process. at_exec_stop: the program was just exec'd
   // and its libraries are not loaded yet; names not found wait for the dynamic loader.
-  void start(pid_t pid, bool at_exec_stop);
+  // stopped_tid: a thread of it in a ptrace-stop that is neither a group-stop nor a system-call
+  // stop (the exec stop, an interrupt stop), where the page engine can arm; 0 = none (then
+  // page watches are refused).
+  void start(pid_t pid, bool at_exec_stop, pid_t stopped_tid);
+  // True when watches may need a stopped thread to arm (the page engine): `attach` then starts
+  // inside Tracer::with_stopped_thread.
+  bool may_use_page_engine() const noexcept { return engine_ != core::EngineRequest::hardware; }
   // `run`: false until the dynamic loader has loaded the initial libraries (no code of the
   // program has run; a start-up error may still kill it).
   bool program_started() const noexcept { return startup_complete_; }
@@ -69,7 +75,17 @@ class Session : public TraceHandler {
   void on_trap(pid_t tid, const siginfo_t& info) override;
   void on_exec(pid_t pid) override;
   void on_thread_exit(pid_t tid) override;
-  bool done() const override { return acceptor_->done(); }
+  bool resume(pid_t tid, int sig) override;
+  std::optional<std::pair<pid_t, int>> take_deferred() override;
+  bool on_signal(pid_t tid, const siginfo_t& info) override;
+  void on_syscall_stop(pid_t tid) override;
+  bool on_new_task(pid_t creator, pid_t child, int event, std::optional<int> first) override;
+  bool exec_detaches(pid_t tid) override;
+  // --max-hits reached, or hits can no longer be written (then watching ends: output_failed).
+  bool done() const override { return acceptor_->done() || output_failed(); }
+  // Writing hits failed (EPIPE, ENOSPC): the session stopped watching and said so on stderr;
+  // the command exits non-zero.
+  bool output_failed() const noexcept { return reporter_->write_error() != 0; }
   std::optional<std::chrono::steady_clock::time_point> next_tick() const override;
   void on_tick() override;
 
@@ -78,7 +94,11 @@ class Session : public TraceHandler {
   std::optional<int> finish(Tracer& tracer, const Tracer::End& end, bool wait_for_exit);
   void close_events() {
     if (arming_) arming_->close_all();
+    if (uprobes_) uprobes_->close_all();
   }
+  // Stops watching the live program: closes the events and gives the page engine's pages back
+  // (their protection, its scratch memory), with a thread stopped for that. Before detaching.
+  void stop_watching(Tracer& tracer);
 
   std::optional<std::chrono::steady_clock::time_point> deadline() const;
 
@@ -90,8 +110,14 @@ class Session : public TraceHandler {
   };
   std::optional<LoaderHook> find_loader_hook() const;
   bool loader_map_consistent() const;
-  void on_loader_hit();
+  void on_loader_hit(pid_t tid);
   void choose_delivery();
+  // Arms every resolved watch that is not armed yet, each on the mechanism core::choose_engine
+  // gives it (debug registers, page protection, uprobe); throws the refusal of one that has none.
+  void arm_ready(pid_t stopped_tid);
+  core::EngineFacts engine_facts() const;
+  void arm_loader_hook(std::uint64_t addr);
+  void disarm_loader_hook();
   // A stop's budget for reading a delivery's records: the ones made before the stop matter most.
   static constexpr std::chrono::milliseconds kStopBudget{200};
   [[noreturn]] void fail_unresolved() const;
@@ -100,14 +126,18 @@ class Session : public TraceHandler {
   void check_condition_lengths() const;
 
   SessionOptions opts_;
-  std::FILE* out_ = stdout;
-  std::unique_ptr<Reporter> reporter_;
-  std::unique_ptr<WatchSet> watches_;
   Symbolizer symbolizer_;
-  std::unique_ptr<HitAcceptor> acceptor_;
+  ReportPipeline report_;  // the output, the watches, the acceptance path (report_options.hpp)
+  std::FILE*& out_ = report_.out;
+  std::unique_ptr<Reporter>& reporter_ = report_.reporter;
+  std::unique_ptr<WatchSet>& watches_ = report_.watches;
+  std::unique_ptr<HitAcceptor>& acceptor_ = report_.acceptor;
   std::unique_ptr<Delivery> delivery_;
   PtraceDelivery* ptrace_ = nullptr;  // delivery_, when it is the ptrace delivery
   std::unique_ptr<SlotArming> arming_;  // null until the process is known
+  std::unique_ptr<PageDelivery> page_;  // the page engine (page_delivery.hpp), same lifetime
+  std::unique_ptr<UprobeArming> uprobes_;  // execute breakpoints and the loader hook, same
+  core::EngineRequest engine_ = core::EngineRequest::automatic;
   std::shared_ptr<symbols::ProcessImage> image_;
   std::unique_ptr<symbols::SymbolTable> table_;
   std::optional<LoaderHook> hook_;

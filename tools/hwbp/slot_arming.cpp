@@ -66,8 +66,13 @@ std::string SlotArming::budget_message(const Watch& w, std::size_t needed) const
       free == 1 ? "is" : "are");
 }
 
-void SlotArming::arm_resolved() {
-  const std::vector<core::WatchId> todo = watches_.ready_to_arm();
+void SlotArming::arm_resolved() { arm_resolved(watches_.ready_to_arm()); }
+
+bool SlotArming::fits(const Watch& w) const {
+  return table_.plan(keys_of(chunks_of(w))).plan.has_value();
+}
+
+void SlotArming::arm_resolved(const std::vector<core::WatchId>& todo) {
   if (!flexible()) {
     for (core::WatchId id : todo) arm_pinned(id);
     return;

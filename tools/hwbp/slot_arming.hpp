@@ -54,6 +54,10 @@ class SlotArming {
   // errors (permission with the setting to change). With --flexible, the watches that are not
   // pinned join the rotation instead (a watch larger than the rotation pool still throws).
   void arm_resolved();
+  // The same for the given watches only (the ones core::choose_engine put on debug registers).
+  void arm_resolved(const std::vector<core::WatchId>& todo);
+  // Would `w` get fixed slots of its own now, next to what is armed (the plan, nothing armed)?
+  bool fits(const Watch& w) const;
 
   // Rotation (--flexible): the watches that rotate, in command-line order; the pool's size.
   const std::vector<core::WatchId>& rotating() const noexcept { return rotating_; }

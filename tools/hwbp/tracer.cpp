@@ -8,20 +8,23 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <thread>
 
 #include "hwbp/error.hpp"
 #include "perf/threads.hpp"
+#include "ptrace_refusal.hpp"
 
 namespace hwbp::cli {
 namespace {
 
 // TRACEEXIT: a thread stops once more on its way out, while the address space still exists
 // (BPF delivery symbolizes its last hits there, reading code from the live process).
-constexpr long kOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
+// FORK/VFORK/SYSGOOD: the page engine's (tracer.hpp).
+constexpr long kOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT |
+                          PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACESYSGOOD;
 volatile sig_atomic_t g_stop_signal = 0;
 sigset_t g_original_mask;
+struct sigaction g_original_sigpipe;
 
 // hwbp blocks SIGCHLD and its stop signals and takes them with sigtimedwait(): the loop then
 // never loses a wake-up (a signal that arrives before the wait stays pending) and no other
@@ -32,6 +35,12 @@ const sigset_t& gated_signals() {
     sigemptyset(&s);
     for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) sigaddset(&s, sig);
     sigprocmask(SIG_BLOCK, &s, &g_original_mask);
+    // A closed output (`| head -1`) must not kill hwbp with SIGPIPE while a thread sits in one
+    // of its SIGTRAP stops: the write fails with EPIPE instead, and the session detaches
+    // (Session::output_failed). The program gets the original disposition back (launch).
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, &g_original_sigpipe);
     return s;
   }();
   return set;
@@ -41,41 +50,24 @@ bool is_group_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-std::string read_first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
-std::string status_field(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(field + ":", 0) == 0) {
-      auto v = line.substr(field.size() + 1);
-      v.erase(0, v.find_first_not_of(" \t"));
-      return v;
-    }
-  return "";
-}
-
-// EPERM from PTRACE_SEIZE: say which rule refused (another tracer, Yama, another user).
-Error ptrace_permission_error(pid_t pid, int err) {
-  std::string tracer = status_field(pid, "TracerPid");
-  std::string msg = "cannot trace process " + std::to_string(pid) + ": " + std::strerror(err);
-  if (!tracer.empty() && tracer != "0")
-    return Error(Errc::permission, msg + " (it is already traced by process " + tracer +
-                                       ", e.g. a debugger; detach it first)", err);
-  std::string scope = read_first_line("/proc/sys/kernel/yama/ptrace_scope");
-  if (!scope.empty() && scope != "0")
-    msg += " (kernel.yama.ptrace_scope = " + scope +
-           ": run as root, or 'sysctl kernel.yama.ptrace_scope=0', or use 'hwbp run')";
-  else
-    msg += " (the process belongs to another user, or hwbp lacks CAP_SYS_PTRACE)";
-  return Error(Errc::permission, msg, err);
-}
+// With PTRACE_O_TRACESYSGOOD a system-call stop reports SIGTRAP | 0x80 (ptrace(2)).
+bool is_syscall_stop(int status) { return (status >> 16) == 0 && WSTOPSIG(status) == (SIGTRAP | 0x80); }
 
 }  // namespace
+
+bool TraceHandler::resume(pid_t tid, int sig) {
+  ptrace(PTRACE_CONT, tid, nullptr, sig);  // ESRCH: killed while stopped
+  return true;
+}
+
+bool TraceHandler::on_new_task(pid_t /*creator*/, pid_t child, int event, std::optional<int> first) {
+  if (event == PTRACE_EVENT_CLONE) return true;
+  // A separate process (fork, vfork): let it go once it reported its first stop.
+  int status = 0;
+  if (!first && waitpid(child, &status, __WALL) != child) return false;
+  ptrace(PTRACE_DETACH, child, nullptr, 0);
+  return false;
+}
 
 bool Tracer::stop_requested() noexcept { return g_stop_signal != 0; }
 
@@ -126,6 +118,7 @@ Tracer Tracer::launch(const std::vector<std::string>& argv) {
     // Stop before exec so that the parent can PTRACE_SEIZE us (TRACEME would not give SEIZE's
     // INTERRUPT/LISTEN). The exec then reports PTRACE_EVENT_EXEC before ld.so runs.
     sigprocmask(SIG_SETMASK, &g_original_mask, nullptr);
+    sigaction(SIGPIPE, &g_original_sigpipe, nullptr);
     ::close(fds[0]);
     raise(SIGSTOP);
     execv(path.c_str(), cargv.data());
@@ -138,11 +131,11 @@ Tracer Tracer::launch(const std::vector<std::string>& argv) {
   int status = 0;
   waitpid(pid, &status, WUNTRACED);
   if (ptrace(PTRACE_SEIZE, pid, nullptr, kOptions) != 0) {
-    int e = errno;
+    Error refusal = ptrace_refusal(pid, errno);  // while /proc still shows the child
     ::kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     ::close(fds[0]);
-    throw ptrace_permission_error(pid, e);
+    throw refusal;
   }
   t.threads_.insert(pid);
   ::kill(pid, SIGCONT);
@@ -180,10 +173,11 @@ Tracer Tracer::attach(pid_t pid) {
     for (pid_t tid : tids) {
       if (t.threads_.count(tid)) continue;
       if (ptrace(PTRACE_SEIZE, tid, nullptr, kOptions) != 0) {
-        if (errno == ESRCH) continue;  // the thread exited meanwhile
         int e = errno;
+        // The thread exited meanwhile: ESRCH, or EPERM while it is a zombie (exit_state).
+        if (e == ESRCH || (tid != pid && thread_has_exited(pid, tid))) continue;
         t.detach_quietly();
-        throw ptrace_permission_error(pid, e);
+        throw ptrace_refusal(pid, e);
       }
       t.threads_.insert(tid);
       found_new = true;
@@ -226,8 +220,15 @@ std::optional<std::pair<pid_t, int>> Tracer::next_status(int timeout_ms, bool ig
   }
 }
 
+std::optional<std::pair<pid_t, int>> Tracer::next_stop(int timeout_ms, bool ignore_stop_request) {
+  if (handler_)
+    if (auto d = handler_->take_deferred()) return d;
+  return next_status(timeout_ms, ignore_stop_request);
+}
+
 Tracer::End Tracer::run(TraceHandler& handler,
                         std::optional<std::chrono::steady_clock::time_point> deadline) {
+  handler_ = &handler;
   for (auto [tid, sig] : held_) resume(tid, sig);
   held_.clear();
   for (;;) {
@@ -241,7 +242,7 @@ Tracer::End Tracer::run(TraceHandler& handler,
       timeout_ms = static_cast<int>(std::min<long long>(timeout_ms, left.count()));
     }
     timeout_ms = run_ticks(handler, timeout_ms);
-    auto st = next_status(timeout_ms, false);
+    auto st = next_stop(timeout_ms, false);
     if (!st) continue;
     auto [tid, status] = *st;
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
@@ -271,23 +272,49 @@ int Tracer::run_ticks(TraceHandler& handler, int timeout_ms) {
 
 void Tracer::resume(pid_t tid, int sig) {
   // ESRCH: the thread was killed (SIGKILL, exit_group of another thread) while stopped.
-  ptrace(PTRACE_CONT, tid, nullptr, sig);
+  if (handler_) handler_->resume(tid, sig);
+  else ptrace(PTRACE_CONT, tid, nullptr, sig);
+}
+
+void Tracer::on_new_task_event(pid_t creator, int event, TraceHandler& handler) {
+  unsigned long msg = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, creator, nullptr, &msg) == 0) {
+    const auto child = static_cast<pid_t>(msg);
+    std::optional<int> first;
+    if (auto it = early_.find(child); it != early_.end()) {
+      first = it->second;
+      early_.erase(it);
+    }
+    if (handler.on_new_task(creator, child, event, first)) {
+      threads_.insert(child);
+      if (first) handle_stop(child, *first, handler);
+    }
+  }
+  resume(creator, 0);
 }
 
 void Tracer::handle_stop(pid_t tid, int status, TraceHandler& handler) {
-  threads_.insert(tid);  // a new thread may report before its creator's clone event
+  if (!threads_.count(tid)) {
+    // A new task's first stop, before its creator's clone/fork event: kept until that event
+    // says what the task is (the page engine cleans a fork child before it runs).
+    early_[tid] = status;
+    return;
+  }
   int sig = WSTOPSIG(status);
   switch (status >> 16) {
     case 0:
-      break;  // signal-delivery-stop: below
-    case PTRACE_EVENT_CLONE: {
-      unsigned long child = 0;
-      if (ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child) == 0)
-        threads_.insert(static_cast<pid_t>(child));
-      resume(tid, 0);
+      break;  // signal-delivery-stop or system-call stop: below
+    case PTRACE_EVENT_CLONE:
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+      on_new_task_event(tid, status >> 16, handler);
       return;
-    }
     case PTRACE_EVENT_EXEC: {
+      if (handler.exec_detaches(tid)) {  // a vfork child left the shared address space
+        ptrace(PTRACE_DETACH, tid, nullptr, 0);
+        threads_.erase(tid);
+        return;
+      }
       // Other threads vanished in the exec; the survivor now has the leader's id.
       auto tids = perf::list_threads(pid_);
       threads_ = std::set<pid_t>(tids.begin(), tids.end());
@@ -314,13 +341,25 @@ void Tracer::handle_stop(pid_t tid, int status, TraceHandler& handler) {
       resume(tid, 0);
       return;
   }
+  if (is_syscall_stop(status)) {
+    handler.on_syscall_stop(tid);
+    resume(tid, 0);
+    return;
+  }
   siginfo_t info{};
-  if (sig == SIGTRAP && ptrace(PTRACE_GETSIGINFO, tid, nullptr, &info) == 0 &&
-      handler.owns(info)) {
+  if (ptrace(PTRACE_GETSIGINFO, tid, nullptr, &info) != 0) {
+    resume(tid, sig);
+    return;
+  }
+  if (sig == SIGTRAP && handler.owns(info)) {
     held_[tid] = 0;  // if on_trap throws, detach() releases it without the SIGTRAP
     handler.on_trap(tid, info);
     held_.erase(tid);
     resume(tid, 0);  // discard our SIGTRAP: the program never sees it
+    return;
+  }
+  if (handler.on_signal(tid, info)) {  // e.g. a store the page engine completed
+    resume(tid, 0);
     return;
   }
   resume(tid, sig);  // not ours: deliver unchanged
@@ -339,8 +378,9 @@ bool Tracer::has_queued_trap(pid_t tid, const TraceHandler& handler) const {
   return false;
 }
 
-void Tracer::detach(const TraceHandler& handler) {
+void Tracer::detach(TraceHandler& handler) {
   if (detached_) return;
+  handler_ = &handler;
   std::set<pid_t> left = threads_;
   // Release a stopped thread: if it still has one of our SIGTRAPs queued, let it run into the
   // signal-delivery-stop first (the loop below then discards it).
@@ -359,7 +399,7 @@ void Tracer::detach(const TraceHandler& handler) {
     if (!held.count(tid)) ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (!left.empty() && std::chrono::steady_clock::now() < deadline) {
-    auto st = next_status(100, true);
+    auto st = next_stop(100, true);
     if (!st) {
       if (exit_status_) break;
       continue;
@@ -372,15 +412,20 @@ void Tracer::detach(const TraceHandler& handler) {
     }
     left.insert(tid);
     int event = status >> 16, sig = WSTOPSIG(status);
-    if (event == PTRACE_EVENT_CLONE) {
+    if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
       unsigned long child = 0;
       if (ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child) == 0)
         left.insert(static_cast<pid_t>(child));  // it reports its own first stop
       finish(tid, 0);
+    } else if (is_syscall_stop(status)) {
+      finish(tid, 0);
     } else if (event == 0) {
       siginfo_t info{};
-      bool ours = sig == SIGTRAP && ptrace(PTRACE_GETSIGINFO, tid, nullptr, &info) == 0 &&
-                  handler.owns(info);
+      const bool got = ptrace(PTRACE_GETSIGINFO, tid, nullptr, &info) == 0;
+      // Ours: a SIGTRAP of our events, or a fault on a page the page engine gave back meanwhile
+      // (the store runs again, unwatched).
+      bool ours = got && ((sig == SIGTRAP && handler.owns(info)) ||
+                          handler.on_signal(tid, info));
       finish(tid, ours ? 0 : sig);
     } else {
       finish(tid, 0);  // interrupt, group-stop (stays stopped after detach), new thread, exec
@@ -392,6 +437,45 @@ void Tracer::detach(const TraceHandler& handler) {
   detached_ = true;
   // From now on SIGINT/SIGTERM act on hwbp normally (the program is on its own).
   sigprocmask(SIG_SETMASK, &g_original_mask, nullptr);
+}
+
+bool Tracer::with_stopped_thread(TraceHandler& handler, const std::function<void(pid_t)>& fn) {
+  handler_ = &handler;
+  pid_t target = -1;
+  auto interrupt_one = [&] {
+    target = threads_.count(pid_) ? pid_ : threads_.empty() ? -1 : *threads_.begin();
+    if (target > 0) ptrace(PTRACE_INTERRUPT, target, nullptr, nullptr);
+  };
+  interrupt_one();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (target > 0 && !exit_status_ && std::chrono::steady_clock::now() < deadline) {
+    auto st = next_stop(100, true);
+    if (!st) continue;
+    auto [tid, status] = *st;
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      threads_.erase(tid);
+      if (tid == pid_) exit_status_ = status;
+      if (tid == target) interrupt_one();
+      continue;
+    }
+    // The interrupt's own stop (not a group-stop, not a new task's first stop).
+    if (tid == target && (status >> 16) == PTRACE_EVENT_STOP && !is_group_stop_signal(WSTOPSIG(status))) {
+      held_[tid] = 0;  // if fn throws, detach() releases it
+      fn(tid);
+      held_.erase(tid);
+      resume(tid, 0);
+      return true;
+    }
+    handle_stop(tid, status, handler);
+    // Any other stop of the target consumed the interrupt: ptrace_stop() clears the pending
+    // JOBCTL_TRAP_STOP on every trap ("any trap clears pending STOP trap", kernel/signal.c).
+    // With PTRACE_SYSCALL in effect a blocked system call reports its syscall-exit-stop instead
+    // of PTRACE_EVENT_STOP (ptrace(2), PTRACE_INTERRUPT); a call that the C library restarts
+    // itself (sigwait() loops on EINTR) then blocks again and no PTRACE_EVENT_STOP ever comes.
+    // Interrupt again; a surplus PTRACE_EVENT_STOP later is resumed by handle_stop().
+    if (tid == target && threads_.count(target)) ptrace(PTRACE_INTERRUPT, target, nullptr, nullptr);
+  }
+  return false;
 }
 
 int Tracer::wait_exit() {

@@ -12,8 +12,11 @@
 // Every thread is PTRACE_SEIZEd (also for `run`), which gives PTRACE_INTERRUPT (needed to detach
 // running threads) and PTRACE_LISTEN (group-stops such as Ctrl-Z behave normally).
 // No PTRACE_O_EXITKILL: if hwbp dies the program must run on (see detach()).
-// No PTRACE_O_TRACEFORK: fork children are neither traced nor watched (the events use
-// inherit_thread, so a child process has none); they run at full speed.
+// PTRACE_O_TRACEFORK/VFORK: the page engine must give a fork child the program's page
+// protection back before it runs (it inherits the read-only pages, not the engine); children are
+// then let go: neither traced nor watched (the perf events use inherit_thread, so a child
+// process has none either). PTRACE_O_TRACESYSGOOD: the page engine tells system-call stops
+// apart (it resumes with PTRACE_SYSCALL only while it has watches armed).
 #pragma once
 
 #include <signal.h>
@@ -21,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -48,6 +52,23 @@ class TraceHandler {
   // for never. The stop loop shortens its wait to meet it and calls on_tick() once it is due.
   virtual std::optional<std::chrono::steady_clock::time_point> next_tick() const { return std::nullopt; }
   virtual void on_tick() {}
+
+  // ---- the page engine's share of the stop loop (src/ptrace/page_transport.hpp's contract) ----
+  // Resumes a stopped thread with `sig` (the page engine resumes with PTRACE_SYSCALL while it
+  // has watches armed). False: not resumed, a new stop of it is among take_deferred()'s.
+  virtual bool resume(pid_t tid, int sig);
+  // Stops collected or replayed by the handler, to handle before the next waitpid.
+  virtual std::optional<std::pair<pid_t, int>> take_deferred() { return std::nullopt; }
+  // A signal-delivery-stop that is not one of our SIGTRAPs: true = consumed (resumed with 0).
+  virtual bool on_signal(pid_t /*tid*/, const siginfo_t& /*info*/) { return false; }
+  // A syscall-enter or -exit stop (PTRACE_O_TRACESYSGOOD); the thread is resumed afterwards.
+  virtual void on_syscall_stop(pid_t /*tid*/) {}
+  // PTRACE_EVENT_FORK/VFORK/CLONE of `creator`: true = trace `child` like a thread; false = it
+  // was let go. `first` is the child's first stop when it came before the event. The default
+  // traces threads and lets separate processes go.
+  virtual bool on_new_task(pid_t creator, pid_t child, int event, std::optional<int> first);
+  // PTRACE_EVENT_EXEC of `tid`, before on_exec(): true = a vfork child exec'd: detach it.
+  virtual bool exec_detaches(pid_t /*tid*/) { return false; }
 };
 
 class Tracer {
@@ -79,7 +100,13 @@ class Tracer {
   // Detaches every thread; the caller has closed the perf events first, so no new SIGTRAP of
   // ours can be generated. A thread holding one of ours (in a signal-delivery-stop, or still
   // queued) is resumed with signal 0 before it is detached; other signals are delivered.
-  void detach(const TraceHandler& handler);
+  void detach(TraceHandler& handler);
+  // Brings one thread into an interrupt stop (PTRACE_INTERRUPT; other stops that come first are
+  // handled as run() handles them) and calls fn(tid) there: a thread stopped in neither a
+  // group-stop nor a system call, as the page engine needs for arming and releasing. Returns
+  // false when no thread stopped (the process exited, or none did within a few seconds).
+  bool with_stopped_thread(TraceHandler& handler, const std::function<void(pid_t)>& fn);
+
   // `run` only, after detach(): waits for the program and returns its wait status.
   int wait_exit();
   // `run` only, for start-up errors before the program ran any code of its own.
@@ -99,6 +126,9 @@ class Tracer {
   // Calls handler.on_tick() if due; returns the wait timeout shortened to the next tick.
   int run_ticks(TraceHandler& handler, int timeout_ms);
   void resume(pid_t tid, int sig);
+  // The next stop: one the handler deferred, else waitpid (next_status).
+  std::optional<std::pair<pid_t, int>> next_stop(int timeout_ms, bool ignore_stop_request);
+  void on_new_task_event(pid_t creator, int event, TraceHandler& handler);
   bool has_queued_trap(pid_t tid, const TraceHandler& handler) const;
   void detach_quietly() noexcept;
 
@@ -108,6 +138,8 @@ class Tracer {
   std::optional<int> exit_status_;
   std::set<pid_t> threads_;
   std::map<pid_t, int> held_;  // threads we hold stopped -> signal to deliver when released
+  std::map<pid_t, int> early_;  // first stops of tasks whose creator's event has not come yet
+  TraceHandler* handler_ = nullptr;  // during run(), with_stopped_thread() and detach()
 };
 
 }  // namespace hwbp::cli

@@ -68,8 +68,13 @@ void WatchSet::resolve_one(Watch& w, const symbols::SymbolTable& table) {
     w.label = fmt::format("{:#x}", addr);
   }
   core::WatchRequest req{addr, len, s.access};
-  if (auto bad = core::validate_range(arch_, req))
-    throw Error(Errc::invalid_request, fmt::format("watch '{}': {}", s.text, bad->message));
+  w.hw_refusal.clear();
+  if (auto bad = core::validate_range(arch_, req)) {
+    // Too long for the debug registers: the page engine may still take it (core::choose_engine).
+    if (bad->rule != core::Rule::too_large)
+      throw Error(Errc::invalid_request, fmt::format("watch '{}': {}", s.text, bad->message));
+    w.hw_refusal = fmt::format("watch '{}': {}", s.text, bad->message);
+  }
   w.addr = addr;
   w.len = s.access == Access::exec ? 1 : len;
 }
@@ -80,6 +85,7 @@ void WatchSet::reset_after_exec() {
     w.clock.set_armed(false, now);
     w.clock.set_watched(false, now);
     w.rotating = false;  // re-decided when it is armed again
+    w.mechanism.reset();
     bool by_name = w.spec.kind == WatchSpec::Kind::symbol;
     w.state = by_name ? Watch::State::pending : Watch::State::dropped;
     if (by_name) w.addr = 0, w.len = 0;

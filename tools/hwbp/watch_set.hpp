@@ -6,11 +6,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/arch.hpp"
 #include "core/coverage_clock.hpp"
+#include "core/engine_choice.hpp"
 #include "core/request.hpp"
 #include "core/watch_id.hpp"
 #include "symbols/data_access.hpp"
@@ -28,11 +30,18 @@ struct Watch {
   State state = State::pending;
   std::string unresolved_reason;  // last resolution failure (for the final error)
   std::string label;              // "counter", "table+0x10" or "0x7ffd1234"
+  std::string served_by;          // what serves it, when a command says (hwbp vm: "debug register DR0")
   std::uint64_t addr = 0;
   std::size_t len = 0;            // 0 until resolved
   std::uint64_t hits = 0;         // reported hits
   bool rotating = false;          // --flexible: takes turns on the rotation pool
   core::CoverageClock clock;      // armed time / watched time
+  // What serves it (core::choose_engine, decided when it is armed) and why; nullopt until then.
+  std::optional<core::Mechanism> mechanism;
+  core::EngineReason engine_reason = core::EngineReason::requested;
+  // Why debug registers can never serve it (longer than a range watch may be), "" if they can;
+  // the page engine can (auto then uses it).
+  std::string hw_refusal;
 
   double coverage() const { return clock.coverage(core::CoverageClock::Clock::now()); }
   core::WatchRequest request() const { return {addr, len, spec.access}; }

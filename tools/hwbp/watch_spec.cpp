@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hwbp/error.hpp"
+#include "printable.hpp"
 
 namespace hwbp::cli {
 
@@ -15,7 +16,7 @@ constexpr const char* kFormHint = "the form is LOCATION[:LEN][:ACCESS], e.g. 0x1
 constexpr const char* kAccessList = "modify, w, rw, r, x";
 
 [[noreturn]] void bad(std::string_view spec, const std::string& what) {
-  throw Error(Errc::invalid_request, "watch spec '" + std::string(spec) + "': " + what);
+  throw Error(Errc::invalid_request, "watch spec '" + printable(spec) + "': " + printable(what));
 }
 
 enum class NumStatus : std::uint8_t { ok, not_number, overflow };
@@ -153,6 +154,11 @@ WatchSpec parse_native(std::string_view spec) {
   WatchSpec out;
   parse_location(spec, f[0], out);
   parse_native_tail(spec, f, out);
+  // An execute watch covers one instruction, whatever its length: a LEN there would be
+  // silently ignored (perf's mem:ADDR/8:x keeps perf's meaning: 8 = sizeof(long)).
+  if (out.access == Access::exec && out.len_given && out.len != 1)
+    bad(spec, "an execute watch covers one instruction, so it takes no length; drop ':" +
+                  std::string(f[1]) + "' (e.g. " + std::string(f[0]) + ":x)");
   if (!out.len_given) {
     // x covers one instruction; a symbol's default is its own size (0 = resolver decides).
     if (out.access == Access::exec) out.len = 1;

@@ -1,0 +1,61 @@
+// Runs the VM's vCPU and serves its devices: the 16550 UART at COM1 (output to the console
+// stream), QEMU's isa-debug-exit at 0xF4 (the VM ends with QEMU's status rule), and nothing
+// else (other ports read 0xFF and ignore writes, as unassigned ISA ports do; MMIO likewise).
+// With a hwbp::kvm::GuestDebugger attached, every exit goes through it first (its integration
+// contract, include/hwbp/kvm.hpp) and a run stops when it reports events.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "hwbp/kvm.hpp"
+#include "vmm/machine.hpp"
+#include "vmm/uart16550.hpp"
+
+namespace hwbp::vmm {
+
+struct Stop {
+  enum class Kind : std::uint8_t {
+    events,       // the debugger reported events (breakpoint, watch hit, step)
+    exited,       // the guest wrote the debug-exit port: exit_status
+    shutdown,     // triple fault (KVM_EXIT_SHUTDOWN): message has the last pc and registers
+    halted,       // HLT with nothing that could wake the vCPU (no interrupt controller)
+    interrupted,  // request_stop() (Ctrl-C, a GDB interrupt)
+    failed,       // KVM could not run the guest (entry failure, internal error)
+  };
+  Kind kind = Kind::events;
+  unsigned vcpu = 0;
+  int exit_status = 0;
+  std::vector<hwbp::kvm::Event> events;
+  std::string message;
+};
+
+class RunLoop {
+ public:
+  RunLoop(Machine& machine, std::FILE* console);
+  void attach(hwbp::kvm::GuestDebugger* debugger) noexcept { debugger_ = debugger; }
+  // Runs vCPU `vcpu` until something for the caller (Stop::Kind).
+  Stop run(unsigned vcpu = 0);
+  // From a signal handler or another thread: the running KVM_RUN returns (EINTR or
+  // immediate_exit) and run() answers Stop::interrupted.
+  void request_stop() noexcept;
+  // Guest bytes written to the UART since the start.
+  std::uint64_t console_bytes() const noexcept { return console_bytes_; }
+
+ private:
+  bool serve_io(unsigned vcpu, Stop& stop);
+  void serve_mmio(unsigned vcpu);
+  std::string describe_registers(unsigned vcpu) const;
+
+  Machine& machine_;
+  std::FILE* console_;
+  Uart16550 uart_;
+  hwbp::kvm::GuestDebugger* debugger_ = nullptr;
+  std::atomic<bool> stop_requested_{false};
+  std::uint64_t console_bytes_ = 0;
+};
+
+}  // namespace hwbp::vmm
