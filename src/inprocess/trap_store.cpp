@@ -7,38 +7,24 @@
 #include <atomic>
 #include <cstring>
 
+#include "decode/signal_frame.hpp"
 #include "decode/stored_value.hpp"
 #include "decode/zydis_support.hpp"
 
 namespace hwbp::inprocess {
 namespace {
 
-constexpr int kGreg[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
-                           REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
 constexpr unsigned kMaxInsn = 15;  // Intel SDM vol. 2, 2.3.11
 
+// The frame's registers plus fs_base, which the frame does not hold.
 decode::Registers registers_of(const ucontext_t* uc) noexcept {
-  decode::Registers r;
-  for (int i = 0; i < 16; ++i) r.gpr[std::size_t(i)] = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[kGreg[i]]);
-  r.rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
-  r.rflags = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_EFL]);
+  decode::Registers r = decode::registers_of(uc);
   // The handler runs in the interrupted thread: its thread pointer is the same. glibc keeps it
   // at %fs:0 (the TCB's self pointer, x86-64 TLS ABI), which is what fs_base holds.
   std::uint64_t fs = 0;
   asm volatile("mov %%fs:0, %0" : "=r"(fs));
   r.fs_base = fs;
   return r;
-}
-
-// The signal frame's XSAVE image (arch/x86/kernel/fpu/signal.c: the fxsave area, then extended
-// state when sw_reserved carries FP_XSTATE_MAGIC1 and its size).
-decode::VectorState vectors_of(const ucontext_t* uc) noexcept {
-  const auto* fp = reinterpret_cast<const std::uint8_t*>(uc->uc_mcontext.fpregs);
-  if (fp == nullptr) return {};
-  std::uint32_t magic = 0, xstate_size = 0;
-  std::memcpy(&magic, fp + 464, 4);
-  std::memcpy(&xstate_size, fp + 464 + 12, 4);
-  return {fp, magic == 0x46505853u && xstate_size >= 576 ? xstate_size : 512u};
 }
 
 // The code bytes before ip. Directly when they share ip-1's page (mapped: it holds the
@@ -78,7 +64,7 @@ TrapStore trap_store(const core::Chunk& chunk, const void* ucontext) noexcept {
   TrapStore out;
   const auto* uc = static_cast<const ucontext_t*>(ucontext);
   const decode::Registers regs = registers_of(uc);
-  const decode::VectorState vectors = vectors_of(uc);
+  const decode::VectorState vectors = decode::vectors_of(uc);
   std::uint8_t code[kMaxInsn];
   if (!read_code(regs.rip, code)) return out;
   const std::size_t slot = (regs.rip ^ (regs.rip >> 8)) % LengthCache::kSize;

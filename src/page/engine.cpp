@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "core/page_set.hpp"
+#include "decode/signal_frame.hpp"
 #include "decode/store_analysis.hpp"
 #include "hwbp/error.hpp"
 #include "inprocess/sigtrap.hpp"
@@ -153,34 +154,10 @@ void refuse_kernel_owned(std::uint64_t addr, std::uint64_t len) {
   }
 }
 
-// ---- ucontext <-> decode::Registers --------------------------------------------------------
-constexpr int kGreg[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
-                           REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
-
-decode::Registers registers_of(const ucontext_t* uc) noexcept {
-  decode::Registers r;
-  for (int i = 0; i < 16; ++i) r.gpr[std::size_t(i)] = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[kGreg[i]]);
-  r.rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
-  r.rflags = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_EFL]);
-  return r;
-}
-
-void store_registers(const decode::Registers& r, ucontext_t* uc) noexcept {
-  for (int i = 0; i < 16; ++i) uc->uc_mcontext.gregs[kGreg[i]] = static_cast<greg_t>(r.gpr[std::size_t(i)]);
-  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(r.rip);
-  uc->uc_mcontext.gregs[REG_EFL] = static_cast<greg_t>(r.rflags);
-}
-
-// The signal frame's XSAVE image (arch/x86/kernel/fpu/signal.c: the fxsave area, then extended
-// state when sw_reserved carries FP_XSTATE_MAGIC1 and its size).
-decode::VectorState vectors_of(const ucontext_t* uc) noexcept {
-  const auto* fp = reinterpret_cast<const std::uint8_t*>(uc->uc_mcontext.fpregs);
-  if (fp == nullptr) return {};
-  std::uint32_t magic = 0, xstate_size = 0;
-  std::memcpy(&magic, fp + 464, 4);
-  std::memcpy(&xstate_size, fp + 464 + 12, 4);
-  return {fp, magic == 0x46505853u && xstate_size >= 576 ? xstate_size : 512u};
-}
+// ucontext <-> decode::Registers: decode/signal_frame.hpp.
+using decode::registers_of;
+using decode::store_registers;
+using decode::vectors_of;
 
 bool uses_segment_prefix(const std::uint8_t* code) noexcept {
   for (int i = 0; i < 4; ++i)
