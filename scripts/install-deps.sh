@@ -9,6 +9,7 @@ PACKAGES=(
   gdb
   qemu-system-x86
   libdw-dev libelf-dev libzydis-dev clang libbpf-dev linux-libc-dev
+  libc6-dbg  # libc's DWARF (/usr/lib/debug/.build-id): libc frames named as GDB names them
   libclang-rt-14-dev  # libFuzzer (fuzz/): only recommended by clang-14, and installs skip those
 )
 missing=()

@@ -210,6 +210,10 @@ class GuestDebugger {
   // Arms a set, all or nothing: either every watch is armed on every vCPU or nothing changed.
   WatchId add(const WatchSpec& spec);
   std::vector<WatchId> add(std::span<const WatchSpec> specs);
+  // The same, with the ids written into `ids` (one per spec): allocates nothing once the
+  // debugger has held as many watches before (neither does add(spec) nor remove()), for VMMs
+  // that arm and disarm sets on a hot path.
+  void add(std::span<const WatchSpec> specs, std::span<WatchId> ids);
   void remove(WatchId id);
   void remove(std::span<const WatchId> ids);
 

@@ -9,9 +9,8 @@ namespace hwbp::core {
 namespace {
 
 // Planning is a hot path (hwbp::kvm re-plans on every change of a guest's watch set), so it works
-// on fixed arrays sized by the capacity limit instead of allocating: only the returned plan's two
-// vectors are allocated, once each.
-constexpr std::size_t kMaxEntries = 64;  // one ActiveIndicator bit per entry
+// on fixed arrays sized by the capacity limit, and the plan it returns is inline too.
+constexpr std::size_t kMaxEntries = kMaxTableEntries;
 
 // live[i]: key of entry i, or nullptr when it is free.
 struct LiveKeys {
@@ -53,7 +52,7 @@ bool map_keys(const LiveKeys& live, std::span<const SlotKey> keys, SlotTable::Pl
   std::uint64_t taken = 0;  // bit i: entry i is live or created by this plan
   for (std::size_t i = 0; i < live.size; ++i)
     if (live.key[i]) taken |= 1ull << i;
-  p.slot_of_key.reserve(keys.size());
+  if (keys.size() > SlotList::capacity()) return false;
   for (std::size_t k = 0; k < keys.size(); ++k) {
     int slot = -1;
     for (std::size_t i = 0; i < live.size && slot < 0; ++i)
@@ -67,7 +66,6 @@ bool map_keys(const LiveKeys& live, std::span<const SlotKey> keys, SlotTable::Pl
       if (free == live.size) return false;
       taken |= 1ull << free;
       slot = static_cast<int>(free);
-      if (p.created.empty()) p.created.reserve(keys.size() - k);
       p.created.push_back(slot);
     }
     p.slot_of_key.push_back(slot);
@@ -122,11 +120,13 @@ bool plan_still_valid(const LiveKeys& live, const SlotTable::Plan& plan, std::sp
 
 SlotTable::SlotTable(const ArchInfo& arch, std::size_t capacity,
                      std::vector<unsigned> slots_per_thread)
-    : arch_(arch), slots_per_thread_(std::move(slots_per_thread)), entries_(capacity) {
+    : arch_(arch) {
   // One ActiveIndicator bit per entry.
   if (capacity > kMaxEntries) throw std::invalid_argument("SlotTable capacity above 64");
-  if (slots_per_thread_.size() != arch_.pool_count())
+  if (slots_per_thread.size() != arch_.pool_count())
     throw std::invalid_argument("SlotTable needs one slots_per_thread value per pool");
+  for (unsigned n : slots_per_thread) slots_per_thread_.push_back(n);
+  for (std::size_t i = 0; i < capacity; ++i) entries_.push_back(Entry{});
 }
 
 SlotTable::PlanResult SlotTable::plan(std::span<const SlotKey> keys) const {
@@ -163,9 +163,10 @@ void SlotTable::commit(const Plan& plan, std::span<const SlotKey> keys) {
   }
 }
 
-std::vector<int> SlotTable::release(std::span<const int> slots) {
+SlotList SlotTable::release(std::span<const int> slots) {
   // Release runs on cleanup paths; an unknown or already free slot is ignored rather than thrown.
-  std::vector<int> freed;
+  // Each entry is freed once, so `freed` never holds more than the table's entries.
+  SlotList freed;
   for (int slot : slots) {
     if (!in_use(slot)) continue;
     Entry& e = entries_[slot];

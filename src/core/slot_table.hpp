@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "core/arch.hpp"
+#include "core/fixed_vector.hpp"
+#include "core/inline_optional.hpp"
 #include "core/split.hpp"
 
 namespace hwbp::core {
@@ -33,6 +35,12 @@ struct SlotKey {
   friend bool operator==(const SlotKey&, const SlotKey&) = default;
 };
 
+// Most entries a table holds: one ActiveIndicator bit each.
+inline constexpr std::size_t kMaxTableEntries = 64;
+// Entry indexes, inline: planning, committing and releasing allocate nothing (hwbp::kvm re-plans
+// on every change of a guest's watch set; the library arms watches from callbacks).
+using SlotList = FixedVector<int, kMaxTableEntries>;
+
 class SlotTable {
  public:
   // capacity: how many distinct entries the table holds (<= 64, one ActiveIndicator bit each).
@@ -40,13 +48,13 @@ class SlotTable {
   SlotTable(const ArchInfo& arch, std::size_t capacity, std::vector<unsigned> slots_per_thread);
 
   struct Plan {
-    std::vector<int> slot_of_key;  // entry index each requested key maps to
-    std::vector<int> created;      // entries that the plan creates (not yet shared by anyone)
+    SlotList slot_of_key;  // entry index each requested key maps to
+    SlotList created;      // entries that the plan creates (not yet shared by anyone)
   };
 
   enum class PlanError : std::uint8_t { none, table_full, thread_slots };
   struct PlanResult {
-    std::optional<Plan> plan;
+    InlineOptional<Plan> plan;  // not std::optional: see inline_optional.hpp
     PlanError error = PlanError::none;
     unsigned pool = 0;           // with thread_slots: the pool that overflowed
     unsigned needed = 0;         // with thread_slots: slots the busiest covered thread would need
@@ -55,12 +63,14 @@ class SlotTable {
 
   // Dry run: map each key to an existing identical entry (shared) or a new one. Fails when the
   // table is full or when some thread would need more slots of a pool than it has: a thread's
-  // load is the entries targeting the process plus those targeting that thread.
+  // load is the entries targeting the process plus those targeting that thread. More keys than
+  // kMaxTableEntries are refused as table_full (split chunks of a watch are distinct, so they
+  // could not fit anyway).
   PlanResult plan(std::span<const SlotKey> keys) const;
   // Applies a plan returned by plan() on this unchanged table: creates entries, adds references.
   void commit(const Plan& plan, std::span<const SlotKey> keys);
   // Drops one reference per listed entry; returns the entries that became free.
-  std::vector<int> release(std::span<const int> slots);
+  SlotList release(std::span<const int> slots);
   // Moves an entry to another key in place (re-targeting a watch that owns the slot alone).
   // Precondition: refcount(slot) == 1 and no other entry has `key`.
   void rekey(int slot, const SlotKey& key) { entries_.at(static_cast<std::size_t>(slot)).key = key; }
@@ -78,16 +88,18 @@ class SlotTable {
   std::size_t used() const noexcept;
   // Slots of `pool` a given thread carries (process-wide entries + its own).
   unsigned thread_load(std::uint64_t tid, unsigned pool) const noexcept;
-  const std::vector<unsigned>& slots_per_thread() const noexcept { return slots_per_thread_; }
+  std::span<const unsigned> slots_per_thread() const noexcept { return slots_per_thread_; }
 
  private:
   struct Entry {
     SlotKey key;
     unsigned refs = 0;
   };
+  // Inline, so a copy of the table (a change planned on the side) allocates nothing and copies
+  // only the entries the table has, not the 64 it could have.
   ArchInfo arch_;
-  std::vector<unsigned> slots_per_thread_;
-  std::vector<Entry> entries_;
+  FixedVector<unsigned, 2> slots_per_thread_;  // at most 2 pools (ArchInfo::pool_count)
+  FixedVector<Entry, kMaxTableEntries> entries_;
 };
 
 }  // namespace hwbp::core

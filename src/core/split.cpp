@@ -39,13 +39,20 @@ void for_each_chunk(const ArchInfo& arch, const WatchRequest& req, Emit&& emit) 
 }  // namespace
 
 std::vector<Chunk> split_range(const ArchInfo& arch, const WatchRequest& req) {
-  const HwType type = hw_type_for(arch, req.access);
-  std::vector<Chunk> chunks;
-  chunks.reserve(chunk_count(arch, req));
-  for_each_chunk(arch, req, [&](std::uintptr_t addr, std::size_t len) {
-    chunks.push_back(Chunk{addr, static_cast<std::uint8_t>(len), type});
-  });
+  std::vector<Chunk> chunks(chunk_count(arch, req));
+  split_range(arch, req, chunks);
   return chunks;
+}
+
+std::size_t split_range(const ArchInfo& arch, const WatchRequest& req, std::span<Chunk> out) noexcept {
+  const std::size_t n = chunk_count(arch, req);
+  if (n > out.size()) return n;
+  const HwType type = hw_type_for(arch, req.access);
+  std::size_t i = 0;
+  for_each_chunk(arch, req, [&](std::uintptr_t addr, std::size_t len) {
+    out[i++] = Chunk{addr, static_cast<std::uint8_t>(len), type};
+  });
+  return n;
 }
 
 std::size_t chunk_count(const ArchInfo& arch, const WatchRequest& req) noexcept {

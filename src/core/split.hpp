@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/arch.hpp"
@@ -23,6 +24,11 @@ struct Chunk {
 // aarch64: one chunk per touched 8-byte granule, covering exactly the requested bytes.
 // exec: one chunk {addr, arch.exec_len, exec}.
 std::vector<Chunk> split_range(const ArchInfo& arch, const WatchRequest& req);
+
+// The same chunks written into `out` when they fit (chunk_count(arch, req) <= out.size());
+// nothing is written when they do not. Returns chunk_count(arch, req) either way. Allocates
+// nothing: for callers that can only use a few slots and plan on a hot path (hwbp::kvm).
+std::size_t split_range(const ArchInfo& arch, const WatchRequest& req, std::span<Chunk> out) noexcept;
 
 // Number of slots split_range() would produce, without allocating.
 std::size_t chunk_count(const ArchInfo& arch, const WatchRequest& req) noexcept;

@@ -251,7 +251,7 @@ void Registry::attach(WatchRecord& rec, const std::vector<core::SlotKey>& keys) 
   // per thread afterwards: arming a process-wide watch costs one perf_event_open per thread).
   // A failure anywhere goes through detach(), which releases and closes exactly what was made.
   table_.commit(plan, keys);
-  rec.slots = plan.slot_of_key;
+  rec.slots.assign(plan.slot_of_key.begin(), plan.slot_of_key.end());
   for (int slot : plan.created) {
     hw_[slot].generation = next_generation_++;
     hw_[slot].threads = ThreadEvents{};
@@ -320,7 +320,7 @@ void Registry::detach(WatchRecord& rec) noexcept {
   std::vector<int> old = rec.slots;
   rec.slots.clear();
   rec.count_base.clear();
-  std::vector<int> freed = table_.release(old);
+  const core::SlotList freed = table_.release(old);
   for (int slot : distinct(old)) {
     bool is_freed = std::find(freed.begin(), freed.end(), slot) != freed.end();
     if (!is_freed) {

@@ -9,6 +9,7 @@
 
 #include "core/sig_data.hpp"
 #include "inprocess/acceptance.hpp"
+#include "inprocess/thread_gate.hpp"
 #include "perf/threads.hpp"
 #include "perf/uprobe.hpp"
 
@@ -92,8 +93,12 @@ UprobeWatch::Probe UprobeWatch::open_probe(const core::WatchRequest& request) {
     a.sample_period = 0;  // count only
   }
   try {
-    p.events = target_.kind == Target::Kind::thread ? perf::open_uprobe_on_thread(a, target_.tid)
-                                                    : perf::open_uprobe_on_process(a, 0);
+    if (target_.kind == Target::Kind::thread) {
+      p.events = perf::open_uprobe_on_thread(a, target_.tid);
+    } else {
+      const ThreadCreationPause pause;  // every thread covered exactly once (thread_gate.hpp)
+      p.events = perf::open_uprobe_on_process(a, 0);
+    }
   } catch (...) {
     close_probe(p);
     throw;

@@ -12,7 +12,7 @@
 
 #include "core/engine_choice.hpp"
 #include "core/request.hpp"
-#include "core/split.hpp"
+#include "core/slot_fit.hpp"
 #include "kvm/debugger_state.hpp"
 
 namespace hwbp::kvm {
@@ -25,28 +25,10 @@ std::string hex(std::uint64_t v) {
   return b;
 }
 
-// A watch's chunks as debug-register slot keys and their plan in a slot table: split and
-// planned once per watch, shared by the automatic engine choice and the arming (arming a set is
-// a hot path for debuggers; planning it twice doubled its cost).
-struct SlotFit {
-  std::size_t needed = 0;  // chunks (slots without sharing)
-  std::array<core::Chunk, kDebugRegisters> chunks{};
-  std::array<core::SlotKey, kDebugRegisters> keys{};
-  std::optional<core::SlotTable::Plan> plan;  // empty: more chunks than registers, or no room
-  std::span<const core::SlotKey> key_span() const { return {keys.data(), plan ? plan->slot_of_key.size() : 0}; }
-};
-
-SlotFit fit_slots(const core::ArchInfo& arch, const core::WatchRequest& req, const core::SlotTable& table) {
-  SlotFit fit;
-  fit.needed = core::chunk_count(arch, req);
-  if (fit.needed > kDebugRegisters) return fit;
-  const auto chunks = core::split_range(arch, req);
-  for (std::size_t k = 0; k < chunks.size(); ++k) {
-    fit.chunks[k] = chunks[k];
-    fit.keys[k] = core::SlotKey{chunks[k]};
-  }
-  fit.plan = table.plan(std::span(fit.keys.data(), chunks.size())).plan;
-  return fit;
+// A watch's chunks as debug-register slot keys and their plan in the slot table (core::fit_slots:
+// split and planned once per watch, shared by the automatic engine choice and the arming).
+core::SlotFit fit_slots(const core::ArchInfo& arch, const core::WatchRequest& req, const core::SlotTable& table) {
+  return core::fit_slots(arch, req, table, kDebugRegisters);
 }
 
 // Which engine serves an automatic watch: the one rule of every engine (core::choose_engine),
@@ -56,7 +38,7 @@ SlotFit fit_slots(const core::ArchInfo& arch, const core::WatchRequest& req, con
 // falls to the debug registers, whose checks below name the missing feature or the full slots.
 Engine automatic_engine(const Capabilities& caps, bool write_traps, const core::ArchInfo& arch,
                         const core::WatchRequest& req, const core::SlotTable& table,
-                        std::optional<SlotFit>& fit) {
+                        core::InlineOptional<core::SlotFit>& fit) {
   const core::EngineFacts facts{.hits_delivered = req.access == Access::exec || caps.data_hits,
                                 .page_engine = write_traps,
                                 .uprobes = false,
@@ -77,11 +59,11 @@ std::string spec_words(const WatchSpec& s) {
 constexpr std::uint64_t kEferLma = 1ull << 10;
 
 // The debug-register slots a change of the watch set has taken so far (the watches of `fresh`,
-// and the one being built); released on destruction unless the change was kept.
+// the one being built included: its slots count from their commit); released on destruction
+// unless the change was kept.
 struct SlotsTaken {
   core::SlotTable& table;
   const std::vector<Watch>& fresh;
-  HardwareWatch pending{};  // count > 0: committed, not yet in `fresh`
   bool kept = false;
   SlotsTaken(core::SlotTable& t, const std::vector<Watch>& f) : table(t), fresh(f) {}
   SlotsTaken(const SlotsTaken&) = delete;
@@ -89,10 +71,9 @@ struct SlotsTaken {
   ~SlotsTaken() {
     if (kept) return;
     try {
-      table.release(pending.used_slots());
       for (const Watch& w : fresh)
         if (w.engine == Engine::hardware) table.release(w.hw.used_slots());
-    } catch (...) {  // release allocates its result; nothing better to do on a cleanup path
+    } catch (...) {  // a cleanup path: nothing better to do
     }
   }
 };
@@ -203,7 +184,7 @@ void GuestDebugger::Impl::detach_locked() noexcept {
     v->stepping_over = false;
     v->user_step = false;
   }
-  for (auto& [id, w] : watches)
+  for (const Watch& w : watches)
     if (w.engine == Engine::software) ram->write_physical(w.sw.gpa, &w.sw.original, 1);
   if (traps) traps->restore();
   watches.clear();
@@ -241,7 +222,7 @@ DebugRequest GuestDebugger::Impl::base_request(const core::SlotTable& t) const {
     if (t.in_use(static_cast<int>(n))) r.slots[n] = t.key(static_cast<int>(n)).chunk;
   r.general_detect = general_detect;
   r.block_irq = block_irq;
-  for (const auto& [id, w] : watches) r.software_breakpoints |= w.engine == Engine::software;
+  for (const Watch& w : watches) r.software_breakpoints |= w.engine == Engine::software;
   return r;
 }
 
@@ -290,7 +271,7 @@ void GuestDebugger::Impl::apply_all(const core::SlotTable& t) {
   // `applied` still holds what it had, the rollback's source (no copy aside: arming is a hot path).
   std::size_t done = 0;
   try {
-    for (; done < vcpus.size(); ++done) set_guest_debug(*vcpus[done], request_for(*vcpus[done], base));
+    for (; done < vcpus.size(); ++done) vcpus[done]->sent = set_guest_debug(*vcpus[done], request_for(*vcpus[done], base));
   } catch (...) {
     // All or nothing: the vCPUs already changed go back to what they had.
     for (std::size_t i = 0; i < done; ++i) {
@@ -301,10 +282,9 @@ void GuestDebugger::Impl::apply_all(const core::SlotTable& t) {
     }
     throw;
   }
-  for (auto& v : vcpus) {
-    const DebugRequest request = request_for(*v, base);
-    record_applied(*v, request, compose(request));
-  }
+  // Composed once per vCPU (above): compose() is cheap natively, but not under an emulating
+  // hypervisor such as the test VM's QEMU TCG, where arming is measured.
+  for (auto& v : vcpus) record_applied(*v, request_for(*v, base), v->sent);
 }
 
 // ---- the watch set -----------------------------------------------------------------------------
@@ -331,12 +311,28 @@ WalkFailure GuestDebugger::Impl::translate_range(const VcpuState& v, std::uint64
 }
 
 WatchId GuestDebugger::add(const WatchSpec& spec) {
-  return add(std::span<const WatchSpec>(&spec, 1)).front();
+  WatchId id = 0;
+  add(std::span<const WatchSpec>(&spec, 1), std::span<WatchId>(&id, 1));
+  return id;
 }
 
 std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
-  Impl& d = *impl_;
-  std::lock_guard lock(d.mutex);
+  std::vector<WatchId> ids(specs.size());
+  add(specs, ids);
+  return ids;
+}
+
+void GuestDebugger::add(std::span<const WatchSpec> specs, std::span<WatchId> ids) {
+  if (ids.size() != specs.size())
+    throw Error(Errc::invalid_request, "room for " + std::to_string(ids.size()) + " id(s) given for " +
+                                           std::to_string(specs.size()) +
+                                           " watch(es): pass a span of one id per watch");
+  std::lock_guard lock(impl_->mutex);
+  impl_->add_locked(specs, ids);
+}
+
+void GuestDebugger::Impl::add_locked(std::span<const WatchSpec> specs, std::span<WatchId> ids) {
+  Impl& d = *this;
   if (d.detached) throw Error(Errc::invalid_state, "the debugger is detached: create a new GuestDebugger");
   d.require_stopped("change the watch set");
   VcpuState& ref = *d.vcpus.front();  // addresses are translated as vCPU 0 sees them
@@ -353,10 +349,12 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
   // are exact inverses (reference counts), so the table, slot indexes included, is as before.
   // (Working on a copy of the table allocated on every call: arming is a hot path.)
   core::SlotTable& table = d.table;
-  std::vector<Watch> fresh;
+  std::vector<Watch>& fresh = d.scratch.watches;
+  fresh.clear();
   fresh.reserve(specs.size());
   SlotsTaken taken{table, fresh};
-  std::vector<TrapRequest> traps;
+  std::vector<TrapRequest>& traps = d.scratch.traps;
+  traps.clear();
   bool software = false;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const WatchSpec& s = specs[i];
@@ -366,7 +364,7 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
     const bool data = s.access != Access::exec;
     const bool stores_only = s.access == Access::write || s.access == Access::modify;
     Engine engine = s.engine;
-    std::optional<SlotFit> fit;  // planned by the automatic choice, reused by the arming
+    core::InlineOptional<core::SlotFit> fit;  // planned by the automatic choice, reused by the arming
     switch (s.engine) {
       case Engine::software:
         if (data)
@@ -393,7 +391,8 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
     // Every byte must be mapped by the guest now: a breakpoint on an address the guest has not
     // mapped is almost always a wrong address (for code the guest maps later, arm it later).
     // Hardware watches check it chunk by chunk below (a chunk never crosses a page).
-    Watch w;
+    // Built in place (`fresh` has room for every spec: no reallocation moves it).
+    Watch& w = fresh.emplace_back();
     w.id = d.next_id + i;
     w.spec = s;
     w.engine = engine;
@@ -419,13 +418,12 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
                 (stores_only ? "; write trapping has no such limit: use Engine::write_trap (or automatic)"
                              : "; remove a breakpoint or watch first"));
       table.commit(*fit->plan, fit->key_span());
-      const std::span<const core::Chunk> chunks(fit->chunks.data(), fit->key_span().size());
-      w.hw.count = static_cast<std::uint8_t>(chunks.size());
-      for (std::size_t k = 0; k < chunks.size(); ++k) w.hw.slots[k] = fit->plan->slot_of_key[k];
-      taken.pending = w.hw;
+      const std::size_t count = fit->keys.size();
+      for (std::size_t k = 0; k < count; ++k) w.hw.slots[k] = fit->plan->slot_of_key[k];
+      w.hw.count = static_cast<std::uint8_t>(count);  // from here on released through `fresh`
       bool read_ok = data;
-      for (std::size_t k = 0; k < chunks.size(); ++k) {
-        const core::Chunk& c = chunks[k];
+      for (std::size_t k = 0; k < count; ++k) {
+        const core::Chunk& c = fit->keys[k].chunk;
         const Translation t = d.walk(ref, c.addr);
         if (!t.guest_phys) throw unusable(c.addr, t.failure);
         w.hw.chunks[k] = c;
@@ -464,13 +462,11 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
         throw refuse(Errc::invalid_request, i, "the instruction is not in guest RAM the debugger was given");
       software = true;
     }
-    fresh.push_back(std::move(w));
-    taken.pending.count = 0;  // from here on released through `fresh`
   }
 
   // Apply: memslots first (they roll themselves back), then the debug registers of every vCPU.
   if (!traps.empty()) d.traps->arm(traps);
-  for (Watch& w : fresh) d.watches.emplace(w.id, std::move(w));
+  for (Watch& w : fresh) d.watches.insert(std::move(w));
   try {
     d.apply_all(table);
   } catch (...) {
@@ -487,7 +483,9 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
     throw;
   }
   taken.kept = true;
-  std::vector<WatchId> ids(specs.size());
+  const bool trapped = !traps.empty();
+  fresh.clear();
+  traps.clear();
   for (std::size_t i = 0; i < specs.size(); ++i) ids[i] = d.next_id + i;
   if (software) {
     for (WatchId id : ids) {
@@ -499,34 +497,44 @@ std::vector<WatchId> GuestDebugger::add(std::span<const WatchSpec> specs) {
     }
   }
   d.next_id += specs.size();
-  if (!traps.empty()) d.rebuild_mapping_checks();
-  return ids;
+  if (trapped) d.rebuild_mapping_checks();
 }
 
 void GuestDebugger::remove(WatchId id) { remove(std::span<const WatchId>(&id, 1)); }
 
 void GuestDebugger::remove(std::span<const WatchId> ids) {
-  Impl& d = *impl_;
-  std::lock_guard lock(d.mutex);
+  std::lock_guard lock(impl_->mutex);
+  impl_->remove_locked(ids);
+}
+
+void GuestDebugger::Impl::remove_locked(std::span<const WatchId> ids) {
+  Impl& d = *this;
   if (d.detached) throw Error(Errc::invalid_state, "the debugger is detached");
   d.require_stopped("change the watch set");
   for (WatchId id : ids)
-    if (!d.watches.count(id))
+    if (!d.watches.contains(id))
       throw Error(Errc::invalid_request,
                   "no watch " + std::to_string(id) + " (already removed, or never added)");
+  // The change is planned on a copy of the slot table (inline: the copy allocates nothing) and
+  // the watches taken out are kept aside in reused storage, for the rollback.
   core::SlotTable table = d.table;
-  std::vector<WatchId> trap_ids;
-  std::vector<std::pair<WatchId, Watch>> removed;
-  removed.reserve(ids.size());
+  std::vector<WatchId>& trap_ids = d.scratch.ids;
+  trap_ids.clear();
+  std::vector<Watch>& removed = d.scratch.watches;
+  removed.clear();
   for (WatchId id : ids) {
-    auto node = d.watches.extract(id);
-    if (node.empty()) continue;  // listed twice
-    if (node.mapped().engine == Engine::hardware) table.release(node.mapped().hw.used_slots());
-    if (node.mapped().engine == Engine::write_trap) trap_ids.push_back(id);
-    removed.emplace_back(id, std::move(node.mapped()));
+    Watch* w = d.watches.find(id);
+    if (!w || w->engine == Engine::automatic) continue;  // listed twice
+    if (w->engine == Engine::hardware) table.release(w->hw.used_slots());
+    if (w->engine == Engine::write_trap) trap_ids.push_back(id);
+    removed.push_back(std::move(*w));
+    // Taken out, dropped below in one pass: a kept watch's engine is the one it really uses,
+    // never automatic. (Erasing one by one would move the rest of the set each time.)
+    w->engine = Engine::automatic;
   }
+  d.watches.erase_if([](const Watch& w) { return w.engine == Engine::automatic; });
   auto put_back = [&] {
-    for (auto& [id, w] : removed) d.watches.emplace(id, std::move(w));
+    for (Watch& w : removed) d.watches.insert(std::move(w));
   };
   try {
     d.apply_all(table);
@@ -546,10 +554,13 @@ void GuestDebugger::remove(std::span<const WatchId> ids) {
       throw;
     }
   }
-  for (const auto& [id, w] : removed)
+  for (const Watch& w : removed)
     if (w.engine == Engine::software) d.ram->write_physical(w.sw.gpa, &w.sw.original, 1);
-  d.table = std::move(table);
-  if (!trap_ids.empty()) d.rebuild_mapping_checks();
+  d.table = table;
+  const bool trapped = !trap_ids.empty();
+  removed.clear();
+  trap_ids.clear();
+  if (trapped) d.rebuild_mapping_checks();
 }
 
 void GuestDebugger::single_step(unsigned vcpu, bool on) {
@@ -597,8 +608,9 @@ std::vector<WatchId> GuestDebugger::rebind() {
   d.require_stopped("rebind write-trap watches");
   std::vector<WatchId> moved;
   VcpuState& ref = *d.vcpus.front();
-  for (auto& [id, w] : d.watches) {
+  for (Watch& w : d.watches) {
     if (w.engine != Engine::write_trap) continue;
+    const WatchId id = w.id;
     std::vector<TrapPiece> pieces;
     std::uint64_t failed_at = 0;
     // Unmapped now, or mapped outside guest RAM: the watch stays on its old pages (reported by
@@ -665,7 +677,8 @@ std::size_t GuestDebugger::vcpu_count() const noexcept { return impl_->vcpus.siz
 std::vector<WatchInfo> GuestDebugger::watches() const {
   std::lock_guard lock(impl_->mutex);
   std::vector<WatchInfo> out;
-  for (const auto& [id, w] : impl_->watches) {
+  for (const Watch& w : impl_->watches) {
+    const WatchId id = w.id;
     WatchInfo info{id, w.spec, w.engine, {w.hw.slots.begin(), w.hw.slots.begin() + w.hw.count}, {}};
     if (w.engine == Engine::write_trap) info.pages = impl_->traps->pages_of(id);
     if (w.engine == Engine::software) info.pages = {w.sw.gpa & ~(kGuestPageSize - 1)};

@@ -35,8 +35,7 @@ bool passes_value_filter(const Event& e) {
 
 void GuestDebugger::Impl::end_step_over(VcpuState& v) {
   if (v.software_lifted && v.stop) {
-    auto it = watches.find(v.stop->software);
-    if (it != watches.end()) ram->write_physical(it->second.sw.gpa, &kInt3, 1);
+    if (const Watch* w = watches.find(v.stop->software)) ram->write_physical(w->sw.gpa, &kInt3, 1);
   }
   v.software_lifted = false;
   v.stepping_over = false;
@@ -60,9 +59,8 @@ void GuestDebugger::prepare_run(unsigned vcpu) {
     } else if (!v.stepping_over) {
       v.stepping_over = true;
       if (v.stop->software) {
-        auto it = d.watches.find(v.stop->software);
-        if (it != d.watches.end()) {
-          d.ram->write_physical(it->second.sw.gpa, &it->second.sw.original, 1);
+        if (const Watch* w = d.watches.find(v.stop->software)) {
+          d.ram->write_physical(w->sw.gpa, &w->sw.original, 1);
           v.software_lifted = true;
         }
       }
@@ -162,8 +160,8 @@ void GuestDebugger::Impl::decode_debug(unsigned index, VcpuState& v) {
   const kvm_debug_exit_arch& a = v.run->debug.arch;
   WatchId software = 0;
   if (a.exception == kBreakpointVector)
-    for (const auto& [id, w] : watches)
-      if (w.engine == Engine::software && w.spec.addr == a.pc) software = id;
+    for (const Watch& w : watches)
+      if (w.engine == Engine::software && w.spec.addr == a.pc) software = w.id;
   const DecodedDebugExit dx = decode_debug_exit(v.applied, a.exception, a.dr6, software != 0);
 
   auto base_event = [&](EventKind kind) {
@@ -184,13 +182,13 @@ void GuestDebugger::Impl::decode_debug(unsigned index, VcpuState& v) {
     const bool exec = (dx.exec_hits >> n) & 1, data = (dx.data_hits >> n) & 1;
     if (!exec && !data) continue;
     // Identical chunks share a slot: one slot hit is a hit of every watch holding that chunk.
-    for (auto& [id, w] : watches) {
+    for (Watch& w : watches) {
       if (w.engine != Engine::hardware) continue;
       for (std::size_t k = 0; k < w.hw.count; ++k) {
         if (w.hw.slots[k] != static_cast<int>(n)) continue;
         if (exec) {
           Event e = base_event(EventKind::breakpoint);
-          e.watch = id;
+          e.watch = w.id;
           e.access = Access::exec;
           e.addr = w.hw.chunks[k].addr;
           e.len = 1;
@@ -285,7 +283,7 @@ bool GuestDebugger::Impl::decode_mmio(unsigned index, VcpuState& v) {
   // A hardware data watch on a trapped page never sees this store: KVM emulated it, and its
   // emulator checks no data breakpoints. The store itself says exactly what changed.
   const std::uint64_t s_begin = store->gpa, s_end = store->gpa + store->len;
-  for (auto& [id, w] : watches) {
+  for (Watch& w : watches) {
     if (w.engine != Engine::hardware || w.spec.access == Access::exec) continue;
     for (std::size_t k = 0; k < w.hw.count; ++k) {
       const std::uint64_t g = w.hw.chunk_gpa[k];
@@ -294,7 +292,7 @@ bool GuestDebugger::Impl::decode_mmio(unsigned index, VcpuState& v) {
       Event e;
       e.kind = EventKind::data;
       e.vcpu = index;
-      e.watch = id;
+      e.watch = w.id;
       e.engine = Engine::hardware;
       e.access = w.spec.access;
       e.pc = pc;
@@ -317,13 +315,13 @@ bool GuestDebugger::Impl::decode_mmio(unsigned index, VcpuState& v) {
 
 void GuestDebugger::Impl::rebuild_mapping_checks() {
   mapping_checks.clear();
-  for (const auto& [id, w] : watches) {
+  for (const Watch& w : watches) {
     if (w.engine != Engine::write_trap) continue;
     for (const TrapPiece& p : w.trap.pieces)
       for (std::uint64_t off = 0; off < p.len;) {
         const std::uint64_t gva = p.gva + off;
         mapping_checks.push_back(
-            {id, gva & ~(kGuestPageSize - 1), (p.gpa + off) & ~(kGuestPageSize - 1), w.trap.cr3});
+            {w.id, gva & ~(kGuestPageSize - 1), (p.gpa + off) & ~(kGuestPageSize - 1), w.trap.cr3});
         off += ((gva | (kGuestPageSize - 1)) + 1) - gva;
       }
   }

@@ -5,7 +5,6 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,49 +13,16 @@
 
 #include "core/arch.hpp"
 #include "core/slot_table.hpp"
-#include "core/value_shadow.hpp"
 #include "hwbp/kvm.hpp"
 #include "kvm/debug_state.hpp"
 #include "kvm/guest_ram.hpp"
 #include "kvm/kvm_fd.hpp"
 #include "kvm/page_walk.hpp"
+#include "kvm/watch.hpp"
+#include "kvm/watch_set.hpp"
 #include "kvm/write_traps.hpp"
 
 namespace hwbp::kvm {
-
-// A watch on debug registers: its chunks (core::split_range) and the slot of each. At most one
-// chunk per debug register, so fixed arrays: arming allocates nothing per watch.
-inline constexpr std::size_t kMaxHardwareBytes = kDebugRegisters * 8;
-struct HardwareWatch {
-  std::uint8_t count = 0;
-  std::array<core::Chunk, kDebugRegisters> chunks{};
-  std::array<int, kDebugRegisters> slots{};
-  std::array<std::uint64_t, kDebugRegisters> chunk_gpa{};  // where each chunk is in guest RAM (0: unknown)
-  std::array<std::uint8_t, kMaxHardwareBytes> shadow{};    // the watched bytes as the last hit left them
-  core::ShadowState shadow_state = core::ShadowState::invalid;  // core/value_shadow.hpp's rule
-  bool shadow_confirmed() const { return shadow_state == core::ShadowState::confirmed; }
-  std::span<const int> used_slots() const { return {slots.data(), count}; }
-};
-
-struct TrapWatch {
-  std::vector<TrapPiece> pieces;
-  std::uint64_t cr3 = 0;  // the address space it was translated in
-  bool move_reported = false;
-};
-
-struct SoftwareBreakpoint {
-  std::uint64_t gpa = 0;
-  std::uint8_t original = 0;
-};
-
-struct Watch {
-  WatchId id = 0;
-  WatchSpec spec;
-  Engine engine = Engine::hardware;
-  HardwareWatch hw;
-  TrapWatch trap;
-  SoftwareBreakpoint sw;
-};
 
 // Where a vCPU stopped on something that fires again if it runs on unchanged: an execute
 // breakpoint (a fault: rip stays on it), DR7.GD (also a fault), an int3 of the library.
@@ -85,6 +51,7 @@ struct VcpuState {
   bool software_lifted = false;  // the int3 of `stop` is out for its step-over
   DebugRequest applied;          // what KVM_SET_GUEST_DEBUG last got
   kvm_guest_debug applied_raw{};
+  kvm_guest_debug sent{};  // apply_all: what KVM took, recorded once every vCPU has taken its own
   enum class Inject : std::uint8_t { none, debug, breakpoint } inject = Inject::none;
   std::uint64_t inject_dr6 = 0;
   std::vector<Event> events;
@@ -106,15 +73,26 @@ struct GuestDebugger::Impl {
   std::unique_ptr<GuestRam> ram;
   std::unique_ptr<WriteTraps> traps;
   core::SlotTable table{core::arch_x86_guest(true), kDebugRegisters, {kDebugRegisters}};
-  std::map<WatchId, Watch> watches;
+  WatchSet watches;
   WatchId next_id = 1;
   bool block_irq = false;
   bool general_detect = false;
   bool detached = false;
   std::vector<MappingCheck> mapping_checks;  // every write-trap page, rebuilt on changes
+  // Working storage of add() and remove(), kept between calls so that changing the watch set
+  // allocates nothing once these have grown (arming is a hot path for debuggers). Only used
+  // under `mutex`, and empty between calls.
+  struct Scratch {
+    std::vector<Watch> watches;  // add: the watches being made; remove: those taken out
+    std::vector<TrapRequest> traps;
+    std::vector<WatchId> ids;
+  } scratch;
   mutable std::mutex mutex;                  // the configuration, the running flags, the value shadows
 
   // ---- helpers (debugger_core.cpp) ----
+  // add() with the ids written into `ids` (ids.size() == specs.size()); the caller holds `mutex`.
+  void add_locked(std::span<const WatchSpec> specs, std::span<WatchId> ids);
+  void remove_locked(std::span<const WatchId> ids);
   void require_stopped(const char* what) const;
   void require_vcpu(unsigned vcpu) const;
   DebugRequest base_request(const core::SlotTable& t) const;

@@ -39,8 +39,14 @@
 // rip-relative, which a shared libhwbp can only do for symbols that cannot be preempted.
 #pragma GCC visibility push(hidden)
 extern "C" {
-// The selector every thread's dispatch points at: 0 (ALLOW) with no page watch, 1 (BLOCK) with.
-volatile char hwbp_page_selector = 0;
+// The selector every thread's dispatch points at: always BLOCK (1). A thread has dispatch on only
+// while page watches are armed (turned on and off in the thread itself, by a signal): a thread
+// with dispatch on and the selector at ALLOW would run its sigprocmask natively, could block
+// SIGSYS, and would be killed by its next system call once the selector went back to BLOCK
+// (kernel/signal.c, force_sig_info_to_task: a blocked forced signal gets its default action).
+// That killed programs whose threads were in pthread_create (which blocks every signal) while a
+// watch was being armed.
+volatile char hwbp_page_selector = 1;
 std::uint64_t hwbp_page_allowed_begin = 0, hwbp_page_allowed_len = 0;
 // One clone in flight: where both sides resume, how many sides still have to read it, and
 // whether the child must turn dispatch on (a CLONE_VM thread).
@@ -106,9 +112,11 @@ namespace hwbp::page {
 namespace detail {
 namespace {
 
-const void* const kEnableMagic = reinterpret_cast<const void*>(0x4857504147455344ull);  // "HWPAGESD"
+// The value of the SIGSYS that asks a thread to turn its dispatch on or off, as g_wanted says.
+const void* const kSyncMagic = reinterpret_cast<const void*>(0x4857504147455344ull);  // "HWPAGESD"
 
 std::atomic<bool> g_prepared{false};
+std::atomic<bool> g_wanted{false};  // dispatch on in every thread (page watches armed)
 const char* g_unavailable = nullptr;
 std::atomic<unsigned> g_acks{0};
 std::mutex g_intercept_mutex;
@@ -118,6 +126,16 @@ long enable_dispatch_here() noexcept {
   return raw_syscall(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
                      static_cast<long>(hwbp_page_allowed_begin), static_cast<long>(hwbp_page_allowed_len),
                      reinterpret_cast<long>(&hwbp_page_selector));
+}
+
+long disable_dispatch_here() noexcept {
+  return raw_syscall(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
+}
+
+// Called in the thread itself (prctl acts on the calling thread only).
+void sync_dispatch_here() noexcept {
+  if (g_wanted.load()) enable_dispatch_here();
+  else disable_dispatch_here();
 }
 
 pid_t self_tid() noexcept { return perf::current_tid(); }
@@ -421,7 +439,7 @@ void clone_natively(long nr, ucontext_t* uc) noexcept {
   while (__atomic_exchange_n(&hwbp_page_clone_busy, 1, __ATOMIC_ACQUIRE) != 0) raw_syscall(SYS_sched_yield);
   hwbp_page_clone_return = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
   hwbp_page_clone_readers = (flags & CLONE_VM) ? 2 : 1;
-  hwbp_page_clone_child_dispatch = (flags & CLONE_VM) && !(flags & CLONE_VFORK) ? 1 : 0;
+  hwbp_page_clone_child_dispatch = (flags & CLONE_VM) && !(flags & CLONE_VFORK) && g_wanted.load() ? 1 : 0;
   uc->uc_mcontext.gregs[REG_RAX] = nr;
   uc->uc_mcontext.gregs[REG_RIP] = reinterpret_cast<greg_t>(&hwbp_page_clone_stub);
 }
@@ -429,9 +447,9 @@ void clone_natively(long nr, ucontext_t* uc) noexcept {
 extern "C" void hwbp_page_sigsys(int sig, siginfo_t* si, void* context) {
   const int saved_errno = errno;
   auto* uc = static_cast<ucontext_t*>(context);
-  if (si->si_code == SI_QUEUE && si->si_value.sival_ptr == kEnableMagic &&
+  if (si->si_code == SI_QUEUE && si->si_value.sival_ptr == kSyncMagic &&
       si->si_pid == static_cast<pid_t>(raw_syscall(SYS_getpid))) {
-    enable_dispatch_here();
+    sync_dispatch_here();
     sigdelset(&uc->uc_sigmask, SIGSYS);
     g_acks.fetch_add(1);
     errno = saved_errno;
@@ -503,10 +521,11 @@ extern "C" void hwbp_page_sigsys(int sig, siginfo_t* si, void* context) {
   errno = saved_errno;
 }
 
-// Signals every other thread to turn dispatch on for itself and waits for each (a thread that
-// blocks SIGSYS cannot: counted, it keeps failing kernel writes into watched pages).
-void enable_everywhere() {
-  enable_dispatch_here();
+// Signals every other thread to turn its dispatch on or off (as g_wanted says) and waits for
+// each. A thread that blocks SIGSYS does it when it unblocks: until then, with dispatch off, its
+// kernel writes into watched pages fail (EFAULT); with it on, it intercepts a while longer.
+void sync_everywhere() {
+  sync_dispatch_here();
   std::set<pid_t> done{self_tid()};
   const pid_t pid = getpid();
   for (int round = 0; round < 20; ++round) {
@@ -521,7 +540,7 @@ void enable_everywhere() {
       info.si_code = SI_QUEUE;
       info.si_pid = pid;
       info.si_uid = getuid();
-      info.si_value.sival_ptr = const_cast<void*>(kEnableMagic);
+      info.si_value.sival_ptr = const_cast<void*>(kSyncMagic);
       if (syscall(SYS_rt_tgsigqueueinfo, pid, t, SIGSYS, &info) != 0) {
         done.erase(t);  // gone already
       }
@@ -536,7 +555,6 @@ void prepare_syscall_dispatch() {
   if (g_prepared.exchange(true)) return;
   hwbp_page_allowed_begin = allowed_code_begin();
   hwbp_page_allowed_len = allowed_code_end() - allowed_code_begin();
-  hwbp_page_selector = 0;
   if (const char* off = getenv("HWBP_PAGE_NO_SYSCALL_DISPATCH"); off != nullptr && *off == '1') {
     g_unavailable = "syscall user dispatch turned off (HWBP_PAGE_NO_SYSCALL_DISPATCH=1): system calls writing "
                     "into watched pages fail with EFAULT";
@@ -547,19 +565,20 @@ void prepare_syscall_dispatch() {
                     "writing into watched pages fail with EFAULT";
     return;
   }
+  disable_dispatch_here();  // it works; it is on only while page watches are armed
   install_handler(SIGSYS, &hwbp_page_sigsys);
 }
 
 void intercept_syscalls(bool on) {
   std::lock_guard<std::mutex> guard(g_intercept_mutex);
   if (g_unavailable != nullptr || on == g_intercepting) return;
-  if (on) {
-    strip_sigsys_from_handlers();
-    enable_everywhere();
-    hwbp_page_selector = 1;
-  } else {
-    hwbp_page_selector = 0;  // threads keep dispatch on with ALLOW: a byte load per system call
-  }
+  // Handlers whose masks block SIGSYS lose it before any thread intercepts, and again once every
+  // thread that could did (a sigaction made natively in between; later ones go through the
+  // handler, which strips it).
+  if (on) strip_sigsys_from_handlers();
+  g_wanted = on;
+  sync_everywhere();
+  if (on) strip_sigsys_from_handlers();
   g_intercepting = on;
 }
 

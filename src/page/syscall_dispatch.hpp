@@ -20,7 +20,9 @@
 //     fork child or exec image — measured on 6.18 — so the new thread turns it on first thing).
 //   - everything else: run as is.
 // The setting is per thread: arming signals every existing thread (SIGSYS with a queued value)
-// to turn it on for itself, and new threads turn it on in the clone stub.
+// to turn it on for itself, and new threads turn it on in the clone stub; removing the last
+// page watch signals them to turn it off. A thread never has dispatch on with the selector at
+// ALLOW: it could then block SIGSYS natively and be killed by its next dispatched call.
 #pragma once
 
 namespace hwbp::page {

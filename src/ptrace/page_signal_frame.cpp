@@ -11,10 +11,11 @@
 #include <signal.h>
 #include <sys/mman.h>
 
-#include <fstream>
+#include <cstdlib>
 #include <string>
 
 #include "ptrace/page_transport_state.hpp"
+#include "ptrace/proc_status.hpp"
 
 namespace hwbp::ptrace {
 namespace {
@@ -26,13 +27,9 @@ constexpr std::uint64_t kFrameMax = 8192;
 
 // Does the process catch sig (a handler, not SIG_DFL/SIG_IGN)? /proc/PID/status SigCgt.
 bool caught(pid_t pid, int sig) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("SigCgt:", 0) == 0) {
-      std::uint64_t mask = std::stoull(line.substr(7), nullptr, 16);
-      return sig >= 1 && sig <= 64 && ((mask >> (sig - 1)) & 1);
-    }
-  return false;
+  const std::string mask = status_field(pid, "SigCgt");
+  if (mask.empty() || sig < 1 || sig > 64) return false;
+  return (std::strtoull(mask.c_str(), nullptr, 16) >> (sig - 1)) & 1;
 }
 
 }  // namespace

@@ -16,23 +16,13 @@
 
 #include "ptrace/memory_map.hpp"
 #include "ptrace/page_transport_state.hpp"
+#include "ptrace/proc_status.hpp"
 #include "ptrace/sys_error.hpp"
 
 namespace hwbp::ptrace {
 namespace {
 
 constexpr std::uint64_t kPage = 4096;
-
-std::string status_field(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(field + ":", 0) == 0) {
-      auto v = line.substr(field.size() + 1);
-      v.erase(0, v.find_first_not_of(" \t"));
-      return v;
-    }
-  return "";
-}
 
 // KernelPageSize of the mapping holding addr (smaps): hugetlb mappings report 2048 kB or more.
 std::uint64_t kernel_page_kb(pid_t pid, std::uint64_t addr) {

@@ -29,6 +29,13 @@ std::uint64_t find_in(const Tracee& tracee, const Mapping& m) {
   return 0;
 }
 
+// A fault of the borrowed `syscall` instruction itself (its page unmapped or made
+// non-executable under us): the fault address is the instruction's own.
+bool faulted_on(std::uint64_t gateway, const siginfo_t& info) {
+  const auto addr = reinterpret_cast<std::uint64_t>(info.si_addr);
+  return addr >= gateway && addr < gateway + sizeof kSyscall;
+}
+
 }  // namespace
 
 std::uint64_t find_syscall_gateway(const Tracee& tracee) {
@@ -76,14 +83,25 @@ long InjectionSession::call(long nr, std::array<std::uint64_t, 6> args) {
   r.eflags &= ~0x100ULL;  // TF: the kernel sets it for the step itself
   stepped_ = true;
   ++tracee_.injected_calls;
-  // At most: one trap at the exit of the syscall the thread was stopped in, one after ours.
-  for (int attempt = 0; attempt < 4; ++attempt) {
+  // At most: one trap at the exit of the syscall the thread was stopped in, one queued fault
+  // of the program's (below), one after ours.
+  for (int attempt = 0; attempt < 6; ++attempt) {
     // Set again after an early trap: a thread stopped *inside* a syscall function (exec, fork
     // and clone events) gets that function's return value stored into rax after the stop
     // (arch/x86/entry/common.c: do_syscall_x64() writes regs->ax on return).
     set_registers(tid_, r);
     auto step = tracee_.step(tid_);
     GeneralRegisters now = get_registers(tid_);
+    if (step.faulted && now.rip == gateway_ && !faulted_on(gateway_, step.info)) {
+      // Not ours: the program's instruction the thread stopped at had faulted (typically a
+      // store to a page the engine protects) and its signal was still queued. The stop that
+      // gave us the thread is taken before queued signals are dequeued (kernel/signal.c:
+      // get_signal() handles JOBCTL_TRAP_MASK first), so the step dequeues it before `syscall`
+      // runs. Stepping again with signal 0 discards it: a fault leaves rip on the faulting
+      // instruction, so restoring the registers runs it again, and it faults again if it must
+      // (a store to a page still protected then reaches the tracer as a fresh SIGSEGV stop).
+      continue;
+    }
     if (step.faulted)
       throw Error(Errc::system, "injected system call " + std::to_string(nr) + " faulted in thread " +
                                     std::to_string(tid_) + " (signal " + std::to_string(step.info.si_signo) +

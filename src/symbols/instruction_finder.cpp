@@ -2,6 +2,7 @@
 
 #include <elfutils/libdwfl.h>
 
+#include "symbols/function_name.hpp"
 #include "symbols/symbol_error.hpp"
 
 namespace hwbp::symbols {
@@ -36,7 +37,7 @@ AccessingInstruction InstructionFinder::find_before(std::uint64_t trap_ip) const
                                           nullptr);
   if (!name) return unknown("no symbol covers the address: no known instruction boundary");
   AccessingInstruction r;
-  r.function = name;
+  r.function = display_symbol_name(name);
   r.function_start = last_byte - offset;
   if (trap_ip - r.function_start > kMaxFunctionBytes) {
     r.unknown_reason = "the enclosing function is too large to decode";
@@ -53,7 +54,7 @@ AccessingInstruction InstructionFinder::find_before(std::uint64_t trap_ip) const
   r.instruction = find_instruction_ending_at(code, r.function_start, trap_ip,
                                              image_->is_32bit_code(r.function_start) ? CodeMode::i386 : CodeMode::x86_64);
   if (!r.instruction)
-    r.unknown_reason = "linear decoding from " + std::string(name) + " does not end at the IP "
+    r.unknown_reason = "linear decoding from " + r.function + " does not end at the IP "
                        "(data in code, or the IP is a control-transfer target)";
   return r;
 }

@@ -25,9 +25,10 @@ const Dwfl_Callbacks kProcCallbacks = {
     .debuginfo_path = &g_debuginfo_path,
 };
 
-// A file image: libdwfl's offline mode (dwfl_report_elf at the file's own addresses).
+// A file image: libdwfl's offline mode (dwfl_report_elf at the file's own addresses), with the
+// same debuginfo search as a process.
 const Dwfl_Callbacks kFileCallbacks = {
-    .find_elf = nullptr,
+    .find_elf = dwfl_build_id_find_elf,
     .find_debuginfo = dwfl_standard_find_debuginfo,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = &g_debuginfo_path,
@@ -68,20 +69,28 @@ std::shared_ptr<ProcessImage> ProcessImage::open_file(const std::string& path, M
   return std::shared_ptr<ProcessImage>(new ProcessImage(path, std::move(memory)));
 }
 
-ProcessImage::ProcessImage(const std::string& path, MemoryReader memory) : pid_(-1), memory_(std::move(memory)) {
+ProcessImage::ProcessImage(const std::string& path, MemoryReader memory)
+    : pid_(-1), memory_(std::move(memory)) {
   dwfl_ = dwfl_begin(&kFileCallbacks);
   if (!dwfl_) throw SymbolError(SymbolErrc::backend, "dwfl_begin failed: " + dwfl_error_text());
   char resolved[PATH_MAX];
   main_executable_ = ::realpath(path.c_str(), resolved) ? resolved : path;
   dwfl_report_begin(dwfl_);
-  // ET_EXEC: the base is ignored, the module sits at its link addresses (add_p_vaddr false).
-  Dwfl_Module* mod = dwfl_report_elf(dwfl_, main_executable_.c_str(), main_executable_.c_str(), -1, 0, false);
+  // Base 0 with add_p_vaddr: an ET_DYN file (PIE, library) keeps its own addresses; for ET_EXEC
+  // (a guest kernel) libdwfl ignores the base and uses the link addresses either way
+  // (elfutils libdwfl/dwfl_report_elf.c, __libdwfl_elf_address_range).
+  Dwfl_Module* mod = dwfl_report_elf(dwfl_, main_executable_.c_str(), main_executable_.c_str(), -1,
+                                     0, true);
   dwfl_report_end(dwfl_, nullptr, nullptr);
   if (!mod) {
     std::string why = dwfl_error_text();
     dwfl_end(dwfl_);
-    throw SymbolError(SymbolErrc::not_found, "cannot read symbols of '" + path + "': " + why);
+    throw SymbolError(SymbolErrc::not_found, "cannot read '" + path + "' as an ELF file: " + why);
   }
+}
+
+std::string ProcessImage::description() const {
+  return pid_ < 0 ? "'" + main_executable_ + "'" : "process " + std::to_string(pid_);
 }
 
 ProcessImage::~ProcessImage() { dwfl_end(dwfl_); }

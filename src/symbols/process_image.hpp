@@ -34,15 +34,20 @@ class ProcessImage {
 
   // pid 0 means the calling process. Throws SymbolError(no_process) if the maps are unreadable.
   static std::shared_ptr<ProcessImage> open(pid_t pid = 0);
-  // One ELF executable at its link addresses, with no process behind it: a guest kernel under
-  // `hwbp vm`. pid() is -1; code is read through `memory` (the guest's RAM), not /proc.
-  // Throws SymbolError(not_found) if the file is not a readable ELF.
-  static std::shared_ptr<ProcessImage> open_file(const std::string& path, MemoryReader memory);
+  // An ELF file with no process behind it, its one module at the file's own addresses (load
+  // bias 0, so a PIE's or library's addresses are before relocation): a program named by
+  // `hwbp plan --program`, or a guest kernel under `hwbp vm`. pid() is -1; refresh() and
+  // unwinding do nothing useful. Memory, where the caller has any (a guest's RAM), is read
+  // through `memory`; an empty reader means there is none. Throws SymbolError(not_found) if the
+  // file is not a readable ELF.
+  static std::shared_ptr<ProcessImage> open_file(const std::string& path, MemoryReader memory = {});
   ~ProcessImage();
   ProcessImage(const ProcessImage&) = delete;
   ProcessImage& operator=(const ProcessImage&) = delete;
 
   pid_t pid() const noexcept { return pid_; }
+  // "process 1234", or the file's quoted path for an image opened with open_file (for messages).
+  std::string description() const;
   // The reader of a file image (open_file); empty for a process (read it through its pid).
   const MemoryReader& memory_reader() const noexcept { return memory_; }
   // True when the image's code is 32-bit x86 (an ELFCLASS32 module at addr).

@@ -2,29 +2,25 @@
 
 #include <elfutils/libdwfl.h>
 
-#include "symbols/demangle.hpp"
+#include "symbols/function_name.hpp"
+#include "symbols/line_lookup.hpp"
 
 namespace hwbp::symbols {
 namespace {
 
 void fill_function(Dwfl_Module* mod, std::uint64_t addr, SourceLocation& loc) {
-  GElf_Off offset = 0;
-  GElf_Sym sym;
-  const char* name = dwfl_module_addrinfo(mod, addr, &offset, &sym, nullptr, nullptr, nullptr);
-  if (!name) return;
-  loc.function = demangle(name);
-  loc.function_offset = offset;
+  auto fn = function_at(mod, addr);
+  if (!fn) return;
+  loc.function = std::move(fn->name);
+  loc.function_offset = fn->offset;
 }
 
 void fill_line(Dwfl_Module* mod, std::uint64_t addr, SourceLocation& loc) {
-  Dwfl_Line* line = dwfl_module_getsrc(mod, addr);
-  if (!line) return;  // no DWARF (no -g, stripped without a debuginfo package)
-  int lineno = 0, col = 0;
-  const char* file = dwfl_lineinfo(line, nullptr, &lineno, &col, nullptr, nullptr);
-  if (!file) return;
-  loc.file = file;
-  loc.line = lineno;
-  loc.column = col;
+  auto line = line_at(mod, addr);  // no DWARF (no -g, stripped without a debuginfo package)
+  if (!line) return;
+  loc.file = std::move(line->file);
+  loc.line = line->line;
+  loc.column = line->column;
 }
 
 }  // namespace

@@ -14,7 +14,7 @@
 namespace hwbp::symbols {
 
 struct SourceLocation {
-  std::string function;          // demangled; empty if no symbol covers the address
+  std::string function;          // as GDB names it (function_name.hpp); empty if unknown
   std::uint64_t function_offset = 0;  // addr - function start
   std::string file;              // as recorded by the compiler (usually absolute); empty without -g
   int line = 0;                  // 0 when unknown

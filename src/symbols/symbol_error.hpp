@@ -15,6 +15,7 @@ enum class SymbolErrc {
   ambiguous,     // several local (static) definitions with the same name and no global one
   bad_spec,      // "NAME+OFFSET" does not parse, or the offset leaves the symbol
   unsupported,   // e.g. a thread-local variable: its address differs per thread
+  needs_memory,  // an expression follows a pointer, and no process memory may be read
   no_process,    // the pid is gone or /proc/PID/maps is unreadable
   unreadable,    // process memory could not be read (permissions, unmapped)
   backend,       // libdw/libelf failed for another reason
@@ -37,7 +38,8 @@ class SymbolError : public hwbp::Error {
     switch (code) {
       case SymbolErrc::no_process: return hwbp::Errc::no_such_thread;
       case SymbolErrc::unreadable: return hwbp::Errc::permission;
-      case SymbolErrc::unsupported: return hwbp::Errc::unsupported;
+      case SymbolErrc::unsupported:
+      case SymbolErrc::needs_memory: return hwbp::Errc::unsupported;
       case SymbolErrc::backend: return hwbp::Errc::system;
       default: return hwbp::Errc::invalid_request;
     }

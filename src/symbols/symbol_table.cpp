@@ -158,20 +158,12 @@ ResolvedSymbol SymbolTable::resolve(std::string_view spec_text) const {
   auto candidates = collect(*image_, spec.name);
   if (candidates.empty()) {
     auto close = suggest(spec.name);
-    // A file image (a guest kernel) has no process: name the file instead.
-    const bool file = image_->pid() < 0;
-    std::string where = "process " + std::to_string(image_->pid());
-    if (file)
-      image_->for_each_module([&where](const ModuleInfo& m) {
-        where = "'" + m.path + "'";
-        return false;
-      });
-    std::string msg = "no symbol '" + spec.name + "' in " + where;
+    std::string msg = "no symbol '" + spec.name + "' in " + image_->description();
     if (!close.empty()) {
       msg += "; did you mean:";
       for (const auto& s : close) msg += " " + s;
     } else {
-      msg += file ? " (is the kernel stripped?)" : " (is the binary stripped, or the library not loaded yet?)";
+      msg += image_->pid() < 0 ? " (is the file stripped?)" : " (is the binary stripped, or the library not loaded yet?)";
     }
     throw SymbolError(SymbolErrc::not_found, msg, std::move(close));
   }

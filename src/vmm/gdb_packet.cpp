@@ -14,10 +14,13 @@ int hex_digit(char c) {
 
 bool needs_escape(char c) { return c == '#' || c == '$' || c == '}' || c == '*'; }
 
-// Undo escapes and run-length encoding of a packet body; nullopt when malformed.
-std::optional<std::string> decode_body(std::string_view raw) {
+// Undo escapes and run-length encoding of a packet body; nullopt when malformed or longer than
+// `limit` once expanded (each `*` may add 97 bytes: a hostile client must not make the stub
+// allocate ~100 times what it sent).
+std::optional<std::string> decode_body(std::string_view raw, std::size_t limit) {
   std::string out;
   for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (out.size() > limit) return std::nullopt;
     const char c = raw[i];
     if (c == '}') {
       if (++i == raw.size()) return std::nullopt;
@@ -78,7 +81,7 @@ std::optional<Item> PacketReader::next() {
     unsigned sum = 0;
     for (char b : raw) sum += static_cast<unsigned char>(b);
     const int hi = hex_digit(buffer_[hash + 1]), lo = hex_digit(buffer_[hash + 2]);
-    auto body = decode_body(raw);
+    auto body = decode_body(raw, kMaxPacket);
     const bool good = hi >= 0 && lo >= 0 && static_cast<unsigned>(hi * 16 + lo) == (sum & 0xff) && body &&
                       body->size() <= kMaxPacket;
     buffer_.erase(0, hash + 3);

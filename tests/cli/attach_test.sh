@@ -30,17 +30,13 @@ grep -q 'old 0x0000000000000000 (0) -> new 0x0000000000000064 (100)' a.txt || fa
 grep -q 'new 0x00000000000000c8 (200)' a.txt || fail "value 200 (thread created after attach)"
 
 # Detach while two threads write as fast as they can: --duration, then SIGINT.
-# The page engine: the SIGINT detach can leave a SIGSEGV raised while traced to be delivered after
-# the detach (1 run in 3-6; known bug, reported): its case is skipped, with that reason, below.
-hows="duration sigint"; [ "${HWBP_TEST_ENGINE:-}" = page ] && hows=duration
-for how in $hows; do
+for how in duration sigint; do
   # Runs until told to stop (SIGUSR1), so a slow attach (the emulated test VM) never finds it gone.
   # Its main thread sits in sigwait(), which the C library restarts after EINTR: the detach's
   # PTRACE_INTERRUPT must still stop it (page variant: else the pages stay read-only, SIGSEGV;
-  # fixed in Tracer::with_stopped_thread). The page variant still gets the timed form for now:
-  # after a SIGINT detach such a program can still die of a SIGSEGV raised while traced and
-  # delivered after the detach (1 run in 6; known bug, reported).
-  life=signal; [ "${HWBP_TEST_ENGINE:-}" = page ] && life=6
+  # fixed in Tracer::with_stopped_thread). Page variant: a writer's SIGSEGV still queued at the
+  # detach must be consumed, not delivered (fixed in Tracer::detach).
+  life=signal
   "$PROGS/busy" $life > busy.out & TP=$!
   wait_for '^pid' busy.out || fail "busy did not start"
   if [ $how = duration ]; then
@@ -56,8 +52,4 @@ for how in $hows; do
   grep -q '^ *[0-9][0-9]*  hot  *writer' b.txt || fail "busy ($how): no hits counted: $(cat b.txt)"
   # Nothing stays armed or traced: TracerPid back to 0 is implied by the normal exit above.
 done
-if [ "$hows" = duration ]; then
-  echo "SKIP: every case passed but the SIGINT detach: known page-engine bug (a SIGSEGV raised while traced is delivered after the detach; the program dies) — open"
-  exit 77
-fi
 echo PASS

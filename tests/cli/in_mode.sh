@@ -14,11 +14,12 @@ mode=$1 script=$2
 shift 2
 name=$(basename "$script" .sh)
 # Scripts that run where debug exceptions are not delivered (they check HWBP_TEST_HITS).
-NO_HITS_NEEDED="plan_test doctor_test run_errors_test command_line_test output_failure_test run_page_test"
+NO_HITS_NEEDED="plan_test doctor_test run_errors_test command_line_test output_failure_test run_page_test
+  run_expressions_test attach_storm_test"
 # Scripts that run with --engine page (watch behaviour: values, threads, formats, conditions, ...).
 PAGE_SCRIPTS="run_values_test run_threads_test run_formats_test run_inline_test run_libs_test
   run_overlap_test run_kill_test attach_test attach_race_test run_gdb_diff_test run_page_test
-  run_race_test"
+  run_expressions_test run_race_test"
 
 doctor=$("$1" doctor 2>&1)
 fires=$(grep -E '^[a-z]+ +debug registers fire ' <<<"$doctor")
@@ -28,19 +29,6 @@ case $fires in fail*) HWBP_TEST_HITS=0 ;; esac
 if [ "$mode" = page ]; then
   if ! grep -qw "$name" <<<"$PAGE_SCRIPTS"; then
     echo "SKIP: $name tests the debug registers only (no page-engine variant)"
-    exit 77
-  fi
-  # A known page-engine bug this script catches, shown as a skip until it is fixed (never a pass).
-  if [ "$name" = run_kill_test ]; then
-    echo "SKIP: known bug: after kill -9 of hwbp attach on the page engine the program can die of SIGSEGV (its pages stay read-only; 1 of 3 rounds here) — open"
-    exit 77
-  fi
-  if [ "$name" = run_formats_test ] && [ -n "${ASAN_OPTIONS:-}" ]; then
-    echo "SKIP: known bug (ASan build only): releasing the pages after --ignore 1 --max-hits 1 fails with 'injected system call 10 faulted in thread N (signal 11)' and hwbp exits 2 — open"
-    exit 77
-  fi
-  if [ "$name" = attach_test ]; then
-    echo "SKIP: known bug: after hwbp attach detaches from the page engine (--duration or SIGINT) the program can die of SIGSEGV (1 run in 2-6 here; the sigwait case is fixed) — open"
     exit 77
   fi
   HWBP_ENGINE=page HWBP_MODE=ptrace HWBP_TEST_ENGINE=page exec bash "$script" "$@"

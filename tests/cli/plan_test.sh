@@ -133,7 +133,7 @@ expect_error "bad spec" "hwbp: watch spec '0x10:zz': 'zz' is neither a length no
 expect_error "bad access" "hwbp: watch spec '0x10:8:q': access 'q' is not one of modify, w, rw, r, x" 0x10:8:q
 expect_error "null address" "hwbp: watch spec '0x0:8': address 0x0 (length 8): cannot watch the null address" 0x0:8
 expect_error "perf access" "hwbp: watch spec 'mem:0x1000:rx': perf access 'rx': x cannot be combined" mem:0x1000:rx
-expect_error "symbol" "hwbp: watch spec 'counter:4': plan takes absolute addresses" counter:4
+expect_error "symbol" "hwbp: watch spec 'counter:4': names and expressions need a program: pass --program PATH" counter:4
 expect_error "unknown arch" "--arch" --arch sparc 0x1000:8
 
 if [ "$failures" -ne 0 ]; then

@@ -86,6 +86,42 @@ TEST(WatchSpec, SymbolAndOffset) {
   EXPECT_EQ(parse_watch_spec("table+24").offset, 24u);
 }
 
+// Expressions over DWARF types: parsed (syntax) here, given a meaning in the program later.
+TEST(WatchSpec, ExpressionsKeepTheirTailFieldsAndMayHoldSpaces) {
+  WatchSpec s = parse_watch_spec("cfg.retries");
+  EXPECT_EQ(s.kind, WatchSpec::Kind::expression);
+  EXPECT_EQ(s.symbol, "cfg.retries");
+  EXPECT_EQ(s.len, 0u);  // the type's size, decided by the resolver
+  EXPECT_TRUE(s.by_name());
+  s = parse_watch_spec("(struct foo *)0x1000:8:w");
+  EXPECT_EQ(s.kind, WatchSpec::Kind::expression);
+  EXPECT_EQ(s.symbol, "(struct foo *)0x1000");
+  EXPECT_EQ(s.len, 8u);
+  EXPECT_EQ(s.access, Access::write);
+  s = parse_watch_spec("*(ns::T *)0x10:rw");
+  EXPECT_EQ(s.symbol, "*(ns::T *)0x10");
+  EXPECT_EQ(s.access, Access::read_write);
+  EXPECT_EQ(parse_watch_spec("head->next->value:w").symbol, "head->next->value");
+  EXPECT_EQ(parse_watch_spec("&grid[2][3]").symbol, "&grid[2][3]");
+  EXPECT_FALSE(parse_watch_spec("0x1000").by_name());
+}
+
+TEST(WatchSpec, CompilerLocalNamesAreSymbolsNotMembers) {
+  WatchSpec s = parse_watch_spec("count.0:4");  // GCC's name for a function-local static
+  EXPECT_EQ(s.kind, WatchSpec::Kind::symbol);
+  EXPECT_EQ(s.symbol, "count.0");
+}
+
+TEST(WatchSpec, BadExpressionsSayWhere) {
+  try {
+    parse_watch_spec("cfg.:4");
+    FAIL() << "expected an error";
+  } catch (const hwbp::Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "watch spec 'cfg.:4': expression 'cfg.': expected a member name after '.' at offset 4");
+  }
+}
+
 TEST(WatchSpec, CxxNamesStayWhole) {
   WatchSpec s = parse_watch_spec("ns::Cls::member:8:rw");
   EXPECT_EQ(s.symbol, "ns::Cls::member");

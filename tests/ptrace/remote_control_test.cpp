@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -54,6 +55,23 @@ int run_to_exit(TracedChild& c, Tracee* tracee = nullptr, pid_t stopped = 0) {
     int sig = is_signal_delivery_stop(status) ? WSTOPSIG(status) : 0;
     ::ptrace(PTRACE_CONT, tid, nullptr, sig);
   }
+}
+
+// Waits (up to 10 s) until the running program sleeps in system call `nr` (/proc/PID/syscall).
+// "ready" is printed before the program reaches its sigsuspend; a test that needs the signal to
+// be deliverable at once must wait for the sleep itself.
+bool wait_until_sleeping_in(pid_t pid, long nr) {
+  std::string path = "/proc/" + std::to_string(pid) + "/syscall";
+  for (int i = 0; i < 10000; ++i) {
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
+      long got = -1;
+      int n = std::fscanf(f, "%ld", &got);
+      std::fclose(f);
+      if (n == 1 && got == nr) return true;
+    }
+    ::usleep(1000);
+  }
+  return false;
 }
 
 // From a stop, resumes with PTRACE_SYSCALL until the entry (or exit) of write(1, ..., 8): the
@@ -204,7 +222,9 @@ TEST(Tracee, SignalArrivingDuringAStepIsHeldAndReplayed) {
   std::uint64_t gateway = find_syscall_gateway(t);
   ASSERT_EQ(::ptrace(PTRACE_CONT, c.pid(), nullptr, 0), 0);
   ASSERT_EQ(c.read_line(), "ready");
-  // Stop it (in pause()), then queue a signal: it is pending when the injection steps.
+  ASSERT_TRUE(wait_until_sleeping_in(c.pid(), SYS_rt_sigsuspend));
+  // Stop it (in sigsuspend, SIGUSR1 unblocked), then queue a signal: it is pending when the
+  // injection steps.
   ASSERT_EQ(::ptrace(PTRACE_INTERRUPT, c.pid(), nullptr, nullptr), 0);
   auto st = c.wait(c.pid());
   ASSERT_TRUE(st && ptrace_event(st->second) == PTRACE_EVENT_STOP);

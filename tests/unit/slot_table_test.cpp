@@ -26,7 +26,7 @@ std::vector<int> add(SlotTable& t, const std::vector<SlotKey>& keys) {
   EXPECT_TRUE(r.plan.has_value()) << "plan error " << int(r.error);
   if (!r.plan) return {};
   t.commit(*r.plan, keys);
-  return r.plan->slot_of_key;
+  return {r.plan->slot_of_key.begin(), r.plan->slot_of_key.end()};
 }
 
 std::vector<SlotKey> keys_of(const std::vector<Chunk>& chunks,

@@ -82,6 +82,9 @@ struct HitEvent {
   // after the trap are exact only when the order of the racing stores proves them
   // (store_sequencer.hpp); a value that is not is still shown, marked, and never filtered on.
   bool old_exact = true, new_exact = true;
+  // A value is not exact because a store whose hit never came (lost: a thread blocking SIGTRAP
+  // in ptrace mode, a full BPF ring) lies next to this one, not only because threads raced.
+  bool near_lost = false;
 };
 
 // The session's acceptance path (hit_acceptance.hpp implements it).

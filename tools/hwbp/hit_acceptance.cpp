@@ -97,6 +97,7 @@ void HitAcceptor::report(const Watch& w, HitEvent& hit) {
   h.new_bytes = std::move(hit.new_bytes);
   h.old_exact = hit.old_exact || !h.old_bytes;  // an unknown value is shown as unknown, not as inexact
   h.new_exact = hit.new_exact || !h.new_bytes;
+  h.near_lost = hit.near_lost && !(h.old_exact && h.new_exact);
   reporter_.hit(h);
 }
 

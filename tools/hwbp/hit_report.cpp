@@ -248,7 +248,10 @@ void Reporter::human(const HitRecord& h) {
     out += fmt::format("  old {} -> new {}\n", shown(h.old_bytes, h.old_exact), shown(h.new_bytes, h.new_exact));
   else if (a == Access::read)
     out += fmt::format("  value {}\n", shown(h.new_bytes, h.new_exact));
-  if (!h.old_exact || !h.new_exact)
+  if (h.near_lost && (!h.old_exact || !h.new_exact))
+    out += "  note: a store to these bytes whose hit never reached hwbp (lost, see the summary) lies next to "
+           "this one; the value marked [not exact] may miss it\n";
+  else if (!h.old_exact || !h.new_exact)
     out += "  note: other threads wrote these bytes at the same time; the order of their stores does not "
            "determine the value marked [not exact]\n";
   out += fmt::format("  in {}\n", where(h.site));
@@ -297,6 +300,7 @@ void Reporter::json(const HitRecord& h) {
   if (has_values && !(h.old_exact && h.new_exact)) {
     j["old_exact"] = h.old_exact;
     j["new_exact"] = h.new_exact;
+    j["not_exact_why"] = h.near_lost ? "lost hit" : "race";  // docs/semantics.md, "Racing writers"
   }
   if (!h.made_by.empty()) j["made_by"] = h.made_by;  // only on kernel-made stores
   if (w.mechanism) j["engine"] = core::json_name(*w.mechanism);  // what served the watch
@@ -362,6 +366,7 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     nlohmann::ordered_json o;
     o["watch"] = w.spec.text;
     o["hits"] = w.hits;
+    if (w.lost) o["lost"] = w.lost;  // counted by the kernel, never reached hwbp (ptrace mode)
     if (auto it = inexact_.find(w.id); it != inexact_.end()) o["inexact"] = it->second;  // hits with a value not exact
     if (!w.served_by.empty()) o["mechanism"] = w.served_by;  // hwbp vm: what served the watch
     if (w.mechanism) o["engine"] = core::json_name(*w.mechanism);
@@ -371,9 +376,10 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     }
     s["watches"].push_back(o);
   }
-  s["inexact"] = inexact_total_;  // hits with a value not exact (racing writers)
+  s["inexact"] = inexact_total_;  // hits with a value not exact (racing writers, lost hits)
   s["mode"] = mode_;   // how hits were delivered: "bpf" or "ptrace"
-  s["lost"] = lost_;   // hits the bpf mode could not pass on (its ring was full)
+  // Hits the bpf mode could not pass on (its ring was full), plus the watches' "lost".
+  s["lost"] = lost_;
   std::fputs((s.dump() + "\n").c_str(), out_);
 }
 
@@ -398,13 +404,14 @@ void Reporter::finish_human(const std::vector<Watch>& watches, std::uint64_t tot
   std::string per;
   for (const auto& w : watches) {
     per += fmt::format("{}{}: {}", per.empty() ? "" : (show_coverage_ ? "; " : ", "), w.spec.text, w.hits);
+    if (w.lost) per += fmt::format(" ({} lost)", w.lost);
     if (show_coverage_)
       per += fmt::format(" hit{}, armed {:.0f}% of the time", w.hits == 1 ? "" : "s", w.coverage() * 100);
   }
   std::fputs(fmt::format("hwbp: {} hit{} ({})\n", total, total == 1 ? "" : "s", per).c_str(), out_);
   if (inexact_total_ > 0)
     std::fputs(fmt::format("hwbp: {} hit{} with a value not exact (marked [not exact]: threads raced on "
-                           "the bytes, see docs/semantics.md)\n",
+                           "the bytes, or a lost hit's store lies next to them; see docs/semantics.md)\n",
                            inexact_total_, inexact_total_ == 1 ? "" : "s").c_str(), out_);
 }
 

@@ -46,6 +46,7 @@ struct HitRecord {
   // False: that value is not known exactly (threads raced on the bytes; docs/semantics.md) and
   // is shown marked.
   bool old_exact = true, new_exact = true;
+  bool near_lost = false;  // the reason: a lost hit's store lies next to this one
   bool async = false;     // TRAP_PERF_FLAG_ASYNC: SIGTRAP was blocked, the stop came later
   std::vector<Site> stack;  // innermost first; stack[0] is the access site
 };

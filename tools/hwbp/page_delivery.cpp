@@ -18,6 +18,7 @@ PageDelivery::~PageDelivery() = default;
 void PageDelivery::arm(pid_t stopped_tid, core::WatchId id) {
   Watch& w = watches_.at(id);
   used_ = true;
+  needs_release_ = true;
   const std::uint64_t page_id = transport_->arm(stopped_tid, w.addr, w.len, w.spec.access);
   ids_[page_id] = id;
   w.state = Watch::State::armed;
@@ -116,7 +117,7 @@ bool PageDelivery::on_exec(pid_t tid) {
 void PageDelivery::release(pid_t stopped_tid) {
   transport_->release(stopped_tid);
   ids_.clear();
-  used_ = false;
+  needs_release_ = false;
 }
 
 }  // namespace hwbp::cli

@@ -50,8 +50,12 @@ class PageDelivery : public Delivery {
   // Throws hwbp::Error with the transport's one-line reason.
   void arm(pid_t stopped_tid, core::WatchId id);
   bool any_armed() const noexcept { return transport_->armed_count() != 0; }
-  // Has ever armed (its scratch memory may be mapped in the program: release() before detaching).
+  // Has ever armed: a SIGSEGV of a store to one of its pages may still be queued on a thread,
+  // even after release() (on_signal() lets that store run again, unwatched).
   bool used() const noexcept { return used_; }
+  // Armed since the last release(): pages are protected or its scratch memory is mapped in the
+  // program (release() before detaching).
+  bool needs_release() const noexcept { return needs_release_; }
   const ptrace::PageTransport& transport() const noexcept { return *transport_; }
 
   // The tracer's hooks (tracer.hpp TraceHandler; the transport's integration contract).
@@ -81,6 +85,7 @@ class PageDelivery : public Delivery {
   std::map<std::uint64_t, core::WatchId> ids_;  // the transport's watch id -> ours
   std::optional<ptrace::RemoteMemory> memory_;
   bool used_ = false;
+  bool needs_release_ = false;
 };
 
 }  // namespace hwbp::cli

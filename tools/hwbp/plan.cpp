@@ -1,7 +1,9 @@
 // `hwbp plan SPEC...`: dry run of slot placement. Shows the chunks each watch becomes, which are
 // shared, which slot each takes, which would rotate, or why the set cannot fit. Absolute
-// addresses only (no process is involved), so it answers "will these fit?" on any machine and
-// for either architecture.
+// addresses need no process, so it answers "will these fit?" on any machine and for either
+// architecture; names and expressions (cfg.retries, table[7]) are resolved in a program file
+// (--program, at the file's addresses) or a running process (-p PID, which can also follow
+// pointers).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,7 +19,10 @@
 #include "perf/cpus.hpp"
 #include "perf/hit_delivery.hpp"
 #include "plan_model.hpp"
+#include "symbols/process_image.hpp"
+#include "symbols/symbol_table.hpp"
 #include "uprobe_arming.hpp"
+#include "watch_set.hpp"
 #include "watch_spec.hpp"
 
 namespace {
@@ -32,6 +37,8 @@ struct PlanOptions {
   unsigned cpus = 0;  // 0: this machine's possible CPUs
   bool flexible = false;
   bool json = false;
+  std::string program;  // resolve names in this file
+  int pid = 0;          // or in this process
   std::string engine = "auto";
 };
 
@@ -81,18 +88,41 @@ hwbp::core::ArchInfo arch_named(const std::string& name) {
   return name == "aarch64" ? hwbp::core::arch_aarch64() : hwbp::core::arch_x86_64();
 }
 
-// Parses every spec; plan needs numeric addresses because it has no process to resolve names in.
 std::vector<WatchSpec> parse_specs(const std::vector<std::string>& texts) {
   std::vector<WatchSpec> specs;
-  for (const auto& t : texts) {
-    WatchSpec s = hwbp::cli::parse_watch_spec(t);
-    if (s.kind == WatchSpec::Kind::symbol)
-      throw hwbp::Error(hwbp::Errc::invalid_request,
-                        "watch spec '" + t + "': plan takes absolute addresses (0x...), not the "
-                        "symbol '" + s.symbol + "'; look the address up (nm, gdb) and pass it");
-    specs.push_back(std::move(s));
-  }
+  for (const auto& t : texts) specs.push_back(hwbp::cli::parse_watch_spec(t));
   return specs;
+}
+
+// Names and expressions become addresses, resolved in --program or -p; `notes` says what each
+// one is ("'cfg.retries' is cfg.retries: int, 4 bytes at 0x4010").
+void resolve_names(std::vector<WatchSpec>& specs, const PlanOptions& opt, const hwbp::core::ArchInfo& arch,
+                   std::vector<std::string>& notes) {
+  auto named = std::find_if(specs.begin(), specs.end(), [](const WatchSpec& s) { return s.by_name(); });
+  if (named == specs.end()) return;
+  if (opt.program.empty() && opt.pid == 0)
+    throw hwbp::Error(hwbp::Errc::invalid_request,
+                      "watch spec '" + named->text + "': names and expressions need a program: pass "
+                      "--program PATH (its file) or -p PID (a running process), or give 0xADDR");
+  auto image = opt.pid ? hwbp::symbols::ProcessImage::open(opt.pid)
+                       : hwbp::symbols::ProcessImage::open_file(opt.program);
+  hwbp::symbols::SymbolTable table(image);
+  hwbp::cli::WatchSet set(specs, arch);
+  set.resolve(table);
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const hwbp::cli::Watch& w = set.all()[i];
+    if (!specs[i].by_name()) continue;
+    if (!w.resolved())
+      throw hwbp::Error(hwbp::Errc::invalid_request, fmt::format("watch '{}': {}", specs[i].text, w.unresolved_reason));
+    notes.push_back(fmt::format("'{}' is {}{}{}, {} byte{} at {:#x}{}", specs[i].text, w.label,
+                                w.type.empty() ? "" : ": ", w.type, w.len, w.len == 1 ? "" : "s", w.addr,
+                                opt.pid ? "" : " (as in the file; a PIE or library adds its load base, "
+                                               "which keeps the alignment)"));
+    specs[i].kind = WatchSpec::Kind::address;
+    specs[i].addr = w.addr;
+    specs[i].len = w.len;
+    specs[i].len_given = true;  // its own size: no default to report
+  }
 }
 
 // Defaults are guesses about the user's intent, so the output says which were applied.
@@ -184,7 +214,7 @@ Json chunk_json(const hwbp::cli::PlannedChunk& c, const std::vector<WatchSpec>& 
 }
 
 Json plan_json(const WatchPlan& plan, const std::vector<WatchSpec>& specs,
-               const hwbp::core::ArchInfo& arch, unsigned cpus) {
+               const hwbp::core::ArchInfo& arch, unsigned cpus, std::vector<std::string> notes) {
   Json chunks = Json::array(), pools = Json::array(), overflowed = Json::array();
   for (const auto& c : plan.chunks) chunks.push_back(chunk_json(c, specs, arch));
   for (unsigned p = 0; p < plan.pools.size(); ++p)
@@ -194,13 +224,16 @@ Json plan_json(const WatchPlan& plan, const std::vector<WatchSpec>& specs,
   return Json{{"fits", plan.fits}, {"slots_needed", plan.slots_needed()},
               {"slots_available", plan.slots_available()}, {"chunks", chunks},
               {"arch", arch.name}, {"cpus", cpus}, {"flexible", plan.flexible},
-              {"pools", pools}, {"overflowed", overflowed}, {"notes", default_notes(specs)}};
+              {"pools", pools}, {"overflowed", overflowed}, {"notes", notes}};
 }
 
 int run_plan(const PlanOptions& opt) {
   const hwbp::core::ArchInfo arch = arch_named(opt.arch);
   const unsigned cpus = opt.cpus ? opt.cpus : hwbp::perf::possible_cpus();
-  const std::vector<WatchSpec> specs = parse_specs(opt.specs);
+  std::vector<WatchSpec> specs = parse_specs(opt.specs);
+  std::vector<std::string> notes;
+  resolve_names(specs, opt, arch, notes);
+  for (auto& n : default_notes(specs)) notes.push_back(std::move(n));
   std::vector<hwbp::cli::PlanWatch> watches;
   for (const auto& s : specs) watches.push_back({s.text, s.request()});
   const WatchPlan plan = hwbp::cli::plan_watches(arch, cpus, watches, opt.flexible);
@@ -209,11 +242,11 @@ int run_plan(const PlanOptions& opt) {
   const auto engines = here ? engine_choices(plan, specs, opt.engine, opt.flexible)
                             : std::vector<hwbp::core::EngineChoice>{};
   if (opt.json) {
-    Json j = plan_json(plan, specs, arch, cpus);
+    Json j = plan_json(plan, specs, arch, cpus, notes);
     if (here) j["engines"] = engines_json(engines, specs);
     fmt::print("{}\n", j.dump());
   } else {
-    for (const auto& n : default_notes(specs)) fmt::print("note: {}\n", n);
+    for (const auto& n : notes) fmt::print("note: {}\n", n);
     print_table(plan, specs);
     print_verdict(plan, specs, arch, cpus);
     if (here) print_engines(engines, specs);
@@ -227,9 +260,16 @@ hwbp::cli::RegisterCommand reg([](CLI::App& app) {
       "plan", "show how watches map to debug-register slots (chunks, sharing, rotation) without "
               "arming anything");
   sub->add_option("SPEC", opt->specs,
-                  "0xADDR[:LEN][:ACCESS] (ACCESS modify|w|rw|r|x; LEN default 8) or perf's "
-                  "mem:ADDR[/LEN][:ACCESS]")
+                  "0xADDR[:LEN][:ACCESS] (ACCESS modify|w|rw|r|x; LEN default 8), perf's "
+                  "mem:ADDR[/LEN][:ACCESS], or with --program/-p a NAME or an expression such as "
+                  "cfg.retries, table[7], p->next (LEN default: its type's size)")
       ->required();
+  auto* program = sub->add_option("--program", opt->program,
+                                  "resolve names and expressions in this executable or library file "
+                                  "(its own addresses; pointers cannot be followed)");
+  sub->add_option("-p,--pid", opt->pid, "resolve names and expressions in this running process")
+      ->excludes(program)
+      ->check(CLI::PositiveNumber);
   sub->add_option("--arch", opt->arch, "architecture to plan for (default: this machine's)")
       ->check(CLI::IsMember({"x86-64", "aarch64"}));
   sub->add_option("--cpus", opt->cpus, "possible CPUs (default: this machine's)")

@@ -15,7 +15,8 @@ namespace hwbp::cli {
 namespace {
 
 // Hits waiting for a quiet stop are resolved anyway after this long: a trapped store reaches
-// the tracer in microseconds, and a second covers a loaded machine.
+// the tracer in microseconds, and a second covers a loaded machine. A trap still unseen then is
+// lost (its thread blocks SIGTRAP).
 constexpr std::uint64_t kMaxWaitNs = 1'000'000'000;
 
 std::uint64_t now_ns() {
@@ -42,15 +43,30 @@ void PtraceDelivery::restart(core::WatchId watch, std::optional<Bytes> at_arming
   std::size_t len = watches_.contains(watch) ? watches_.at(watch).len : 0;
   o.sequencer.restart(std::move(at_arming), len, sink_);
   o.thread_mark.clear();
-  o.stops = 0;
-  o.quiet.reset();
+  o.accounted.reset();
 }
 
 void PtraceDelivery::forget_shadow(core::WatchId watch) { restart(watch, std::nullopt); }
 
 void PtraceDelivery::seed_shadow(core::WatchId watch, const Bytes& bytes) {
   restart(watch, bytes);
-  if (arming_) orders_[watch].quiet = arming_->hit_count(watch);
+  orders_[watch].accounted = unseen_traps(watch);
+}
+
+std::optional<std::int64_t> PtraceDelivery::unseen_traps(core::WatchId watch) const {
+  const std::optional<std::uint64_t> counted = arming_ ? arming_->kernel_hits(watch) : std::nullopt;
+  if (!counted) return std::nullopt;
+  auto it = trapped_.find(watch);
+  return static_cast<std::int64_t>(*counted) - static_cast<std::int64_t>(it == trapped_.end() ? 0 : it->second);
+}
+
+void PtraceDelivery::account_lost(core::WatchId watch, Order& o) {
+  const std::optional<std::int64_t> unseen = unseen_traps(watch);
+  if (!unseen || !o.accounted || *unseen <= *o.accounted) return;
+  // A store nobody saw lies somewhere among the waiting hits (and before any hit of a thread
+  // whose previous stop came before now): the old/new chain is broken there.
+  o.sequencer.poison();
+  o.accounted = unseen;
 }
 
 bool PtraceDelivery::owns(const siginfo_t& info) const {
@@ -66,6 +82,7 @@ void PtraceDelivery::on_stop(pid_t tid, const siginfo_t& info) {
   ptrace(PTRACE_GETREGS, tid, nullptr, &regs);
   std::vector<core::WatchId> hit = arming_->watches_of(*tag, trap->addr);
   for (core::WatchId id : co_hits(hit, regs)) hit.push_back(id);
+  for (core::WatchId id : hit) ++trapped_[id];
   for (core::WatchId id : hit) {
     const Watch& w = watches_.at(id);
     if (w.state != Watch::State::armed || sink_.done()) continue;
@@ -98,15 +115,18 @@ void PtraceDelivery::sequence(const Watch& w, HitEvent h, const user_regs_struct
   // A late (async) stop: the thread ran on after the access, its registers say nothing of it.
   core::StoreEffect effect = async ? core::StoreEffect{} : effect_of(symbolizer_.accessing_instruction(regs.rip), w, regs);
   seq.add(std::move(h), after, mark, std::move(effect));
-  // Quiet: every trap the kernel counted on the watch's slots has been seen as a stop (read
-  // after the bytes), so every store before that read is among the hits seen.
-  ++o.stops;
-  const std::int64_t in_flight = arming_->hit_count(w.id) - o.stops;
-  if (!o.quiet) o.quiet = in_flight;  // no seed: the first stop sets the reference
-  if (in_flight == *o.quiet) {
-    seq.settle(mark, sink_);
-  } else if (in_flight < *o.quiet) {
-    o.quiet = in_flight;  // a stop the count does not show (a slot shared with another watch)
+  // Quiet: every trap the kernel counted on the watch's slots has been seen as a stop (the
+  // count read after the bytes), so every store before that read is among the hits seen.
+  // Unknown count (a rotating watch): the hits settle by time (poll).
+  if (const std::optional<std::int64_t> unseen = unseen_traps(w.id)) {
+    if (!o.accounted) o.accounted = unseen;  // no seed: the first stop sets the reference
+    if (*unseen == *o.accounted) {
+      seq.settle(mark, sink_);
+    } else if (*unseen < *o.accounted) {
+      // A stop the count does not show: one access over two chunks is counted once
+      // (SlotArming::kernel_hits), or a re-armed watch's count started again.
+      o.accounted = unseen;
+    }
   }
   if (seq.pending() == 0) return;
   // Still waiting: keep this thread's stack now, it runs on once this stop returns.
@@ -141,18 +161,25 @@ void PtraceDelivery::poll(std::chrono::milliseconds /*budget*/) {
   for (auto& [id, o] : orders_) {
     StoreSequencer& seq = o.sequencer;
     if (seq.pending() == 0 || !arming_) continue;
-    if (o.quiet && arming_->hit_count(id) - o.stops == *o.quiet) {
+    const std::optional<std::int64_t> unseen = unseen_traps(id);
+    if (unseen && o.accounted && *unseen == *o.accounted) {
       seq.settle_all(sink_);
       continue;
     }
     StoreSequencer::Mark old = seq.base();
     while (old < seq.last() && seq.time_of(old + 1) + kMaxWaitNs < now) ++old;
+    if (old == seq.base()) continue;
+    account_lost(id, o);  // waited out: what is still unseen is lost
     seq.settle(old, sink_);
   }
 }
 
 void PtraceDelivery::flush() {
-  for (auto& [id, o] : orders_) o.sequencer.settle_all(sink_);
+  // The session drained the traps in flight before (Session::drain_traps): unseen ones are lost.
+  for (auto& [id, o] : orders_) {
+    if (o.sequencer.pending() > 0) account_lost(id, o);
+    o.sequencer.settle_all(sink_);
+  }
 }
 
 std::vector<core::WatchId> PtraceDelivery::co_hits(const std::vector<core::WatchId>& hit,

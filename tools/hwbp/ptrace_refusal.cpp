@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "perf/threads.hpp"
+#include "ptrace/proc_status.hpp"
 
 namespace hwbp::cli {
 namespace {
@@ -18,20 +19,9 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-std::string status_field(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(field + ":", 0) == 0) {
-      auto v = line.substr(field.size() + 1);
-      v.erase(0, v.find_first_not_of(" \t"));
-      return v;
-    }
-  return "";
-}
-
 bool has_cap_sys_ptrace() {
   constexpr int kCapSysPtrace = 19;  // include/uapi/linux/capability.h
-  std::string eff = status_field(getpid(), "CapEff");
+  std::string eff = ptrace::status_field(getpid(), "CapEff");
   return !eff.empty() && (std::strtoull(eff.c_str(), nullptr, 16) >> kCapSysPtrace) & 1u;
 }
 
@@ -67,6 +57,11 @@ bool thread_has_exited(pid_t pid, pid_t tid) {
   return !st.valid || st.state == 'Z' || st.state == 'X';
 }
 
+bool traced_by_us(pid_t tid) {
+  // /proc/TID/status answers for any thread id (hidden from the /proc listing, not from lookup).
+  return ptrace::status_field(tid, "TracerPid") == std::to_string(getpid());
+}
+
 Error ptrace_refusal(pid_t pid, int err) {
   const std::string who = "process " + std::to_string(pid);
   std::string msg = "cannot trace " + who + ": " + std::strerror(err);
@@ -84,7 +79,7 @@ Error ptrace_refusal(pid_t pid, int err) {
   if (pid == getpid() || read_proc_stat(getpid(), pid).valid)
     return Error(Errc::invalid_request, who + " is this hwbp itself; pass the id of the program "
                  "to watch", err);
-  std::string tracer = status_field(pid, "TracerPid");
+  std::string tracer = ptrace::status_field(pid, "TracerPid");
   if (!tracer.empty() && tracer != "0")
     return Error(Errc::permission, msg + " (it is already traced by process " + tracer +
                                        ", e.g. a debugger; detach it first)", err);

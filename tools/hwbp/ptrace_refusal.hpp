@@ -32,6 +32,8 @@ ProcStat read_proc_stat(pid_t pid, pid_t tid = 0);
 // True when thread `tid` of `pid` is gone or exiting (a zombie): an EPERM or ESRCH from seizing
 // it only means it exited meanwhile.
 bool thread_has_exited(pid_t pid, pid_t tid);
+// Is thread `tid` traced by this process (its TracerPid)?
+bool traced_by_us(pid_t tid);
 
 // The error for EPERM (or another errno) from seizing process `pid`.
 Error ptrace_refusal(pid_t pid, int err);

@@ -12,8 +12,10 @@ namespace hwbp::cli {
 
 void add_report_options(CLI::App& sub, ReportOptions& o, bool watch_required) {
   auto* watch = sub.add_option("-w,--watch", o.specs,
-                               "what to watch: LOCATION[:LEN][:ACCESS] (LOCATION = NAME, NAME+OFF or 0xADDR; "
-                               "ACCESS = modify (default), w, rw, r, x) or mem:ADDR[/LEN][:ACCESS]; repeatable");
+                               "what to watch: LOCATION[:LEN][:ACCESS] (LOCATION = NAME, NAME+OFF, 0xADDR or an "
+                               "expression over the program's debug info: cfg.retries, table[7], p->next->value, "
+                               "&var, *(long *)0xADDR; ACCESS = modify (default), w, rw, r, x) or "
+                               "mem:ADDR[/LEN][:ACCESS]; repeatable");
   if (watch_required) watch->required();
   sub.add_option("--stack", o.stack_depth, "frames per backtrace (default 5, 0 = none)")
       ->check(count_value());

@@ -122,6 +122,7 @@ void Session::start(pid_t pid, bool at_exec_stop, pid_t stopped_tid) {
     uprobes_ = std::make_unique<UprobeArming>(pid, *watches_, symbolizer_, *acceptor_);
   }
   if (opts_.flexible) arming_->set_flexible(std::chrono::milliseconds(opts_.slice_ms));
+  watches_->set_pointers_readable(!at_exec_stop);  // relocated once the loader reports
   watches_->resolve(*table_);
   check_condition_lengths();
   arm_ready(stopped_tid);
@@ -227,10 +228,15 @@ void Session::announce() {
     std::string engine;
     if (ws[i].mechanism)
       engine = fmt::format(" by {} ({})", core::to_string(*ws[i].mechanism), core::to_string(ws[i].engine_reason));
-    std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d%s%s\n",
+    std::fprintf(stderr, "hwbp: watching %s: %zu byte%s at %#llx (%s) in process %d%s%s%s%s\n",
                  ws[i].label.c_str(), ws[i].len, ws[i].len == 1 ? "" : "s",
                  static_cast<unsigned long long>(ws[i].addr), to_string(ws[i].spec.access), pid_,
-                 ws[i].rotating ? " (rotating)" : "", engine.c_str());
+                 ws[i].rotating ? " (rotating)" : "", ws[i].type.empty() ? "" : ", type ",
+                 ws[i].type.c_str(), engine.c_str());
+    if (ws[i].pointer_read)
+      std::fprintf(stderr, "hwbp: note: '%s' follows a pointer read now, at arming; the watch stays "
+                   "on this address if the pointer changes later (as GDB's watch -l)\n",
+                   ws[i].label.c_str());
     if (ws[i].spec.access == Access::read)
       std::fprintf(stderr, "hwbp: note: x86 has no read-only watch; 'r' reports rw hits that left "
                    "the value unchanged (a same-value write shows as a read; a read-modify-write "
@@ -322,6 +328,10 @@ bool Session::on_signal(pid_t tid, const siginfo_t& info) {
   return page_ && page_->used() && info.si_signo == SIGSEGV && page_->on_signal(tid, info);
 }
 
+bool Session::may_consume_fault(const siginfo_t& info) const {
+  return page_ && page_->used() && info.si_signo == SIGSEGV && info.si_code == SEGV_ACCERR;
+}
+
 void Session::on_syscall_stop(pid_t tid) {
   if (page_) page_->on_syscall_stop(tid);
 }
@@ -335,8 +345,45 @@ bool Session::exec_detaches(pid_t tid) { return page_ && page_->on_exec(tid); }
 
 void Session::stop_watching(Tracer& tracer) {
   close_events();
-  if (page_ && page_->used())
+  if (page_ && page_->needs_release())
     tracer.with_stopped_thread(*this, [this](pid_t tid) { page_->release(tid); });
+}
+
+bool Session::traps_outstanding() const {
+  for (const auto& w : watches_->all()) {
+    if (w.mechanism != core::Mechanism::debug_registers) continue;
+    const auto unseen = ptrace_->unseen_traps(w.id);
+    if (unseen && *unseen > 0) return true;
+  }
+  return false;
+}
+
+void Session::drain_traps(Tracer& tracer) {
+  if (!ptrace_ || !arming_ || done()) return;
+  arming_->disable_all();
+  // A SIGTRAP reaches its stop as soon as the thread returns to user mode: microseconds, unless
+  // the thread blocks it (then never).
+  constexpr std::chrono::milliseconds kDrain{250};
+  tracer.settle(*this, std::chrono::steady_clock::now() + kDrain, [this] { return !traps_outstanding(); });
+}
+
+std::uint64_t Session::count_lost_traps() {
+  // --max-hits / a failed output: hits after that point are dropped on purpose, not lost.
+  if (!ptrace_ || !arming_ || done()) return 0;
+  std::uint64_t total = 0;
+  for (auto& w : watches_->all()) {
+    if (w.mechanism != core::Mechanism::debug_registers) continue;
+    const auto unseen = ptrace_->unseen_traps(w.id);  // what the delivery marked its hits by
+    if (!unseen || *unseen <= 0) continue;
+    w.lost = static_cast<std::uint64_t>(*unseen);
+    total += w.lost;
+    std::fprintf(stderr,
+                 "hwbp: watch '%s': %llu hit%s counted by the kernel never reached hwbp: no SIGTRAP "
+                 "stop came (the writing thread blocks SIGTRAP, e.g. with sigprocmask; --mode bpf "
+                 "sees them)\n",
+                 w.spec.text.c_str(), static_cast<unsigned long long>(w.lost), w.lost == 1 ? "" : "s");
+  }
+  return total;
 }
 
 bool Session::loader_map_consistent() const {
@@ -355,6 +402,9 @@ bool Session::loader_map_consistent() const {
 void Session::on_loader_hit(pid_t tid) {
   if (!loader_map_consistent()) return;  // RT_ADD / RT_DELETE: the map is changing
   image_->refresh();
+  // RT_CONSISTENT comes after ld.so relocated the objects (glibc elf/rtld.c, dl_main: the
+  // relocation loop runs before "Notify the debugger all new objects are now ready to go").
+  watches_->set_pointers_readable(true);
   watches_->resolve(*table_);
   check_condition_lengths();
   arm_ready(tid);
@@ -394,11 +444,16 @@ void Session::on_exec(pid_t pid) {
 
 std::optional<int> Session::finish(Tracer& tracer, const Tracer::End& end, bool wait_for_exit) {
   // Before detaching: no new SIGTRAP of ours can be generated, no page stays read-only.
-  if (!end.exited) stop_watching(tracer);
-  else close_events();
+  if (!end.exited) {
+    drain_traps(tracer);
+    stop_watching(tracer);
+  } else {
+    close_events();
+  }
   delivery_->flush();   // every hit made before the events closed is read now
   delivery_->warn_lost();
-  reporter_->set_delivery(delivery_->mode(), delivery_->lost());
+  const std::uint64_t lost_traps = count_lost_traps();
+  reporter_->set_delivery(delivery_->mode(), delivery_->lost() + lost_traps);
   std::optional<int> status;
   if (end.exited) {
     status = end.status;

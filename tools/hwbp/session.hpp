@@ -78,6 +78,7 @@ class Session : public TraceHandler {
   bool resume(pid_t tid, int sig) override;
   std::optional<std::pair<pid_t, int>> take_deferred() override;
   bool on_signal(pid_t tid, const siginfo_t& info) override;
+  bool may_consume_fault(const siginfo_t& info) const override;
   void on_syscall_stop(pid_t tid) override;
   bool on_new_task(pid_t creator, pid_t child, int event, std::optional<int> first) override;
   bool exec_detaches(pid_t tid) override;
@@ -99,6 +100,13 @@ class Session : public TraceHandler {
   // Stops watching the live program: closes the events and gives the page engine's pages back
   // (their protection, its scratch memory), with a thread stopped for that. Before detaching.
   void stop_watching(Tracer& tracer);
+  // ptrace mode, before stop_watching: disables the events (their counts are final) and handles
+  // the SIGTRAP stops still on their way, until every watch's stops match its kernel count or a
+  // short deadline passes (a thread that blocks SIGTRAP never stops).
+  void drain_traps(Tracer& tracer);
+  // ptrace mode, once the events are closed: each watch's hits counted by the kernel that no
+  // SIGTRAP stop brought (Watch::lost), said on stderr; returns their sum.
+  std::uint64_t count_lost_traps();
 
   std::optional<std::chrono::steady_clock::time_point> deadline() const;
 
@@ -124,6 +132,8 @@ class Session : public TraceHandler {
   void announce();
   void announce_rotation();
   void check_condition_lengths() const;
+  // Watches on the debug registers whose kernel count exceeds the SIGTRAP stops seen so far.
+  bool traps_outstanding() const;
 
   SessionOptions opts_;
   Symbolizer symbolizer_;

@@ -90,8 +90,8 @@ void SlotArming::arm_pinned(core::WatchId id) {
   auto result = table_.plan(keys);
   if (!result.plan) throw Error(Errc::no_slots, budget_message(w, chunks.size()));
   table_.commit(*result.plan, keys);
-  const std::vector<int>& slots = result.plan->slot_of_key;
-  const std::vector<int>& created = result.plan->created;
+  const std::vector<int> slots(result.plan->slot_of_key.begin(), result.plan->slot_of_key.end());
+  const std::vector<int> created(result.plan->created.begin(), result.plan->created.end());
   const BeforeArming before = before_arming(w, slots);  // shared slots may have hits already
   // The delivery knows the watch, with an unknown shadow, before its first hit can fire.
   delivery_.watch_armed(w);
@@ -107,6 +107,9 @@ void SlotArming::arm_pinned(core::WatchId id) {
     throw;
   }
   pinned_slots_[id] = slots;
+  std::vector<std::int64_t>& base = count_base_[id];
+  base.clear();
+  for (int slot : slots) base.push_back(std::find(created.begin(), created.end(), slot) != created.end() ? 0 : slot_count(slot));
   for (int slot : slots) slot_events_[slot].watches.push_back(id);
   settle_shadow(w, slots, before);
   w.state = Watch::State::armed;
@@ -163,13 +166,6 @@ std::int64_t SlotArming::slots_count(const std::vector<int>& slots) const {
   return total;
 }
 
-std::int64_t SlotArming::hit_count(core::WatchId id) const {
-  std::int64_t total = 0;
-  for (const auto& [slot, mapping] : mapped_)
-    if (mapping.second == id) total += slot_count(slot);
-  return total;
-}
-
 SlotArming::BeforeArming SlotArming::before_arming(const Watch& w, const std::vector<int>& slots) const {
   return {slots_count(slots), read_bytes(w)};
 }
@@ -189,6 +185,32 @@ void SlotArming::settle_shadow(const Watch& w, const std::vector<int>& slots,
   // A hit counted while the seed was stored may have updated the shadow first (BPF: in the
   // kernel); the seed would then be older than that hit's bytes.
   if (slots_count(slots) != count_after) delivery_.forget_shadow(w.id);
+}
+
+std::uint64_t SlotArming::live_hits(core::WatchId id) const {
+  auto slots = pinned_slots_.find(id);
+  auto base = count_base_.find(id);
+  if (slots == pinned_slots_.end() || base == count_base_.end()) return 0;
+  std::int64_t most = 0;
+  for (std::size_t k = 0; k < slots->second.size() && k < base->second.size(); ++k)
+    most = std::max(most, slot_count(slots->second[k]) - base->second[k]);
+  return static_cast<std::uint64_t>(most);
+}
+
+std::optional<std::uint64_t> SlotArming::kernel_hits(core::WatchId id) const {
+  if (watches_.at(id).rotating) return std::nullopt;
+  auto settled = settled_hits_.find(id);
+  return (settled == settled_hits_.end() ? 0 : settled->second) + live_hits(id);
+}
+
+void SlotArming::settle_counts() {
+  for (const auto& [id, slots] : pinned_slots_) settled_hits_[id] += live_hits(id);
+  count_base_.clear();
+}
+
+void SlotArming::disable_all() {
+  for (auto& [slot, events] : slot_events_)
+    for (auto& ev : events.events) ev.disable();  // the inherited copies follow (perf_ioctl)
 }
 
 void SlotArming::arm_loader_hook(std::uint64_t addr) {
@@ -261,6 +283,7 @@ std::optional<Bytes> SlotArming::read_bytes(const Watch& w) const {
 }
 
 void SlotArming::close_all() {
+  settle_counts();
   const auto now = Clock::now();
   clear_rotation(now);
   disarm_loader_hook();
@@ -280,6 +303,7 @@ void SlotArming::close_all() {
 void SlotArming::reset_after_exec(pid_t pid) {
   pid_ = pid;
   clear_rotation(Clock::now());
+  settle_counts();  // the events still answer read(2) after remove_on_exec detached them
   slot_events_.clear();  // remove_on_exec already detached them from the program
   delivery_.chunks_cleared();
   mapped_.clear();

@@ -80,11 +80,20 @@ class SlotArming {
   std::vector<core::WatchId> watches_of(const core::SigData& tag, std::uint64_t trap_addr) const;
   // Is the watch on the hardware now (pinned, or rotating and on its turn)?
   bool on_hardware(core::WatchId id) const;
-  // The kernel's hit count of the slots serving a watch now (incremented at the trap, before
-  // any signal: kernel/events/hw_breakpoint.c, perf_bp_event).
-  std::int64_t hit_count(core::WatchId id) const;
   // Re-reads a watch's bytes from the process (nullopt if unreadable, or an execute watch).
   std::optional<Bytes> read_bytes(const Watch& w) const;
+
+  // Hits the kernel counted for a watch while it was pinned on the debug registers: its events'
+  // counts (read(2) of a perf event sums its inherited copies, live and exited: kernel/events/
+  // core.c, perf_event_read_value), the most any one of its chunks counted (one access over two
+  // chunks is one hit). nullopt: not known (a rotating watch: its slots change hands each turn).
+  // The count grows at the trap, before any signal is sent (kernel/events/hw_breakpoint.c,
+  // perf_bp_event), so a count read after the watch's bytes covers every store in them. The
+  // ptrace delivery compares it with the SIGTRAP stops it got (PtraceDelivery::unseen_traps).
+  std::optional<std::uint64_t> kernel_hits(core::WatchId id) const;
+  // Stops every event from counting and signalling (the counts are final from here on); the
+  // SIGTRAPs of hits made before are still on their way.
+  void disable_all();
 
   // Closes every event (and with it the kernel's inherited copies in all threads).
   void close_all();
@@ -133,6 +142,10 @@ class SlotArming {
   // After arming, while the program may run: reads the watch's bytes again and seeds the
   // delivery's shadow with them if core::shadow_state confirms them (else it stays forgotten).
   void settle_shadow(const Watch& w, const std::vector<int>& slots, const BeforeArming& before);
+  // The pinned watch's hits since it was armed (kernel_hits' live part).
+  std::uint64_t live_hits(core::WatchId id) const;
+  // Before events close: their live counts move to settled_hits_.
+  void settle_counts();
 
   // Rotation internals (slot_rotation.cpp).
   core::Pinning choose_pinned(const std::vector<core::WatchId>& todo) const;
@@ -152,6 +165,8 @@ class SlotArming {
   std::map<int, SlotEvents> slot_events_;
   std::map<core::WatchId, std::vector<int>> pinned_slots_;  // pinned watch -> its chunks' slots
   std::map<int, Mapping> mapped_;                           // slot -> (chunk, watch)
+  std::map<core::WatchId, std::vector<std::int64_t>> count_base_;  // its slots' counts at arming
+  std::map<core::WatchId, std::uint64_t> settled_hits_;            // counts of closed events
   int loader_slot_ = -1;
 
   std::chrono::milliseconds slice_{0};

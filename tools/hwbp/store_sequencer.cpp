@@ -71,6 +71,7 @@ void StoreSequencer::settle(Mark upto, HitSink& sink) {
     const bool states_new = (e.kind == core::StoreEffect::Kind::store || e.kind == core::StoreEffect::Kind::compare_exchange) &&
                             e.offset == 0 && e.size >= len_;
     h.new_exact = r.new_exact && (!now[i].poisoned || states_new);
+    h.near_lost = now[i].poisoned;
     if (!sink.done()) sink.accept(std::move(h));
   }
 }

@@ -176,6 +176,15 @@ Tracer Tracer::attach(pid_t pid) {
         int e = errno;
         // The thread exited meanwhile: ESRCH, or EPERM while it is a zombie (exit_state).
         if (e == ESRCH || (tid != pid && thread_has_exited(pid, tid))) continue;
+        // A thread created since the scan by a thread seized already is traced by us already
+        // (PTRACE_O_TRACECLONE attaches it at clone), and a second seize is EPERM
+        // (kernel/ptrace.c, ptrace_attach: task->ptrace set). Its first stop and its creator's
+        // clone event come through the stop loop like any other new thread's.
+        if (e == EPERM && traced_by_us(tid)) {
+          t.threads_.insert(tid);
+          found_new = true;
+          continue;
+        }
         t.detach_quietly();
         throw ptrace_refusal(pid, e);
       }
@@ -193,7 +202,7 @@ void Tracer::detach_quietly() noexcept {
     int status;
     if (waitpid(tid, &status, __WALL) == tid && WIFSTOPPED(status)) {
       int sig = (status >> 16) == 0 ? WSTOPSIG(status) : 0;
-      ptrace(PTRACE_DETACH, tid, nullptr, sig);
+    ptrace(PTRACE_DETACH, tid, nullptr, sig);
     }
   }
   detached_ = true;
@@ -248,6 +257,24 @@ Tracer::End Tracer::run(TraceHandler& handler,
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
       threads_.erase(tid);
       if (tid == pid_) exit_status_ = status;  // the leader is reported after all threads
+      continue;
+    }
+    handle_stop(tid, status, handler);
+  }
+}
+
+void Tracer::settle(TraceHandler& handler, std::chrono::steady_clock::time_point deadline,
+                    const std::function<bool()>& settled) {
+  handler_ = &handler;
+  while (!exit_status_ && !settled()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    auto st = next_stop(static_cast<int>(std::min<long long>(left.count(), 20)), true);
+    if (!st) continue;
+    auto [tid, status] = *st;
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      threads_.erase(tid);
+      if (tid == pid_) exit_status_ = status;
       continue;
     }
     handle_stop(tid, status, handler);
@@ -365,16 +392,18 @@ void Tracer::handle_stop(pid_t tid, int status, TraceHandler& handler) {
   resume(tid, sig);  // not ours: deliver unchanged
 }
 
-bool Tracer::has_queued_trap(pid_t tid, const TraceHandler& handler) const {
+bool Tracer::has_queued_signal_of_ours(pid_t tid, const TraceHandler& handler) const {
   // PTRACE_PEEKSIGINFO reads the thread's private queue without dequeuing; perf's forced
-  // SIGTRAP goes there. One of ours that is still queued must be consumed before detaching,
-  // or it would be delivered to a program that has no handler for it.
+  // SIGTRAP goes there, and so does a fault's signal (force_sig_fault()). One of ours that is
+  // still queued must be consumed before detaching, or it would be delivered to a program that
+  // has no handler for it.
   constexpr int kBatch = 16;  // queued signals looked at (perf queues at most one per event)
   __ptrace_peeksiginfo_args args{0, 0, kBatch};  // <sys/ptrace.h>: from the first, private queue
   siginfo_t infos[kBatch];
   long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, infos);
   for (long i = 0; i < n; ++i)
-    if (infos[i].si_signo == SIGTRAP && handler.owns(infos[i])) return true;
+    if ((infos[i].si_signo == SIGTRAP && handler.owns(infos[i])) || handler.may_consume_fault(infos[i]))
+      return true;
   return false;
 }
 
@@ -382,19 +411,49 @@ void Tracer::detach(TraceHandler& handler) {
   if (detached_) return;
   handler_ = &handler;
   std::set<pid_t> left = threads_;
-  // Release a stopped thread: if it still has one of our SIGTRAPs queued, let it run into the
-  // signal-delivery-stop first (the loop below then discards it).
+  // Masks to give back: a thread that blocks SIGTRAP and has one of ours queued never dequeues
+  // it, so it would never stop for it and, detached, would die of it the day it unblocks
+  // SIGTRAP. It runs into the stop with SIGTRAP unblocked (PTRACE_SETSIGMASK), and gets its own
+  // mask back in that stop, once the signal is dequeued.
+  std::map<pid_t, std::uint64_t> masks;
+  auto unblock_trap = [&](pid_t tid) {
+    std::uint64_t mask = 0;
+    if (masks.count(tid) || ptrace(PTRACE_GETSIGMASK, tid, sizeof mask, &mask) != 0) return;
+    const std::uint64_t bit = 1ull << (SIGTRAP - 1);
+    if (!(mask & bit)) return;
+    std::uint64_t without = mask & ~bit;
+    if (ptrace(PTRACE_SETSIGMASK, tid, sizeof without, &without) == 0) masks[tid] = mask;
+  };
+  auto restore_mask = [&](pid_t tid) {
+    if (auto it = masks.find(tid); it != masks.end()) {
+      ptrace(PTRACE_SETSIGMASK, tid, sizeof it->second, &it->second);
+      masks.erase(it);
+    }
+  };
+  // Release a stopped thread: if it still has one of our SIGTRAPs (or a fault the page engine
+  // settles) queued, let it run into the signal-delivery-stop first (the loop below then
+  // discards it).
   auto finish = [&](pid_t tid, int sig) {
-    if (has_queued_trap(tid, handler)) {
+    if (has_queued_signal_of_ours(tid, handler)) {
+      unblock_trap(tid);
       resume(tid, sig);
       return;
     }
+    restore_mask(tid);
     ptrace(PTRACE_DETACH, tid, nullptr, sig);
     left.erase(tid);
   };
   auto held = held_;
   held_.clear();
   for (auto [tid, sig] : held) finish(tid, sig);
+  // New threads whose first stop came before their creator's clone event: stopped, and that
+  // stop is consumed already (no other will come for the loop below to see).
+  for (auto [tid, status] : early_) {
+    left.insert(tid);
+    held.emplace(tid, 0);
+    finish(tid, 0);
+  }
+  early_.clear();
   for (pid_t tid : left)
     if (!held.count(tid)) ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);

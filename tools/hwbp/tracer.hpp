@@ -61,6 +61,10 @@ class TraceHandler {
   virtual std::optional<std::pair<pid_t, int>> take_deferred() { return std::nullopt; }
   // A signal-delivery-stop that is not one of our SIGTRAPs: true = consumed (resumed with 0).
   virtual bool on_signal(pid_t /*tid*/, const siginfo_t& /*info*/) { return false; }
+  // A fault still queued on a thread that on_signal() may have to consume before the thread
+  // is detached (a store to a page the page engine protected: detached with it queued, the
+  // program would die of it).
+  virtual bool may_consume_fault(const siginfo_t& /*info*/) const { return false; }
   // A syscall-enter or -exit stop (PTRACE_O_TRACESYSGOOD); the thread is resumed afterwards.
   virtual void on_syscall_stop(pid_t /*tid*/) {}
   // PTRACE_EVENT_FORK/VFORK/CLONE of `creator`: true = trace `child` like a thread; false = it
@@ -97,6 +101,11 @@ class Tracer {
   // signal reaches hwbp (SIGINT/SIGTERM/SIGHUP), the deadline passes or handler.done().
   End run(TraceHandler& handler, std::optional<std::chrono::steady_clock::time_point> deadline);
 
+  // Handles stops as run() does (also after a stop request) until settled() or the deadline:
+  // the SIGTRAPs of hits made before the events were disabled, on their way to their stops.
+  void settle(TraceHandler& handler, std::chrono::steady_clock::time_point deadline,
+              const std::function<bool()>& settled);
+
   // Detaches every thread; the caller has closed the perf events first, so no new SIGTRAP of
   // ours can be generated. A thread holding one of ours (in a signal-delivery-stop, or still
   // queued) is resumed with signal 0 before it is detached; other signals are delivered.
@@ -129,7 +138,7 @@ class Tracer {
   // The next stop: one the handler deferred, else waitpid (next_status).
   std::optional<std::pair<pid_t, int>> next_stop(int timeout_ms, bool ignore_stop_request);
   void on_new_task_event(pid_t creator, int event, TraceHandler& handler);
-  bool has_queued_trap(pid_t tid, const TraceHandler& handler) const;
+  bool has_queued_signal_of_ours(pid_t tid, const TraceHandler& handler) const;
   void detach_quietly() noexcept;
 
   pid_t pid_ = -1;

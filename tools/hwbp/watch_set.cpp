@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "hwbp/error.hpp"
+#include "symbols/location_evaluator.hpp"
 #include "symbols/symbol_error.hpp"
 
 namespace hwbp::cli {
@@ -45,7 +46,39 @@ void WatchSet::resolve_one(Watch& w, const symbols::SymbolTable& table) {
   const auto& s = w.spec;
   std::size_t len = s.len;
   std::uint64_t addr = s.addr;
-  if (s.kind == WatchSpec::Kind::symbol) {
+  if (s.kind == WatchSpec::Kind::expression) {
+    const pid_t pid = table.image().pid();
+    const symbols::ProcessMemory memory(pid);
+    const bool readable = pid > 0 && pointers_readable_;
+    symbols::ResolvedLocation loc;
+    try {
+      loc = symbols::LocationEvaluator(table, readable ? &memory : nullptr).evaluate(s.symbol);
+    } catch (const symbols::SymbolError& e) {
+      const auto code = e.symbol_code();
+      if (code == symbols::SymbolErrc::needs_memory && pid > 0) {
+        // Stays pending until the loader has relocated the program (pointers read before hold
+        // unrelocated values).
+        w.unresolved_reason = fmt::format(
+            "'{}' follows a pointer, which is read once the dynamic loader has relocated the "
+            "program; a program without one (static) cannot wait for it: use hwbp attach", s.symbol);
+        return;
+      }
+      if (code != symbols::SymbolErrc::not_found) throw;
+      w.unresolved_reason = e.what();  // stays pending: a library may define it later
+      return;
+    }
+    addr = loc.address;
+    if (len == 0) {
+      if (loc.size == 0)
+        throw Error(Errc::invalid_request,
+                    fmt::format("watch '{}': the size of {} is unknown; give a length, e.g. '{}:8'",
+                                s.text, loc.type.empty() ? "'" + s.symbol + "'" : loc.type, s.text));
+      len = loc.size;
+    }
+    w.label = loc.text;
+    w.type = loc.type;
+    w.pointer_read = loc.read_target;
+  } else if (s.kind == WatchSpec::Kind::symbol) {
     std::string name = s.symbol + (s.offset ? fmt::format("+{:#x}", s.offset) : "");
     symbols::ResolvedSymbol sym;
     try {
@@ -86,7 +119,7 @@ void WatchSet::reset_after_exec() {
     w.clock.set_watched(false, now);
     w.rotating = false;  // re-decided when it is armed again
     w.mechanism.reset();
-    bool by_name = w.spec.kind == WatchSpec::Kind::symbol;
+    bool by_name = w.spec.by_name();
     w.state = by_name ? Watch::State::pending : Watch::State::dropped;
     if (by_name) w.addr = 0, w.len = 0;
   }

@@ -29,11 +29,15 @@ struct Watch {
   WatchSpec spec;
   State state = State::pending;
   std::string unresolved_reason;  // last resolution failure (for the final error)
-  std::string label;              // "counter", "table+0x10" or "0x7ffd1234"
+  std::string label;              // "counter", "table+0x10", "cfg.retries" or "0x7ffd1234"
+  std::string type;               // an expression's type as GDB prints it ("int"), else empty
+  bool pointer_read = false;      // the expression followed a pointer, read when it was resolved
   std::string served_by;          // what serves it, when a command says (hwbp vm: "debug register DR0")
   std::uint64_t addr = 0;
   std::size_t len = 0;            // 0 until resolved
   std::uint64_t hits = 0;         // reported hits
+  // Hits the kernel counted that never reached hwbp (ptrace mode: a thread that blocks SIGTRAP).
+  std::uint64_t lost = 0;
   bool rotating = false;          // --flexible: takes turns on the rotation pool
   core::CoverageClock clock;      // armed time / watched time
   // What serves it (core::choose_engine, decided when it is armed) and why; nullopt until then.
@@ -67,6 +71,10 @@ class WatchSet {
   // (a library may load it later); other problems (ambiguous name, bad range, size unknown)
   // throw hwbp::Error naming the watch.
   void resolve(const symbols::SymbolTable& table);
+  // Whether the target's pointers hold their final values: not at the exec stop, where the
+  // dynamic loader has not relocated the program yet (a PIE's pointers are file offsets then).
+  // Expressions that follow a pointer (p->f, *p) stay pending while this is false.
+  void set_pointers_readable(bool readable) { pointers_readable_ = readable; }
   bool any_pending() const;
   // Resolved watches that are not armed yet, in command-line order.
   std::vector<WatchId> ready_to_arm() const;
@@ -85,6 +93,7 @@ class WatchSet {
 
   core::ArchInfo arch_;
   std::vector<Watch> watches_;
+  bool pointers_readable_ = true;
 };
 
 }  // namespace hwbp::cli

@@ -7,6 +7,7 @@
 
 #include "hwbp/error.hpp"
 #include "printable.hpp"
+#include "symbols/location_expression.hpp"
 
 namespace hwbp::cli {
 
@@ -116,9 +117,29 @@ void parse_symbol(std::string_view spec, std::string_view text, WatchSpec& out) 
   out.offset = n.value;
 }
 
+// GCC names function-local statics and clones "count.0", "f.constprop.0": a '.' followed by a
+// digit cannot be a member access, so such a name is a symbol, not an expression.
+bool is_compiler_local_name(std::string_view text) {
+  for (std::size_t i = 0; i + 1 < text.size(); ++i)
+    if (text[i] == '.' && std::isdigit(static_cast<unsigned char>(text[i + 1]))) return true;
+  return false;
+}
+
+bool is_expression(std::string_view text) {
+  return symbols::is_location_expression(text) && !is_compiler_local_name(text);
+}
+
 void parse_location(std::string_view spec, std::string_view text, WatchSpec& out) {
   if (text.empty()) bad(spec, "no location; start with an address (0x...) or a symbol name");
-  if (starts_with_digit(text)) {
+  if (is_expression(text)) {
+    // Syntax now (errors before anything runs); the meaning needs the program's DWARF.
+    try {
+      out.symbol = symbols::parse_location_expression(text)->text();
+    } catch (const Error& e) {
+      bad(spec, e.what());
+    }
+    out.kind = WatchSpec::Kind::expression;
+  } else if (starts_with_digit(text)) {
     out.kind = WatchSpec::Kind::address;
     out.addr = parse_address(spec, text);
   } else {
@@ -221,9 +242,11 @@ WatchSpec parse_perf(std::string_view spec) {
 
 WatchSpec parse_watch_spec(std::string_view text) {
   if (text.empty()) bad(text, std::string("empty; ") + kFormHint);
-  for (char c : text)
-    if (std::isspace(static_cast<unsigned char>(c)))
-      bad(text, "contains whitespace; write it as one word, e.g. 0x1000:8:w");
+  // Expressions may contain spaces ("(struct foo *)0x1000"); anything else is one word.
+  if (!is_expression(text))
+    for (char c : text)
+      if (std::isspace(static_cast<unsigned char>(c)))
+        bad(text, "contains whitespace; write it as one word, e.g. 0x1000:8:w");
   WatchSpec out = text.substr(0, 4) == "mem:" ? parse_perf(text) : parse_native(text);
   out.text = std::string(text);
   return out;

@@ -2,8 +2,11 @@
 //
 //   LOCATION[:LEN][:ACCESS]      hwbp's form
 //     LOCATION  0xADDR | NAME | NAME+OFFSET   (OFFSET decimal or 0x-hex)
+//               | EXPR: a C/C++ expression over the program's DWARF types, e.g. cfg.retries,
+//               arr[7], p->next->value, &var, *(long *)0x1000, (struct foo *)0x1000
+//               (symbols/location_expression.hpp); spaces allowed (quote it in the shell)
 //     LEN       bytes, decimal or 0x-hex. Default: 8 for an address, 1 for ACCESS x, and for a
-//               NAME "unset" (the resolver uses the symbol's size)
+//               NAME or EXPR "unset" (the resolver uses the symbol's or the type's size)
 //     ACCESS    modify (default) | w | rw | r | x   (also write, read_write, read, exec)
 //   mem:ADDR[/LEN][:ACCESS]      perf's form (perf record -e mem:...), with perf's defaults:
 //     ACCESS    r | w | x | rw (or wr); default rw.  LEN default 4 (x: 1, one instruction)
@@ -25,19 +28,21 @@
 namespace hwbp::cli {
 
 struct WatchSpec {
-  enum class Kind : std::uint8_t { address, symbol };
+  enum class Kind : std::uint8_t { address, symbol, expression };
   std::string text;               // the spec exactly as the user typed it (for messages)
   Kind kind = Kind::address;
   std::uintptr_t addr = 0;        // Kind::address
-  std::string symbol;             // Kind::symbol
+  std::string symbol;             // Kind::symbol; Kind::expression: the expression
   std::uint64_t offset = 0;       // Kind::symbol: bytes after the symbol's start
-  std::size_t len = 0;            // 0 only for a symbol without LEN (use the symbol's size)
+  std::size_t len = 0;            // 0 only for a name or expression without LEN (its size)
   bool len_given = false;         // false: len is a default (commands say so)
   Access access = Access::modify;
   bool perf_form = false;         // written as mem:ADDR...
 
   // The request for an address spec (Kind::address only).
   core::WatchRequest request() const { return core::WatchRequest{addr, len, access}; }
+  // Resolved in the program (a name or an expression), not a number.
+  bool by_name() const noexcept { return kind != Kind::address; }
 };
 
 // Default length of an address watch without LEN in hwbp's form (one 64-bit word).

@@ -58,8 +58,16 @@ int main(int argc, char **argv) {
     sa.sa_sigaction = on_usr1;
     sa.sa_flags = SA_SIGINFO;
     sigaction(SIGUSR1, &sa, NULL);
+    /* SIGUSR1 stays blocked except inside sigsuspend: with `while (!got) pause();` a signal
+     * arriving between the test of `got` and the pause() would leave the program asleep forever
+     * (seen once in CI: the test timed out with no output). */
+    sigset_t usr1, waiting;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, &waiting);
+    sigdelset(&waiting, SIGUSR1);
     printf("ready\n");
-    while (!got) pause();
+    while (!got) sigsuspend(&waiting);
     printf("code=%d value=%d\n", (int)got_code, (int)got_value);
     return 0;
   }

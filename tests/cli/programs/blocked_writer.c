@@ -1,0 +1,66 @@
+/* Two writer threads: `open_counter` is written by a thread with the default signal mask,
+   `blocked_counter` by a thread that blocks every signal first (as xz's worker threads do), so a
+   perf SIGTRAP stays pending in it and no ptrace signal-delivery-stop ever comes.
+   blocked_writer [OPEN BLOCKED]: that many writes each (default 1000 and 2000), then prints the
+   ground truth "WRITES open N blocked M".
+   blocked_writer OPEN BLOCKED SECONDS: writes for SECONDS (a write every 200 us; for `attach`),
+   then the blocked writer unblocks every signal (a SIGTRAP of hwbp still pending would kill the
+   program now) before the counts are printed. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile long open_counter = 0;
+volatile long blocked_counter = 0;
+static long rounds_open = 1000, rounds_blocked = 2000;
+static double seconds = 0;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long write_rounds(volatile long* counter, long rounds) {
+  if (seconds <= 0) {
+    for (long i = 0; i < rounds; ++i) *counter = i + 1;
+    return rounds;
+  }
+  long n = 0;
+  for (const double end = now() + seconds; now() < end; usleep(200)) *counter = ++n;
+  return n;
+}
+
+static void* open_writer(void* arg) {
+  (void)arg;
+  rounds_open = write_rounds(&open_counter, rounds_open);
+  return NULL;
+}
+
+static void* blocked_writer(void* arg) {
+  (void)arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  rounds_blocked = write_rounds(&blocked_counter, rounds_blocked);
+  pthread_sigmask(SIG_UNBLOCK, &all, NULL);
+  return NULL;
+}
+
+int main(int argc, char** argv) {
+  if (argc > 2) {
+    rounds_open = atol(argv[1]);
+    rounds_blocked = atol(argv[2]);
+  }
+  if (argc > 3) seconds = atof(argv[3]);
+  pthread_t a, b;
+  pthread_create(&a, NULL, open_writer, NULL);
+  pthread_create(&b, NULL, blocked_writer, NULL);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  printf("WRITES open %ld blocked %ld\n", rounds_open, rounds_blocked);
+  return 0;
+}
