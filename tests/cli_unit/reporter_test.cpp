@@ -158,6 +158,33 @@ TEST(Reporter, ValuesNotExactAreMarkedAndCounted) {
   EXPECT_NE(human.text().find("old 0x0000000000000001 (1) [not exact] -> new 0x0000000000000002 (2)\n"),
             std::string::npos) << human.text();
   EXPECT_NE(human.text().find("hwbp: 1 hit with a value not exact"), std::string::npos) << human.text();
+  EXPECT_NE(json.text().find(R"("not_exact_why":"race")"), std::string::npos) << json.text();
+  EXPECT_NE(human.text().find("note: other threads wrote these bytes at the same time"), std::string::npos)
+      << human.text();
+}
+
+TEST(Reporter, ValuesNotExactNextToALostHitSaySo) {
+  Watch w = watch_of("shared", Access::write, 0x4010, 8);
+  HitRecord h = hit_of(w, 1);
+  h.old_bytes = Bytes{1, 0, 0, 0, 0, 0, 0, 0};
+  h.new_bytes = Bytes{3, 0, 0, 0, 0, 0, 0, 0};
+  h.old_exact = false;
+  h.near_lost = true;
+  Captured json(Format::json);
+  json.reporter().hit(h);
+  w.hits = 1;
+  w.lost = 1;
+  json.reporter().finish({w}, 1);
+  EXPECT_NE(json.text().find(R"("exact":false,"old_exact":false,"new_exact":true,"not_exact_why":"lost hit")"),
+            std::string::npos) << json.text();
+  EXPECT_NE(json.text().find(R"({"watch":"shared","hits":1,"lost":1,"inexact":1})"), std::string::npos) << json.text();
+  Captured human(Format::human);
+  human.reporter().hit(h);
+  human.reporter().finish({w}, 1);
+  EXPECT_NE(human.text().find("old 0x0000000000000001 (1) [not exact] -> new 0x0000000000000003 (3)\n"),
+            std::string::npos) << human.text();
+  EXPECT_NE(human.text().find("whose hit never reached hwbp (lost"), std::string::npos) << human.text();
+  EXPECT_NE(human.text().find("shared: 1 (1 lost)"), std::string::npos) << human.text();
 }
 
 TEST(Reporter, JsonSummaryShowsCoverageOnlyWhenFlexible) {

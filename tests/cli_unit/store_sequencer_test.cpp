@@ -91,6 +91,35 @@ TEST(StoreSequencer, ALostStoreMakesTheWaitingValuesInexact) {
   ASSERT_EQ(sink.hits.size(), 1u);
   EXPECT_FALSE(sink.hits[0].old_exact);
   EXPECT_TRUE(sink.hits[0].new_exact);  // a mov states its value whatever came before
+  EXPECT_TRUE(sink.hits[0].near_lost);  // the reason shown with the mark
+}
+
+TEST(StoreSequencer, ALostStoreMarksTheNextHitOfAThreadThatStoppedBeforeIt) {
+  // Thread 1 stops (m1), a store of a blocked thread is lost, thread 1 stores again: its old
+  // value is the lost store's, not its own previous new value.
+  Sink sink;
+  StoreSequencer seq;
+  seq.restart(v8(0), 8, sink);
+  auto m1 = seq.observe(v8(1));
+  seq.add(hit(1), seq.base(), m1, mov(1));
+  seq.settle(m1, sink);
+  ASSERT_EQ(sink.hits.size(), 1u);
+  EXPECT_TRUE(sink.hits[0].old_exact && !sink.hits[0].near_lost);
+  seq.poison();  // nothing waits: the next hit after m1 is the one it breaks
+  auto m2 = seq.observe(v8(3));
+  seq.add(hit(1), m1, m2, mov(3));
+  seq.settle(m2, sink);
+  ASSERT_EQ(sink.hits.size(), 2u);
+  EXPECT_FALSE(sink.hits[1].old_exact);
+  EXPECT_TRUE(sink.hits[1].new_exact);
+  EXPECT_TRUE(sink.hits[1].near_lost);
+  // A later hit whose thread stopped after the loss chains again.
+  auto m3 = seq.observe(v8(5));
+  seq.add(hit(1), m2, m3, mov(5));
+  seq.settle(m3, sink);
+  ASSERT_EQ(sink.hits.size(), 3u);
+  EXPECT_TRUE(sink.hits[2].old_exact && !sink.hits[2].near_lost);
+  EXPECT_EQ(u(sink.hits[2].old_bytes), 3u);
 }
 
 TEST(StoreSequencer, RestartReportsWhatWaitsFirst) {
