@@ -76,7 +76,9 @@ result=$(awk '
   }
   /"event":"hit"/ {
     n++; o = field("old"); nw = field("new"); ex = field("exact")
-    oe = ex == "true" ? "true" : field("old_exact"); ne = ex == "true" ? "true" : field("new_exact")
+    # Absent "exact" (hwbp before issue 17): every value was presented as exact.
+    oe = ex == "true" || ex == "absent" ? "true" : field("old_exact")
+    ne = ex == "true" || ex == "absent" ? "true" : field("new_exact")
     if (field("not_exact_why") == "lost hit") marked++
     if (ne != "true" || nw == "null") next
     exact_new++
