@@ -61,19 +61,30 @@ grep -q 'counter 15, max_retries 5 (corrupted!)' console.txt || fail "detach: th
 if ! command -v qemu-system-x86_64 > /dev/null; then
   echo "note: qemu-system-x86_64 not installed: differential part skipped"; echo PASS; exit 0
 fi
-port=$((20000 + RANDOM % 20000))
-timeout 300 qemu-system-x86_64 -accel tcg -display none -serial null -nodefaults -no-reboot -m 64 -kernel "$KERNEL" \
-  -device isa-debug-exit,iobase=0xf4,iosize=0x04 -gdb tcp:127.0.0.1:$port -S > qemu.log 2>&1 & QP=$!
-# Wait until QEMU listens (it starts slowly in the test VM).
-for _ in $(seq 150); do
-  if command -v ss > /dev/null; then ss -ltn | grep -q ":$port " && break; else sleep 3; break; fi
-  sleep 0.2
-done
-{ echo "set remotetimeout 60"; echo "set architecture i386:x86-64"; echo "target remote 127.0.0.1:$port"; cat "$SCRIPT"; } > qemu.gdb
-timeout 300 gdb -batch -nx -x qemu.gdb "$KERNEL" > qemu.out 2> qemu.err
-kill $QP 2> /dev/null; wait $QP 2> /dev/null
-normalize qemu.out > qemu.norm
-[ -s qemu.norm ] || fail "QEMU's session printed nothing comparable: $(cat qemu.out qemu.err qemu.log)"
-diff qemu.norm hwbp.norm > diff.txt || fail "hwbp and QEMU differ (< QEMU, > hwbp): $(cat diff.txt)"
+# The peer's session. Debian's QEMU 7.2 under TCG (in the test VM: TCG inside TCG) now and then
+# loses one of the three stepi (seen once in about ten runs: its pc one instruction short, hwbp's
+# the same as in every other run), so a session that differs is run once more against a fresh
+# QEMU; only a difference that repeats fails the test, and the retry is said.
+qemu_session() {
+  local port=$((20000 + RANDOM % 20000)) qp
+  timeout 300 qemu-system-x86_64 -accel tcg -display none -serial null -nodefaults -no-reboot -m 64 -kernel "$KERNEL" \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 -gdb tcp:127.0.0.1:$port -S > qemu.log 2>&1 & qp=$!
+  # Wait until QEMU listens (it starts slowly in the test VM).
+  for _ in $(seq 150); do
+    if command -v ss > /dev/null; then ss -ltn | grep -q ":$port " && break; else sleep 3; break; fi
+    sleep 0.2
+  done
+  { echo "set remotetimeout 60"; echo "set architecture i386:x86-64"; echo "target remote 127.0.0.1:$port"; cat "$SCRIPT"; } > qemu.gdb
+  timeout 300 gdb -batch -nx -x qemu.gdb "$KERNEL" > qemu.out 2> qemu.err
+  kill $qp 2> /dev/null; wait $qp 2> /dev/null
+  normalize qemu.out > qemu.norm
+  [ -s qemu.norm ] || fail "QEMU's session printed nothing comparable: $(cat qemu.out qemu.err qemu.log)"
+}
+qemu_session
+if ! diff qemu.norm hwbp.norm > diff.txt; then
+  echo "note: QEMU's session differed (< QEMU, > hwbp): $(cat diff.txt); running it once more"
+  qemu_session
+  diff qemu.norm hwbp.norm > diff.txt || fail "hwbp and QEMU differ (< QEMU, > hwbp): $(cat diff.txt)"
+fi
 echo "same as QEMU's gdbstub: $(wc -l < hwbp.norm) lines"
 echo PASS
