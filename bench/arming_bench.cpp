@@ -68,8 +68,8 @@ std::vector<pid_t> thread_ids() {
   return out;
 }
 
-void BM_RawOpenPerThread(benchmark::State& state) {
-  ParkedThreads parked(static_cast<int>(state.range(0)));
+// The raw baseline's event: what the library opens for a process-wide write watch.
+perf_event_attr raw_process_attr() {
   perf_event_attr a{};
   a.type = PERF_TYPE_BREAKPOINT;
   a.size = sizeof a;
@@ -83,14 +83,27 @@ void BM_RawOpenPerThread(benchmark::State& state) {
   a.inherit_thread = 1;
   a.remove_on_exec = 1;
   a.sigtrap = 1;
+  return a;
+}
+
+// One raw perf_event_open per thread, then close them all. False if any open failed.
+bool raw_open_close_all(const perf_event_attr& a, const std::vector<pid_t>& tids, std::vector<int>& fds) {
+  fds.resize(tids.size());
+  for (std::size_t i = 0; i < tids.size(); ++i)
+    fds[i] = static_cast<int>(syscall(SYS_perf_event_open, &a, tids[i], -1, -1, PERF_FLAG_FD_CLOEXEC));
+  bool ok = true;
+  for (int fd : fds)
+    if (fd >= 0) close(fd);
+    else ok = false;
+  return ok;
+}
+
+void BM_RawOpenPerThread(benchmark::State& state) {
+  ParkedThreads parked(static_cast<int>(state.range(0)));
+  const perf_event_attr a = raw_process_attr();
   std::vector<pid_t> tids = thread_ids();
-  std::vector<int> fds(tids.size());
-  for (auto _ : state) {
-    for (std::size_t i = 0; i < tids.size(); ++i)
-      fds[i] = static_cast<int>(syscall(SYS_perf_event_open, &a, tids[i], -1, -1, PERF_FLAG_FD_CLOEXEC));
-    for (int fd : fds)
-      if (fd >= 0) close(fd);
-  }
+  std::vector<int> fds;
+  for (auto _ : state) raw_open_close_all(a, tids, fds);
   state.counters["threads"] = static_cast<double>(tids.size());
 }
 BENCHMARK(BM_RawOpenPerThread)->Arg(64)->Arg(1000)->Unit(benchmark::kMicrosecond);
@@ -122,19 +135,7 @@ BENCHMARK(BM_LibraryArmProcess)->Arg(64)->Arg(1000)->Unit(benchmark::kMicrosecon
 void BM_ArmProcessPaired(benchmark::State& state) {
   ParkedThreads parked(static_cast<int>(state.range(0)));
   hwbp::bench::ArmingCostOnly arming_only(state);
-  perf_event_attr a{};
-  a.type = PERF_TYPE_BREAKPOINT;
-  a.size = sizeof a;
-  a.bp_type = HW_BREAKPOINT_W;
-  a.bp_addr = reinterpret_cast<std::uintptr_t>(&g_watched);
-  a.bp_len = 8;
-  a.sample_period = 1;
-  a.exclude_kernel = 1;
-  a.exclude_hv = 1;
-  a.inherit = 1;
-  a.inherit_thread = 1;
-  a.remove_on_exec = 1;
-  a.sigtrap = 1;
+  const perf_event_attr a = raw_process_attr();
   std::vector<int> fds;
   std::string error;
   hwbp::bench::paired(
@@ -155,14 +156,7 @@ void BM_ArmProcessPaired(benchmark::State& state) {
       },
       [&](const char** why) {
         // The raw side lists the threads too, as the library must (it cannot know them).
-        const std::vector<pid_t> tids = thread_ids();
-        fds.resize(tids.size());
-        for (std::size_t i = 0; i < tids.size(); ++i)
-          fds[i] = static_cast<int>(syscall(SYS_perf_event_open, &a, tids[i], -1, -1, PERF_FLAG_FD_CLOEXEC));
-        bool ok = true;
-        for (int fd : fds)
-          if (fd >= 0) close(fd);
-          else ok = false;
+        const bool ok = raw_open_close_all(a, thread_ids(), fds);
         if (!ok) *why = "raw perf_event_open failed";
         return ok;
       });
