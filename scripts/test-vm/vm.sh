@@ -258,6 +258,7 @@ host_fires() {
     if [ -n "$hwbp_cli" ] && "$hwbp_cli" doctor 2>/dev/null | grep -qE '^ok +debug registers fire '; then
       answer=yes
     fi
+    mkdir -p "$session"  # (vm.sh once: the session starts after this check)
     echo "$answer" >"$session/host_fires"
   fi
   cat "$session/host_fires"

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "perf/event.hpp"
@@ -18,6 +19,19 @@
 namespace hwbp::perf {
 
 struct ThreadEvents {
+  ThreadEvents() = default;
+  ThreadEvents(ThreadEvents&&) = default;
+  // The old events are closed before the memory they made the kernel read is let go.
+  ThreadEvents& operator=(ThreadEvents&& other) noexcept {
+    events = std::move(other.events);
+    tids = std::move(other.tids);
+    kernel_reads = std::move(other.kernel_reads);
+    return *this;
+  }
+
+  // Memory the kernel reads while the events live (an inherited uprobe's path, perf/uprobe.hpp);
+  // declared first, so it is freed after the events are closed.
+  std::shared_ptr<const void> kernel_reads;
   std::vector<Event> events;
   std::vector<pid_t> tids;  // tids[i] is the thread events[i] was opened on (-1: a CPU event)
 };

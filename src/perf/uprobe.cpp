@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "hwbp/error.hpp"
@@ -66,7 +67,7 @@ int try_open_uprobe(const UprobeAttr& in, pid_t pid, int cpu, Event& out) noexce
   pa.type = static_cast<std::uint32_t>(type);
   pa.size = sizeof pa;
   pa.config = 0;  // bit 0 (format "retprobe") clear: an entry probe at the offset
-  pa.config1 = reinterpret_cast<std::uintptr_t>(in.where.path.c_str());  // uprobe_path
+  pa.config1 = reinterpret_cast<std::uintptr_t>(in.kernel_path ? in.kernel_path : in.where.path.c_str());
   pa.config2 = in.where.offset;                                           // probe_offset
   pa.sample_period = in.sample_period;
   pa.wakeup_events = 1;
@@ -114,6 +115,12 @@ Event open_uprobe(const UprobeAttr& attr, pid_t pid, int cpu) {
                   "back to int3 under ptrace", -rc);
     case ESRCH:
       throw Error(Errc::no_such_thread, "thread " + std::to_string(pid) + " does not exist", ESRCH);
+    case kUprobeRefusesInstruction:
+      throw Error(Errc::unsupported,
+                  "the kernel's uprobes cannot probe the instruction at " + where.str() +
+                      " (they refuse lock and segment-override prefixes and a few opcodes); "
+                      "hwbp run/attach place an int3 there instead, or choose another instruction",
+                  -rc);
     default:
       throw Error(Errc::invalid_request, "the kernel refused a uprobe at " + where.str() + ": " +
                                              std::strerror(-rc), -rc);
@@ -139,10 +146,17 @@ bool open_uprobe_one(const UprobeAttr& attr, pid_t tid, ThreadEvents& out) {
 }  // namespace
 
 ThreadEvents open_uprobe_on_process(const UprobeAttr& base, pid_t pid) {
+  if (pid != 0 && pid != ::getpid())
+    throw Error(Errc::invalid_request,
+                "an inherited uprobe can only be opened on this process: the kernel reads its path "
+                "from the cloning thread's memory at each thread creation (open it per thread)");
   UprobeAttr attr = base;
   attr.inherit = true;
   attr.inherit_thread = true;  // new threads, not fork children (Linux 5.13, as sigtrap itself)
   ThreadEvents out;
+  auto path = std::make_shared<const std::string>(base.where.path);
+  attr.kernel_path = path->c_str();
+  out.kernel_reads = std::move(path);  // freed after the events are closed
   for_each_thread_until_stable(pid, [&](pid_t tid) { return open_uprobe_one(attr, tid, out); });
   return out;
 }

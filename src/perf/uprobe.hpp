@@ -11,7 +11,14 @@
 //    interrupted pc is the next instruction, not the breakpoint; si_addr is 0;
 //  - opening needs CAP_PERFMON (or CAP_SYS_ADMIN): unprivileged callers get EACCES even at
 //    perf_event_paranoid 2 (measured on 6.18);
-//  - PERF_EVENT_IOC_MODIFY_ATTRIBUTES does not apply: moving one means opening another.
+//  - PERF_EVENT_IOC_MODIFY_ATTRIBUTES does not apply: moving one means opening another;
+//  - an *inherited* event reads its path again at every clone() of a thread that has it, from
+//    the cloning thread's memory, at the address given at open (perf_event_init_task() ->
+//    inherit_event() -> perf_event_alloc() -> perf_uprobe_event_init() -> strndup_user() of
+//    attr.config1). If that memory changed or is not mapped there, clone() fails: measured on
+//    6.18, pthread_create returns ENOENT, EINVAL or EFAULT. So the path must stay in place for the
+//    event's life (open_uprobe_on_process keeps it), and another process (hwbp run/attach) must
+//    not inherit its uprobes into the program: its pointer means nothing there.
 #pragma once
 
 #include <sys/types.h>
@@ -40,6 +47,9 @@ int uprobe_pmu_type() noexcept;
 
 struct UprobeAttr {
   FileLocation where;
+  // Where the kernel reads the path (config1), when not where.path: memory that outlives an
+  // inherited event (see above).
+  const char* kernel_path = nullptr;
   std::uintptr_t addr = 0;  // the probed address in the target (for identity and messages)
   bool disabled = true;
   bool inherit = false;
@@ -50,13 +60,22 @@ struct UprobeAttr {
   std::uint64_t sample_period = 1;  // 0: count only
 };
 
-// Opens the event; 0 or -errno (-ENOENT: no uprobe PMU; -EACCES: no privilege). The Event's
-// attr() says type exec at attr.addr.
+// The errno of a uprobe the kernel cannot place on that instruction: its internal ENOTSUPP
+// (include/linux/errno.h, 524; strerror knows no name for it), from the x86 instruction check
+// (arch/x86/kernel/uprobes.c: arch_uprobe_analyze_insn() refuses a lock or an es/cs/ss/ds
+// segment-override prefix and opcodes outside its tables). Measured on 6.18: a function whose
+// first instruction is `lock add` gets it at perf_event_open.
+inline constexpr int kUprobeRefusesInstruction = 524;
+
+// Opens the event; 0 or -errno (-ENOENT: no uprobe PMU; -EACCES: no privilege;
+// -kUprobeRefusesInstruction). The Event's attr() says type exec at attr.addr.
 int try_open_uprobe(const UprobeAttr& attr, pid_t pid, int cpu, Event& out) noexcept;
 // Same, throwing hwbp::Error with a message that says what to do.
 Event open_uprobe(const UprobeAttr& attr, pid_t pid, int cpu = -1);
 // The uprobe on every thread of process `pid` (0 = this process), existing and future
-// (inherited, as perf/thread_coverage.hpp covers a breakpoint), or on one thread only.
+// (inherited, as perf/thread_coverage.hpp covers a breakpoint: the path the kernel re-reads at
+// each clone is kept by the returned ThreadEvents, so pid must be this process), or on one thread
+// only.
 ThreadEvents open_uprobe_on_process(const UprobeAttr& attr, pid_t pid);
 ThreadEvents open_uprobe_on_thread(const UprobeAttr& attr, pid_t tid);
 // Whether this process may open uprobe events (PMU present, privilege): opens a disabled

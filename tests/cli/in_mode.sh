@@ -14,7 +14,7 @@ mode=$1 script=$2
 shift 2
 name=$(basename "$script" .sh)
 # Scripts that run where debug exceptions are not delivered (they check HWBP_TEST_HITS).
-NO_HITS_NEEDED="plan_test doctor_test run_errors_test command_line_test output_failure_test run_page_test
+NO_HITS_NEEDED="run_mixed_x_test plan_test doctor_test run_errors_test command_line_test output_failure_test run_page_test
   run_expressions_test attach_storm_test trap_guard_test run_int3_test"
 # Scripts that run with --engine page (watch behaviour: values, threads, formats, conditions, ...).
 PAGE_SCRIPTS="run_values_test run_threads_test run_formats_test run_inline_test run_libs_test

@@ -3,6 +3,7 @@
 // threads created later. They need no debug register, so they run where debug exceptions are not
 // delivered; opening one needs CAP_PERFMON or root (skipped, with that reason, without it).
 #include <dlfcn.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -14,7 +15,9 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "hwbp/error.hpp"
 #include "perf/uprobe.hpp"
@@ -85,6 +88,57 @@ TEST(PerfUprobe, CountsEveryCallInThisThreadAndInThreadsCreatedLater) {
   std::thread([&] { for (int i = 0; i < 7; ++i) sink = hwbp_uprobe_target(sink); }).join();
   EXPECT_EQ(ev.count(), 107);
   EXPECT_EQ(sink, 107);  // the probed function still computes
+}
+
+// The kernel quirk behind open_uprobe_on_process keeping the path: an inherited uprobe's path is
+// read again, from the cloning thread's memory, at each thread creation (perf/uprobe.hpp).
+TEST(PerfUprobe, KernelRereadsAnInheritedUprobesPathAtEachThreadCreation) {
+  UprobeAttr a = attr_for(reinterpret_cast<void*>(&hwbp_uprobe_target));
+  a.sample_period = 0;
+  a.disabled = false;
+  a.inherit = a.inherit_thread = true;
+  std::vector<char> path(a.where.path.begin(), a.where.path.end());
+  path.push_back('\0');
+  a.kernel_path = path.data();
+  hwbp::perf::Event ev;
+  OPEN_OR_SKIP(ev, a);
+  std::fill(path.begin(), path.end() - 1, 'x');  // the same address, another (missing) file
+  pthread_t t;
+  const int rc = pthread_create(&t, nullptr, [](void*) -> void* { return nullptr; }, nullptr);
+  if (rc == 0) pthread_join(t, nullptr);
+  EXPECT_NE(rc, 0) << "this kernel no longer re-reads the path at clone(): perf/uprobe.hpp can say so";
+}
+
+TEST(PerfUprobe, OnProcessKeepsThePathSoThreadsCanBeCreated) {
+  hwbp::perf::ThreadEvents evs;
+  std::size_t path_len = 0;
+  {
+    UprobeAttr a = attr_for(reinterpret_cast<void*>(&hwbp_uprobe_target));
+    a.sample_period = 0;
+    a.disabled = false;
+    hwbp::perf::Event probe;
+    OPEN_OR_SKIP(probe, a);
+    evs = hwbp::perf::open_uprobe_on_process(a, 0);
+    path_len = a.where.path.size();
+    // The caller's path dies here; its heap block is reused with other bytes (below).
+  }
+  std::vector<std::string> churn(64, std::string(path_len, 'y'));
+  volatile int sink = 0;
+  std::thread([&] { for (int i = 0; i < 5; ++i) sink = hwbp_uprobe_target(sink); }).join();
+  EXPECT_EQ(sink, 5);
+  std::int64_t total = 0;
+  for (auto& ev : evs.events) total += ev.count();
+  EXPECT_EQ(total, 5);  // the new thread's inherited copy counted (the child's counts fold in at join)
+}
+
+TEST(PerfUprobe, OnAnotherProcessIsRefusedWithTheReason) {
+  UprobeAttr a = attr_for(reinterpret_cast<void*>(&hwbp_uprobe_target));
+  try {
+    (void)hwbp::perf::open_uprobe_on_process(a, 1);
+    FAIL() << "an inherited uprobe on another process was opened";
+  } catch (const hwbp::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cloning thread's memory"), std::string::npos) << e.what();
+  }
 }
 
 // glibc 2.36's siginfo_t lacks the _perf member (Linux 5.13 include/uapi/asm-generic/siginfo.h):

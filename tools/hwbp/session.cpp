@@ -15,6 +15,7 @@
 #include "option_checks.hpp"
 #include "perf/hit_delivery.hpp"
 #include "perf/sigtrap_info.hpp"
+#include "perf/uprobe.hpp"
 #include "ptrace_delivery.hpp"
 #include "symbols/process_memory.hpp"
 
@@ -170,7 +171,17 @@ void Session::arm_ready(pid_t stopped_tid) {
     w.engine_note = c.note;
   };
   auto arm_software = [&](Watch& w) {
-    if (*w.mechanism == core::Mechanism::uprobe) return uprobes_->arm(w.id);
+    if (*w.mechanism == core::Mechanism::uprobe) {
+      try {
+        return uprobes_->arm(w.id);
+      } catch (const Error& e) {
+        // The kernel refuses some instructions (a lock prefix at a function's entry): an int3
+        // under ptrace serves any instruction, and both modes trace the program.
+        if (e.sys_errno() != perf::kUprobeRefusesInstruction || !facts.int3) throw;
+        w.mechanism = core::Mechanism::int3;
+        w.engine_note = "the kernel's uprobes cannot probe this instruction";
+      }
+    }
     if (*w.mechanism == core::Mechanism::int3) return int3_->arm(w.id);
     if (stopped_tid <= 0)
       throw Error(Errc::invalid_request, fmt::format("watch '{}': no stopped thread to arm the page "
@@ -375,6 +386,7 @@ void Session::on_syscall_stop(pid_t tid) {
 
 bool Session::on_new_task(pid_t creator, pid_t child, int event, std::optional<int> first) {
   if (int3_) int3_->on_new_task(creator, child, event, first);  // a fork child: our bytes out
+  if (uprobes_ && event == PTRACE_EVENT_CLONE) uprobes_->on_new_thread(child);  // not inherited
   return page_ ? page_->on_new_task(creator, child, event, first)
                : TraceHandler::on_new_task(creator, child, event, first);
 }
@@ -466,6 +478,7 @@ void Session::on_thread_exit(pid_t tid) {
   acceptor_->forget_thread(tid);  // a later thread may reuse the id
   if (page_) page_->on_thread_exit(tid);
   if (int3_) int3_->on_thread_exit(tid);
+  if (uprobes_) uprobes_->on_thread_exit(tid);
 }
 
 void Session::on_exec(pid_t pid) {

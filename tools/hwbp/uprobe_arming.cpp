@@ -43,34 +43,67 @@ UprobeArming::Probe UprobeArming::open_probe(std::uint64_t addr, std::uint16_t s
     throw Error(Errc::invalid_request,
                 fmt::format("{}: {:#x} is not in a file-backed mapping, where uprobes can be placed",
                             what, addr));
-  perf::UprobeAttr a;
+  Probe p;
+  p.addr = addr;
+  perf::UprobeAttr& a = p.attr;
   a.where = *where;
   a.addr = addr;
   a.disabled = true;
-  a.inherit = a.inherit_thread = true;
   a.sigtrap = true;
   a.remove_on_exec = true;
   a.sig_data = core::encode_sig_data({core::SigDataOwner::tool, 0, slot});
-  Probe p;
-  p.addr = addr;
-  // Every thread, re-scanning until no new one appears (perf/thread_coverage.hpp's way); later
-  // threads get the kernel's inherited copy.
+  // Every thread, re-scanning until no new one appears (perf/thread_coverage.hpp's way): the
+  // caller holds every thread stopped or the program is at its exec stop, so none is in clone().
   std::set<pid_t> done;
   for (bool found = true; found;) {
     found = false;
     for (pid_t tid : perf::list_threads(pid_)) {
       if (done.count(tid)) continue;
-      perf::Event ev;
-      const int rc = perf::try_open_uprobe(a, tid, -1, ev);
-      if (rc == -ESRCH) continue;  // exited meanwhile
-      if (rc != 0) perf::open_uprobe(a, tid);  // throws the explained error
+      open_on_thread(p, tid);
       done.insert(tid);
       found = true;
-      p.events.push_back(std::move(ev));
     }
   }
-  for (auto& ev : p.events) ev.enable();
+  for (auto& [tid, ev] : p.events) ev.enable();
   return p;
+}
+
+void UprobeArming::open_on_thread(Probe& p, pid_t tid) {
+  perf::Event ev;
+  const int rc = perf::try_open_uprobe(p.attr, tid, -1, ev);
+  if (rc == -ESRCH) return;  // exited meanwhile
+  if (rc != 0) perf::open_uprobe(p.attr, tid);  // throws the explained error
+  p.events[tid] = std::move(ev);
+}
+
+void UprobeArming::on_new_thread(pid_t tid) {
+  // A clone without CLONE_THREAD also reports PTRACE_EVENT_CLONE: another process, which the
+  // inherit_thread rule of the other events leaves out as well.
+  if (::access(fmt::format("/proc/{}/task/{}", pid_, tid).c_str(), F_OK) != 0) return;
+  auto add = [tid](Probe& p) {
+    open_on_thread(p, tid);
+    if (auto it = p.events.find(tid); it != p.events.end()) it->second.enable();
+  };
+  for (auto& [slot, entry] : probes_) add(entry.second);
+  if (loader_) add(*loader_);
+}
+
+void UprobeArming::on_thread_exit(pid_t tid) {
+  auto drop = [this, tid](Probe& p) {
+    auto it = p.events.find(tid);
+    if (it == p.events.end()) return;
+    it->second.disable();
+    closer_.close_later(std::move(it->second));
+    p.events.erase(it);
+  };
+  for (auto& [slot, entry] : probes_) drop(entry.second);
+  if (loader_) drop(*loader_);
+}
+
+void UprobeArming::close_probe(Probe& p) {
+  for (auto& [tid, ev] : p.events) ev.disable();  // first, all of them: no SIGTRAP from here on
+  for (auto& [tid, ev] : p.events) closer_.close_later(std::move(ev));
+  p.events.clear();
 }
 
 void UprobeArming::arm(core::WatchId id) {
@@ -103,17 +136,26 @@ void UprobeArming::on_stop(pid_t tid, const core::SigData& tag) {
   sink_.accept(std::move(h));
 }
 
+void UprobeArming::disarm_loader_hook() {
+  if (loader_) close_probe(*loader_);
+  loader_.reset();
+}
+
 void UprobeArming::close_all() {
   const auto now = core::CoverageClock::Clock::now();
-  for (auto& [slot, entry] : probes_) watches_.at(entry.first).mark_disarmed(now);
+  for (auto& [slot, entry] : probes_) {
+    watches_.at(entry.first).mark_disarmed(now);
+    close_probe(entry.second);
+  }
   probes_.clear();
-  loader_.reset();
+  disarm_loader_hook();
 }
 
 void UprobeArming::reset_after_exec(pid_t pid) {
   pid_ = pid;
+  for (auto& [slot, entry] : probes_) close_probe(entry.second);
   probes_.clear();
-  loader_.reset();
+  disarm_loader_hook();
 }
 
 }  // namespace hwbp::cli

@@ -1,7 +1,10 @@
 // Execute breakpoints without debug registers for `hwbp run|attach` (issue 15): the perf uprobe
-// PMU (perf/uprobe.hpp), one event per thread with sigtrap + inherit + inherit_thread +
-// remove_on_exec, like the debug-register events of slot_arming.hpp, so the tracer sees each hit
-// as a SIGTRAP (TRAP_PERF, the tool's sig_data tag) and discards it. No slot limit, any number,
+// PMU (perf/uprobe.hpp), one event per thread with sigtrap + remove_on_exec, so the tracer sees
+// each hit as a SIGTRAP (TRAP_PERF, the tool's sig_data tag) and discards it. Not inherited, unlike
+// the debug-register events of slot_arming.hpp: the kernel re-reads an inherited uprobe's path from
+// the *cloning* thread's memory (perf/uprobe.hpp), where hwbp's pointer means nothing, and every
+// thread creation of the program failed (pthread_create: EFAULT). New threads get their events
+// from the tracer instead, at their creator's clone event, before they run (on_new_thread). No slot limit, any number,
 // and it works where the hypervisor delivers no debug exceptions. The kernel puts the int3 in the
 // file's text and single-steps the probed instruction out of line itself, so threads racing
 // through the breakpoint are all counted: exact counts with no stop of other threads.
@@ -25,7 +28,9 @@
 #include "core/sig_data.hpp"
 #include "delivery.hpp"
 #include "hit_report.hpp"
+#include "perf/background_closer.hpp"
 #include "perf/event.hpp"
+#include "perf/uprobe.hpp"
 #include "watch_set.hpp"
 
 namespace hwbp::cli {
@@ -41,7 +46,7 @@ class UprobeArming {
   // Arms execute watch `id` on every thread. Throws hwbp::Error (not in a file mapping, refused).
   void arm(core::WatchId id);
   void arm_loader_hook(std::uint64_t addr);
-  void disarm_loader_hook() { loader_.reset(); }
+  void disarm_loader_hook();
   bool loader_hook_armed() const noexcept { return loader_.has_value(); }
 
   // Is this tag (the tool's sig_data) one of the uprobe events'?
@@ -50,6 +55,14 @@ class UprobeArming {
   // A hit of watch event `tag` on stopped thread `tid`: one HitEvent to the sink.
   void on_stop(pid_t tid, const core::SigData& tag);
 
+  // A thread the program created (its creator's PTRACE_EVENT_CLONE; the thread has not run):
+  // every probe opened on it too. A thread that is already gone is skipped.
+  void on_new_thread(pid_t tid);
+  // A thread about to exit (PTRACE_EVENT_EXIT): its events are disabled and closed in the
+  // background (perf/background_closer.hpp: ~40 ms each), so dead threads' events do not pile up.
+  void on_thread_exit(pid_t tid);
+
+  // Every event disabled now (no SIGTRAP after this returns), closed in the background.
   void close_all();
   // After execve: the events are gone (remove_on_exec) and the address space is new.
   void reset_after_exec(pid_t pid);
@@ -60,9 +73,12 @@ class UprobeArming {
   static constexpr std::uint16_t kLoaderSlot = 0xffff;
   struct Probe {
     std::uint64_t addr = 0;
-    std::vector<perf::Event> events;  // one per thread; later threads inherit them
+    perf::UprobeAttr attr;               // what each thread's event is opened with
+    std::map<pid_t, perf::Event> events;  // by thread; new threads' added by on_new_thread
   };
   Probe open_probe(std::uint64_t addr, std::uint16_t slot, const std::string& what) const;
+  static void open_on_thread(Probe& p, pid_t tid);
+  void close_probe(Probe& p);
 
   pid_t pid_;
   WatchSet& watches_;
@@ -71,6 +87,7 @@ class UprobeArming {
   std::map<std::uint16_t, std::pair<core::WatchId, Probe>> probes_;  // slot -> watch, events
   std::optional<Probe> loader_;
   std::uint16_t next_slot_ = kSlotBase;
+  perf::BackgroundCloser closer_;  // last member: joins after the probes are handed over
 };
 
 }  // namespace hwbp::cli
