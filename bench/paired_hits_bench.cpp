@@ -6,8 +6,8 @@
 // from 0.4 to 1.4 for the same build. Here both sides see the same moments.
 //
 // Only one SIGTRAP handler exists per process: the loop installs the library's for the library
-// block and a raw empty one (glibc's __sigaction, no library code) for the raw block, restoring
-// each with the raw rt_sigaction so the library's own restorer comes back exactly. Debug-register
+// block and a raw empty one (raw_signal.hpp: no library code) for the raw block. The file (with
+// raw_signal.hpp) builds unchanged against the tree before issue 8. Debug-register
 // hits are needed: skipped where they are not delivered (run it in the test VM).
 #include <benchmark/benchmark.h>
 #include <linux/hw_breakpoint.h>
@@ -25,8 +25,7 @@
 #include "hwbp/hwbp.hpp"
 #include "perf/hit_delivery.hpp"
 #include "ratio.hpp"
-
-extern "C" int __sigaction(int, const struct sigaction*, struct sigaction*);
+#include "raw_signal.hpp"
 
 namespace {
 
@@ -38,32 +37,7 @@ std::atomic<std::uint64_t> g_raw_traps{0};
 
 constexpr int kBlock = 8;  // hits per block: a block's clock reads are a small part of it
 
-struct KernelSigaction {  // arch/x86/include/uapi/asm/signal.h
-  void* handler;
-  unsigned long flags;
-  void* restorer;
-  unsigned long mask;
-};
-
-KernelSigaction current_sigtrap() {
-  KernelSigaction k{};
-  syscall(SYS_rt_sigaction, SIGTRAP, nullptr, &k, sizeof k.mask);
-  return k;
-}
-void set_sigtrap(const KernelSigaction& k) { syscall(SYS_rt_sigaction, SIGTRAP, &k, nullptr, sizeof k.mask); }
-
 void raw_trap(int, siginfo_t*, void*) { g_raw_traps.fetch_add(1, std::memory_order_relaxed); }
-
-KernelSigaction raw_sigtrap_action() {
-  const KernelSigaction before = current_sigtrap();
-  struct sigaction act {};
-  act.sa_sigaction = raw_trap;
-  act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
-  __sigaction(SIGTRAP, &act, nullptr);
-  const KernelSigaction raw = current_sigtrap();
-  set_sigtrap(before);
-  return raw;
-}
 
 int open_raw(std::uintptr_t addr, bool sigtrap) {
   perf_event_attr a{};
@@ -109,17 +83,17 @@ void paired_hits(benchmark::State& state, hwbp::Access access, bool callback, bo
   } catch (const hwbp::Error& e) {
     return state.SkipWithError(e.what());
   }
-  const KernelSigaction library = current_sigtrap();
-  const KernelSigaction raw = raw_sigtrap_action();
+  hwbp::bench::RawHandler handler(SIGTRAP, raw_trap);
+  hwbp::bench::set_action(SIGTRAP, handler.saved());  // the library's, until a raw block
   const int fd = open_raw(reinterpret_cast<std::uintptr_t>(&g_raw_var.v), raw_sigtrap);
   if (fd < 0) return state.SkipWithError("perf_event_open failed");
   std::vector<double> lib_ns, raw_ns;
   std::uint64_t i = 0;
   for (auto _ : state) {
     lib_ns.push_back(block_ns(g_lib_var.v, i));
-    if (raw_sigtrap) set_sigtrap(raw);
+    if (raw_sigtrap) hwbp::bench::set_action(SIGTRAP, handler.raw());
     raw_ns.push_back(block_ns(g_raw_var.v, i));
-    if (raw_sigtrap) set_sigtrap(library);
+    if (raw_sigtrap) hwbp::bench::set_action(SIGTRAP, handler.saved());
     state.SetIterationTime(lib_ns.back() * 1e-9);
   }
   close(fd);
