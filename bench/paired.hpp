@@ -45,4 +45,35 @@ void paired(benchmark::State& state, Lib&& lib, Raw&& raw) {
   state.counters["raw_us"] = r / 1000;
 }
 
+// Same, for sides that time themselves: each returns its nanoseconds per operation for one
+// measured block (untimed set-up around the block is theirs), or a negative value with *why set.
+template <class Lib, class Raw>
+void paired_timed(benchmark::State& state, Lib&& lib, Raw&& raw) {
+  std::vector<double> lib_ns, raw_ns;
+  const char* why = nullptr;
+  for (auto _ : state) {
+    const double l = lib(&why);
+    if (l < 0) break;
+    const double r = raw(&why);
+    if (r < 0) break;
+    lib_ns.push_back(l);
+    raw_ns.push_back(r);
+    state.SetIterationTime(l * 1e-9);
+  }
+  if (why) return state.SkipWithError(why);
+  if (lib_ns.empty()) return;
+  const double l = median(lib_ns), r = median(raw_ns);
+  state.counters["ratio"] = l / r;
+  state.counters["library_us"] = l / 1000;
+  state.counters["raw_us"] = r / 1000;
+}
+
+// Nanoseconds per call of `op` over `n` calls.
+template <class Op>
+double ns_per(int n, Op&& op) {
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) op();
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / n;
+}
+
 }  // namespace hwbp::bench

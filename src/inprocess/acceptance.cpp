@@ -4,10 +4,12 @@
 
 namespace hwbp::inprocess {
 
-void deliver_to_subscribers(std::span<const Subscriber> subscribers, Hit hit,
+void deliver_to_subscribers(std::span<const Subscriber> subscribers, Hit& hit,
                             const AccessValues& values) noexcept {
   core::ValueChange change = core::ValueChange::unknown;
-  if (values.read && values.new_bytes != nullptr) {
+  // Up to 8 bytes, the zero-extended 64-bit values hold every byte: one integer comparison
+  // (every debug-register hit) instead of the byte form's spans.
+  if (values.read && values.new_bytes != nullptr && hit.len > sizeof(std::uint64_t)) {
     std::optional<std::span<const std::uint8_t>> old_bytes;
     if (values.old_known && values.old_bytes != nullptr) old_bytes.emplace(values.old_bytes, hit.len);
     change = core::compare_values(old_bytes, std::span<const std::uint8_t>(values.new_bytes, hit.len));

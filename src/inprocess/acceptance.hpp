@@ -28,8 +28,9 @@ struct AccessValues {
 };
 
 // `hit` carries what is common to every listener (tid, addr, len, ip, async, context, mechanism,
-// pc, syscall); the watch id, access and values are filled per listener.
-void deliver_to_subscribers(std::span<const Subscriber> subscribers, Hit hit,
+// pc, syscall); the watch id, access and values are filled in it per listener (the caller's own
+// Hit, not a copy: this runs on every hit, in signal context).
+void deliver_to_subscribers(std::span<const Subscriber> subscribers, Hit& hit,
                             const AccessValues& values) noexcept;
 
 }  // namespace hwbp::inprocess

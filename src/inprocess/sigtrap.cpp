@@ -28,6 +28,7 @@ extern "C" int __sigaction(int, const struct sigaction*, struct sigaction*);
 extern "C" bool hwbp_page_virtual_sigaction(int, const struct sigaction*, struct sigaction*, int*) noexcept
     __attribute__((weak));
 extern "C" bool hwbp_page_sigtrap(siginfo_t*, void*) noexcept __attribute__((weak));
+extern "C" void hwbp_page_restorer() noexcept __attribute__((weak));
 
 namespace hwbp::inprocess {
 namespace {
@@ -156,6 +157,29 @@ int sigtrap_sigaction(const struct sigaction* act, struct sigaction* oldact) {
   return 0;
 }
 
+// With the page engine linked, the handler returns through the engine's restorer instead of
+// glibc's __restore_rt. While page watches are armed every thread runs under syscall user
+// dispatch, which lets through only system calls made from the engine's own code section
+// (kernel/entry/syscall_user_dispatch.c): glibc's rt_sigreturn would be dispatched as a SIGSYS,
+// and every hit (and every displaced step's trap) would pay a second signal delivery and return.
+// The restorer is the same two instructions as glibc's, byte for byte, so unwinders still
+// recognise the signal frame.
+void return_through_page_restorer() noexcept {
+  if (hwbp_page_restorer == nullptr) return;
+  struct KernelSigaction {  // arch/x86/include/uapi/asm/signal.h
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    unsigned long mask;
+  } k{};
+  constexpr unsigned long kSaRestorer = 0x04000000;  // SA_RESTORER (not exported by glibc)
+  if (syscall(SYS_rt_sigaction, SIGTRAP, nullptr, &k, sizeof k.mask) != 0) return;
+  if (k.handler != reinterpret_cast<void*>(&hwbp_sigtrap_handler)) return;  // interposed by a sanitizer
+  k.flags |= kSaRestorer;
+  k.restorer = reinterpret_cast<void*>(&hwbp_page_restorer);
+  syscall(SYS_rt_sigaction, SIGTRAP, &k, nullptr, sizeof k.mask);
+}
+
 }  // namespace
 
 void install_sigtrap_handler() {
@@ -172,6 +196,7 @@ void install_sigtrap_handler() {
   if (real_sigaction()(SIGTRAP, &ours, &previous) != 0)
     throw Error(Errc::system, std::string("cannot install the SIGTRAP handler: ") + std::strerror(errno), errno);
   g_chained = previous;
+  return_through_page_restorer();
   (void)perf::current_tid();  // registers its fork handler outside signal context
   g_installed.store(true, std::memory_order_release);
 }

@@ -240,6 +240,17 @@ void detail::report(std::uint64_t addr, std::uint64_t len, const std::uint8_t* o
 
 namespace {
 
+// The bytes a store is about to change. Our pages are readable (PROT_READ at least), so a plain
+// copy reads them without a system call; a store crossing into a page of the program's goes
+// through the file, which fails cleanly where that page is unmapped.
+bool read_store_target(std::uint64_t addr, void* out, std::size_t n) noexcept {
+  const State& s = state();
+  const bool all_ours = s.set.protects(addr) && s.set.protects(addr + n - 1) && n <= s.set.page_size();
+  if (!all_ours) return read_self(addr, out, n);
+  std::memcpy(out, reinterpret_cast<const void*>(addr), n);
+  return true;
+}
+
 // ---- path 1: emulation ------------------------------------------------------------------------
 bool emulate(const decode::StoreAnalysis& a, ucontext_t* uc, std::uint64_t pc, Buffers& buf) noexcept {
   const decode::Emulation& e = a.emulation;
@@ -248,12 +259,7 @@ bool emulate(const decode::StoreAnalysis& a, ucontext_t* uc, std::uint64_t pc, B
   if (n > 0) {
     // Our pages are readable (PROT_READ at least); a store crossing into a page of the program's
     // goes through the file, which fails cleanly where that page is unmapped.
-    const bool all_ours = state().set.protects(a.write.addr) && state().set.protects(a.write.addr + n - 1) &&
-                          n <= state().set.page_size();
-    if (all_ours)
-      std::memcpy(buf.old_bytes, reinterpret_cast<const void*>(a.write.addr), n);
-    else if (!read_self(a.write.addr, buf.old_bytes, n))
-      return false;
+    if (!read_store_target(a.write.addr, buf.old_bytes, n)) return false;
     switch (e.source) {
       case decode::Source::bytes: std::memcpy(buf.new_bytes, e.bytes.data(), n); break;
       case decode::Source::fill: decode::render_fill(e, 0, buf.new_bytes, n); break;
@@ -279,8 +285,18 @@ void block_for_step(ucontext_t* uc, Step& step) noexcept {
 bool start_displaced(const decode::StoreAnalysis& a, ucontext_t* uc, std::uint64_t pc) noexcept {
   State& s = state();
   const decode::Displacement& d = a.displacement;
-  if (!read_self(d.operand_addr, reinterpret_cast<void*>(d.data_addr), d.operand_size)) return false;
-  if (!write_self(s.scratch_code, d.code.data(), d.code_length)) return false;
+  if (!read_store_target(d.operand_addr, reinterpret_cast<void*>(d.data_addr), d.operand_size)) return false;
+  // The scratch code page is written through /proc/self/mem (it is never writable); a loop that
+  // steps the same instruction again finds its bytes already there. Besides the system call,
+  // rewriting code costs every emulator or CPU that caches decoded code (QEMU TCG throws away its
+  // translations of the page on each write).
+  if (s.scratch_code_length != d.code_length ||
+      std::memcmp(s.scratch_code_bytes, d.code.data(), d.code_length) != 0) {
+    s.scratch_code_length = 0;
+    if (!write_self(s.scratch_code, d.code.data(), d.code_length)) return false;
+    std::memcpy(s.scratch_code_bytes, d.code.data(), d.code_length);
+    s.scratch_code_length = d.code_length;
+  }
   Step& step = s.step;
   step.active = true;
   step.kind = Step::Kind::displaced;
@@ -324,7 +340,7 @@ void finish_step(ucontext_t* uc) noexcept {
   Buffers& buf = s.buffers[g_depth - 1];  // the level that started the step (lock still held)
   const std::uint64_t rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
   if (step.kind == Step::Kind::displaced) {
-    read_self(step.addr, buf.old_bytes, step.len);
+    read_store_target(step.addr, buf.old_bytes, step.len);
     std::memcpy(buf.new_bytes, reinterpret_cast<const void*>(step.data), step.len);
     write_self(step.addr, buf.new_bytes, step.len);
     uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(step.resume);
@@ -437,7 +453,7 @@ extern "C" void hwbp_page_sigsegv(int sig, siginfo_t* si, void* context) {
     errno = saved_errno;
     return;
   }
-  if (static_cast<pid_t>(raw_syscall(SYS_getpid)) != self_memory_owner()) {
+  if (!opened_in_this_process()) {
     release_in_child();  // a raw fork: retry the store in the now writable page
     errno = saved_errno;
     return;

@@ -54,6 +54,9 @@ struct State {
   std::atomic<bool> active{false};                           // some watch is armed
   bool forked_child = false;
   std::uint64_t scratch_code = 0, scratch_data = 0;
+  // What the scratch code page holds (the last displaced instruction), under the lock.
+  std::uint8_t scratch_code_bytes[32] = {};
+  std::size_t scratch_code_length = 0;
   Step step;
   Buffers buffers[kMaxDepth];
   AtomicStats stats;

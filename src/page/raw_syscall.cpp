@@ -22,10 +22,13 @@ hwbp_page_raw_syscall:
     .cfi_endproc
     .size hwbp_page_raw_syscall, .-hwbp_page_raw_syscall
 
+    # The restorers are glibc's __restore_rt byte for byte (48 c7 c0 0f 00 00 00 0f 05), the
+    # sequence libgcc's and libunwind's unwinders recognise as a signal frame's return address
+    # (libgcc/config/i386/linux-unwind.h): backtraces from a callback still cross the frame.
     .globl hwbp_page_restorer
     .type hwbp_page_restorer, @function
 hwbp_page_restorer:
-    mov $15, %eax
+    mov $15, %rax
     syscall
     hlt
     .size hwbp_page_restorer, .-hwbp_page_restorer
@@ -33,7 +36,7 @@ hwbp_page_restorer:
     .globl hwbp_page_sigreturn_stub
     .type hwbp_page_sigreturn_stub, @function
 hwbp_page_sigreturn_stub:
-    mov $15, %eax
+    mov $15, %rax
     syscall
     hlt
     .size hwbp_page_sigreturn_stub, .-hwbp_page_sigreturn_stub

@@ -1,6 +1,7 @@
 #include "page/self_memory.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include <atomic>
@@ -11,6 +12,27 @@ namespace hwbp::page {
 namespace {
 std::atomic<int> g_fd{-1};
 std::atomic<pid_t> g_owner{0};
+
+// The owner's pid again, in a page the kernel empties in every child a fork makes
+// (MADV_WIPEONFORK, Linux 4.14: dup_mmap() in kernel/fork.c gives the child fresh zero pages for
+// such a mapping, whichever way the fork was made). Non-zero means this is the owner, without
+// the getpid() every trapped store would otherwise pay; zero (a child) or no such page (the
+// kernel refused the advice) falls back to getpid(). A CLONE_VM child (vfork) shares the page and
+// the memory, so the file is right for it too.
+std::atomic<pid_t>* g_owner_mark = nullptr;
+
+void mark_owner(pid_t pid) noexcept {
+  if (g_owner_mark == nullptr) {
+    long p = raw_syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p < 0 && p > -4096) return;
+    if (raw_syscall(SYS_madvise, p, 4096, MADV_WIPEONFORK) != 0) {
+      raw_syscall(SYS_munmap, p, 4096);
+      return;
+    }
+    g_owner_mark = reinterpret_cast<std::atomic<pid_t>*>(p);
+  }
+  g_owner_mark->store(pid, std::memory_order_release);
+}
 }  // namespace
 
 bool open_self_memory() noexcept {
@@ -20,8 +42,14 @@ bool open_self_memory() noexcept {
   if (fd < 0) return false;
   int old = g_fd.exchange(static_cast<int>(fd));
   g_owner.store(pid);
+  mark_owner(pid);
   if (old >= 0) raw_syscall(SYS_close, old);
   return true;
+}
+
+bool opened_in_this_process() noexcept {
+  if (g_owner_mark != nullptr && g_owner_mark->load(std::memory_order_acquire) != 0) return true;
+  return static_cast<pid_t>(raw_syscall(SYS_getpid)) == g_owner.load();
 }
 
 bool write_self(std::uintptr_t addr, const void* data, std::size_t len) noexcept {
@@ -50,6 +78,5 @@ bool read_self(std::uintptr_t addr, void* out, std::size_t len) noexcept {
   return true;
 }
 
-pid_t self_memory_owner() noexcept { return g_owner.load(); }
 
 }  // namespace hwbp::page

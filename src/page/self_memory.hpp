@@ -16,7 +16,8 @@ bool open_self_memory() noexcept;
 // Whole-buffer write/read at addr; false if any part fails (unmapped memory).
 bool write_self(std::uintptr_t addr, const void* data, std::size_t len) noexcept;
 bool read_self(std::uintptr_t addr, void* out, std::size_t len) noexcept;
-// The process id the file was opened in (0: not open).
-pid_t self_memory_owner() noexcept;
+// True in the process that opened the file (not in a child forked since, by glibc's fork or a
+// raw clone). Usually no system call: see self_memory.cpp. Async-signal-safe.
+bool opened_in_this_process() noexcept;
 
 }  // namespace hwbp::page

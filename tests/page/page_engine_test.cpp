@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -394,6 +395,31 @@ TEST_F(PageEngine, ForkedChildIsUnharmedAndTheParentStaysWatched) {
   *x = 5;
   EXPECT_EQ(rec.count.load(), 1u);
   EXPECT_EQ(*x, 5u);
+}
+
+// A raw fork runs no pthread_atfork handler: the child's first store to a watched page faults in
+// the engine, which must tell it is in a child (its /proc/self/mem still names the parent's
+// memory) and give the page back there instead of landing the store in the parent.
+TEST_F(PageEngine, RawForkChildStoresIntoItsOwnCopyNotTheParent) {
+  Pages mem(1);
+  Recorder rec;
+  Armed w(watch_of(mem.at(0), 8, rec));
+  volatile std::uint64_t* x = reinterpret_cast<volatile std::uint64_t*>(mem.p);
+  *x = 5;
+  ASSERT_EQ(rec.count.load(), 1u);
+  const long child = syscall(SYS_fork);
+  if (child == 0) {
+    *x = 1234;
+    syscall(SYS_exit_group, *x == 1234 ? 0 : 3);
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(static_cast<pid_t>(child), &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(*x, 5u);  // the child's store stayed in the child
+  EXPECT_EQ(rec.count.load(), 1u);
+  *x = 6;
+  EXPECT_EQ(rec.count.load(), 2u);
 }
 
 std::atomic<int> g_program_segvs{0};
