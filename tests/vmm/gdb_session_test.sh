@@ -78,9 +78,11 @@ for round in 1 2; do
   printf '+' >&3
 done
 printf '$k#6b' >&3
-exec 3>&-
-# Generous: tearing down the VM takes seconds in the loaded test VM.
+# The connection stays open until hwbp vm is gone: closing it with replies unread makes the
+# kernel send a reset, which can discard the k before the stub reads it (a lost connection
+# detaches, and the guest would run on). Generous: tearing down the VM takes seconds here.
 for _ in $(seq 600); do kill -0 $vm_pid 2> /dev/null || break; sleep 0.1; done
+exec 3>&-
 kill -0 $vm_pid 2> /dev/null &&
   { kill $vm_pid; fail "Ctrl-C: k did not end hwbp vm in 60 s (threads: $(ls /proc/$vm_pid/task 2> /dev/null | tr '\n' ' '))"; }
 wait $vm_pid; rc=$?
