@@ -92,10 +92,23 @@ bench-kvm: build
 	@echo "== test VM"; scripts/test-vm/vm.sh once --state $(BUILD)/test-vm --kvm -- sh -c \
 	  '$(BUILD)/tests/kvm/hwbp_kvm_exit_costs && $(BUILD)/bench/hwbp_bench $(KVM_BENCH_ARGS)'
 
-# Per-hit cost of `hwbp run` against perf stat (counted hits) and GDB (and bpftrace if installed).
+# Per-hit cost of `hwbp run` against perf stat (counted hits) and GDB (and bpftrace if installed),
+# then `hwbp vm` against its peers (bench-vm-peers).
 .PHONY: bench-peers
 bench-peers: build
 	bench/peers/run.sh $(BUILD)/tools/hwbp/hwbp
+	@$(MAKE) --no-print-directory bench-vm-peers
+
+# `hwbp vm` (issue 10): GDB's stepi round trip through `hwbp vm --gdb` vs QEMU's gdbstub, and
+# `hwbp vm --count` per hit vs the raw exit rate of the mechanism serving the watch
+# (bench/peers/vm_vs_qemu.sh), natively where /dev/kvm is usable and in the test VM.
+VM_PEERS = bench/peers/vm_vs_qemu.sh $(BUILD)/tools/hwbp/hwbp $(BUILD)/bench/hwbp_vm_raw_watch \
+  $(BUILD)/examples/guest_kernel/guest_kernel.elf
+.PHONY: bench-vm-peers
+bench-vm-peers: build
+	@if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then echo "== native /dev/kvm"; $(VM_PEERS); \
+	  else echo "== native: no usable /dev/kvm"; fi
+	@echo "== test VM"; scripts/test-vm/vm.sh once --state $(BUILD)/test-vm --kvm --timeout 1800 -- $(VM_PEERS)
 
 # Per-store cost of the page engine (ptrace transport) against GDB's software watchpoint on a
 # 16 KiB buffer (issue 15: at least 100x faster).

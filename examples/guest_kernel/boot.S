@@ -12,8 +12,11 @@
         .long MB_FLAGS
         .long -(MB_MAGIC + MB_FLAGS)
 
+        /* Pages of its own for the stack: a write-trap watch makes the whole page of a watched
+         * variable read-only (hwbp vm --engine write-trap), and a stack sharing the page of
+         * counter would make every push and call of the kernel trap as well. */
         .section .bss
-        .align 16
+        .align 4096
 stack_bottom:
         .skip 16384
 stack_top:

@@ -1,15 +1,18 @@
 #include "vmm/gdb_stub.hpp"
 
 #include <fmt/format.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <condition_variable>
-#include <deque>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
+#include "hwbp/error.hpp"
+#include "kvm/kvm_fd.hpp"
 #include "vmm/gdb_packet.hpp"
 
 namespace hwbp::vmm::gdb {
@@ -41,54 +44,102 @@ bool parse_addr_len(std::string_view args, std::uint64_t& addr, std::uint64_t& l
   return true;
 }
 
-// Items from the connection, read on a thread of their own so that Ctrl-C reaches a running
-// guest (the serving thread is inside KVM_RUN then).
+// The connection to GDB. While the guest is stopped, the serving thread reads packets itself
+// (one thread per round trip: a hand-over between threads costs a wake-up per packet and per
+// ack, which in the nested test VM made every packet take tens of milliseconds). While the guest
+// runs after a continue, the serving thread is inside KVM_RUN, so a watcher thread polls the
+// connection and stops the run when anything arrives: in all-stop mode GDB sends nothing but
+// Ctrl-C then, and an end of the connection must stop the run as well (it detaches). The
+// watcher only polls; the bytes are read by the serving thread once the run has stopped.
 class Connection {
  public:
-  Connection(int fd, RunLoop& loop) : fd_(fd), loop_(loop), reader_([this] { read_loop(); }) {}
+  Connection(int fd, RunLoop& loop) : fd_(fd), loop_(loop), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (wake_.get() < 0)
+      throw hwbp::Error(hwbp::Errc::system, fmt::format("gdb stub: eventfd: {}", std::strerror(errno)), errno);
+    watcher_ = std::thread([this] { watch(); });
+  }
   ~Connection() {
-    // The reader blocks in read(); it ends with the connection (EOF) or the process.
-    reader_.detach();
+    {
+      std::lock_guard lock(mutex_);
+      quit_ = true;
+    }
+    changed_.notify_one();
+    kick();
+    watcher_.join();
   }
-  std::optional<Item> next() {
-    std::unique_lock lock(mutex_);
-    ready_.wait(lock, [this] { return !items_.empty() || closed_; });
-    if (items_.empty()) return std::nullopt;
-    Item item = std::move(items_.front());
-    items_.pop_front();
-    return item;
-  }
-  void set_running(bool on) { running_.store(on); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
- private:
-  void read_loop() {
-    PacketReader reader;
-    char buf[4096];
+  // The next item from GDB; nullopt once the connection is closed.
+  std::optional<Item> next() {
     for (;;) {
+      if (auto item = reader_.next()) return item;
+      if (closed_) return std::nullopt;
+      char buf[4096];
       const ssize_t n = ::read(fd_, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      reader.feed(std::string_view(buf, static_cast<std::size_t>(n)));
-      while (auto item = reader.next()) {
-        if (item->kind == Item::Kind::interrupt && running_.load()) loop_.request_stop();
-        std::lock_guard lock(mutex_);
-        items_.push_back(std::move(*item));
-        ready_.notify_one();
+      if (n <= 0) {
+        closed_ = true;
+        continue;
+      }
+      reader_.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+  }
+
+  // Around a run after a continue: the watcher stops it when GDB sends anything.
+  void set_running(bool on) {
+    {
+      std::lock_guard lock(mutex_);
+      running_ = on;
+      if (on) ++run_;
+      // A stop the watcher asked for as the run ended by itself is void: the guest is stopped,
+      // and the byte that caused it is read as a Ctrl-C of a stopped guest (ignored).
+      if (!on) loop_.cancel_stop_request();
+    }
+    changed_.notify_one();
+    if (!on) kick();  // ends the watcher's poll
+  }
+
+ private:
+  void kick() {
+    const std::uint64_t one = 1;
+    (void)!::write(wake_.get(), &one, sizeof one);
+  }
+  // Each run is watched until it ends or the watcher has stopped it; runs are numbered so that
+  // a watcher that wakes late never mistakes the next run for the one it stopped.
+  void watch() {
+    std::unique_lock lock(mutex_);
+    std::uint64_t stopped = 0;
+    for (;;) {
+      changed_.wait(lock, [&] { return quit_ || (running_ && run_ != stopped); });
+      if (quit_) return;
+      const std::uint64_t run = run_;
+      lock.unlock();
+      pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+      const int n = ::poll(fds, 2, -1);
+      if (fds[1].revents & POLLIN) {
+        std::uint64_t count;
+        (void)!::read(wake_.get(), &count, sizeof count);
+      }
+      lock.lock();
+      if (n > 0 && fds[0].revents && running_ && run_ == run) {
+        loop_.request_stop();
+        stopped = run;  // the bytes stay unread until the serving thread has seen the stop
       }
     }
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    if (running_.load()) loop_.request_stop();
-    ready_.notify_one();
   }
+
   int fd_;
   RunLoop& loop_;
+  PacketReader reader_;  // the serving thread's only
+  bool closed_ = false;  // the serving thread's only
+  kvm::OwnedFd wake_;    // set_running(false) and the destructor end the watcher's poll
   std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<Item> items_;
-  bool closed_ = false;
-  std::atomic<bool> running_{false};
-  std::thread reader_;
+  std::condition_variable changed_;
+  bool running_ = false;
+  std::uint64_t run_ = 0;  // number of the current or last run
+  bool quit_ = false;
+  std::thread watcher_;
 };
 
 }  // namespace
@@ -378,9 +429,10 @@ Outcome Stub::serve() {
     if (!resume_) continue;
     const bool step = resume_->step;
     resume_.reset();
-    connection.set_running(true);
+    // A single step ends by itself after one instruction: nothing to watch for.
+    if (!step) connection.set_running(true);
     Stop stop = run(step);
-    connection.set_running(false);
+    if (!step) connection.set_running(false);
     send(stop_reply(stop));
     if (stop.kind == Stop::Kind::exited) {
       outcome.kind = Outcome::Kind::exited;

@@ -129,7 +129,9 @@ void Machine::load_segments(const KernelImage& kernel) {
                               "1 MiB or above",
                               kernel.path, s.paddr));
     auto dest = memory_.at(s.paddr, s.memsz);
-    std::memcpy(dest.data(), s.bytes.data(), s.bytes.size());
+    // A segment of bss alone has no file bytes: its empty vector's data() may be null, and
+    // memcpy from null is undefined even for 0 bytes (C11 7.24.1p2; UBSan reports it).
+    if (!s.bytes.empty()) std::memcpy(dest.data(), s.bytes.data(), s.bytes.size());
     std::memset(dest.data() + s.bytes.size(), 0, s.memsz - s.bytes.size());
   }
 }

@@ -4,11 +4,18 @@
 #include <sys/ioctl.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "vmm/debug_exit.hpp"
 
 namespace hwbp::vmm {
+
+namespace {
+void on_kick(int) {}
+}  // namespace
+
+int kick_signal() noexcept { return SIGRTMIN; }
 
 RunLoop::RunLoop(Machine& machine, std::FILE* console)
     : machine_(machine), console_(console), uart_([this](std::uint8_t byte) {
@@ -16,11 +23,26 @@ RunLoop::RunLoop(Machine& machine, std::FILE* console)
         if (!console_) return;
         std::fputc(byte, console_);
         if (byte == '\n') std::fflush(console_);
-      }) {}
+      }) {
+  // No SA_RESTART: KVM_RUN must return EINTR (Documentation/virt/kvm/api.rst, KVM_RUN and
+  // immediate_exit: a signal makes KVM_RUN return -EINTR).
+  struct sigaction kick {};
+  kick.sa_handler = on_kick;
+  sigemptyset(&kick.sa_mask);
+  ::sigaction(kick_signal(), &kick, nullptr);
+}
 
 void RunLoop::request_stop() noexcept {
-  stop_requested_.store(true, std::memory_order_relaxed);
+  stop_requested_.store(true, std::memory_order_seq_cst);
+  // immediate_exit first, then the kick: a thread about to enter KVM_RUN sees immediate_exit
+  // and returns at once; one already inside is interrupted by the signal.
   for (unsigned v = 0; v < machine_.vcpu_count(); ++v) machine_.run_state(v)->immediate_exit = 1;
+  if (has_runner_.load(std::memory_order_seq_cst)) ::pthread_kill(runner_.load(), kick_signal());
+}
+
+void RunLoop::cancel_stop_request() noexcept {
+  stop_requested_.store(false, std::memory_order_relaxed);
+  for (unsigned v = 0; v < machine_.vcpu_count(); ++v) machine_.run_state(v)->immediate_exit = 0;
 }
 
 std::string RunLoop::describe_registers(unsigned vcpu) const {
@@ -65,6 +87,13 @@ void RunLoop::serve_mmio(unsigned vcpu) {
 Stop RunLoop::run(unsigned vcpu) {
   Stop stop;
   stop.vcpu = vcpu;
+  runner_.store(::pthread_self());
+  has_runner_.store(true, std::memory_order_seq_cst);
+  // Once run() has returned, a kick would only interrupt whatever the thread does next.
+  struct NoRunner {
+    std::atomic<bool>& flag;
+    ~NoRunner() { flag.store(false, std::memory_order_seq_cst); }
+  } no_runner{has_runner_};
   kvm_run& state = *machine_.run_state(vcpu);
   for (;;) {
     if (stop_requested_.exchange(false, std::memory_order_relaxed)) {

@@ -5,6 +5,8 @@
 // contract, include/hwbp/kvm.hpp) and a run stops when it reports events.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -33,6 +35,10 @@ struct Stop {
   std::string message;
 };
 
+// The signal request_stop() sends the thread in run(): its handler does nothing, it exists so
+// that the signal interrupts KVM_RUN (EINTR) instead of being ignored or killing the process.
+int kick_signal() noexcept;
+
 class RunLoop {
  public:
   RunLoop(Machine& machine, std::FILE* console);
@@ -40,8 +46,12 @@ class RunLoop {
   // Runs vCPU `vcpu` until something for the caller (Stop::Kind).
   Stop run(unsigned vcpu = 0);
   // From a signal handler or another thread: the running KVM_RUN returns (EINTR or
-  // immediate_exit) and run() answers Stop::interrupted.
+  // immediate_exit) and run() answers Stop::interrupted. From another thread the vCPU's thread
+  // is kicked with kKickSignal: a guest that makes no exits would stay in KVM_RUN for good.
   void request_stop() noexcept;
+  // Withdraws a request_stop() that came after the run had stopped by itself (it would
+  // otherwise stop the next run at once). Call only while no vCPU runs.
+  void cancel_stop_request() noexcept;
   // Guest bytes written to the UART since the start.
   std::uint64_t console_bytes() const noexcept { return console_bytes_; }
 
@@ -55,6 +65,8 @@ class RunLoop {
   Uart16550 uart_;
   hwbp::kvm::GuestDebugger* debugger_ = nullptr;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> has_runner_{false};
+  std::atomic<pthread_t> runner_{};  // the thread in run(), kicked by request_stop()
   std::uint64_t console_bytes_ = 0;
 };
 

@@ -4,7 +4,8 @@
 # registers, memory, stepi x3 with the right pcs, watch with old/new values, rwatch/awatch, six
 # watchpoints at once (more than the four debug registers: write traps serve the rest), set var
 # writing guest memory, kill. Both must print the same (pcs, values, stop locations), and hwbp's
-# session needs no `set architecture` for this 32-bit kernel (QEMU's does).
+# session needs no `set architecture` for this 32-bit kernel (QEMU's does). Then hwbp alone:
+# detach, and Ctrl-C of a running guest over TCP (twice: no stale stop request).
 # Usage: gdb_session_test.sh HWBP KERNEL SCRIPT WORKDIR
 set -u
 HWBP=$1; KERNEL=$2; SCRIPT=$3; DIR=$4
@@ -57,6 +58,35 @@ grep -q '^Breakpoint 1, do_work' detach.out || fail "detach: no stop at do_work:
 grep -Eq 'Detaching from program|^\[Inferior 1 .*detached\]$' detach.out || fail "detach: $(cat detach.out detach.err)"
 for _ in $(seq 100); do grep -q 'max_retries 5 (corrupted!)' console.txt && break; sleep 0.1; done
 grep -q 'counter 15, max_retries 5 (corrupted!)' console.txt || fail "detach: the guest did not run on: $(cat console.txt)"
+
+# Ctrl-C over the remote protocol itself (bash's /dev/tcp): a running guest stops with T02; the
+# next continue runs until the next Ctrl-C (a stop requested as a run ends must not stop the next
+# one at once); k ends the VM.
+port=$((20000 + RANDOM % 20000))
+"$HWBP" vm --gdb "127.0.0.1:$port" --console /dev/null -m 64 "$KERNEL" -- loops=100000000 > /dev/null 2> ctrlc.err &
+vm_pid=$!
+for _ in $(seq 300); do ss -ltn 2> /dev/null | grep -q ":$port " && break; sleep 0.1; done
+exec 3<> "/dev/tcp/127.0.0.1/$port" || fail "Ctrl-C: cannot connect to --gdb 127.0.0.1:$port: $(cat ctrlc.err)"
+reply() { local r; IFS= read -r -t "$1" -d '#' -u 3 r || return 1; printf '%s' "${r#*\$}"; }
+for round in 1 2; do
+  printf '$c#63' >&3
+  # The ack comes at once; a stop reply within 2 s would be a spurious stop.
+  if r=$(reply 2); then fail "Ctrl-C round $round: the guest stopped before Ctrl-C: '$r'"; fi
+  printf '\003' >&3
+  r=$(reply 60) || fail "Ctrl-C round $round: no stop reply: $(cat ctrlc.err)"
+  [[ $r == T02* ]] || fail "Ctrl-C round $round: stop reply '$r', expected T02"
+  printf '+' >&3
+done
+printf '$k#6b' >&3
+# The connection stays open until hwbp vm is gone: closing it with replies unread makes the
+# kernel send a reset, which can discard the k before the stub reads it (a lost connection
+# detaches, and the guest would run on). Generous: tearing down the VM takes seconds here.
+for _ in $(seq 600); do kill -0 $vm_pid 2> /dev/null || break; sleep 0.1; done
+exec 3>&-
+kill -0 $vm_pid 2> /dev/null &&
+  { kill $vm_pid; fail "Ctrl-C: k did not end hwbp vm in 60 s (threads: $(ls /proc/$vm_pid/task 2> /dev/null | tr '\n' ' '))"; }
+wait $vm_pid; rc=$?
+[ $rc -eq 0 ] || fail "Ctrl-C: hwbp vm ended with status $rc after k: $(cat ctrlc.err)"
 
 if ! command -v qemu-system-x86_64 > /dev/null; then
   echo "note: qemu-system-x86_64 not installed: differential part skipped"; echo PASS; exit 0
