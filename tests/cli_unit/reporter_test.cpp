@@ -230,3 +230,76 @@ TEST(Reporter, WatchEndedLineAndJsonEvent) {
 
 }  // namespace
 }  // namespace hwbp::cli
+
+namespace hwbp::cli {
+namespace {
+
+// Typed values (symbols/typed_value.hpp): a watch with a layout gets a typed line per member
+// written after the raw line, and JSON type/member/old_value/new_value after "new".
+std::shared_ptr<symbols::ValueLayout> typed_scalar(symbols::ValueLayout::Kind kind, std::uint64_t size,
+                                                   std::string type) {
+  auto l = std::make_shared<symbols::ValueLayout>();
+  l->kind = kind;
+  l->size = size;
+  l->type = std::move(type);
+  return l;
+}
+
+Watch config_watch() {
+  Watch w = watch_of("cfg", Access::modify, 0x4000, 16);
+  auto cfg = std::make_shared<symbols::ValueLayout>();
+  cfg->kind = symbols::ValueLayout::Kind::aggregate;
+  cfg->type = "struct config";
+  cfg->size = 16;
+  cfg->fields = {{"retries", 0, typed_scalar(symbols::ValueLayout::Kind::signed_int, 4, "int")},
+                 {"ratio", 8, typed_scalar(symbols::ValueLayout::Kind::floating, 8, "double")}};
+  w.layout = cfg;
+  return w;
+}
+
+TEST(Reporter, TypedMemberLineAfterTheRawValues) {
+  const Watch w = config_watch();
+  Captured out(Format::human, false);
+  HitRecord h = hit_of(w, 1);
+  h.old_bytes = Bytes(16, 0);
+  h.new_bytes = Bytes(16, 0);
+  h.old_bytes->at(0) = 3;
+  h.new_bytes->at(0) = 4;
+  out.reporter().hit(h);
+  const std::string t = out.text();
+  EXPECT_NE(t.find("  old [03 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00] -> new [04 00"), std::string::npos) << t;
+  EXPECT_NE(t.find("]\n  cfg.retries: 3 -> 4 (int)\n  in record_failures"), std::string::npos) << t;
+}
+
+TEST(Reporter, TypedJsonFieldsAndTheWholeValueOfAnUnchangedStore) {
+  const Watch w = config_watch();
+  Captured out(Format::json, false);
+  HitRecord h = hit_of(w, 1);
+  h.old_bytes = Bytes(16, 0);
+  h.new_bytes = Bytes(16, 0);
+  h.new_bytes->at(0) = 4;
+  h.stack.clear();
+  out.reporter().hit(h);
+  h.old_bytes = h.new_bytes;  // a same-value store of unknown operand: the whole value
+  out.reporter().hit(h);
+  const std::string t = out.text();
+  EXPECT_NE(t.find(R"("new":"0x00000000000000000000000000000004","type":"int","member":"cfg.retries","old_value":"0","new_value":"4","async")"),
+            std::string::npos) << t;
+  EXPECT_NE(t.find(R"("type":"struct config","member":null,"old_value":"{retries = 4, ratio = 0}","new_value":"{retries = 4, ratio = 0}")"),
+            std::string::npos) << t;
+  Captured human(Format::human, false);
+  human.reporter().hit(h);
+  EXPECT_NE(human.text().find("  cfg = {retries = 4, ratio = 0} (struct config, unchanged)\n"), std::string::npos)
+      << human.text();
+}
+
+TEST(Reporter, UntypedWatchesKeepTheirShape) {
+  const Watch w = watch_of("0x4000:4", Access::modify, 0x4000, 4);
+  Captured out(Format::json, false);
+  HitRecord h = hit_of(w, 1);
+  out.reporter().hit(h);
+  EXPECT_EQ(out.text().find("\"type\""), std::string::npos) << out.text();
+}
+
+}  // namespace
+}  // namespace hwbp::cli

@@ -62,6 +62,16 @@ void HitAcceptor::accept_count(core::WatchId watch, std::uint64_t pc, std::uint6
   total_ += n;
 }
 
+// A store of the same value into a struct or array changes no byte: the member it wrote is named
+// from the instruction's operand, where that needs no register (rip-relative: globals).
+std::optional<std::uint64_t> HitAcceptor::store_offset(const Watch& w, std::uint64_t pc, bool pc_is_access) {
+  const std::optional<std::uint64_t> operand = symbolizer_.memory_operand(pc, pc_is_access);
+  if (!operand) return std::nullopt;
+  const std::uint64_t a = *operand;
+  if (a < w.addr || a >= w.addr + w.len) return std::nullopt;
+  return a - w.addr;
+}
+
 const std::string& HitAcceptor::thread_name(pid_t tid) {
   // /proc/PID/task/TID/comm costs an open per hit: cached (a rename mid-run shows late).
   auto [it, fresh] = thread_names_.try_emplace(tid);
@@ -90,6 +100,8 @@ void HitAcceptor::report(const Watch& w, HitEvent& hit) {
   h.stack = symbolizer_.stack(hit.unwind, h.site, opts_.stack_depth);
   h.old_bytes = std::move(hit.old_bytes);
   h.new_bytes = std::move(hit.new_bytes);
+  if (w.layout && !w.layout->is_leaf() && h.old_bytes == h.new_bytes && !exec)
+    h.store_offset = store_offset(w, hit.pc, hit.pc_is == PcIs::the_access);
   reporter_.hit(h);
 }
 

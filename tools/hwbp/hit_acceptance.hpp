@@ -47,6 +47,7 @@ class HitAcceptor : public HitSink {
   bool passes_filters(const Watch& w, const HitEvent& hit);
   void report(const Watch& w, HitEvent& hit);
   const std::string& thread_name(pid_t tid);
+  std::optional<std::uint64_t> store_offset(const Watch& w, std::uint64_t pc, bool pc_is_access);
 
   AcceptanceOptions opts_;
   WatchSet& watches_;

@@ -7,12 +7,17 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "symbols/address_name.hpp"
 #include "symbols/instruction_decoder.hpp"
+#include "symbols/module_file_code.hpp"
 #include "symbols/process_memory.hpp"
 #include "symbols/unwinder.hpp"
 
 namespace hwbp::cli {
 namespace {
+
+// Members of a struct or array one hit prints at most (a memset of a big struct writes them all).
+constexpr std::size_t kMaxMembersShown = 8;
 
 // The longest x86 instruction (Intel SDM vol. 2, 2.3.11 "AVX Instruction Length").
 constexpr std::size_t kMaxInstructionBytes = 15;
@@ -88,6 +93,13 @@ void Symbolizer::set_image(std::shared_ptr<symbols::ProcessImage> image) {
   finder_ = std::make_unique<symbols::InstructionFinder>(image_);
   sites_.clear();
   accesses_.clear();
+  pointer_targets_.clear();
+  gone_ = false;
+}
+
+void Symbolizer::address_space_gone() {
+  gone_ = true;
+  finder_->read_module_files();
 }
 
 namespace {
@@ -114,7 +126,7 @@ const std::vector<Site>& Symbolizer::frames_at(std::uint64_t addr) {
   if (auto it = sites_.find(addr); it != sites_.end()) return it->second;
   // An address in no known module: a library was loaded since the image was read (dlopen, or
   // every library when the image was opened at the exec stop). Re-read the maps once.
-  if (!image_->module_at(addr).handle) {
+  if (!gone_ && !image_->module_at(addr).handle) {
     try {
       image_->refresh();
     } catch (const std::exception&) {
@@ -153,7 +165,7 @@ Site Symbolizer::instruction_site(std::uint64_t pc, std::string* instruction) {
   Site site = locate(pc);
   *instruction = "unknown";
   try {
-    const std::vector<std::uint8_t> code = symbols::ProcessMemory(image_->pid()).read(pc, kMaxInstructionBytes);
+    const std::vector<std::uint8_t> code = symbols::read_code(*image_, pc, kMaxInstructionBytes, gone_);
     if (auto insn = symbols::decode_instruction(code, pc)) *instruction = insn->text;
   } catch (const std::exception&) {
   }
@@ -165,6 +177,26 @@ const symbols::DecodedInstruction* Symbolizer::accessing_instruction(std::uint64
   access_site(trap_ip, false, &text);
   const auto& insn = accesses_.at(trap_ip).instruction;
   return insn ? &*insn : nullptr;
+}
+
+std::optional<std::uint64_t> Symbolizer::memory_operand(std::uint64_t pc, bool pc_is_access) {
+  if (!pc_is_access) {
+    const symbols::DecodedInstruction* insn = accessing_instruction(pc);
+    return insn ? insn->memory_address : std::nullopt;
+  }
+  try {
+    const std::vector<std::uint8_t> code = symbols::read_code(*image_, pc, kMaxInstructionBytes, gone_);
+    if (auto insn = symbols::decode_instruction(code, pc)) return insn->memory_address;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+std::string Symbolizer::pointer_target(std::uint64_t addr) {
+  if (!image_) return "";
+  if (auto it = pointer_targets_.find(addr); it != pointer_targets_.end()) return it->second;
+  if (pointer_targets_.size() > 4096) pointer_targets_.clear();  // a bound, not an LRU: rare
+  return pointer_targets_[addr] = symbols::address_name(*image_, addr);
 }
 
 std::vector<Site> Symbolizer::stack(const Unwind& unwind, const Site& top, std::size_t depth) {
@@ -181,7 +213,7 @@ std::vector<Site> Symbolizer::stack(const Unwind& unwind, const Site& top, std::
     // was read): re-read the maps once and unwind again.
     if (attempt > 0 || frames.size() >= depth || frames.empty()) break;
     std::uint64_t last = frames.back().lookup_address();
-    if (image_->module_at(last).handle || !unknown_pcs_.insert(last).second) break;
+    if (gone_ || image_->module_at(last).handle || !unknown_pcs_.insert(last).second) break;
     try {
       image_->refresh();
     } catch (const std::exception&) {
@@ -240,6 +272,7 @@ void Reporter::human(const HitRecord& h) {
     out += fmt::format("  old {} -> new {}\n", value_text(h.old_bytes), value_text(h.new_bytes));
   else if (a == Access::read)
     out += fmt::format("  value {}\n", value_text(h.new_bytes));
+  if (w.layout && a != Access::exec) out += typed_lines(h);
   out += fmt::format("  in {}\n", where(h.site));
   if (a != Access::exec)
     out += fmt::format("  instruction {:#x}: {}\n", h.site.addr, h.instruction);
@@ -280,6 +313,7 @@ void Reporter::json(const HitRecord& h) {
   bool has_values = w.spec.access != Access::exec;
   j["old"] = has_values && w.spec.access != Access::read ? value(h.old_bytes) : J(nullptr);
   j["new"] = has_values ? value(h.new_bytes) : J(nullptr);
+  if (w.layout && has_values) typed_json(h, j);
   j["async"] = h.async;
   if (!h.made_by.empty()) j["made_by"] = h.made_by;  // only on kernel-made stores
   if (w.mechanism) j["engine"] = core::json_name(*w.mechanism);  // what served the watch
@@ -294,6 +328,83 @@ void Reporter::json(const HitRecord& h) {
   j["stack"] = stack;
   std::fputs((j.dump() + "\n").c_str(), out_);
   flush();
+}
+
+// ---- typed values (typed_value.hpp) ----
+
+namespace {
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> store_range(const HitRecord& h) {
+  if (!h.store_offset) return std::nullopt;
+  return std::pair<std::uint64_t, std::uint64_t>{*h.store_offset, 1};
+}
+
+std::span<const std::uint8_t> span_of(const std::optional<std::vector<std::uint8_t>>& b) {
+  return b ? std::span<const std::uint8_t>(*b) : std::span<const std::uint8_t>();
+}
+
+}  // namespace
+
+std::string Reporter::typed(const symbols::ValueLayout& layout,
+                            const std::optional<std::vector<std::uint8_t>>& bytes, std::uint64_t offset) {
+  if (!bytes || bytes->size() < offset + layout.size) return "?";
+  symbols::SymbolNamer namer;
+  if (symbolizer_ && layout.kind == symbols::ValueLayout::Kind::pointer)
+    namer = [this](std::uint64_t a) { return symbolizer_->pointer_target(a); };
+  return symbols::format_value(layout, std::span(*bytes).subspan(offset), namer);
+}
+
+// "  cfg.retries: 3 -> 4 (int)" per member written; a read: "  cfg.retries = 3 (int)".
+std::string Reporter::typed_lines(const HitRecord& h) {
+  const Watch& w = *h.watch;
+  auto whole = [&](const char* note) {
+    return fmt::format("  {} = {} ({}{})\n", w.label, typed(*w.layout, h.new_bytes, 0), w.layout->type, note);
+  };
+  if (w.spec.access == Access::read || !h.old_bytes) return whole("");
+  std::size_t more = 0;
+  auto members = symbols::written_members(*w.layout, w.label, span_of(h.old_bytes), span_of(h.new_bytes),
+                                          store_range(h), kMaxMembersShown, &more);
+  if (members.empty()) return whole(", unchanged");  // a same-value store, member unknown
+  std::string out;
+  for (const auto& m : members)
+    out += fmt::format("  {}: {} -> {} ({})\n", m.path, typed(*m.layout, h.old_bytes, m.offset),
+                       typed(*m.layout, h.new_bytes, m.offset), m.layout->type);
+  if (more) out += fmt::format("  ... and {} more member{} written\n", more, more == 1 ? "" : "s");
+  return out;
+}
+
+// JSON: "type", "member" (null for a scalar watch), "old_value"/"new_value" as GDB prints them;
+// "members" lists each member when one hit wrote several.
+void Reporter::typed_json(const HitRecord& h, nlohmann::ordered_json& j) {
+  using J = nlohmann::ordered_json;
+  const Watch& w = *h.watch;
+  const bool read = w.spec.access == Access::read;
+  std::size_t more = 0;
+  auto members = read || !h.old_bytes
+                     ? std::vector<symbols::WrittenMember>{}
+                     : symbols::written_members(*w.layout, w.label, span_of(h.old_bytes), span_of(h.new_bytes),
+                                                store_range(h), kMaxMembersShown, &more);
+  auto one = [&](const symbols::ValueLayout& l, std::uint64_t offset, J& o) {
+    o["old_value"] = read || !h.old_bytes ? J(nullptr) : J(typed(l, h.old_bytes, offset));
+    o["new_value"] = h.new_bytes ? J(typed(l, h.new_bytes, offset)) : J(nullptr);
+  };
+  const bool scalar = w.layout->is_leaf();
+  const symbols::ValueLayout& first = members.empty() ? *w.layout : *members.front().layout;
+  j["type"] = first.type;
+  j["member"] = scalar || members.empty() ? J(nullptr) : J(members.front().path);
+  one(first, members.empty() ? 0 : members.front().offset, j);
+  if (members.size() > 1 || more) {
+    J all = J::array();
+    for (const auto& m : members) {
+      J o;
+      o["member"] = m.path;
+      o["type"] = m.layout->type;
+      one(*m.layout, m.offset, o);
+      all.push_back(o);
+    }
+    j["members"] = all;
+    if (more) j["more_members"] = more;
+  }
 }
 
 void Reporter::flush() {

@@ -135,7 +135,7 @@ void Session::start(Tracer& tracer, bool at_exec_stop, pid_t stopped_tid) {
   announce();
   if (!exec_seen_) started_ = std::chrono::steady_clock::now();  // --duration counts from here
   startup_complete_ = true;
-  if (!watches_->any_pending()) return;
+  if (!watches_->any_pending()) return track_library_loads();
   hook_ = find_loader_hook();
   // At the exec stop only ld.so and the executable are mapped: names of the libraries it will
   // load are resolved when the loader reports them (_dl_debug_state), before any constructor.
@@ -458,7 +458,19 @@ void Session::on_loader_hit(pid_t tid) {
     if (watches_->any_pending() && !opts_.pending) fail_unresolved();
     startup_complete_ = true;
   }
-  if (!watches_->any_pending()) disarm_loader_hook();
+  if (!watches_->any_pending() && !tracks_library_loads()) disarm_loader_hook();
+}
+
+bool Session::tracks_library_loads() const { return uses_bpf() && UprobeArming::available(); }
+
+void Session::track_library_loads() {
+  // The bpf mode explains hits after the fact, from its ring: the image must know a library
+  // before the address space can change under the hits made in it (an execve right after a
+  // write in libc: env -i's clearenv, then exec). The loader hook refreshes the image at each
+  // load (on_loader_hit); as a uprobe it takes no slot and costs one stop per load.
+  if (!tracks_library_loads()) return;
+  hook_ = find_loader_hook();
+  if (hook_) uprobes_->arm_loader_hook(hook_->hook);
 }
 
 void Session::on_thread_exit(pid_t tid) {
@@ -472,7 +484,10 @@ void Session::on_exec(pid_t pid) {
   // execve replaced the address space; remove_on_exec removed our events. Watches by name are
   // looked up again in the new program (its libraries: at the loader's rendezvous).
   exec_seen_ = true;
-  delivery_->flush();  // the old program's hits (its events are gone: the ring only empties)
+  // The old program's hits (its events are gone: the ring only empties), explained against
+  // its image: the new program's maps and memory would name other code, or none.
+  symbolizer_.address_space_gone();
+  delivery_->flush();
   arming_->reset_after_exec(pid);
   uprobes_->reset_after_exec(pid);
   int3_->reset_after_exec(pid);
