@@ -131,11 +131,60 @@ TEST(Reporter, JsonLineAndSummary) {
             R"({"event":"hit","seq":1,"watch":"counter:8:w","tid":4242,"thread":"worker-2",)"
             R"("addr":"0x4010","len":8,"access":"w","ip":"0x5000","insn_addr":"0x4ffd",)"
             R"("instruction":"mov [rax], edx","func":"record_failures","file":"stray_write.c",)"
-            R"("line":47,"old":"0x0000000000000001","new":"0x0000000000000002","async":false,)"
+            R"("line":47,"old":"0x0000000000000001","new":"0x0000000000000002","async":false,"exact":true,)"
             R"("stack":[{"ip":"0x4ffd","func":"record_failures","file":"stray_write.c","line":47}]})"
             "\n"
-            R"({"event":"summary","hits":1,"watches":[{"watch":"counter:8:w","hits":1}],"mode":"bpf","lost":3})"
+            R"({"event":"summary","hits":1,"watches":[{"watch":"counter:8:w","hits":1}],"inexact":0,"mode":"bpf","lost":3})"
             "\n");
+}
+
+TEST(Reporter, ValuesNotExactAreMarkedAndCounted) {
+  Watch w = watch_of("race", Access::write, 0x4010, 8);
+  HitRecord h = hit_of(w, 1);
+  h.old_bytes = Bytes{1, 0, 0, 0, 0, 0, 0, 0};
+  h.new_bytes = Bytes{2, 0, 0, 0, 0, 0, 0, 0};
+  h.old_exact = false;
+  Captured json(Format::json);
+  json.reporter().hit(h);
+  w.hits = 1;
+  json.reporter().finish({w}, 1);
+  EXPECT_NE(json.text().find(R"("async":false,"exact":false,"old_exact":false,"new_exact":true,)"), std::string::npos)
+      << json.text();
+  EXPECT_NE(json.text().find(R"("watches":[{"watch":"race","hits":1,"inexact":1}],"inexact":1,)"), std::string::npos)
+      << json.text();
+  Captured human(Format::human);
+  human.reporter().hit(h);
+  human.reporter().finish({w}, 1);
+  EXPECT_NE(human.text().find("old 0x0000000000000001 (1) [not exact] -> new 0x0000000000000002 (2)\n"),
+            std::string::npos) << human.text();
+  EXPECT_NE(human.text().find("hwbp: 1 hit with a value not exact"), std::string::npos) << human.text();
+  EXPECT_NE(json.text().find(R"("not_exact_why":"race")"), std::string::npos) << json.text();
+  EXPECT_NE(human.text().find("note: other threads wrote these bytes at the same time"), std::string::npos)
+      << human.text();
+}
+
+TEST(Reporter, ValuesNotExactNextToALostHitSaySo) {
+  Watch w = watch_of("shared", Access::write, 0x4010, 8);
+  HitRecord h = hit_of(w, 1);
+  h.old_bytes = Bytes{1, 0, 0, 0, 0, 0, 0, 0};
+  h.new_bytes = Bytes{3, 0, 0, 0, 0, 0, 0, 0};
+  h.old_exact = false;
+  h.near_lost = true;
+  Captured json(Format::json);
+  json.reporter().hit(h);
+  w.hits = 1;
+  w.lost = 1;
+  json.reporter().finish({w}, 1);
+  EXPECT_NE(json.text().find(R"("exact":false,"old_exact":false,"new_exact":true,"not_exact_why":"lost hit")"),
+            std::string::npos) << json.text();
+  EXPECT_NE(json.text().find(R"({"watch":"shared","hits":1,"lost":1,"inexact":1})"), std::string::npos) << json.text();
+  Captured human(Format::human);
+  human.reporter().hit(h);
+  human.reporter().finish({w}, 1);
+  EXPECT_NE(human.text().find("old 0x0000000000000001 (1) [not exact] -> new 0x0000000000000003 (3)\n"),
+            std::string::npos) << human.text();
+  EXPECT_NE(human.text().find("whose hit never reached hwbp (lost"), std::string::npos) << human.text();
+  EXPECT_NE(human.text().find("shared: 1 (1 lost)"), std::string::npos) << human.text();
 }
 
 TEST(Reporter, JsonSummaryShowsCoverageOnlyWhenFlexible) {

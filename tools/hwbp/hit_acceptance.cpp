@@ -24,11 +24,16 @@ std::optional<std::span<const std::uint8_t>> view(const std::optional<Bytes>& b)
 }  // namespace
 
 bool HitAcceptor::passes_filters(const Watch& w, const HitEvent& hit) {
+  // A value that is not exact is unknown to the filters: the hit is never dropped on a guess
+  // (core/value_filter.hpp), it is reported with the value marked.
+  const auto old_view = hit.old_exact ? view(hit.old_bytes) : std::nullopt;
+  const auto new_view = hit.new_exact ? view(hit.new_bytes) : std::nullopt;
   if (!hit.value_filtered &&
-      !core::passes_value_filter(w.spec.access, core::compare_values(view(hit.old_bytes), view(hit.new_bytes))))
+      !core::passes_value_filter(w.spec.access, core::compare_values(old_view, new_view)))
     return false;
   if (!opts_.condition.empty()) {
     if (!hit.new_bytes || !hit.old_bytes) return false;  // cannot evaluate without both values
+    if (!hit.old_exact || !hit.new_exact) return true;   // evaluated on a guess: never dropped
     if (!opts_.condition.eval(as_integer(*hit.old_bytes), as_integer(*hit.new_bytes),
                               static_cast<unsigned>(w.len)))
       return false;
@@ -102,6 +107,9 @@ void HitAcceptor::report(const Watch& w, HitEvent& hit) {
   h.new_bytes = std::move(hit.new_bytes);
   if (w.layout && !w.layout->is_leaf() && h.old_bytes == h.new_bytes && !exec)
     h.store_offset = store_offset(w, hit.pc, hit.pc_is == PcIs::the_access);
+  h.old_exact = hit.old_exact || !h.old_bytes;  // an unknown value is shown as unknown, not as inexact
+  h.new_exact = hit.new_exact || !h.new_bytes;
+  h.near_lost = hit.near_lost && !(h.old_exact && h.new_exact);
   reporter_.hit(h);
 }
 

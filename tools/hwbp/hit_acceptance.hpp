@@ -40,6 +40,7 @@ class HitAcceptor : public HitSink {
   void accept(HitEvent hit) override;
   void accept_count(core::WatchId watch, std::uint64_t pc, std::uint64_t n) override;
   bool done() const override { return done_; }
+  std::size_t stack_depth() const override { return opts_.stack_depth; }
   // Reported hits so far (after --if and --ignore).
   std::uint64_t total() const noexcept { return total_; }
 

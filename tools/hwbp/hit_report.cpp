@@ -242,6 +242,10 @@ void Reporter::count(const HitRecord& h, std::uint64_t n) {
 }
 
 void Reporter::hit(const HitRecord& h) {
+  if (!h.old_exact || !h.new_exact) {
+    ++inexact_[h.watch->id];
+    ++inexact_total_;
+  }
   switch (format_) {
     case Format::human: human(h); break;
     case Format::json: json(h); break;
@@ -268,11 +272,24 @@ void Reporter::human(const HitRecord& h) {
                                 h.tid, h.thread_name);
   if (a == Access::read)
     out += "  read (emulated on x86: an rw hit that left the value unchanged)\n";
+  // A value that is not exact is marked where it is shown (docs/semantics.md, "Racing writers").
+  auto shown = [](const std::optional<std::vector<std::uint8_t>>& b, bool exact) {
+    return exact ? value_text(b) : value_text(b) + " [not exact]";
+  };
   if (a != Access::exec && a != Access::read)
-    out += fmt::format("  old {} -> new {}\n", value_text(h.old_bytes), value_text(h.new_bytes));
+    out += fmt::format("  old {} -> new {}\n", shown(h.old_bytes, h.old_exact), shown(h.new_bytes, h.new_exact));
   else if (a == Access::read)
-    out += fmt::format("  value {}\n", value_text(h.new_bytes));
-  if (w.layout && a != Access::exec) out += typed_lines(h);
+    out += fmt::format("  value {}\n", shown(h.new_bytes, h.new_exact));
+  // Typed lines only for exact values: a typed "3 -> 4" would present a raced value as certain
+  // (the raw line above carries the [not exact] mark and the note below says why).
+  const bool exact = h.old_exact && h.new_exact;
+  if (w.layout && a != Access::exec && exact) out += typed_lines(h);
+  if (h.near_lost && !exact)
+    out += "  note: a store to these bytes whose hit never reached hwbp (lost, see the summary) lies next to "
+           "this one; the value marked [not exact] may miss it\n";
+  else if (!exact)
+    out += "  note: other threads wrote these bytes at the same time; the order of their stores does not "
+           "determine the value marked [not exact]\n";
   out += fmt::format("  in {}\n", where(h.site));
   if (a != Access::exec)
     out += fmt::format("  instruction {:#x}: {}\n", h.site.addr, h.instruction);
@@ -313,8 +330,15 @@ void Reporter::json(const HitRecord& h) {
   bool has_values = w.spec.access != Access::exec;
   j["old"] = has_values && w.spec.access != Access::read ? value(h.old_bytes) : J(nullptr);
   j["new"] = has_values ? value(h.new_bytes) : J(nullptr);
-  if (w.layout && has_values) typed_json(h, j);
+  if (w.layout && has_values && h.old_exact && h.new_exact) typed_json(h, j);  // see human()
   j["async"] = h.async;
+  // Issue 17: false when a value shown is not known exactly (racing writers); which one then.
+  j["exact"] = !has_values || (h.old_exact && h.new_exact);
+  if (has_values && !(h.old_exact && h.new_exact)) {
+    j["old_exact"] = h.old_exact;
+    j["new_exact"] = h.new_exact;
+    j["not_exact_why"] = h.near_lost ? "lost hit" : "race";  // docs/semantics.md, "Racing writers"
+  }
   if (!h.made_by.empty()) j["made_by"] = h.made_by;  // only on kernel-made stores
   if (w.mechanism) j["engine"] = core::json_name(*w.mechanism);  // what served the watch
   J stack = J::array();
@@ -457,6 +481,7 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     o["watch"] = w.spec.text;
     o["hits"] = w.hits;
     if (w.lost) o["lost"] = w.lost;  // counted by the kernel, never reached hwbp (ptrace mode)
+    if (auto it = inexact_.find(w.id); it != inexact_.end()) o["inexact"] = it->second;  // hits with a value not exact
     if (!w.served_by.empty()) o["mechanism"] = w.served_by;  // hwbp vm: what served the watch
     if (w.mechanism) o["engine"] = core::json_name(*w.mechanism);
     if (show_coverage_) {  // --flexible only: without it the summary stays as it was
@@ -465,6 +490,7 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     }
     s["watches"].push_back(o);
   }
+  s["inexact"] = inexact_total_;  // hits with a value not exact (racing writers, lost hits)
   s["mode"] = mode_;   // how hits were delivered: "bpf" or "ptrace"
   // Hits the bpf mode could not pass on (its ring was full), plus the watches' "lost".
   s["lost"] = lost_;
@@ -497,6 +523,10 @@ void Reporter::finish_human(const std::vector<Watch>& watches, std::uint64_t tot
       per += fmt::format(" hit{}, armed {:.0f}% of the time", w.hits == 1 ? "" : "s", w.coverage() * 100);
   }
   std::fputs(fmt::format("hwbp: {} hit{} ({})\n", total, total == 1 ? "" : "s", per).c_str(), out_);
+  if (inexact_total_ > 0)
+    std::fputs(fmt::format("hwbp: {} hit{} with a value not exact (marked [not exact]: threads raced on "
+                           "the bytes, or a lost hit's store lies next to them; see docs/semantics.md)\n",
+                           inexact_total_, inexact_total_ == 1 ? "" : "s").c_str(), out_);
 }
 
 }  // namespace hwbp::cli

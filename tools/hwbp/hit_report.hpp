@@ -48,6 +48,10 @@ struct HitRecord {
   // The first byte the accessing instruction stored, as an offset into the watch, where known
   // (a rip-relative store): names the member a same-value store wrote in a struct watch.
   std::optional<std::uint64_t> store_offset;
+  // False: that value is not known exactly (threads raced on the bytes; docs/semantics.md) and
+  // is shown marked.
+  bool old_exact = true, new_exact = true;
+  bool near_lost = false;  // the reason: a lost hit's store lies next to this one
   bool async = false;     // TRAP_PERF_FLAG_ASYNC: SIGTRAP was blocked, the stop came later
   std::vector<Site> stack;  // innermost first; stack[0] is the access site
 };
@@ -143,6 +147,8 @@ class Reporter {
   bool show_coverage_ = false;
   std::string mode_ = "ptrace";
   std::uint64_t lost_ = 0;
+  std::map<core::WatchId, std::uint64_t> inexact_;  // reported hits with a value not exact, per watch
+  std::uint64_t inexact_total_ = 0;
   std::FILE* out_;
   int write_error_ = 0;
   bool show_stack_;

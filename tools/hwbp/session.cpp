@@ -394,8 +394,8 @@ void Session::stop_watching(Tracer& tracer) {
 bool Session::traps_outstanding() const {
   for (const auto& w : watches_->all()) {
     if (w.mechanism != core::Mechanism::debug_registers) continue;
-    auto counted = arming_->kernel_hits(w.id);
-    if (counted && *counted > ptrace_->trapped(w.id)) return true;
+    const auto unseen = ptrace_->unseen_traps(w.id);
+    if (unseen && *unseen > 0) return true;
   }
   return false;
 }
@@ -415,10 +415,9 @@ std::uint64_t Session::count_lost_traps() {
   std::uint64_t total = 0;
   for (auto& w : watches_->all()) {
     if (w.mechanism != core::Mechanism::debug_registers) continue;
-    const auto counted = arming_->kernel_hits(w.id);
-    const std::uint64_t trapped = ptrace_->trapped(w.id);
-    if (!counted || *counted <= trapped) continue;
-    w.lost = *counted - trapped;
+    const auto unseen = ptrace_->unseen_traps(w.id);  // what the delivery marked its hits by
+    if (!unseen || *unseen <= 0) continue;
+    w.lost = static_cast<std::uint64_t>(*unseen);
     total += w.lost;
     std::fprintf(stderr,
                  "hwbp: watch '%s': %llu hit%s counted by the kernel never reached hwbp: no SIGTRAP "
