@@ -67,7 +67,7 @@ void BM_ExactValuesPerHit(benchmark::State& state) {
     seq.settle(mark, sink);
     previous = mark;
   }
-  if (sink.n != state.iterations()) state.SkipWithError("a hit was not settled at its stop");
+  if (sink.n != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("a hit was not settled at its stop");
 }
 BENCHMARK(BM_ExactValuesPerHit);
 
