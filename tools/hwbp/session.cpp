@@ -135,7 +135,9 @@ void Session::start(Tracer& tracer, bool at_exec_stop, pid_t stopped_tid) {
   announce();
   if (!exec_seen_) started_ = std::chrono::steady_clock::now();  // --duration counts from here
   startup_complete_ = true;
-  if (!watches_->any_pending()) return track_library_loads();
+  // Only a program started at its exec stop has initial libraries still to load (attach: the
+  // image is read from the maps now).
+  if (!watches_->any_pending()) return at_exec_stop ? track_library_loads() : void();
   hook_ = find_loader_hook();
   // At the exec stop only ld.so and the executable are mapped: names of the libraries it will
   // load are resolved when the loader reports them (_dl_debug_state), before any constructor.
@@ -457,7 +459,10 @@ void Session::on_loader_hit(pid_t tid) {
     if (watches_->any_pending() && !opts_.pending) fail_unresolved();
     startup_complete_ = true;
   }
-  if (!watches_->any_pending() && !tracks_library_loads()) disarm_loader_hook();
+  // Tracking (bpf mode) ends with the initial libraries: the image then holds every module
+  // the program's startup mapped (libc among them). A uprobe left on ld.so for the whole run
+  // broke a VMM under hwbp: its KVM_RUN failed with EFAULT (tests/kvm/cli_vmm_test.sh, bpf).
+  if (!watches_->any_pending()) disarm_loader_hook();
 }
 
 bool Session::tracks_library_loads() const { return uses_bpf() && UprobeArming::available(); }
