@@ -37,6 +37,9 @@ std::optional<Bytes> bytes_of(const std::uint8_t* p, std::size_t len, bool known
 // A CPU that made no hit of a watch for this long is taken to have no store of it on the way
 // (a store's #DB handler runs before anything else on its CPU: microseconds, or a hypervisor's
 // preemption of the virtual CPU), and a counter value missing for this long to be a lost record.
+// The program takes the counter, reads the clock and writes the ring in one run with interrupts
+// off (the perf overflow handler in the #DB handler: kernel/events/hw_breakpoint.c,
+// perf_bp_event), so within this time of each other too.
 constexpr std::uint64_t kHoldNs = 100'000'000;
 
 std::uint64_t now_ns() {
@@ -124,7 +127,9 @@ void BpfDelivery::flush() {
 
 void BpfDelivery::on_record(const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack) {
   const core::WatchId id{hit.watch};
-  if (!watches_.contains(id)) return;
+  // Nothing more is reported (--max-hits, a failed output): the ring is only emptied, without
+  // decoding and ordering what nobody will see (up to the whole ring at the detach).
+  if (!watches_.contains(id) || sink_.done()) return;
   // No state check: the record exists because the watch was armed when it fired, and records
   // are still read after the events are closed (finish) or removed (execve).
   const Watch& w = watches_.at(id);
@@ -134,6 +139,7 @@ void BpfDelivery::on_record(const hwbp_bpf_hit& hit, std::span<const std::uint8_
   }
   // The record waits for those of the counter values before it (another CPU's may come later).
   Order& o = orders_[id];
+  o.read_ns = std::max<std::uint64_t>(o.read_ns, hit.time_ns);
   auto copy = std::make_shared<std::vector<std::uint8_t>>(stack.begin(), stack.end());
   o.records.emplace(hit.seq_before, Record{hit, std::move(copy)});
   for (std::uint64_t v : {hit.seq_before, hit.seq_after})
@@ -153,7 +159,7 @@ void BpfDelivery::advance(Order& o, const Watch* w, bool everything, bool ring_e
     if (it->first > o.next) {
       // A counter value below this record is missing: a record still being written, or lost.
       if (o.gap_since_ns == 0) o.gap_since_ns = now;
-      if (!everything && (!ring_empty || o.gap_since_ns + kHoldNs > now)) break;
+      if (!everything && !gap_is_lost(o, it->second.hit.time_ns, ring_empty, now)) break;
       // Lost: a store nobody saw lies somewhere after the settled hits.
       seq.poison();
       o.next = it->first;
@@ -201,7 +207,38 @@ void BpfDelivery::advance(Order& o, const Watch* w, bool everything, bool ring_e
     }
     while (cut < seq.last() && seq.time_of(cut + 1) + kHoldNs < now) ++cut;
   }
+  // The same bound in the kernel's time, while the ring is still full of records (a program that
+  // writes without pause: the ring never empties): every store made before an observation took
+  // its counter value within kHoldNs after it, before the counter value of a record taken
+  // 2 * kHoldNs after it (its time is read within kHoldNs of its counter value): such a store's
+  // record is taken already (or known lost). Settled through such an observation even where
+  // waiting hits span it (writers on several CPUs chain their spans without end): without this,
+  // a CPU that never ran a writer, or two writers that never paused, held back every hit until
+  // the program paused: nothing was reported, and the hits piled up to be resolved all at once
+  // at the detach (minutes in the test VM: attach_test.bpf hung, output_failure_test.bpf took
+  // 254 s for its first hit).
+  StoreSequencer::Mark through = seq.base();
+  while (through < seq.last() && seq.time_of(through + 1) + 2 * kHoldNs < o.taken_ns) ++through;
+  // A hit whose read overlapped another's waits for the next observation; its store lies after
+  // its own bound, which nothing may be settled past.
+  for (const auto& waiting : o.awaiting) {
+    cut = std::min(cut, waiting.second.first);
+    through = std::min(through, waiting.second.first);
+  }
   seq.settle(cut, sink_);
+  if (through > seq.base()) seq.settle_through(through, sink_);
+}
+
+bool BpfDelivery::gap_is_lost(const Order& o, std::uint64_t next_record_ns, bool ring_empty, std::uint64_t now) const {
+  // The ring is read to its end and the record has not come for kHoldNs: it never will.
+  if (ring_empty && o.gap_since_ns + kHoldNs <= now) return true;
+  // A BPF ring is read in the order of its reservations, and a record that is reserved but not
+  // yet committed stops the reader (kernel/bpf/ringbuf.c: the busy bit; libbpf's
+  // ringbuf_process_ring). The missing record took its counter value before the record after
+  // the gap took its own (before next_record_ns), so it was reserved (or refused: ring full)
+  // by next_record_ns + kHoldNs; a record read that was made later than that was reserved after
+  // it: had the missing one been written, it would have been read before. It was lost.
+  return next_record_ns + kHoldNs < o.read_ns;
 }
 
 void BpfDelivery::take(Order& o, const Watch& w, const Record& r) {
@@ -235,6 +272,7 @@ void BpfDelivery::take(Order& o, const Watch& w, const Record& r) {
     o.awaiting.push_back({std::move(h), {after, std::move(effect)}});
   }
   o.thread_mark[hit.tid] = o.cpu_mark[hit.cpu] = seq.last();
+  o.taken_ns = std::max<std::uint64_t>(o.taken_ns, hit.time_ns);
 }
 
 HitEvent BpfDelivery::event_of(const Watch& w, const hwbp_bpf_hit& hit, const std::uint8_t* stack, std::size_t size,

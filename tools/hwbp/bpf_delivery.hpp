@@ -14,9 +14,12 @@
 // overlapped is an observation of the bytes, a store lies after the previous hit of its
 // thread and of its CPU (a CPU runs the #DB handler of a store before anything else: the trap
 // has priority over interrupts), and what lies before the latest observation every CPU has
-// moved past is resolved and reported (or after 100 ms: a CPU that stopped writing the watch). The value filter (modify / r) is applied here, on the exact
-// values, not in the kernel on the raced ones; --count counts in the kernel only the watches
-// without a value filter.
+// moved past is resolved and reported, and so is what lies 100 ms before now (the ring read to
+// its end) or, by the kernel's clock, 200 ms before the latest hit taken (records still waiting):
+// a CPU that stopped, or never started, writing the watch holds nothing back longer. A counter
+// value whose record a later one shows was never written (ring full) is a lost hit. The value
+// filter (modify / r) is applied here, on the exact values, not in the kernel on the raced ones;
+// --count counts in the kernel only the watches without a value filter.
 //
 // Records are read on a short timer (the program asks for no wakeup, which would cost every
 // hit an irq_work) and at every ptrace stop that changes what the records mean: a dlopen, an
@@ -75,6 +78,7 @@ class BpfDelivery : public Delivery {
     std::set<std::uint64_t> counted;               // counter values seen above `next`
     std::uint64_t next = 0;                         // every counter value below it is seen
     std::uint64_t gap_since_ns = 0;                 // when the counter value `next` was first missed
+    std::uint64_t read_ns = 0, taken_ns = 0;        // the latest kernel time of a record read, taken
     std::map<std::uint32_t, StoreSequencer::Mark> thread_mark, cpu_mark;
     // Hits whose own read overlapped another's: their store lies before the next observation.
     std::vector<std::pair<HitEvent, std::pair<StoreSequencer::Mark, core::StoreEffect>>> awaiting;
@@ -87,6 +91,9 @@ class BpfDelivery : public Delivery {
   // still waiting in it), so the hold times may apply.
   void advance(Order& o, const Watch* w, bool everything, bool ring_empty);
   void take(Order& o, const Watch& w, const Record& r);
+  // The counter value `next` belongs to a record that was lost (the ring was full), not to one
+  // still being written; next_record_ns: the time of the record after the gap.
+  bool gap_is_lost(const Order& o, std::uint64_t next_record_ns, bool ring_empty, std::uint64_t now) const;
   HitEvent event_of(const Watch& w, const hwbp_bpf_hit& hit, const std::uint8_t* stack, std::size_t size,
                     std::shared_ptr<std::vector<std::uint8_t>> keep);
 

@@ -26,12 +26,32 @@ void StoreSequencer::add(HitEvent hit, Mark after, Mark upper, core::StoreEffect
   after = std::max(after, base_);
   upper = std::clamp(upper, after + 1, last());
   const bool poisoned = after < poisoned_upto_;
-  hits_.push_back({std::move(hit), after, upper, std::move(effect), poisoned});
+  hits_.push_back({std::move(hit), after, upper, std::move(effect), poisoned, after < lost_upto_});
 }
 
 void StoreSequencer::poison() {
-  for (Pending& p : hits_) p.poisoned = true;
-  poisoned_upto_ = last() + 1;
+  for (Pending& p : hits_) p.poisoned = p.near_lost = true;
+  poisoned_upto_ = std::max(poisoned_upto_, last() + 1);
+  lost_upto_ = last() + 1;
+}
+
+void StoreSequencer::settle_through(Mark upto, HitSink& sink) {
+  upto = std::min(upto, last());
+  if (upto <= base_) return;
+  Mark lowest = upto, highest = upto;
+  for (const Pending& p : hits_)
+    if (p.after < upto && upto < p.upper) {
+      lowest = std::min(lowest, p.after);
+      highest = std::max(highest, p.upper);
+    }
+  if (lowest == upto) return settle(upto, sink);
+  for (Pending& p : hits_) {
+    if (p.after < upto && upto < p.upper) p.after = upto;  // kept waiting, after the cut
+    // Its store may lie anywhere from `lowest` to `highest`, before or after these.
+    if (p.upper > lowest && p.after < highest) p.poisoned = true;
+  }
+  poisoned_upto_ = std::max(poisoned_upto_, highest);
+  settle(upto, sink);
 }
 
 void StoreSequencer::settle(Mark upto, HitSink& sink) {
@@ -71,7 +91,7 @@ void StoreSequencer::settle(Mark upto, HitSink& sink) {
     const bool states_new = (e.kind == core::StoreEffect::Kind::store || e.kind == core::StoreEffect::Kind::compare_exchange) &&
                             e.offset == 0 && e.size >= len_;
     h.new_exact = r.new_exact && (!now[i].poisoned || states_new);
-    h.near_lost = now[i].poisoned;
+    h.near_lost = now[i].near_lost;
     if (!sink.done()) sink.accept(std::move(h));
   }
 }

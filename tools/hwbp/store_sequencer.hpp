@@ -36,6 +36,12 @@ class StoreSequencer {
   // No hit still to come lies before observation `upto`: resolve and deliver what lies before it.
   void settle(Mark upto, HitSink& sink);
   void settle_all(HitSink& sink) { settle(last(), sink); }
+  // The same, also where waiting hits' bounds span `upto` (settle() stops before the earliest
+  // such span: under writers on several CPUs that never pause, the spans chain from the first
+  // hit to the last, and nothing would be settled before they stop). A hit spanning `upto` stays
+  // waiting, after it; its place relative to the hits around it is not known, so their values
+  // that depend on the order are not exact (as next to a lost hit).
+  void settle_through(Mark upto, HitSink& sink);
   // A store was lost (a hit that never came): the hits waiting now and those added before the
   // next observation may follow it, and their values that depend on the order are not exact.
   void poison();
@@ -49,14 +55,15 @@ class StoreSequencer {
     HitEvent hit;
     Mark after, upper;
     core::StoreEffect effect;
-    bool poisoned = false;
+    bool poisoned = false;   // values that depend on the order are not exact
+    bool near_lost = false;  // because of a lost hit (otherwise: a race settle_through cut)
   };
   std::size_t len_ = 0;
   Mark base_ = 0;
   std::vector<std::optional<Bytes>> observations_{std::nullopt};  // [base_, last()]
   std::vector<std::uint64_t> times_{0};
   std::vector<Pending> hits_;
-  Mark poisoned_upto_ = 0;
+  Mark poisoned_upto_ = 0, lost_upto_ = 0;
 };
 
 }  // namespace hwbp::cli
