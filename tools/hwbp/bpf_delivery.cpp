@@ -107,14 +107,13 @@ void BpfDelivery::poll(std::chrono::milliseconds budget) {
   bool more = true;
   while (more) {
     more = program_.drain(fn, kDrainBatch) == kDrainBatch;
-    if (budget != kAll && std::chrono::steady_clock::now() >= end) break;
-  }
-  // The ring is empty: what is missing now is not waiting in it. Hits waiting for a CPU that
-  // went quiet, or for a record that never came, are resolved after their hold time.
-  if (!more)
+    // ring_empty: what is missing now is not waiting in it. Hits waiting for a CPU that went
+    // quiet, or for a record that never came, are resolved after their hold time.
     for (auto& [id, o] : orders_)
       if (watches_.contains(id) && (o.sequencer.pending() > 0 || !o.records.empty()))
-        advance(o, &watches_.at(id), false, true);
+        advance(o, &watches_.at(id), false, !more);
+    if (budget != kAll && std::chrono::steady_clock::now() >= end) break;
+  }
   next_drain_ = std::chrono::steady_clock::now() + (more ? std::chrono::milliseconds(0) : kDrainPeriod);
 }
 
@@ -148,7 +147,7 @@ void BpfDelivery::on_record(const hwbp_bpf_hit& hit, std::span<const std::uint8_
     o.counted.erase(o.counted.begin());
     ++o.next;
   }
-  advance(o, &w, false, false);
+  // Taken and settled once per batch read (poll): settling costs a pass over the waiting hits.
 }
 
 void BpfDelivery::advance(Order& o, const Watch* w, bool everything, bool ring_empty) {
@@ -226,7 +225,9 @@ void BpfDelivery::advance(Order& o, const Watch* w, bool everything, bool ring_e
     through = std::min(through, waiting.second.first);
   }
   seq.settle(cut, sink_);
-  if (through > seq.base()) seq.settle_through(through, sink_);
+  // In steps of a quarter of the hold at least: each costs a pass over the waiting hits.
+  if (through > seq.base() && seq.time_of(through) >= seq.time_of(seq.base() + 1) + kHoldNs / 4)
+    seq.settle_through(through, sink_);
 }
 
 bool BpfDelivery::gap_is_lost(const Order& o, std::uint64_t next_record_ns, bool ring_empty, std::uint64_t now) const {
