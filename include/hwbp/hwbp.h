@@ -73,6 +73,10 @@ typedef struct hwbp_hit {
   const uint8_t* old_bytes;   /* `len` exact bytes before the access; NULL when unknown */
   const uint8_t* new_bytes;   /* `len` bytes after it; NULL when the hit has no values */
   const char* syscall;        /* page protection: the system call that stored, else NULL */
+  /* ---- added with exact values under racing writers (issue 17) ---- */
+  int old_exact; /* old_value / old_bytes are exactly the bytes before this access, even when
+                    other threads wrote them at the same time (hwbp::Hit has the rule) */
+  int new_exact; /* new_value / new_bytes are exactly what this access stored */
 } hwbp_hit;
 
 typedef void (*hwbp_callback)(const hwbp_hit* hit, void* user);

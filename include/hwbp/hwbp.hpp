@@ -89,14 +89,24 @@ struct Hit {
   // the probed instruction (which has run: `ip` is the next one); debug registers, the same as
   // `ip` (a data hit traps after the access, which x86 does not name; an exec hit before it).
   std::uintptr_t pc = 0;
-  // The exact bytes before and after the access, `len` of them (page protection: any length;
-  // debug registers: the chunk). Null when not known (no values, or old_known false). Valid
-  // only during the callback.
+  // The bytes before and after the access, `len` of them (page protection: any length; debug
+  // registers: the chunk), with the same values and exactness as old_value/new_value (below).
+  // Null when not known (no values, or old_known false). Valid only during the callback.
   const std::uint8_t* old_bytes = nullptr;
   const std::uint8_t* new_bytes = nullptr;
   // Page protection: the system call through which the kernel made the store on the program's
   // behalf (read(2) into the watched buffer: "read"), else null.
   const char* syscall = nullptr;
+  // ---- added with exact values under racing writers (issue 17) ----
+  // The value is exactly the bytes before / after *this* access, even if other threads wrote
+  // them at the same time (docs/semantics.md, "Racing writers"). Page protection: always both
+  // (the engine completes the store itself, one thread at a time). Debug registers: new_value
+  // comes from the instruction and the registers at the trap (mov, cmpxchg...) or, for a watch
+  // of one thread, from the bytes; old_value from the instruction (xchg, xadd, cmpxchg) or, for
+  // a watch of one thread, from old_known's rule. False: the value is the best known (the bytes
+  // read in the handler, the shadow), not proven.
+  bool old_exact = false;
+  bool new_exact = false;
 };
 
 // A watch whose memory went away (munmap, mremap, madvise(MADV_DONTNEED), ...): only the page

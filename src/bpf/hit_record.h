@@ -87,8 +87,15 @@ struct hwbp_bpf_access {
 #define HWBP_BPF_NEW_KNOWN 2u
 
 /* One reported hit, as written into the ring buffer "hits". regs are the user registers at the
- * trap, in DWARF x86-64 order (HWBP_BPF_REG_*): rip is the instruction after the access. The record is followed by stack_size bytes of user stack copied
- * from rsp upward. */
+ * trap, in DWARF x86-64 order (HWBP_BPF_REG_*): rip is the instruction after the access. The
+ * record is followed by stack_size bytes of user stack copied from rsp upward.
+ *
+ * The order of the hits (issue 17): seq_before and seq_after are the watch's counter ("sequence",
+ * one atomic add each) taken just before and just after reading new_bytes. A locked add orders
+ * the store before it and the read after it (Intel SDM vol. 3, 9.2.3.8 "Locked Instructions
+ * Have a Total Order" and 9.2.2 "loads and stores are not reordered with locked
+ * instructions"), so when seq_after == seq_before + 1 no other hit of the watch read between
+ * them, and such reads are in the order of their seq_before: the order of the stores they saw. */
 struct hwbp_bpf_hit {
   __u64 time_ns;
   __u32 tid;
@@ -96,6 +103,11 @@ struct hwbp_bpf_hit {
   __u64 bp_addr;
   __u32 flags;        /* HWBP_BPF_OLD_KNOWN | HWBP_BPF_NEW_KNOWN */
   __u32 stack_size;
+  __u64 seq_before, seq_after;
+  __u32 cpu;          /* the CPU that ran the access and, with interrupts off, this program */
+  __u32 pad;
+  __u64 rflags;       /* after the access: a read-modify-write's ZF/SF/PF, cmpxchg's ZF */
+  __u64 fs_base;      /* for %fs-relative stores (thread-local variables) */
   __u64 regs[HWBP_BPF_NREGS];
   __u8 old_bytes[HWBP_BPF_MAX_VALUE];
   __u8 new_bytes[HWBP_BPF_MAX_VALUE];

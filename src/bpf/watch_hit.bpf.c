@@ -31,6 +31,14 @@ struct {
   __type(value, struct hwbp_bpf_shadow);
 } shadows SEC(".maps");
 
+/* Per watch: the counter that orders its hits (hit_record.h, seq_before/seq_after). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, HWBP_BPF_MAX_WATCHES);
+  __type(key, __u32);
+  __type(value, __u64);
+} sequence SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 128);  /* an entry per breakpoint in use: at most the slot table's 64 */
@@ -155,8 +163,12 @@ static __always_inline int same_access(struct bpf_perf_event_data *ctx, __u32 in
 struct mm_struct___hwbp {
   unsigned long start_stack;
 } __attribute__((preserve_access_index));
+struct thread_struct___hwbp {
+  unsigned long fsbase;
+} __attribute__((preserve_access_index));
 struct task_struct___hwbp {
   struct mm_struct___hwbp *mm;
+  struct thread_struct___hwbp thread;
 } __attribute__((preserve_access_index));
 
 /* Copies want bytes of user stack from sp, or up to the main thread's initial stack pointer
@@ -202,8 +214,13 @@ static __always_inline int value_passes(struct hwbp_bpf_hit *h, const struct hwb
   __u64 *now = (__u64 *)h->new_bytes, *old = (__u64 *)h->old_bytes, *shadow = (__u64 *)s->bytes;
 #pragma unroll
   for (int i = 0; i < HWBP_BPF_MAX_VALUE / 8; i++) now[i] = 0;
+  /* The read between two locked adds of the watch's counter (hit_record.h). */
+  __u32 index = h->watch;
+  __u64 *seq = bpf_map_lookup_elem(&sequence, &index);
+  if (seq) h->seq_before = __sync_fetch_and_add(seq, 1);
   if (bpf_probe_read_user(h->new_bytes, len, (const void *)w->addr) == 0)
     h->flags |= HWBP_BPF_NEW_KNOWN;
+  if (seq) h->seq_after = __sync_fetch_and_add(seq, 1);
   int unknown = !(h->flags & HWBP_BPF_NEW_KNOWN) || !s->known;
   int changed = 0;
 #pragma unroll
@@ -231,6 +248,8 @@ __attribute__((noinline)) int report(struct bpf_perf_event_data *ctx, __u32 inde
   if (same_access(ctx, index, part)) return 0;
   struct hwbp_bpf_hit *h = &rec->hit;
   h->flags = 0;
+  h->watch = index;
+  h->seq_before = h->seq_after = 0;
   if (!value_passes(h, w, s)) {
     count(HWBP_BPF_STAT_FILTERED);
     return 0;
@@ -249,8 +268,11 @@ __attribute__((noinline)) int report(struct bpf_perf_event_data *ctx, __u32 inde
   }
   h->time_ns = bpf_ktime_get_ns();
   h->tid = (__u32)bpf_get_current_pid_tgid();
-  h->watch = index;
   h->bp_addr = ctx->addr;
+  h->cpu = bpf_get_smp_processor_id();
+  h->rflags = ctx->regs.eflags;
+  struct task_struct___hwbp *task = (void *)bpf_get_current_task();
+  h->fs_base = BPF_CORE_READ(task, thread.fsbase);
   copy_regs(h->regs, &ctx->regs);
   h->stack_size = w->stack_bytes ? copy_stack(rec, ctx->regs.rsp, w->stack_bytes) : 0;
   __u64 size = sizeof(struct hwbp_bpf_hit) + h->stack_size;

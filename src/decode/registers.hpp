@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+struct user_regs_struct;
+
 namespace hwbp::decode {
 
 // General registers in the x86 encoding order (ModRM/REX numbering), which neither ucontext nor
@@ -25,6 +27,12 @@ struct Registers {
   std::uint64_t rflags = 0;
   std::uint64_t fs_base = 0, gs_base = 0;
 };
+
+// From ptrace's PTRACE_GETREGS layout (sys/user.h).
+Registers from_user_regs(const user_regs_struct& r) noexcept;
+// From the DWARF x86-64 numbering (System V psABI, "DWARF Register Number Mapping": rax, rdx,
+// rcx, rbx, rsi, rdi, rbp, rsp, r8-r15, then rip), the BPF hit record's layout.
+Registers from_dwarf(const std::uint64_t* dwarf17, std::uint64_t rflags) noexcept;
 
 // Vector registers in the standard (non-compacted) XSAVE format: the 512-byte legacy region
 // (XMM0-15 at 160), the header (XSTATE_BV at 512) and YMM_Hi128 at 576 (CPUID.(EAX=0DH,ECX=2).EBX,

@@ -1,5 +1,6 @@
 #include "decode/stored_value.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "decode/zydis_support.hpp"
@@ -35,7 +36,30 @@ bool address_clobbered(const Decoded& d, const ZydisDecodedOperand& mem) {
 
 void put(std::array<std::uint8_t, 32>& out, std::uint64_t v) { std::memcpy(out.data(), &v, 8); }
 
+// Stack and string instructions write memory without an explicit memory operand.
+bool writes_implicit_memory(const Decoded& d) {
+  for (int i = 0; i < d.insn.operand_count; ++i)
+    if (d.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && (d.ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+      return true;
+  return false;
+}
+
 }  // namespace
+
+std::uint64_t apply_rmw(Rmw op, std::uint64_t old, std::uint64_t operand, unsigned size) noexcept {
+  std::uint64_t v = old;
+  switch (op) {
+    case Rmw::none: break;
+    case Rmw::add: v = old + operand; break;
+    case Rmw::sub: v = old - operand; break;
+    case Rmw::bit_and: v = old & operand; break;
+    case Rmw::bit_or: v = old | operand; break;
+    case Rmw::bit_xor: v = old ^ operand; break;
+    case Rmw::bit_not: v = ~old; break;
+    case Rmw::neg: v = 0 - old; break;
+  }
+  return size >= 8 ? v : v & ((std::uint64_t{1} << (8 * size)) - 1);
+}
 
 StoredValue stored_value_after(std::span<const std::uint8_t> code, std::uint64_t insn_address,
                                const Registers& regs_after, const VectorState& vectors_after) noexcept {
@@ -73,7 +97,13 @@ StoredValue stored_value_after(std::span<const std::uint8_t> code, std::uint64_t
     else if (src == nullptr)
       src = &op;
   }
-  if (dest == nullptr || dest->size == 0 || dest->size > 256) return out;
+  if (dest == nullptr) {
+    // Nothing written through an explicit operand: a load, unless a string or stack
+    // instruction writes through a hidden one (those stay unknown here).
+    out.no_write = !writes_implicit_memory(d);
+    return out;
+  }
+  if (dest->size == 0 || dest->size > 256) return out;
   unsigned size = dest->size / 8;
   out.write.size = size;
   if (!address_clobbered(d, *dest)) out.address_known = operand_address(d, *dest, at, out.write.addr);
@@ -108,8 +138,25 @@ StoredValue stored_value_after(std::span<const std::uint8_t> code, std::uint64_t
       }
       out.new_known = true;
       return out;
+    case ZYDIS_MNEMONIC_ADD: out.rmw = Rmw::add; break;
+    case ZYDIS_MNEMONIC_SUB: out.rmw = Rmw::sub; break;
+    case ZYDIS_MNEMONIC_AND: out.rmw = Rmw::bit_and; break;
+    case ZYDIS_MNEMONIC_OR: out.rmw = Rmw::bit_or; break;
+    case ZYDIS_MNEMONIC_XOR: out.rmw = Rmw::bit_xor; break;
+    case ZYDIS_MNEMONIC_INC: out.rmw = Rmw::add, out.operand = 1; return size <= 8 ? out : StoredValue{};
+    case ZYDIS_MNEMONIC_DEC: out.rmw = Rmw::sub, out.operand = 1; return size <= 8 ? out : StoredValue{};
+    case ZYDIS_MNEMONIC_NOT: out.rmw = Rmw::bit_not; return size <= 8 ? out : StoredValue{};
+    case ZYDIS_MNEMONIC_NEG: out.rmw = Rmw::neg; return size <= 8 ? out : StoredValue{};
     default:
       break;
+  }
+  if (out.rmw != Rmw::none) {
+    // The source operand is unchanged by these instructions (it is not the destination).
+    if (size > 8 || src == nullptr) return StoredValue{};
+    if (src->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) out.operand = std::uint64_t(src->imm.value.s);
+    else if (src->type != ZYDIS_OPERAND_TYPE_REGISTER || !register_value(src->reg.value, regs_after, out.operand))
+      return StoredValue{};
+    return out;
   }
   // SSE/AVX moves and setcc: reuse the store analysis on the (unchanged) source registers; it
   // needs no memory for them.
@@ -121,6 +168,55 @@ StoredValue stored_value_after(std::span<const std::uint8_t> code, std::uint64_t
     out.new_known = true;
   }
   return out;
+}
+
+core::StoreEffect effect_on_watch(const StoredValue& v, std::uint64_t watch_addr, std::size_t len,
+                                  std::uint64_t rflags) {
+  using Kind = core::StoreEffect::Kind;
+  core::StoreEffect e;
+  if (v.no_write) {
+    e.kind = Kind::none;
+    return e;
+  }
+  if (!v.address_known || v.write.size == 0) return e;  // unknown
+  const std::uint64_t begin = std::max(v.write.addr, watch_addr);
+  const std::uint64_t end = std::min(v.write.addr + v.write.size, watch_addr + len);
+  if (begin >= end) {
+    e.kind = Kind::none;  // the write went elsewhere: this instruction read the watch
+    return e;
+  }
+  e.offset = begin - watch_addr;
+  e.size = end - begin;
+  const std::size_t from = begin - v.write.addr;  // first written byte that is in the watch
+  auto slice = [&](const std::array<std::uint8_t, 32>& b) {
+    return core::ValueBytes(b.begin() + from, b.begin() + from + e.size);
+  };
+  if (v.rmw != Rmw::none) {
+    if (begin != v.write.addr || end != v.write.addr + v.write.size) return e;  // partly outside
+    static constexpr core::StoreEffect::Op kOps[] = {
+        core::StoreEffect::Op::add, core::StoreEffect::Op::add, core::StoreEffect::Op::sub,
+        core::StoreEffect::Op::bit_and, core::StoreEffect::Op::bit_or, core::StoreEffect::Op::bit_xor,
+        core::StoreEffect::Op::bit_not, core::StoreEffect::Op::neg};
+    e.kind = Kind::rmw;
+    e.op = kOps[static_cast<int>(v.rmw)];
+    e.operand = v.operand;
+    e.flags_known = true;
+    e.flags = rflags;
+    return e;
+  }
+  if (v.write.size > 32) return e;
+  if (v.new_known && v.old_known) {
+    e.kind = Kind::compare_exchange;
+    e.bytes = slice(v.new_bytes);
+    e.old = slice(v.old_bytes);
+  } else if (v.new_known) {
+    e.kind = Kind::store;
+    e.bytes = slice(v.new_bytes);
+  } else if (v.old_known) {
+    e.kind = Kind::exchange;
+    e.old = slice(v.old_bytes);
+  }
+  return e;
 }
 
 }  // namespace hwbp::decode

@@ -19,6 +19,8 @@ void deliver_to_subscribers(std::span<const Subscriber> subscribers, Hit& hit,
   hit.old_known = values.old_known;
   hit.old_value = values.old_value;
   hit.new_value = values.new_value;
+  hit.old_exact = values.read && values.old_exact;
+  hit.new_exact = values.read && values.new_exact;
   for (const Subscriber& s : subscribers) {
     if (!s.enabled->load(std::memory_order_relaxed)) continue;
     if (!core::passes_value_filter(s.access, change)) continue;

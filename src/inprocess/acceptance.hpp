@@ -25,6 +25,7 @@ struct AccessValues {
   // (any length) and the hit carries them. Null: the 64-bit values are all there is.
   const std::uint8_t* old_bytes = nullptr;
   const std::uint8_t* new_bytes = nullptr;
+  bool old_exact = false, new_exact = false;  // this access's own values (Hit::old_exact)
 };
 
 // `hit` carries what is common to every listener (tid, addr, len, ip, async, context, mechanism,

@@ -150,7 +150,8 @@ int hwbp_watch_create(const hwbp_options* options, hwbp_watch** out) {
       opts.callback = [handle](const hwbp::Hit& h) {
         hwbp_hit c{h.watch_id, h.tid, h.addr, h.len, h.ip, static_cast<hwbp_access>(h.access),
                    h.has_values, h.old_known, h.old_value, h.new_value, h.async, h.context,
-                   static_cast<hwbp_mechanism>(h.mechanism), h.pc, h.old_bytes, h.new_bytes, h.syscall};
+                   static_cast<hwbp_mechanism>(h.mechanism), h.pc, h.old_bytes, h.new_bytes, h.syscall,
+                   h.old_exact, h.new_exact};
         handle->callback(&c, handle->user);
       };
     }

@@ -28,6 +28,9 @@ struct SlotDispatch {
   // through the kernel (process_vm_readv runs in kernel mode, which exclude_kernel ignores).
   bool read_via_kernel = false;
   bool needs_values = false;
+  // The slot watches one thread: its stores are the only ones that trap, and each is handled
+  // before that thread's next instruction, so the bytes read and the shadow are exact.
+  bool one_writer = false;
   std::vector<Subscriber> subscribers;
 };
 

@@ -88,6 +88,10 @@ void PageWatch::on_hit(const page::PageHit& ph) noexcept {
   values.new_value = first_bytes(ph.new_bytes, ph.len);
   values.old_bytes = ph.old_bytes;
   values.new_bytes = ph.new_bytes;
+  // The engine completes every store itself under its lock, one at a time (docs/page-engine.md,
+  // "Exactness guarantee"): the values are this store's own, except on the paths that open the
+  // page for a moment.
+  values.old_exact = values.new_exact = ph.exact;
   deliver_to_subscribers({&listener_.subscriber, 1}, hit, values);
 }
 

@@ -164,6 +164,7 @@ void Registry::publish_slot(int slot) {
   d->generation = hw_[slot].generation;
   d->chunk = key.chunk;
   d->read_via_kernel = reads_via_kernel(key.chunk.type);
+  d->one_writer = key.target != core::kProcessTarget;
   for (const auto& [id, rec] : watches_) {
     if (std::find(rec->slots.begin(), rec->slots.end(), slot) == rec->slots.end()) continue;
     d->subscribers.push_back({id, rec->request.access, &rec->callback, &rec->enabled, &rec->hits});

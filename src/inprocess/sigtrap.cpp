@@ -18,6 +18,7 @@
 #include "inprocess/acceptance.hpp"
 #include "inprocess/dispatch.hpp"
 #include "inprocess/uprobe_watch.hpp"
+#include "inprocess/trap_store.hpp"
 #include "perf/sigtrap_info.hpp"
 #include "perf/threads.hpp"
 
@@ -81,8 +82,23 @@ void deliver(SlotDispatch& d, DispatchTable::Slot& slot, const perf::PerfTrap& t
   std::uint8_t old_bytes[8], new_bytes[8];
   if (d.needs_values) {
     values.read = true;
-    values.new_value = load_chunk(d.chunk.addr, d.chunk.len, d.read_via_kernel);
+    // The bytes now are the latest store's; another CPU may have stored since this one. What
+    // the instruction stored, from the registers at the trap, is this store's own value
+    // (issue 17). A late (async) signal's registers are not the access's.
+    const TrapStore store = trap.async() ? TrapStore{} : trap_store(d.chunk, uc);
+    const std::uint64_t seen = load_chunk(d.chunk.addr, d.chunk.len, d.read_via_kernel);
+    values.new_value = store.new_known ? store.new_value : seen;
     values.old_value = DispatchTable::swap_shadow(slot, values.new_value, values.old_known);
+    values.old_exact = d.one_writer && values.old_known;
+    values.new_exact = store.new_known || d.one_writer;
+    if (store.old_known) {  // xchg, xadd, cmpxchg: the register holds it
+      values.old_value = store.old_value;
+      values.old_known = values.old_exact = true;
+    }
+    if (store.rmw && values.old_exact) {
+      values.new_value = store.apply(values.old_value);
+      values.new_exact = true;
+    }
     std::memcpy(old_bytes, &values.old_value, sizeof old_bytes);
     std::memcpy(new_bytes, &values.new_value, sizeof new_bytes);
     values.old_bytes = old_bytes;

@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "core/page_set.hpp"
+#include "decode/signal_frame.hpp"
 #include "decode/store_analysis.hpp"
 #include "hwbp/error.hpp"
 #include "inprocess/sigtrap.hpp"
@@ -153,34 +154,10 @@ void refuse_kernel_owned(std::uint64_t addr, std::uint64_t len) {
   }
 }
 
-// ---- ucontext <-> decode::Registers --------------------------------------------------------
-constexpr int kGreg[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
-                           REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
-
-decode::Registers registers_of(const ucontext_t* uc) noexcept {
-  decode::Registers r;
-  for (int i = 0; i < 16; ++i) r.gpr[std::size_t(i)] = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[kGreg[i]]);
-  r.rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
-  r.rflags = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_EFL]);
-  return r;
-}
-
-void store_registers(const decode::Registers& r, ucontext_t* uc) noexcept {
-  for (int i = 0; i < 16; ++i) uc->uc_mcontext.gregs[kGreg[i]] = static_cast<greg_t>(r.gpr[std::size_t(i)]);
-  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(r.rip);
-  uc->uc_mcontext.gregs[REG_EFL] = static_cast<greg_t>(r.rflags);
-}
-
-// The signal frame's XSAVE image (arch/x86/kernel/fpu/signal.c: the fxsave area, then extended
-// state when sw_reserved carries FP_XSTATE_MAGIC1 and its size).
-decode::VectorState vectors_of(const ucontext_t* uc) noexcept {
-  const auto* fp = reinterpret_cast<const std::uint8_t*>(uc->uc_mcontext.fpregs);
-  if (fp == nullptr) return {};
-  std::uint32_t magic = 0, xstate_size = 0;
-  std::memcpy(&magic, fp + 464, 4);
-  std::memcpy(&xstate_size, fp + 464 + 12, 4);
-  return {fp, magic == 0x46505853u && xstate_size >= 576 ? xstate_size : 512u};
-}
+// ucontext <-> decode::Registers: decode/signal_frame.hpp.
+using decode::registers_of;
+using decode::store_registers;
+using decode::vectors_of;
 
 bool uses_segment_prefix(const std::uint8_t* code) noexcept {
   for (int i = 0; i < 4; ++i)
@@ -209,7 +186,7 @@ std::size_t fetch_code(std::uint64_t rip, std::uint8_t* out) noexcept {
 }  // namespace
 
 void detail::report(std::uint64_t addr, std::uint64_t len, const std::uint8_t* old_bytes, const std::uint8_t* new_bytes,
-            std::uint64_t pc, std::uint64_t next_ip, const char* syscall, void* uc) noexcept {
+            std::uint64_t pc, std::uint64_t next_ip, const char* syscall, void* uc, bool exact) noexcept {
   State& s = state();
   bool any = false;
   s.set.for_each_touched(addr, len, [&](const core::PageWatch& w, std::uint64_t start, std::uint64_t end) {
@@ -233,6 +210,7 @@ void detail::report(std::uint64_t addr, std::uint64_t len, const std::uint8_t* o
     h.new_bytes = new_bytes + off;
     h.syscall = syscall;
     h.context = uc;
+    h.exact = exact;
     watch.options.callback(h);
   });
   if (!any) s.stats.unwatched.fetch_add(1, std::memory_order_relaxed);
@@ -271,7 +249,7 @@ bool emulate(const decode::StoreAnalysis& a, ucontext_t* uc, std::uint64_t pc, B
   }
   store_registers(e.after, uc);
   state().stats.emulated.fetch_add(1, std::memory_order_relaxed);
-  if (n > 0) report(a.write.addr, n, buf.old_bytes, buf.new_bytes, pc, e.after.rip, nullptr, uc);
+  if (n > 0) report(a.write.addr, n, buf.old_bytes, buf.new_bytes, pc, e.after.rip, nullptr, uc, true);
   return true;
 }
 
@@ -358,7 +336,7 @@ void finish_step(ucontext_t* uc) noexcept {
   step.active = false;
   const std::uint64_t resume = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
   if (step.kind == Step::Kind::displaced) {
-    report(step.addr, step.len, buf.old_bytes, buf.new_bytes, step.pc, resume, nullptr, uc);
+    report(step.addr, step.len, buf.old_bytes, buf.new_bytes, step.pc, resume, nullptr, uc, true);
   } else {
     // Only changed bytes are visible to a diff: report each changed run.
     std::uint64_t i = 0;
@@ -366,7 +344,7 @@ void finish_step(ucontext_t* uc) noexcept {
       if (buf.old_bytes[i] == buf.new_bytes[i]) { ++i; continue; }
       std::uint64_t j = i;
       while (j < step.len && buf.old_bytes[j] != buf.new_bytes[j]) ++j;
-      report(step.addr + i, j - i, buf.old_bytes + i, buf.new_bytes + i, step.pc, rip, nullptr, uc);
+      report(step.addr + i, j - i, buf.old_bytes + i, buf.new_bytes + i, step.pc, rip, nullptr, uc, false);
       i = j;
     }
   }

@@ -55,6 +55,10 @@ struct PageHit {
   const std::uint8_t* new_bytes = nullptr;
   const char* syscall = nullptr;  // set when the kernel made the store on the program's behalf
   void* context = nullptr;        // ucontext_t* of the storing thread (registers before the store)
+  // The bytes are this store's own even when other threads store to the page at the same time
+  // (issue 17). False on the two paths that open the page for a moment (the last resort's
+  // in-place step, a system call run with the page writable): a racing store there is not seen.
+  bool exact = true;
 };
 
 // A watch that ended because its memory went away (munmap, mremap, madvise(MADV_DONTNEED)...).

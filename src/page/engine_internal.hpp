@@ -71,8 +71,9 @@ extern std::atomic<pid_t> g_owner;
 extern int g_depth;
 
 // Reports [addr, addr + len) going from old to new bytes to the watches it touches (lock held).
+// `exact`: PageHit::exact (false where the page was writable while the store ran).
 void report(std::uint64_t addr, std::uint64_t len, const std::uint8_t* old_bytes, const std::uint8_t* new_bytes,
-            std::uint64_t pc, std::uint64_t next_ip, const char* syscall, void* uc) noexcept;
+            std::uint64_t pc, std::uint64_t next_ip, const char* syscall, void* uc, bool exact) noexcept;
 // Ends the watches with a byte in [addr, addr + len): their memory is going away (lock held).
 void end_watches(std::uint64_t addr, std::uint64_t len, const char* syscall, std::uint64_t pc) noexcept;
 

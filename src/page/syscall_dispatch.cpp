@@ -174,7 +174,7 @@ void copy_in(std::uint64_t addr, const std::uint8_t* data, std::size_t len, cons
     read_self(addr + done, buf.old_bytes, n);
     write_self(addr + done, data + done, n);
     s.stats.kernel_writes.fetch_add(1, std::memory_order_relaxed);
-    report(addr + done, n, buf.old_bytes, data + done, pc, pc, name, uc);
+    report(addr + done, n, buf.old_bytes, data + done, pc, pc, name, uc, true);
     done += n;
   }
   unlock();
@@ -352,7 +352,7 @@ long generic(long nr, ucontext_t* uc, std::uint64_t pc, bool& handled) noexcept 
       while (k < span[i][1] && before[k] != after[k]) ++k;
       std::memcpy(buf.new_bytes, after + j, k - j);
       s.stats.kernel_writes.fetch_add(1, std::memory_order_relaxed);
-      report(span[i][0] + j, k - j, before + j, buf.new_bytes, pc, pc, "syscall", uc);
+      report(span[i][0] + j, k - j, before + j, buf.new_bytes, pc, pc, "syscall", uc, false);
       j = k;
     }
   }

@@ -18,16 +18,8 @@ namespace {
 constexpr std::uint64_t kPage = 4096;
 constexpr std::uint64_t kMaxBatch = 1u << 20;  // largest string-instruction batch per stop
 
-decode::Registers to_decode(const GeneralRegisters& r) {
-  decode::Registers d;
-  d.gpr = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
-           r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
-  d.rip = r.rip;
-  d.rflags = r.eflags;
-  d.fs_base = r.fs_base;
-  d.gs_base = r.gs_base;
-  return d;
-}
+// GeneralRegisters is PTRACE_GETREGS' user_regs_struct (registers.hpp).
+decode::Registers to_decode(const GeneralRegisters& r) { return decode::from_user_regs(r); }
 
 GeneralRegisters from_decode(GeneralRegisters r, const decode::Registers& d) {
   r.rax = d.gpr[decode::rax];

@@ -150,6 +150,8 @@ void place_bitfield(const Dwarf_Die& m, Member& out) {
   if (auto bit_offset = udata(m, DW_AT_data_bit_offset)) {
     out.offset += *bit_offset / 8;  // out.offset is the aggregate's start (member_offset: 0)
     out.size = (*bit_offset + *bits + 7) / 8 - *bit_offset / 8;
+    out.bit_size = static_cast<unsigned>(*bits);  // little-endian: bit 0 is the lowest
+    out.bit_shift = static_cast<unsigned>(*bit_offset % 8);
   } else {
     out.size = udata(m, DW_AT_byte_size).value_or(type_size(out.type).value_or(1));
   }
@@ -269,6 +271,18 @@ std::optional<Member> find_member(const TypeRef& t, const std::string& name) {
     return true;
   });
   return found;
+}
+
+std::vector<std::pair<std::string, Member>> members(const TypeRef& t) {
+  std::vector<std::pair<std::string, Member>> out;
+  for_each_member(peel(*t.die), 0, [&](const Dwarf_Die& m, std::uint64_t off) {
+    auto type = type_of(m);
+    Member member{off, type ? TypeRef::of(*type) : TypeRef::named("void"), std::nullopt};
+    place_bitfield(m, member);
+    out.emplace_back(name_attr(m), std::move(member));
+    return false;
+  });
+  return out;
 }
 
 std::vector<std::string> member_names(const TypeRef& t) {

@@ -43,11 +43,15 @@ struct Member {
   std::uint64_t offset = 0;  // bytes from the start of the aggregate
   TypeRef type;
   std::optional<std::uint64_t> size;  // set for a bit-field: the bytes holding its bits
+  // A bit-field's bits within those bytes (DW_AT_data_bit_offset): bit_size 0 where unknown.
+  unsigned bit_size = 0, bit_shift = 0;
 };
 // Precondition: is_aggregate(t). Members of anonymous structs/unions and of base classes count
 // as members of t, as in C and C++.
 std::optional<Member> find_member(const TypeRef& t, const std::string& name);
 std::vector<std::string> member_names(const TypeRef& t);
+// Every member, in declaration order (flattened as find_member sees them).
+std::vector<std::pair<std::string, Member>> members(const TypeRef& t);
 
 // Typedefs, const, volatile and restrict removed (dwarf_peel_type).
 Dwarf_Die peel(const Dwarf_Die& d);

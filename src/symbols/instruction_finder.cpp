@@ -3,6 +3,7 @@
 #include <elfutils/libdwfl.h>
 
 #include "symbols/function_name.hpp"
+#include "symbols/module_file_code.hpp"
 #include "symbols/symbol_error.hpp"
 
 namespace hwbp::symbols {
@@ -18,10 +19,12 @@ AccessingInstruction unknown(std::string why) {
 
 InstructionFinder::InstructionFinder(std::shared_ptr<ProcessImage> image) : image_(std::move(image)) {
   read_ = image_->memory_reader();
-  if (!read_)
-    read_ = [memory = ProcessMemory(image_->pid())](std::uint64_t addr, std::size_t len) {
-      return memory.read(addr, len);
-    };
+  if (!read_)  // the module's file where the process no longer maps the code (hits read late)
+    read_ = [image = image_.get()](std::uint64_t addr, std::size_t len) { return read_code(*image, addr, len); };
+}
+
+void InstructionFinder::read_module_files() {
+  read_ = [image = image_.get()](std::uint64_t addr, std::size_t len) { return read_module_file(*image, addr, len); };
 }
 
 AccessingInstruction InstructionFinder::find_before(std::uint64_t trap_ip) const {

@@ -38,6 +38,10 @@ class InstructionFinder {
   // Reads code from the image's process (works for the calling process and another one).
   explicit InstructionFinder(std::shared_ptr<ProcessImage> image);
 
+  // From now on code is read from the modules' files (module_file_code.hpp): the process's
+  // address space is gone (it called execve) but hits made in it are still being explained.
+  void read_module_files();
+
   // trap_ip: the IP reported with a data-watchpoint hit.
   AccessingInstruction find_before(std::uint64_t trap_ip) const;
 

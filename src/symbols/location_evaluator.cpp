@@ -10,6 +10,7 @@
 #include "symbols/dwarf_type.hpp"
 #include "symbols/location_expression.hpp"
 #include "symbols/symbol_error.hpp"
+#include "symbols/value_layout.hpp"
 
 namespace hwbp::symbols {
 namespace {
@@ -78,6 +79,7 @@ class Evaluation {
       out.address = v.where;
       out.size = v.type ? type_size(*v.type).value_or(0) : v.untyped_size;
       if (v.type) out.type = type_name(*v.type);
+      if (v.type) out.layout = value_layout(*v.type);
       return out;
     }
     if (!v.type || !is_pointer(*v.type))
@@ -88,6 +90,7 @@ class Evaluation {
     out.address = v.where;
     out.size = type_size(target).value_or(0);
     out.type = type_name(target);
+    out.layout = value_layout(target);
     return out;
   }
 

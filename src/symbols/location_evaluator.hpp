@@ -10,11 +10,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "symbols/process_memory.hpp"
 #include "symbols/symbol_table.hpp"
+#include "symbols/typed_value.hpp"
 
 namespace hwbp::symbols {
 
@@ -24,6 +26,8 @@ struct ResolvedLocation {
   std::string type;          // as GDB prints it ("struct config", "int [4]"); empty without DWARF
   std::string text;          // the expression in canonical form, for labels
   bool read_target = false;  // a pointer was read in the target's memory
+  // How to print the watched bytes (typed_value.hpp); null without a type.
+  std::shared_ptr<const ValueLayout> layout;
 };
 
 class LocationEvaluator {

@@ -17,7 +17,7 @@ for field in '"watch":"counter"' '"tid":[0-9]' '"addr":"0x[0-9a-f]*"' '"access":
 done
 engine=debug_registers
 [ "${HWBP_TEST_ENGINE:-hw}" = page ] && engine=page_protection
-tail -1 j.txt | grep -q '^{"event":"summary","hits":3,"watches":\[{"watch":"counter","hits":3,"engine":"'$engine'"}\],"mode":"'"${HWBP_MODE}"'","lost":0}$' || fail "json summary: $(tail -1 j.txt)"
+tail -1 j.txt | grep -q '^{"event":"summary","hits":3,"watches":\[{"watch":"counter","hits":3,"engine":"'$engine'"}\],"inexact":0,"mode":"'"${HWBP_MODE}"'","lost":0}$' || fail "json summary: $(tail -1 j.txt)"
 # Every line is one object.
 [ "$(grep -vc '^{.*}$' j.txt)" -eq 0 ] || fail "json: a line is not an object"
 

@@ -131,11 +131,60 @@ TEST(Reporter, JsonLineAndSummary) {
             R"({"event":"hit","seq":1,"watch":"counter:8:w","tid":4242,"thread":"worker-2",)"
             R"("addr":"0x4010","len":8,"access":"w","ip":"0x5000","insn_addr":"0x4ffd",)"
             R"("instruction":"mov [rax], edx","func":"record_failures","file":"stray_write.c",)"
-            R"("line":47,"old":"0x0000000000000001","new":"0x0000000000000002","async":false,)"
+            R"("line":47,"old":"0x0000000000000001","new":"0x0000000000000002","async":false,"exact":true,)"
             R"("stack":[{"ip":"0x4ffd","func":"record_failures","file":"stray_write.c","line":47}]})"
             "\n"
-            R"({"event":"summary","hits":1,"watches":[{"watch":"counter:8:w","hits":1}],"mode":"bpf","lost":3})"
+            R"({"event":"summary","hits":1,"watches":[{"watch":"counter:8:w","hits":1}],"inexact":0,"mode":"bpf","lost":3})"
             "\n");
+}
+
+TEST(Reporter, ValuesNotExactAreMarkedAndCounted) {
+  Watch w = watch_of("race", Access::write, 0x4010, 8);
+  HitRecord h = hit_of(w, 1);
+  h.old_bytes = Bytes{1, 0, 0, 0, 0, 0, 0, 0};
+  h.new_bytes = Bytes{2, 0, 0, 0, 0, 0, 0, 0};
+  h.old_exact = false;
+  Captured json(Format::json);
+  json.reporter().hit(h);
+  w.hits = 1;
+  json.reporter().finish({w}, 1);
+  EXPECT_NE(json.text().find(R"("async":false,"exact":false,"old_exact":false,"new_exact":true,)"), std::string::npos)
+      << json.text();
+  EXPECT_NE(json.text().find(R"("watches":[{"watch":"race","hits":1,"inexact":1}],"inexact":1,)"), std::string::npos)
+      << json.text();
+  Captured human(Format::human);
+  human.reporter().hit(h);
+  human.reporter().finish({w}, 1);
+  EXPECT_NE(human.text().find("old 0x0000000000000001 (1) [not exact] -> new 0x0000000000000002 (2)\n"),
+            std::string::npos) << human.text();
+  EXPECT_NE(human.text().find("hwbp: 1 hit with a value not exact"), std::string::npos) << human.text();
+  EXPECT_NE(json.text().find(R"("not_exact_why":"race")"), std::string::npos) << json.text();
+  EXPECT_NE(human.text().find("note: other threads wrote these bytes at the same time"), std::string::npos)
+      << human.text();
+}
+
+TEST(Reporter, ValuesNotExactNextToALostHitSaySo) {
+  Watch w = watch_of("shared", Access::write, 0x4010, 8);
+  HitRecord h = hit_of(w, 1);
+  h.old_bytes = Bytes{1, 0, 0, 0, 0, 0, 0, 0};
+  h.new_bytes = Bytes{3, 0, 0, 0, 0, 0, 0, 0};
+  h.old_exact = false;
+  h.near_lost = true;
+  Captured json(Format::json);
+  json.reporter().hit(h);
+  w.hits = 1;
+  w.lost = 1;
+  json.reporter().finish({w}, 1);
+  EXPECT_NE(json.text().find(R"("exact":false,"old_exact":false,"new_exact":true,"not_exact_why":"lost hit")"),
+            std::string::npos) << json.text();
+  EXPECT_NE(json.text().find(R"({"watch":"shared","hits":1,"lost":1,"inexact":1})"), std::string::npos) << json.text();
+  Captured human(Format::human);
+  human.reporter().hit(h);
+  human.reporter().finish({w}, 1);
+  EXPECT_NE(human.text().find("old 0x0000000000000001 (1) [not exact] -> new 0x0000000000000003 (3)\n"),
+            std::string::npos) << human.text();
+  EXPECT_NE(human.text().find("whose hit never reached hwbp (lost"), std::string::npos) << human.text();
+  EXPECT_NE(human.text().find("shared: 1 (1 lost)"), std::string::npos) << human.text();
 }
 
 TEST(Reporter, JsonSummaryShowsCoverageOnlyWhenFlexible) {
@@ -226,6 +275,79 @@ TEST(Reporter, WatchEndedLineAndJsonEvent) {
   exec.reporter().watch_ended(w, 0, Site{}, "the program called execve: its address space was replaced");
   EXPECT_EQ(exec.text(), "hwbp: watch '0x7f0000001008:1:w' ended: the program called execve: its address "
                          "space was replaced\n");
+}
+
+}  // namespace
+}  // namespace hwbp::cli
+
+namespace hwbp::cli {
+namespace {
+
+// Typed values (symbols/typed_value.hpp): a watch with a layout gets a typed line per member
+// written after the raw line, and JSON type/member/old_value/new_value after "new".
+std::shared_ptr<symbols::ValueLayout> typed_scalar(symbols::ValueLayout::Kind kind, std::uint64_t size,
+                                                   std::string type) {
+  auto l = std::make_shared<symbols::ValueLayout>();
+  l->kind = kind;
+  l->size = size;
+  l->type = std::move(type);
+  return l;
+}
+
+Watch config_watch() {
+  Watch w = watch_of("cfg", Access::modify, 0x4000, 16);
+  auto cfg = std::make_shared<symbols::ValueLayout>();
+  cfg->kind = symbols::ValueLayout::Kind::aggregate;
+  cfg->type = "struct config";
+  cfg->size = 16;
+  cfg->fields = {{"retries", 0, typed_scalar(symbols::ValueLayout::Kind::signed_int, 4, "int")},
+                 {"ratio", 8, typed_scalar(symbols::ValueLayout::Kind::floating, 8, "double")}};
+  w.layout = cfg;
+  return w;
+}
+
+TEST(Reporter, TypedMemberLineAfterTheRawValues) {
+  const Watch w = config_watch();
+  Captured out(Format::human, false);
+  HitRecord h = hit_of(w, 1);
+  h.old_bytes = Bytes(16, 0);
+  h.new_bytes = Bytes(16, 0);
+  h.old_bytes->at(0) = 3;
+  h.new_bytes->at(0) = 4;
+  out.reporter().hit(h);
+  const std::string t = out.text();
+  EXPECT_NE(t.find("  old [03 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00] -> new [04 00"), std::string::npos) << t;
+  EXPECT_NE(t.find("]\n  cfg.retries: 3 -> 4 (int)\n  in record_failures"), std::string::npos) << t;
+}
+
+TEST(Reporter, TypedJsonFieldsAndTheWholeValueOfAnUnchangedStore) {
+  const Watch w = config_watch();
+  Captured out(Format::json, false);
+  HitRecord h = hit_of(w, 1);
+  h.old_bytes = Bytes(16, 0);
+  h.new_bytes = Bytes(16, 0);
+  h.new_bytes->at(0) = 4;
+  h.stack.clear();
+  out.reporter().hit(h);
+  h.old_bytes = h.new_bytes;  // a same-value store of unknown operand: the whole value
+  out.reporter().hit(h);
+  const std::string t = out.text();
+  EXPECT_NE(t.find(R"("new":"0x00000000000000000000000000000004","type":"int","member":"cfg.retries","old_value":"0","new_value":"4","async")"),
+            std::string::npos) << t;
+  EXPECT_NE(t.find(R"("type":"struct config","member":null,"old_value":"{retries = 4, ratio = 0}","new_value":"{retries = 4, ratio = 0}")"),
+            std::string::npos) << t;
+  Captured human(Format::human, false);
+  human.reporter().hit(h);
+  EXPECT_NE(human.text().find("  cfg = {retries = 4, ratio = 0} (struct config, unchanged)\n"), std::string::npos)
+      << human.text();
+}
+
+TEST(Reporter, UntypedWatchesKeepTheirShape) {
+  const Watch w = watch_of("0x4000:4", Access::modify, 0x4000, 4);
+  Captured out(Format::json, false);
+  HitRecord h = hit_of(w, 1);
+  out.reporter().hit(h);
+  EXPECT_EQ(out.text().find("\"type\""), std::string::npos) << out.text();
 }
 
 }  // namespace

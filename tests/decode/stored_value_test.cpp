@@ -110,3 +110,49 @@ TEST(StoredValue, ArithmeticIsUnknown) {
 
 }  // namespace
 }  // namespace hwbp::decode
+
+namespace hwbp::decode {
+namespace {
+
+TEST(StoredValue, ReadModifyWriteGivesTheOperation) {
+  Registers r = after_regs();
+  r.gpr[rbx] = 5;
+  auto s = derive({0xf0, 0x48, 0x83, 0x05, 0x10, 0x00, 0x00, 0x00, 0x01}, r);  // lock add qword [rip+0x10], 1
+  EXPECT_EQ(s.rmw, Rmw::add);
+  EXPECT_EQ(s.operand, 1u);
+  EXPECT_FALSE(s.new_known);
+  EXPECT_FALSE(s.old_known);
+  EXPECT_EQ(s.write.size, 8u);
+  EXPECT_EQ(apply_rmw(s.rmw, 41, s.operand, 8), 42u);
+  s = derive({0x48, 0x01, 0x18}, r);  // add [rax], rbx
+  EXPECT_EQ(s.rmw, Rmw::add);
+  EXPECT_EQ(s.operand, 5u);
+  s = derive({0x83, 0x28, 0xff}, r);  // sub dword [rax], -1
+  EXPECT_EQ(s.rmw, Rmw::sub);
+  EXPECT_EQ(apply_rmw(s.rmw, 0xffffffff, s.operand, 4), 0u);
+  s = derive({0xfe, 0x00}, r);  // inc byte [rax]
+  EXPECT_EQ(s.rmw, Rmw::add);
+  EXPECT_EQ(apply_rmw(s.rmw, 0xff, s.operand, 1), 0u);
+  s = derive({0x48, 0xf7, 0x18}, r);  // neg qword [rax]
+  EXPECT_EQ(s.rmw, Rmw::neg);
+  EXPECT_EQ(apply_rmw(s.rmw, 1, 0, 8), ~std::uint64_t{0});
+  s = derive({0x80, 0x30, 0x0f}, r);  // xor byte [rax], 0xf
+  EXPECT_EQ(s.rmw, Rmw::bit_xor);
+  EXPECT_EQ(apply_rmw(s.rmw, 0xf0, s.operand, 1), 0xffu);
+}
+
+TEST(StoredValue, LoadsWriteNothingAndUnknownStoresSayNothing) {
+  Registers r = after_regs();
+  auto s = derive({0x48, 0x8b, 0x18}, r);  // mov rbx, [rax]
+  EXPECT_TRUE(s.no_write);
+  EXPECT_FALSE(s.new_known);
+  s = derive({0x48, 0xab}, r);  // stosq: writes through a hidden operand
+  EXPECT_FALSE(s.no_write);
+  s = derive({0x48, 0x11, 0x18}, r);  // adc [rax], rbx: needs CF before, unknown
+  EXPECT_FALSE(s.no_write);
+  EXPECT_EQ(s.rmw, Rmw::none);
+  EXPECT_FALSE(s.new_known);
+}
+
+}  // namespace
+}  // namespace hwbp::decode

@@ -80,6 +80,7 @@ struct HitLog {
     bool old_known, has_values;
     std::uintptr_t pc;
     Mechanism mechanism;
+    bool old_exact, new_exact;
   };
   std::atomic<int> count{0};
   Entry entries[kMax];
@@ -87,7 +88,8 @@ struct HitLog {
   void add(const Hit& h) {
     int i = count.fetch_add(1, std::memory_order_relaxed);
     if (i < kMax)
-      entries[i] = {h.tid, h.addr, h.ip, h.old_value, h.new_value, h.old_known, h.has_values, h.pc, h.mechanism};
+      entries[i] = {h.tid, h.addr, h.ip, h.old_value, h.new_value, h.old_known, h.has_values, h.pc, h.mechanism,
+                    h.old_exact, h.new_exact};
   }
   int size() const { return count.load() < kMax ? count.load() : kMax; }
   Callback callback() {

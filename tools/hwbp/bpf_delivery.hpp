@@ -6,6 +6,21 @@
 // delivery keeps the program's tables in step with the arming (watches, chunks, shadows) and
 // turns the records into HitEvents.
 //
+// Values under racing writers (issue 17): the program reads the bytes in the #DB handler, right
+// after the access on that CPU, but another CPU may have stored since. So, as in the ptrace
+// delivery, the new value comes from the instruction and the registers in the record, and the
+// old one from the order of the stores (store_sequencer.hpp): records are taken in the order of
+// the watch's counter (hit_record.h: seq_before/seq_after), a read no other hit's read
+// overlapped is an observation of the bytes, a store lies after the previous hit of its
+// thread and of its CPU (a CPU runs the #DB handler of a store before anything else: the trap
+// has priority over interrupts), and what lies before the latest observation every CPU has
+// moved past is resolved and reported, and so is what lies 100 ms before now (the ring read to
+// its end) or, by the kernel's clock, 200 ms before the latest hit taken (records still waiting):
+// a CPU that stopped, or never started, writing the watch holds nothing back longer. A counter
+// value whose record a later one shows was never written (ring full) is a lost hit. The value
+// filter (modify / r) is applied here, on the exact values, not in the kernel on the raced ones;
+// --count counts in the kernel only the watches without a value filter.
+//
 // Records are read on a short timer (the program asks for no wakeup, which would cost every
 // hit an irq_work) and at every ptrace stop that changes what the records mean: a dlopen, an
 // execve, a thread's or the program's exit (the session calls poll / flush there).
@@ -14,10 +29,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <map>
+#include <set>
 #include <span>
+#include <vector>
 
 #include "bpf/hit_program.hpp"
 #include "delivery.hpp"
+#include "store_sequencer.hpp"
 #include "watch_set.hpp"
 
 namespace hwbp::cli {
@@ -47,7 +66,36 @@ class BpfDelivery : public Delivery {
   void warn_lost() const override;
 
  private:
+  // A record waiting for the records of the counter values before it.
+  struct Record {
+    hwbp_bpf_hit hit;
+    std::shared_ptr<std::vector<std::uint8_t>> stack;
+  };
+  // One watch's records in the order of its stores.
+  struct Order {
+    StoreSequencer sequencer;
+    std::map<std::uint64_t, Record> records;      // by seq_before, not yet taken
+    std::set<std::uint64_t> counted;               // counter values seen above `next`
+    std::uint64_t next = 0;                         // every counter value below it is seen
+    std::uint64_t gap_since_ns = 0;                 // when the counter value `next` was first missed
+    std::uint64_t read_ns = 0, taken_ns = 0;        // the latest kernel time of a record read, taken
+    std::map<std::uint32_t, StoreSequencer::Mark> thread_mark, cpu_mark;
+    // Hits whose own read overlapped another's: their store lies before the next observation.
+    std::vector<std::pair<HitEvent, std::pair<StoreSequencer::Mark, core::StoreEffect>>> awaiting;
+  };
   void on_record(const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack);
+  void restart(core::WatchId watch, std::optional<Bytes> at_arming);
+  // Takes the records whose counter values before them are all seen, then resolves what no
+  // CPU can still store before (everything: all of it, at the end).
+  // ring_empty: the ring was read to its end just now (a gap or a quiet CPU is not a record
+  // still waiting in it), so the hold times may apply.
+  void advance(Order& o, const Watch* w, bool everything, bool ring_empty);
+  void take(Order& o, const Watch& w, const Record& r);
+  // The counter value `next` belongs to a record that was lost (the ring was full), not to one
+  // still being written; next_record_ns: the time of the record after the gap.
+  bool gap_is_lost(const Order& o, std::uint64_t next_record_ns, bool ring_empty, std::uint64_t now) const;
+  HitEvent event_of(const Watch& w, const hwbp_bpf_hit& hit, const std::uint8_t* stack, std::size_t size,
+                    std::shared_ptr<std::vector<std::uint8_t>> keep);
 
   WatchSet& watches_;
   Symbolizer& symbolizer_;
@@ -56,6 +104,8 @@ class BpfDelivery : public Delivery {
   std::uint32_t stack_bytes_;
   bool count_only_;
   TimePoint next_drain_{};
+  std::map<core::WatchId, Order> orders_;
+  std::uint32_t cpus_ = 1;
 };
 
 }  // namespace hwbp::cli

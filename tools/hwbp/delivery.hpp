@@ -23,8 +23,8 @@
 //   pc                  -> HitEvent::pc with pc_is = PcIs::the_access (the faulting, emulated
 //                          instruction itself; debug registers report the next one)
 //   exact old / new     -> old_bytes / new_bytes (the watch's bytes only); value_filtered =
-//                          false so the sink applies modify / r. (Issue 17 adds an "exact"
-//                          mark per value here; today every known value is shown as such.)
+//                          false so the sink applies modify / r; old_exact / new_exact stay
+//                          true (the page engine's values are exact by construction).
 //   registers / stack   -> unwind: frames of the stopped thread (symbols::backtrace_thread) or
 //                          of a register + stack snapshot (symbols::backtrace_snapshot)
 //   "made by syscall X" -> made_by = "read", "recvmsg", ...: a store the kernel made for that
@@ -78,6 +78,13 @@ struct HitEvent {
   std::string made_by;
   // Frames of the accessing thread, innermost first, at most `depth`.
   Symbolizer::Unwind unwind;
+  // The values are the exact bytes before / after this access (issue 17). Hardware hits read
+  // after the trap are exact only when the order of the racing stores proves them
+  // (store_sequencer.hpp); a value that is not is still shown, marked, and never filtered on.
+  bool old_exact = true, new_exact = true;
+  // A value is not exact because a store whose hit never came (lost: a thread blocking SIGTRAP
+  // in ptrace mode, a full BPF ring) lies next to this one, not only because threads raced.
+  bool near_lost = false;
 };
 
 // The session's acceptance path (hit_acceptance.hpp implements it).
@@ -90,6 +97,8 @@ class HitSink {
   virtual void accept_count(core::WatchId watch, std::uint64_t pc, std::uint64_t n) = 0;
   // True once --max-hits is reached: later hits are dropped.
   virtual bool done() const = 0;
+  // Frames a report shows (--stack): what a delivery keeps of a hit it reports later.
+  virtual std::size_t stack_depth() const { return 64; }
 };
 
 class Delivery {

@@ -40,6 +40,7 @@ class HitAcceptor : public HitSink {
   void accept(HitEvent hit) override;
   void accept_count(core::WatchId watch, std::uint64_t pc, std::uint64_t n) override;
   bool done() const override { return done_; }
+  std::size_t stack_depth() const override { return opts_.stack_depth; }
   // Reported hits so far (after --if and --ignore).
   std::uint64_t total() const noexcept { return total_; }
 
@@ -47,6 +48,7 @@ class HitAcceptor : public HitSink {
   bool passes_filters(const Watch& w, const HitEvent& hit);
   void report(const Watch& w, HitEvent& hit);
   const std::string& thread_name(pid_t tid);
+  std::optional<std::uint64_t> store_offset(const Watch& w, std::uint64_t pc, bool pc_is_access);
 
   AcceptanceOptions opts_;
   WatchSet& watches_;

@@ -7,12 +7,17 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "symbols/address_name.hpp"
 #include "symbols/instruction_decoder.hpp"
+#include "symbols/module_file_code.hpp"
 #include "symbols/process_memory.hpp"
 #include "symbols/unwinder.hpp"
 
 namespace hwbp::cli {
 namespace {
+
+// Members of a struct or array one hit prints at most (a memset of a big struct writes them all).
+constexpr std::size_t kMaxMembersShown = 8;
 
 // The longest x86 instruction (Intel SDM vol. 2, 2.3.11 "AVX Instruction Length").
 constexpr std::size_t kMaxInstructionBytes = 15;
@@ -88,6 +93,13 @@ void Symbolizer::set_image(std::shared_ptr<symbols::ProcessImage> image) {
   finder_ = std::make_unique<symbols::InstructionFinder>(image_);
   sites_.clear();
   accesses_.clear();
+  pointer_targets_.clear();
+  gone_ = false;
+}
+
+void Symbolizer::address_space_gone() {
+  gone_ = true;
+  finder_->read_module_files();
 }
 
 namespace {
@@ -114,7 +126,7 @@ const std::vector<Site>& Symbolizer::frames_at(std::uint64_t addr) {
   if (auto it = sites_.find(addr); it != sites_.end()) return it->second;
   // An address in no known module: a library was loaded since the image was read (dlopen, or
   // every library when the image was opened at the exec stop). Re-read the maps once.
-  if (!image_->module_at(addr).handle) {
+  if (!gone_ && !image_->module_at(addr).handle) {
     try {
       image_->refresh();
     } catch (const std::exception&) {
@@ -153,7 +165,7 @@ Site Symbolizer::instruction_site(std::uint64_t pc, std::string* instruction) {
   Site site = locate(pc);
   *instruction = "unknown";
   try {
-    const std::vector<std::uint8_t> code = symbols::ProcessMemory(image_->pid()).read(pc, kMaxInstructionBytes);
+    const std::vector<std::uint8_t> code = symbols::read_code(*image_, pc, kMaxInstructionBytes, gone_);
     if (auto insn = symbols::decode_instruction(code, pc)) *instruction = insn->text;
   } catch (const std::exception&) {
   }
@@ -165,6 +177,26 @@ const symbols::DecodedInstruction* Symbolizer::accessing_instruction(std::uint64
   access_site(trap_ip, false, &text);
   const auto& insn = accesses_.at(trap_ip).instruction;
   return insn ? &*insn : nullptr;
+}
+
+std::optional<std::uint64_t> Symbolizer::memory_operand(std::uint64_t pc, bool pc_is_access) {
+  if (!pc_is_access) {
+    const symbols::DecodedInstruction* insn = accessing_instruction(pc);
+    return insn ? insn->memory_address : std::nullopt;
+  }
+  try {
+    const std::vector<std::uint8_t> code = symbols::read_code(*image_, pc, kMaxInstructionBytes, gone_);
+    if (auto insn = symbols::decode_instruction(code, pc)) return insn->memory_address;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+std::string Symbolizer::pointer_target(std::uint64_t addr) {
+  if (!image_) return "";
+  if (auto it = pointer_targets_.find(addr); it != pointer_targets_.end()) return it->second;
+  if (pointer_targets_.size() > 4096) pointer_targets_.clear();  // a bound, not an LRU: rare
+  return pointer_targets_[addr] = symbols::address_name(*image_, addr);
 }
 
 std::vector<Site> Symbolizer::stack(const Unwind& unwind, const Site& top, std::size_t depth) {
@@ -181,7 +213,7 @@ std::vector<Site> Symbolizer::stack(const Unwind& unwind, const Site& top, std::
     // was read): re-read the maps once and unwind again.
     if (attempt > 0 || frames.size() >= depth || frames.empty()) break;
     std::uint64_t last = frames.back().lookup_address();
-    if (image_->module_at(last).handle || !unknown_pcs_.insert(last).second) break;
+    if (gone_ || image_->module_at(last).handle || !unknown_pcs_.insert(last).second) break;
     try {
       image_->refresh();
     } catch (const std::exception&) {
@@ -210,6 +242,10 @@ void Reporter::count(const HitRecord& h, std::uint64_t n) {
 }
 
 void Reporter::hit(const HitRecord& h) {
+  if (!h.old_exact || !h.new_exact) {
+    ++inexact_[h.watch->id];
+    ++inexact_total_;
+  }
   switch (format_) {
     case Format::human: human(h); break;
     case Format::json: json(h); break;
@@ -236,10 +272,24 @@ void Reporter::human(const HitRecord& h) {
                                 h.tid, h.thread_name);
   if (a == Access::read)
     out += "  read (emulated on x86: an rw hit that left the value unchanged)\n";
+  // A value that is not exact is marked where it is shown (docs/semantics.md, "Racing writers").
+  auto shown = [](const std::optional<std::vector<std::uint8_t>>& b, bool exact) {
+    return exact ? value_text(b) : value_text(b) + " [not exact]";
+  };
   if (a != Access::exec && a != Access::read)
-    out += fmt::format("  old {} -> new {}\n", value_text(h.old_bytes), value_text(h.new_bytes));
+    out += fmt::format("  old {} -> new {}\n", shown(h.old_bytes, h.old_exact), shown(h.new_bytes, h.new_exact));
   else if (a == Access::read)
-    out += fmt::format("  value {}\n", value_text(h.new_bytes));
+    out += fmt::format("  value {}\n", shown(h.new_bytes, h.new_exact));
+  // Typed lines only for exact values: a typed "3 -> 4" would present a raced value as certain
+  // (the raw line above carries the [not exact] mark and the note below says why).
+  const bool exact = h.old_exact && h.new_exact;
+  if (w.layout && a != Access::exec && exact) out += typed_lines(h);
+  if (h.near_lost && !exact)
+    out += "  note: a store to these bytes whose hit never reached hwbp (lost, see the summary) lies next to "
+           "this one; the value marked [not exact] may miss it\n";
+  else if (!exact)
+    out += "  note: other threads wrote these bytes at the same time; the order of their stores does not "
+           "determine the value marked [not exact]\n";
   out += fmt::format("  in {}\n", where(h.site));
   if (a != Access::exec)
     out += fmt::format("  instruction {:#x}: {}\n", h.site.addr, h.instruction);
@@ -280,7 +330,15 @@ void Reporter::json(const HitRecord& h) {
   bool has_values = w.spec.access != Access::exec;
   j["old"] = has_values && w.spec.access != Access::read ? value(h.old_bytes) : J(nullptr);
   j["new"] = has_values ? value(h.new_bytes) : J(nullptr);
+  if (w.layout && has_values && h.old_exact && h.new_exact) typed_json(h, j);  // see human()
   j["async"] = h.async;
+  // Issue 17: false when a value shown is not known exactly (racing writers); which one then.
+  j["exact"] = !has_values || (h.old_exact && h.new_exact);
+  if (has_values && !(h.old_exact && h.new_exact)) {
+    j["old_exact"] = h.old_exact;
+    j["new_exact"] = h.new_exact;
+    j["not_exact_why"] = h.near_lost ? "lost hit" : "race";  // docs/semantics.md, "Racing writers"
+  }
   if (!h.made_by.empty()) j["made_by"] = h.made_by;  // only on kernel-made stores
   if (w.mechanism) j["engine"] = core::json_name(*w.mechanism);  // what served the watch
   J stack = J::array();
@@ -294,6 +352,83 @@ void Reporter::json(const HitRecord& h) {
   j["stack"] = stack;
   std::fputs((j.dump() + "\n").c_str(), out_);
   flush();
+}
+
+// ---- typed values (typed_value.hpp) ----
+
+namespace {
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> store_range(const HitRecord& h) {
+  if (!h.store_offset) return std::nullopt;
+  return std::pair<std::uint64_t, std::uint64_t>{*h.store_offset, 1};
+}
+
+std::span<const std::uint8_t> span_of(const std::optional<std::vector<std::uint8_t>>& b) {
+  return b ? std::span<const std::uint8_t>(*b) : std::span<const std::uint8_t>();
+}
+
+}  // namespace
+
+std::string Reporter::typed(const symbols::ValueLayout& layout,
+                            const std::optional<std::vector<std::uint8_t>>& bytes, std::uint64_t offset) {
+  if (!bytes || bytes->size() < offset + layout.size) return "?";
+  symbols::SymbolNamer namer;
+  if (symbolizer_ && layout.kind == symbols::ValueLayout::Kind::pointer)
+    namer = [this](std::uint64_t a) { return symbolizer_->pointer_target(a); };
+  return symbols::format_value(layout, std::span(*bytes).subspan(offset), namer);
+}
+
+// "  cfg.retries: 3 -> 4 (int)" per member written; a read: "  cfg.retries = 3 (int)".
+std::string Reporter::typed_lines(const HitRecord& h) {
+  const Watch& w = *h.watch;
+  auto whole = [&](const char* note) {
+    return fmt::format("  {} = {} ({}{})\n", w.label, typed(*w.layout, h.new_bytes, 0), w.layout->type, note);
+  };
+  if (w.spec.access == Access::read || !h.old_bytes) return whole("");
+  std::size_t more = 0;
+  auto members = symbols::written_members(*w.layout, w.label, span_of(h.old_bytes), span_of(h.new_bytes),
+                                          store_range(h), kMaxMembersShown, &more);
+  if (members.empty()) return whole(", unchanged");  // a same-value store, member unknown
+  std::string out;
+  for (const auto& m : members)
+    out += fmt::format("  {}: {} -> {} ({})\n", m.path, typed(*m.layout, h.old_bytes, m.offset),
+                       typed(*m.layout, h.new_bytes, m.offset), m.layout->type);
+  if (more) out += fmt::format("  ... and {} more member{} written\n", more, more == 1 ? "" : "s");
+  return out;
+}
+
+// JSON: "type", "member" (null for a scalar watch), "old_value"/"new_value" as GDB prints them;
+// "members" lists each member when one hit wrote several.
+void Reporter::typed_json(const HitRecord& h, nlohmann::ordered_json& j) {
+  using J = nlohmann::ordered_json;
+  const Watch& w = *h.watch;
+  const bool read = w.spec.access == Access::read;
+  std::size_t more = 0;
+  auto members = read || !h.old_bytes
+                     ? std::vector<symbols::WrittenMember>{}
+                     : symbols::written_members(*w.layout, w.label, span_of(h.old_bytes), span_of(h.new_bytes),
+                                                store_range(h), kMaxMembersShown, &more);
+  auto one = [&](const symbols::ValueLayout& l, std::uint64_t offset, J& o) {
+    o["old_value"] = read || !h.old_bytes ? J(nullptr) : J(typed(l, h.old_bytes, offset));
+    o["new_value"] = h.new_bytes ? J(typed(l, h.new_bytes, offset)) : J(nullptr);
+  };
+  const bool scalar = w.layout->is_leaf();
+  const symbols::ValueLayout& first = members.empty() ? *w.layout : *members.front().layout;
+  j["type"] = first.type;
+  j["member"] = scalar || members.empty() ? J(nullptr) : J(members.front().path);
+  one(first, members.empty() ? 0 : members.front().offset, j);
+  if (members.size() > 1 || more) {
+    J all = J::array();
+    for (const auto& m : members) {
+      J o;
+      o["member"] = m.path;
+      o["type"] = m.layout->type;
+      one(*m.layout, m.offset, o);
+      all.push_back(o);
+    }
+    j["members"] = all;
+    if (more) j["more_members"] = more;
+  }
 }
 
 void Reporter::flush() {
@@ -346,6 +481,7 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     o["watch"] = w.spec.text;
     o["hits"] = w.hits;
     if (w.lost) o["lost"] = w.lost;  // counted by the kernel, never reached hwbp (ptrace mode)
+    if (auto it = inexact_.find(w.id); it != inexact_.end()) o["inexact"] = it->second;  // hits with a value not exact
     if (!w.served_by.empty()) o["mechanism"] = w.served_by;  // hwbp vm: what served the watch
     if (w.mechanism) o["engine"] = core::json_name(*w.mechanism);
     if (show_coverage_) {  // --flexible only: without it the summary stays as it was
@@ -354,6 +490,7 @@ void Reporter::finish_json(const std::vector<Watch>& watches, std::uint64_t tota
     }
     s["watches"].push_back(o);
   }
+  s["inexact"] = inexact_total_;  // hits with a value not exact (racing writers, lost hits)
   s["mode"] = mode_;   // how hits were delivered: "bpf" or "ptrace"
   // Hits the bpf mode could not pass on (its ring was full), plus the watches' "lost".
   s["lost"] = lost_;
@@ -386,6 +523,10 @@ void Reporter::finish_human(const std::vector<Watch>& watches, std::uint64_t tot
       per += fmt::format(" hit{}, armed {:.0f}% of the time", w.hits == 1 ? "" : "s", w.coverage() * 100);
   }
   std::fputs(fmt::format("hwbp: {} hit{} ({})\n", total, total == 1 ? "" : "s", per).c_str(), out_);
+  if (inexact_total_ > 0)
+    std::fputs(fmt::format("hwbp: {} hit{} with a value not exact (marked [not exact]: threads raced on "
+                           "the bytes, or a lost hit's store lies next to them; see docs/semantics.md)\n",
+                           inexact_total_, inexact_total_ == 1 ? "" : "s").c_str(), out_);
 }
 
 }  // namespace hwbp::cli

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "hwbp/types.hpp"
 #include "symbols/instruction_finder.hpp"
 #include "symbols/process_image.hpp"
@@ -43,6 +45,13 @@ struct HitRecord {
   std::string instruction;  // its text, "unknown" when it cannot be decoded
   std::string made_by;      // non-empty: the kernel made the store for this syscall
   std::optional<std::vector<std::uint8_t>> old_bytes, new_bytes;
+  // The first byte the accessing instruction stored, as an offset into the watch, where known
+  // (a rip-relative store): names the member a same-value store wrote in a struct watch.
+  std::optional<std::uint64_t> store_offset;
+  // False: that value is not known exactly (threads raced on the bytes; docs/semantics.md) and
+  // is shown marked.
+  bool old_exact = true, new_exact = true;
+  bool near_lost = false;  // the reason: a lost hit's store lies next to this one
   bool async = false;     // TRAP_PERF_FLAG_ASYNC: SIGTRAP was blocked, the stop came later
   std::vector<Site> stack;  // innermost first; stack[0] is the access site
 };
@@ -52,6 +61,10 @@ struct HitRecord {
 class Symbolizer {
  public:
   void set_image(std::shared_ptr<symbols::ProcessImage> image);
+  // The process called execve: hits made before it (read from the BPF ring afterwards) are
+  // explained against the image as it was — its modules are kept (no refresh from the new
+  // program's maps) and code is read from their files. Until the next set_image.
+  void address_space_gone();
   // For a data hit: the instruction before trap_ip. For exec: trap_ip itself.
   Site access_site(std::uint64_t trap_ip, bool exec, std::string* instruction);
   // For an access reported at the accessing instruction itself (an emulated store): that
@@ -64,6 +77,12 @@ class Symbolizer {
   using Unwind = std::function<std::vector<symbols::Frame>(std::size_t depth)>;
   std::vector<Site> stack(const Unwind& unwind, const Site& top, std::size_t depth);
   std::shared_ptr<symbols::ProcessImage> image() const { return image_; }
+  // The address of the memory operand of the instruction that made a data access, where it
+  // needs no register (rip-relative, absolute): `pc` is the trap's IP (after the access), or the
+  // accessing instruction itself when pc_is_access (the page engine).
+  std::optional<std::uint64_t> memory_operand(std::uint64_t pc, bool pc_is_access);
+  // What a pointer value points to, as GDB prints it ("<second>", "<table+8>"); "" for none.
+  std::string pointer_target(std::uint64_t addr);
 
  private:
   // addr's innermost frame: for inlined code, the inlined function at the line-table line.
@@ -81,6 +100,8 @@ class Symbolizer {
   };
   std::map<std::uint64_t, Access> accesses_;  // by trap ip
   std::set<std::uint64_t> unknown_pcs_;
+  std::map<std::uint64_t, std::string> pointer_targets_;
+  bool gone_ = false;  // address_space_gone()
 };
 
 enum class Format { human, json, count, folded };
@@ -96,6 +117,8 @@ class Reporter {
     mode_ = std::move(mode);
     lost_ = lost;
   }
+  // Names what pointer values point to in typed values (none without it).
+  void set_symbolizer(Symbolizer* symbolizer) { symbolizer_ = symbolizer; }
   void hit(const HitRecord& h);
   // --count: n hits at h's site at once (counted in the kernel by the BPF mode).
   void count(const HitRecord& h, std::uint64_t n);
@@ -112,13 +135,20 @@ class Reporter {
   void flush();
   void human(const HitRecord& h);
   void json(const HitRecord& h);
+  std::string typed_lines(const HitRecord& h);
+  void typed_json(const HitRecord& h, nlohmann::ordered_json& j);
+  std::string typed(const symbols::ValueLayout& layout, const std::optional<std::vector<std::uint8_t>>& bytes,
+                    std::uint64_t offset);
   void finish_json(const std::vector<Watch>& watches, std::uint64_t total);
   void finish_count(const std::vector<Watch>& watches);
   void finish_human(const std::vector<Watch>& watches, std::uint64_t total);
   Format format_;
+  Symbolizer* symbolizer_ = nullptr;
   bool show_coverage_ = false;
   std::string mode_ = "ptrace";
   std::uint64_t lost_ = 0;
+  std::map<core::WatchId, std::uint64_t> inexact_;  // reported hits with a value not exact, per watch
+  std::uint64_t inexact_total_ = 0;
   std::FILE* out_;
   int write_error_ = 0;
   bool show_stack_;

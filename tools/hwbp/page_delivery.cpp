@@ -62,6 +62,9 @@ void PageDelivery::on_hit(const ptrace::PageHit& hit) {
     h.old_bytes = hit.old_bytes;
     h.new_bytes = hit.new_bytes;
   }
+  // The tracer wrote these bytes itself, one stop at a time (src/ptrace/page_transport.hpp): the
+  // values are this store's own even when threads race (issue 17).
+  h.old_exact = h.new_exact = true;
   // The transport applied modify already, on the touched bytes: same verdict on the whole value.
   h.value_filtered = false;
   if (hit.syscall) h.made_by = hit.syscall;

@@ -4,17 +4,69 @@
 #include <sys/user.h>
 
 #include <algorithm>
+#include <ctime>
 
+#include "decode/stored_value.hpp"
 #include "perf/sigtrap_info.hpp"
 #include "symbols/data_access.hpp"
 #include "symbols/unwinder.hpp"
 
 namespace hwbp::cli {
+namespace {
 
-void PtraceDelivery::forget_shadow(core::WatchId watch) { shadows_[watch].forget(); }
+// Hits waiting for a quiet stop are resolved anyway after this long: a trapped store reaches
+// the tracer in microseconds, and a second covers a loaded machine. A trap still unseen then is
+// lost (its thread blocks SIGTRAP).
+constexpr std::uint64_t kMaxWaitNs = 1'000'000'000;
+
+std::uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
+}
+
+// What the instruction before the trap did to the watch, from its bytes and the registers at
+// the stop (decode/stored_value.hpp); unknown when the instruction is not known.
+core::StoreEffect effect_of(const symbols::DecodedInstruction* insn, const Watch& w, const user_regs_struct& regs) {
+  if (insn == nullptr || insn->bytes.empty()) return {};
+  const decode::StoredValue v =
+      decode::stored_value_after(insn->bytes, insn->address, decode::from_user_regs(regs), decode::VectorState{});
+  return decode::effect_on_watch(v, w.addr, w.len, regs.eflags);
+}
+
+}  // namespace
+
+PtraceDelivery::Order& PtraceDelivery::order_of(const Watch& w) { return orders_[w.id]; }
+
+void PtraceDelivery::restart(core::WatchId watch, std::optional<Bytes> at_arming) {
+  Order& o = orders_[watch];
+  std::size_t len = watches_.contains(watch) ? watches_.at(watch).len : 0;
+  o.sequencer.restart(std::move(at_arming), len, sink_);
+  o.thread_mark.clear();
+  o.accounted.reset();
+}
+
+void PtraceDelivery::forget_shadow(core::WatchId watch) { restart(watch, std::nullopt); }
 
 void PtraceDelivery::seed_shadow(core::WatchId watch, const Bytes& bytes) {
-  shadows_[watch].arm(bytes, core::ShadowState::confirmed);
+  restart(watch, bytes);
+  orders_[watch].accounted = unseen_traps(watch);
+}
+
+std::optional<std::int64_t> PtraceDelivery::unseen_traps(core::WatchId watch) const {
+  const std::optional<std::uint64_t> counted = arming_ ? arming_->kernel_hits(watch) : std::nullopt;
+  if (!counted) return std::nullopt;
+  auto it = trapped_.find(watch);
+  return static_cast<std::int64_t>(*counted) - static_cast<std::int64_t>(it == trapped_.end() ? 0 : it->second);
+}
+
+void PtraceDelivery::account_lost(core::WatchId watch, Order& o) {
+  const std::optional<std::int64_t> unseen = unseen_traps(watch);
+  if (!unseen || !o.accounted || *unseen <= *o.accounted) return;
+  // A store nobody saw lies somewhere among the waiting hits (and before any hit of a thread
+  // whose previous stop came before now): the old/new chain is broken there.
+  o.sequencer.poison();
+  o.accounted = unseen;
 }
 
 bool PtraceDelivery::owns(const siginfo_t& info) const {
@@ -40,12 +92,93 @@ void PtraceDelivery::on_stop(pid_t tid, const siginfo_t& info) {
     h.pc = regs.rip;
     h.pc_is = w.spec.access == Access::exec ? PcIs::the_access : PcIs::after_access;
     h.async = trap->async();
-    h.new_bytes = arming_->read_bytes(w);  // the writer is stopped: exact
-    h.old_bytes = shadows_[id].exchange(h.new_bytes);
     // The thread is ptrace-stopped by us: libdwfl may read its registers directly.
     symbols::ProcessImage& image = *symbolizer_.image();
     h.unwind = [&image, tid](std::size_t depth) { return symbols::backtrace_thread(image, tid, true, depth); };
-    sink_.accept(std::move(h));
+    if (w.spec.access == Access::exec) {
+      sink_.accept(std::move(h));
+      continue;
+    }
+    sequence(w, std::move(h), regs, trap->async());
+  }
+}
+
+void PtraceDelivery::sequence(const Watch& w, HitEvent h, const user_regs_struct& regs, bool async) {
+  Order& o = order_of(w);
+  StoreSequencer& seq = o.sequencer;
+  const pid_t tid = h.tid;
+  // The bytes now: the latest store's, this thread's or one made since by another.
+  const StoreSequencer::Mark mark = seq.observe(arming_->read_bytes(w), now_ns());
+  auto prev = o.thread_mark.find(tid);
+  const StoreSequencer::Mark after = prev == o.thread_mark.end() ? seq.base() : prev->second;
+  o.thread_mark[tid] = mark;
+  // A late (async) stop: the thread ran on after the access, its registers say nothing of it.
+  core::StoreEffect effect = async ? core::StoreEffect{} : effect_of(symbolizer_.accessing_instruction(regs.rip), w, regs);
+  seq.add(std::move(h), after, mark, std::move(effect));
+  // Quiet: every trap the kernel counted on the watch's slots has been seen as a stop (the
+  // count read after the bytes), so every store before that read is among the hits seen.
+  // Unknown count (a rotating watch): the hits settle by time (poll).
+  if (const std::optional<std::int64_t> unseen = unseen_traps(w.id)) {
+    if (!o.accounted) o.accounted = unseen;  // no seed: the first stop sets the reference
+    if (*unseen == *o.accounted) {
+      seq.settle(mark, sink_);
+    } else if (*unseen < *o.accounted) {
+      // A stop the count does not show: one access over two chunks is counted once
+      // (SlotArming::kernel_hits), or a re-armed watch's count started again.
+      o.accounted = unseen;
+    }
+  }
+  if (seq.pending() == 0) return;
+  // Still waiting: keep this thread's stack now, it runs on once this stop returns.
+  for (std::size_t i = 0; HitEvent* waiting = seq.waiting(i); ++i) {
+    if (waiting->tid != tid || !waiting->unwind) continue;
+    std::vector<symbols::Frame> frames;
+    try {
+      if (sink_.stack_depth() > 1) frames = waiting->unwind(sink_.stack_depth());
+    } catch (const std::exception&) {
+    }
+    waiting->unwind = [frames = std::move(frames)](std::size_t depth) {
+      return std::vector<symbols::Frame>(frames.begin(), frames.begin() + std::min(depth, frames.size()));
+    };
+  }
+}
+
+std::optional<Delivery::TimePoint> PtraceDelivery::next_poll() const {
+  // When the oldest waiting observation may be settled (steady_clock is CLOCK_MONOTONIC).
+  std::optional<TimePoint> next;
+  for (const auto& [id, o] : orders_) {
+    if (o.sequencer.pending() == 0) continue;
+    TimePoint t{std::chrono::nanoseconds(o.sequencer.time_of(o.sequencer.base() + 1) + kMaxWaitNs)};
+    if (!next || t < *next) next = t;
+  }
+  return next;
+}
+
+void PtraceDelivery::poll(std::chrono::milliseconds /*budget*/) {
+  // Between stops (a timer tick, or before the session handles the next stop): if the count
+  // shows nothing in flight now, everything seen is settled; otherwise what is old enough.
+  const std::uint64_t now = now_ns();
+  for (auto& [id, o] : orders_) {
+    StoreSequencer& seq = o.sequencer;
+    if (seq.pending() == 0 || !arming_) continue;
+    const std::optional<std::int64_t> unseen = unseen_traps(id);
+    if (unseen && o.accounted && *unseen == *o.accounted) {
+      seq.settle_all(sink_);
+      continue;
+    }
+    StoreSequencer::Mark old = seq.base();
+    while (old < seq.last() && seq.time_of(old + 1) + kMaxWaitNs < now) ++old;
+    if (old == seq.base()) continue;
+    account_lost(id, o);  // waited out: what is still unseen is lost
+    seq.settle(old, sink_);
+  }
+}
+
+void PtraceDelivery::flush() {
+  // The session drained the traps in flight before (Session::drain_traps): unseen ones are lost.
+  for (auto& [id, o] : orders_) {
+    if (o.sequencer.pending() > 0) account_lost(id, o);
+    o.sequencer.settle_all(sink_);
   }
 }
 

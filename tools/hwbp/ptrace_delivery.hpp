@@ -3,6 +3,24 @@
 // swallows that SIGTRAP), where this delivery reads the watched bytes (exact for the stopped
 // writer), takes the old ones from its value shadow and unwinds the stopped thread.
 //
+// Values under racing writers (issue 17): the bytes read at the stop are those of the latest
+// store, which another thread may have made since this one. So the new value comes from the
+// instruction and the registers at the stop where they hold it (decode/stored_value.hpp), and
+// the old one from the order of the stores (store_sequencer.hpp): each stop is an observation
+// of the bytes, in the tracer's order; a thread's store lies after its own previous stop; and
+// when the kernel's hit count is back to the stops seen (unseen_traps: no trapped store is
+// still on its way to the tracer), no store still to come lies before this stop, and the hits
+// up to it are resolved and reported. Otherwise they wait, with their stack taken now while the
+// thread is stopped, until such a stop, a flush, or a second has passed.
+//
+// Lost traps (issue 12): a thread that blocks SIGTRAP never stops for its hits (perf's SIGTRAP
+// is not forced: kernel/signal.c, send_sig_perf; a blocked signal is never dequeued). Its
+// stores stay counted by the kernel and unseen: the same difference that orders the racing
+// stores. Still unseen after the wait, they are lost: the hits waiting then are settled with
+// the order-dependent values marked not exact (a store nobody saw lies somewhere among them,
+// StoreSequencer::poison), the loss becomes the new reference, and the session reports it per
+// watch at the end (Session::count_lost_traps).
+//
 // One instruction that hits several slots raises a single SIGTRAP (a standard signal pending
 // twice is delivered once): when a hit watch shares bytes with another one, the instruction is
 // decoded and its memory operands computed from the registers after it
@@ -12,9 +30,9 @@
 
 #include <map>
 
-#include "core/value_shadow.hpp"
 #include "delivery.hpp"
 #include "slot_arming.hpp"
+#include "store_sequencer.hpp"
 #include "symbols/process_image.hpp"
 #include "watch_set.hpp"
 
@@ -36,18 +54,32 @@ class PtraceDelivery : public Delivery {
 
   bool owns(const siginfo_t& info) const override;
   void on_stop(pid_t tid, const siginfo_t& info) override;
+  std::optional<TimePoint> next_poll() const override;
+  void poll(std::chrono::milliseconds budget) override;
+  void flush() override;
 
-  // SIGTRAP stops that named the watch (its own slot's, or a co-hit), before any filter: what
-  // the kernel's count for it (SlotArming::kernel_hits) must match. A SIGTRAP that never stops
-  // its thread — the thread blocks SIGTRAP: perf's is not forced (kernel/signal.c,
-  // send_sig_perf) and a blocked signal is never dequeued, so ptrace never sees it — is the
-  // difference.
-  std::uint64_t trapped(core::WatchId watch) const {
-    auto it = trapped_.find(watch);
-    return it == trapped_.end() ? 0 : it->second;
-  }
+  // The kernel's hits of a watch that no SIGTRAP stop brought (yet): SlotArming::kernel_hits
+  // minus trapped_. In flight for microseconds, or lost for good when the thread blocks SIGTRAP.
+  // The one comparison of the two counts: the order of racing stores waits on it, and the
+  // session's drain and loss report read it. nullopt: the kernel's count is not known (a
+  // rotating watch: its slots change hands each turn).
+  std::optional<std::int64_t> unseen_traps(core::WatchId watch) const;
 
  private:
+  // One watch's hits in the order of its stores.
+  struct Order {
+    StoreSequencer sequencer;
+    std::map<pid_t, StoreSequencer::Mark> thread_mark;  // each thread's previous stop
+    // unseen_traps when none was in flight (at arming, or the first stop): the traps lost
+    // before and any skew of the count. Equal again: nothing is in flight.
+    std::optional<std::int64_t> accounted;
+  };
+  Order& order_of(const Watch& w);
+  void restart(core::WatchId watch, std::optional<Bytes> at_arming);
+  void sequence(const Watch& w, HitEvent h, const user_regs_struct& regs, bool async);
+  // Unseen traps beyond `accounted` that waited out kMaxWait: lost; the waiting hits are marked.
+  void account_lost(core::WatchId watch, Order& o);
+
   // The other watches on the hardware that the instruction before the trap ip also hit.
   std::vector<core::WatchId> co_hits(const std::vector<core::WatchId>& hit, const user_regs_struct& regs);
 
@@ -55,7 +87,9 @@ class PtraceDelivery : public Delivery {
   Symbolizer& symbolizer_;
   HitSink& sink_;
   const SlotArming* arming_ = nullptr;
-  std::map<core::WatchId, core::ValueShadow> shadows_;
+  std::map<core::WatchId, Order> orders_;
+  // SIGTRAP stops that named each watch (its own slot's, or a co-hit), before any filter, since
+  // the session began: the tracer's side of unseen_traps.
   std::map<core::WatchId, std::uint64_t> trapped_;
 };
 

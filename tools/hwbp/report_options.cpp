@@ -57,6 +57,7 @@ void build_report_pipeline(const ReportOptions& o, const std::vector<WatchSpec>&
   if (p.format == Format::folded && p.stack_depth == 5) p.stack_depth = 64;
   if (p.format == Format::count) p.stack_depth = 1;  // counts are per line: no unwinding per hit
   p.reporter = std::make_unique<Reporter>(p.format, p.out, p.stack_depth > 1);
+  p.reporter->set_symbolizer(&symbolizer);
   accept.ignore = o.ignore;
   accept.max_hits = o.max_hits;
   accept.stack_depth = p.stack_depth;

@@ -136,7 +136,9 @@ void Session::start(Tracer& tracer, bool at_exec_stop, pid_t stopped_tid) {
   announce();
   if (!exec_seen_) started_ = std::chrono::steady_clock::now();  // --duration counts from here
   startup_complete_ = true;
-  if (!watches_->any_pending()) return;
+  // Only a program started at its exec stop has initial libraries still to load (attach: the
+  // image is read from the maps now).
+  if (!watches_->any_pending()) return at_exec_stop ? track_library_loads() : void();
   hook_ = find_loader_hook();
   // At the exec stop only ld.so and the executable are mapped: names of the libraries it will
   // load are resolved when the loader reports them (_dl_debug_state), before any constructor.
@@ -406,8 +408,8 @@ void Session::stop_watching(Tracer& tracer) {
 bool Session::traps_outstanding() const {
   for (const auto& w : watches_->all()) {
     if (w.mechanism != core::Mechanism::debug_registers) continue;
-    auto counted = arming_->kernel_hits(w.id);
-    if (counted && *counted > ptrace_->trapped(w.id)) return true;
+    const auto unseen = ptrace_->unseen_traps(w.id);
+    if (unseen && *unseen > 0) return true;
   }
   return false;
 }
@@ -427,10 +429,9 @@ std::uint64_t Session::count_lost_traps() {
   std::uint64_t total = 0;
   for (auto& w : watches_->all()) {
     if (w.mechanism != core::Mechanism::debug_registers) continue;
-    const auto counted = arming_->kernel_hits(w.id);
-    const std::uint64_t trapped = ptrace_->trapped(w.id);
-    if (!counted || *counted <= trapped) continue;
-    w.lost = *counted - trapped;
+    const auto unseen = ptrace_->unseen_traps(w.id);  // what the delivery marked its hits by
+    if (!unseen || *unseen <= 0) continue;
+    w.lost = static_cast<std::uint64_t>(*unseen);
     total += w.lost;
     std::fprintf(stderr,
                  "hwbp: watch '%s': %llu hit%s counted by the kernel never reached hwbp: no SIGTRAP "
@@ -470,7 +471,22 @@ void Session::on_loader_hit(pid_t tid) {
     if (watches_->any_pending() && !opts_.pending) fail_unresolved();
     startup_complete_ = true;
   }
+  // Tracking (bpf mode) ends with the initial libraries: the image then holds every module
+  // the program's startup mapped (libc among them). A uprobe left on ld.so for the whole run
+  // broke a VMM under hwbp: its KVM_RUN failed with EFAULT (tests/kvm/cli_vmm_test.sh, bpf).
   if (!watches_->any_pending()) disarm_loader_hook();
+}
+
+bool Session::tracks_library_loads() const { return uses_bpf() && UprobeArming::available(); }
+
+void Session::track_library_loads() {
+  // The bpf mode explains hits after the fact, from its ring: the image must know a library
+  // before the address space can change under the hits made in it (an execve right after a
+  // write in libc: env -i's clearenv, then exec). The loader hook refreshes the image at each
+  // load (on_loader_hit); as a uprobe it takes no slot and costs one stop per load.
+  if (!tracks_library_loads()) return;
+  hook_ = find_loader_hook();
+  if (hook_) uprobes_->arm_loader_hook(hook_->hook);
 }
 
 void Session::on_thread_exit(pid_t tid) {
@@ -485,7 +501,10 @@ void Session::on_exec(pid_t pid) {
   // execve replaced the address space; remove_on_exec removed our events. Watches by name are
   // looked up again in the new program (its libraries: at the loader's rendezvous).
   exec_seen_ = true;
-  delivery_->flush();  // the old program's hits (its events are gone: the ring only empties)
+  // The old program's hits (its events are gone: the ring only empties), explained against
+  // its image: the new program's maps and memory would name other code, or none.
+  symbolizer_.address_space_gone();
+  delivery_->flush();
   arming_->reset_after_exec(pid);
   uprobes_->reset_after_exec(pid);
   int3_->reset_after_exec(pid);

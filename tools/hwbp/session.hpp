@@ -133,6 +133,9 @@ class Session : public TraceHandler {
   core::EngineFacts engine_facts() const;
   void arm_loader_hook(std::uint64_t addr);
   void disarm_loader_hook();
+  // The bpf mode keeps the loader hook armed to refresh the image at each library load.
+  bool tracks_library_loads() const;
+  void track_library_loads();
   // A stop's budget for reading a delivery's records: the ones made before the stop matter most.
   static constexpr std::chrono::milliseconds kStopBudget{200};
   [[noreturn]] void fail_unresolved() const;

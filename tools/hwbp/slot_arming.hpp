@@ -97,7 +97,9 @@ class SlotArming {
   // counts (read(2) of a perf event sums its inherited copies, live and exited: kernel/events/
   // core.c, perf_event_read_value), the most any one of its chunks counted (one access over two
   // chunks is one hit). nullopt: not known (a rotating watch: its slots change hands each turn).
-  // The ptrace delivery compares it with the SIGTRAP stops it got (PtraceDelivery::trapped).
+  // The count grows at the trap, before any signal is sent (kernel/events/hw_breakpoint.c,
+  // perf_bp_event), so a count read after the watch's bytes covers every store in them. The
+  // ptrace delivery compares it with the SIGTRAP stops it got (PtraceDelivery::unseen_traps).
   std::optional<std::uint64_t> kernel_hits(core::WatchId id) const;
   // Stops every event from counting and signalling (the counts are final from here on); the
   // SIGTRAPs of hits made before are still on their way.

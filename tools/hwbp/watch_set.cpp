@@ -13,6 +13,18 @@ bool overlap(std::uint64_t a, std::uint64_t alen, std::uint64_t b, std::uint64_t
   return a < b + blen && b < a + alen;
 }
 
+// A variable watched by name prints typed values when DWARF describes it (and the watch covers
+// exactly the variable); the symbol table alone resolved it, so any failure here only means raw.
+std::shared_ptr<const symbols::ValueLayout> typed_layout(const symbols::SymbolTable& table,
+                                                         const std::string& name, std::size_t len) {
+  try {
+    auto loc = symbols::LocationEvaluator(table, nullptr).evaluate(name);
+    if (loc.layout && loc.layout->size == len) return loc.layout;
+  } catch (const std::exception&) {
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 WatchSet::WatchSet(std::vector<WatchSpec> specs, core::ArchInfo arch) : arch_(arch) {
@@ -78,6 +90,7 @@ void WatchSet::resolve_one(Watch& w, const symbols::SymbolTable& table) {
     w.label = loc.text;
     w.type = loc.type;
     w.pointer_read = loc.read_target;
+    if (loc.layout && loc.layout->size == len) w.layout = loc.layout;
   } else if (s.kind == WatchSpec::Kind::symbol) {
     std::string name = s.symbol + (s.offset ? fmt::format("+{:#x}", s.offset) : "");
     symbols::ResolvedSymbol sym;
@@ -97,6 +110,7 @@ void WatchSet::resolve_one(Watch& w, const symbols::SymbolTable& table) {
       len = sym.size - s.offset;
     }
     w.label = name;
+    if (s.offset == 0) w.layout = typed_layout(table, s.symbol, len);
   } else {
     w.label = fmt::format("{:#x}", addr);
   }
@@ -121,7 +135,7 @@ void WatchSet::reset_after_exec() {
     w.mechanism.reset();
     bool by_name = w.spec.by_name();
     w.state = by_name ? Watch::State::pending : Watch::State::dropped;
-    if (by_name) w.addr = 0, w.len = 0;
+    if (by_name) w.addr = 0, w.len = 0, w.layout.reset();
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "core/watch_id.hpp"
 #include "symbols/data_access.hpp"
 #include "symbols/symbol_table.hpp"
+#include "symbols/typed_value.hpp"
 #include "watch_spec.hpp"
 
 namespace hwbp::cli {
@@ -32,6 +34,9 @@ struct Watch {
   std::string label;              // "counter", "table+0x10", "cfg.retries" or "0x7ffd1234"
   std::string type;               // an expression's type as GDB prints it ("int"), else empty
   bool pointer_read = false;      // the expression followed a pointer, read when it was resolved
+  // How its bytes print (typed values, the member a hit wrote); null where no type is known
+  // (an address, NAME+OFFSET, no DWARF, a length other than the type's).
+  std::shared_ptr<const symbols::ValueLayout> layout;
   std::string served_by;          // what serves it, when a command says (hwbp vm: "debug register DR0")
   std::uint64_t addr = 0;
   std::size_t len = 0;            // 0 until resolved
