@@ -153,15 +153,20 @@ int open_raw(perf_event_attr& a) {
   return static_cast<int>(syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
 }
 
-void BM_RawHardwareStoreHit(benchmark::State& state) {
-  if (!hits_delivered(state)) return;
-  RawHandler handler(SIGTRAP, count_trap);
+// The raw write watch on g_raw_hw_page.watched, with sigtrap: the hardware store baseline.
+int open_raw_store_watch() {
   perf_event_attr a{};
   a.type = PERF_TYPE_BREAKPOINT;
   a.bp_type = HW_BREAKPOINT_W;
   a.bp_addr = reinterpret_cast<std::uintptr_t>(&g_raw_hw_page.watched);
   a.bp_len = 8;
-  const int fd = open_raw(a);
+  return open_raw(a);
+}
+
+void BM_RawHardwareStoreHit(benchmark::State& state) {
+  if (!hits_delivered(state)) return;
+  RawHandler handler(SIGTRAP, count_trap);
+  const int fd = open_raw_store_watch();
   if (fd < 0) return state.SkipWithError("perf_event_open(breakpoint, sigtrap) failed");
   store_loop(state, g_raw_hw_page.watched);
   close(fd);
@@ -314,12 +319,7 @@ void BM_PairedRawTrappedVsRawHardwareStore(benchmark::State& state) {
   if (g_self_mem < 0) return state.SkipWithError("cannot open /proc/self/mem");
   RawHandler segv(SIGSEGV, land_store);
   RawHandler trap(SIGTRAP, count_trap);
-  perf_event_attr a{};
-  a.type = PERF_TYPE_BREAKPOINT;
-  a.bp_type = HW_BREAKPOINT_W;
-  a.bp_addr = reinterpret_cast<std::uintptr_t>(&g_raw_hw_page.watched);
-  a.bp_len = 8;
-  const int fd = open_raw(a);
+  const int fd = open_raw_store_watch();
   if (fd >= 0 && mprotect(&g_raw_trap_page, sizeof g_raw_trap_page, PROT_READ) == 0) {
     std::uint64_t i = 0;
     hwbp::bench::paired_timed(

@@ -19,6 +19,17 @@ inline double median(std::vector<double>& v) {
   return v[v.size() / 2];
 }
 
+// The ratio of the two sides' medians and each side's median, or the reason one side failed.
+inline void report_paired(benchmark::State& state, std::vector<double>& lib_ns, std::vector<double>& raw_ns,
+                          const char* why) {
+  if (why) return state.SkipWithError(why);
+  if (lib_ns.empty()) return;
+  const double l = median(lib_ns), r = median(raw_ns);
+  state.counters["ratio"] = l / r;
+  state.counters["library_us"] = l / 1000;
+  state.counters["raw_us"] = r / 1000;
+}
+
 // `lib` and `raw` return false (with the reason in *why) when the operation did not do what
 // the benchmark expects; the benchmark is then skipped with that reason. The iteration time
 // reported is the library's (register the benchmark with UseManualTime()).
@@ -37,12 +48,7 @@ void paired(benchmark::State& state, Lib&& lib, Raw&& raw) {
     raw_ns.push_back(std::chrono::duration<double, std::nano>(t2 - t1).count());
     state.SetIterationTime(lib_ns.back() * 1e-9);
   }
-  if (why) return state.SkipWithError(why);
-  if (lib_ns.empty()) return;
-  const double l = median(lib_ns), r = median(raw_ns);
-  state.counters["ratio"] = l / r;
-  state.counters["library_us"] = l / 1000;
-  state.counters["raw_us"] = r / 1000;
+  report_paired(state, lib_ns, raw_ns, why);
 }
 
 // Same, for sides that time themselves: each returns its nanoseconds per operation for one
@@ -60,12 +66,7 @@ void paired_timed(benchmark::State& state, Lib&& lib, Raw&& raw) {
     raw_ns.push_back(r);
     state.SetIterationTime(l * 1e-9);
   }
-  if (why) return state.SkipWithError(why);
-  if (lib_ns.empty()) return;
-  const double l = median(lib_ns), r = median(raw_ns);
-  state.counters["ratio"] = l / r;
-  state.counters["library_us"] = l / 1000;
-  state.counters["raw_us"] = r / 1000;
+  report_paired(state, lib_ns, raw_ns, why);
 }
 
 // Nanoseconds per call of `op` over `n` calls.
