@@ -8,6 +8,7 @@
    storm_block is 32 bytes, 32-byte aligned: a watch on all of it takes the four debug-register
    slots a thread has on x86, so a thread carrying a second copy of an event cannot arm. */
 #include <pthread.h>
+#include "spawn.h"
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,7 +46,8 @@ static void* spawner(void* arg) {
   while (!stop) {
     pthread_t t;
     long life = rand_r(&seed) % 11;
-    if (pthread_create(&t, NULL, worker, (void*)(size_t)life) == 0) pthread_join(t, NULL);
+    spawn(&t, worker, (void*)(size_t)life);
+    pthread_join(t, NULL);
   }
   return NULL;
 }
@@ -61,7 +63,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &control, NULL);  /* every thread inherits it: main takes them */
   pthread_t s[64];
   int n = spawners < 64 ? spawners : 64;
-  for (int i = 0; i < n; ++i) pthread_create(&s[i], NULL, spawner, (void*)(size_t)(i + 1));
+  for (int i = 0; i < n; ++i) spawn(&s[i], spawner, (void*)(size_t)(i + 1));
   printf("pid %d\n", (int)getpid());
   fflush(stdout);
   alarm((unsigned)seconds);

@@ -2,6 +2,7 @@
    argv[1] appears it writes `ticks`, then starts a new thread that writes it too, then waits for
    argv[2] to appear and exits 0. Prints "pid N" first. */
 #include <pthread.h>
+#include "spawn.h"
 #include <stdio.h>
 #include <unistd.h>
 
@@ -29,11 +30,11 @@ int main(int argc, char** argv) {
   if (argc < 3) return 2;
   trigger = argv[1];
   pthread_t a, b;
-  pthread_create(&a, NULL, existing, NULL);
+  spawn(&a, existing, NULL);
   printf("pid %d\n", (int)getpid());
   fflush(stdout);
   pthread_join(a, NULL);
-  pthread_create(&b, NULL, later, NULL);
+  spawn(&b, later, NULL);
   pthread_join(b, NULL);
   ticks = 300; /* LINE-MAIN */
   wait_for(argv[2]);

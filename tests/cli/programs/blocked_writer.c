@@ -13,6 +13,7 @@
    "WRITES alternate ROUNDS". */
 #include <errno.h>
 #include <pthread.h>
+#include "spawn.h"
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
@@ -87,8 +88,8 @@ int main(int argc, char** argv) {
   }
   if (argc > 3) seconds = atof(argv[3]);
   pthread_t a, b;
-  pthread_create(&a, NULL, open_writer, NULL);
-  pthread_create(&b, NULL, blocked_writer, NULL);
+  spawn(&a, open_writer, NULL);
+  spawn(&b, blocked_writer, NULL);
   pthread_join(a, NULL);
   pthread_join(b, NULL);
   if (alternate)

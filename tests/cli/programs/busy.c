@@ -4,6 +4,7 @@
    for detaching while hits are in flight. `busy signal` runs until it gets SIGUSR1 instead, so a
    test attaching to it never races its end, however slow the machine. */
 #include <pthread.h>
+#include "spawn.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,8 @@ int main(int argc, char** argv) {
   sigaddset(&usr1, SIGUSR1);
   if (until_signal) pthread_sigmask(SIG_BLOCK, &usr1, NULL); /* the writers inherit the mask */
   pthread_t a, b;
-  pthread_create(&a, NULL, writer, (void*)1000000L);
-  pthread_create(&b, NULL, writer, (void*)2000000L);
+  spawn(&a, writer, (void*)1000000L);
+  spawn(&b, writer, (void*)2000000L);
   printf("pid %d\n", (int)getpid());
   fflush(stdout);
   if (until_signal) {

@@ -4,6 +4,7 @@
    not die of an inherited breakpoint).
    Usage: int3_calls go | wait   (wait: print "pid N" and start on SIGUSR1, for hwbp attach) */
 #include <pthread.h>
+#include "spawn.h"
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &usr1, NULL);
   pthread_barrier_init(&start, NULL, OLD + 1);
   pthread_t t[OLD + NEW];
-  for (int i = 0; i < OLD; ++i) pthread_create(&t[i], NULL, worker, (void*)1);
+  for (int i = 0; i < OLD; ++i) spawn(&t[i], worker, (void*)1);
   if (wait_for_signal) {
     printf("pid %d\n", (int)getpid());
     fflush(stdout);
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
     sigwait(&usr1, &sig);
   }
   pthread_barrier_wait(&start);
-  for (int i = OLD; i < OLD + NEW; ++i) pthread_create(&t[i], NULL, worker, NULL);
+  for (int i = OLD; i < OLD + NEW; ++i) spawn(&t[i], worker, NULL);
   for (int i = 0; i < OLD + NEW; ++i) pthread_join(t[i], NULL);
   for (int i = 0; i < 7; ++i) leaf_sum += leaf(i);
   fflush(stdout);

@@ -10,6 +10,7 @@
    Each thread prints "thread T tid TID" before the race starts (all threads start together, at a
    barrier); the program prints "final 0xVALUE" (the variable's last value) and exits 0. */
 #include <pthread.h>
+#include "spawn.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
   if (n == 0 || n > 64) return 2;
   pthread_t th[64];
   pthread_barrier_init(&start, NULL, (unsigned)n);
-  for (unsigned long t = 0; t < n; ++t) pthread_create(&th[t], NULL, run, (void*)(t + 1));
+  for (unsigned long t = 0; t < n; ++t) spawn(&th[t], run, (void*)(t + 1));
   for (unsigned long t = 0; t < n; ++t) pthread_join(th[t], NULL);
   int counter = strcmp(kind, "store") != 0 && strcmp(kind, "xchg") != 0;
   printf("final %#lx\n", counter ? race_counter : race_value);

@@ -4,6 +4,7 @@
    for hit on every thread.
    Usage: six_threads go | wait   (wait: print "pid N" and start on SIGUSR1, for hwbp attach) */
 #include <pthread.h>
+#include "spawn.h"
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
     sigwait(&usr1, &sig);
   }
   pthread_t t[THREADS];
-  for (int i = 0; i < THREADS; ++i) pthread_create(&t[i], NULL, calls, NULL);
+  for (int i = 0; i < THREADS; ++i) spawn(&t[i], calls, NULL);
   calls(NULL);
   for (int i = 0; i < THREADS; ++i) pthread_join(t[i], NULL);
   printf("sink %ld locked %ld\n", sink, locked_calls); /* 4 threads * 25 rounds * 91, and 100 */

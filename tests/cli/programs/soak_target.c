@@ -11,6 +11,7 @@
      blocked  two writers, one of which blocks every signal (as xz's workers do)
    Every write adds 1 (a plain load and store), so a reported hit's value change is checkable. */
 #include <pthread.h>
+#include "spawn.h"
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,7 +48,8 @@ static void* spawner(void* arg) {
   (void)arg;
   while (!stop) {
     pthread_t t;
-    if (pthread_create(&t, NULL, short_lived, NULL) == 0) pthread_join(t, NULL);
+    spawn(&t, short_lived, NULL);
+    pthread_join(t, NULL);
   }
   return NULL;
 }
@@ -76,12 +78,12 @@ int main(int argc, char** argv) {
   pthread_t t[4];
   int n = 0;
   if (strcmp(load, "threads") == 0) {
-    for (; n < 3; ++n) pthread_create(&t[n], NULL, spawner, NULL);
+    for (; n < 3; ++n) spawn(&t[n], spawner, NULL);
   } else if (strcmp(load, "steady") == 0) {
-    pthread_create(&t[n++], NULL, steady, NULL);
+    spawn(&t[n++], steady, NULL);
   } else if (strcmp(load, "blocked") == 0) {
-    pthread_create(&t[n++], NULL, steady, NULL);
-    pthread_create(&t[n++], NULL, steady, (void*)1);
+    spawn(&t[n++], steady, NULL);
+    spawn(&t[n++], steady, (void*)1);
   } else if (strcmp(load, "forks") != 0) {
     fprintf(stderr, "soak_target: unknown load '%s'\n", load);
     return 2;

@@ -2,6 +2,7 @@
    writes `storm_counter` once and exits, and joining it, again and again. Prints "pid N" and
    runs for argv[1] seconds (default 60). */
 #include <pthread.h>
+#include "spawn.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -21,7 +22,8 @@ static void* spawner(void* arg) {
   (void)arg;
   while (!stop) {
     pthread_t t;
-    if (pthread_create(&t, NULL, writer, NULL) == 0) pthread_join(t, NULL);
+    spawn(&t, writer, NULL);
+    pthread_join(t, NULL);
   }
   return NULL;
 }
@@ -29,7 +31,7 @@ static void* spawner(void* arg) {
 int main(int argc, char** argv) {
   const int seconds = argc > 1 ? atoi(argv[1]) : 60;
   pthread_t s[4];
-  for (int i = 0; i < 4; ++i) pthread_create(&s[i], NULL, spawner, NULL);
+  for (int i = 0; i < 4; ++i) spawn(&s[i], spawner, NULL);
   printf("pid %d\n", (int)getpid());
   fflush(stdout);
   sleep((unsigned)seconds);

@@ -1,6 +1,7 @@
 /* Writes to one global from the main thread, from a thread created before the watched writes
    begin and from a thread created later. Each writer prints "MARK who line". */
 #include <pthread.h>
+#include "spawn.h"
 #include <stdio.h>
 
 int shared_value = 0;
@@ -26,12 +27,12 @@ static void* late(void* arg) {
 int main(void) {
   pthread_t a, b;
   pthread_barrier_init(&go, NULL, 2);
-  pthread_create(&a, NULL, early, NULL);
+  spawn(&a, early, NULL);
   MARK("main");
   shared_value = 1;
   pthread_barrier_wait(&go);
   pthread_join(a, NULL);
-  pthread_create(&b, NULL, late, NULL);
+  spawn(&b, late, NULL);
   pthread_join(b, NULL);
   fflush(stdout);
   return 0;

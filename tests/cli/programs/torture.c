@@ -4,6 +4,7 @@
    neighbour counter. Prints the truth (the number of stores to the field) and the neighbours'
    final values; exits 3 so that the test can check that hwbp passes the status on. */
 #include <pthread.h>
+#include "spawn.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ static void* worker(void* arg) {
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? atoi(argv[1]) : THREADS;
   pthread_t t[THREADS];
-  for (int i = 0; i < threads && i < THREADS; ++i) pthread_create(&t[i], NULL, worker, (void*)(uintptr_t)i);
+  for (int i = 0; i < threads && i < THREADS; ++i) spawn(&t[i], worker, (void*)(uintptr_t)i);
   for (int i = 0; i < threads && i < THREADS; ++i) pthread_join(t[i], NULL);
   int ok = 1;
   for (int i = 0; i < threads && i < THREADS; ++i)
