@@ -97,7 +97,7 @@ bt 3
 p/x \$rsp
 p sizeof(\$rip)
 info registers rip
-x/2gx &ticks
+x/2gx &counter
 stepi
 stepi
 p/x \$pc
@@ -113,11 +113,15 @@ GDB
   grep -q '^#1  0x[0-9a-f]* in do_work (loops=5) at .*kernel.c:' gdb.out || fail "gdb: bt: $(cat gdb.out)"
   grep -q '^#2  0x[0-9a-f]* in run (cmdline=' gdb.out || fail "gdb: bt to run: $(cat gdb.out)"
   grep -q '^\$2 = 8$' gdb.out || fail "gdb: rip is not 8 bytes: $(cat gdb.out)"
-  bp=$(nm "$KERNEL" | awk '$3 == "record_sample" {print $1}')
-  grep -Eq "^rip +0x0*${bp#00000000} <record_sample>" gdb.out || fail "gdb: info registers rip (record_sample at $bp): $(cat gdb.out)"
-  grep -q ':	0x0000000100000001	0x0000000000000001$' gdb.out || fail "gdb: x/2gx &ticks (ticks 0x100000001, counter 1): $(cat gdb.out)"
-  # push rbp (1 byte), mov rbp,rsp (3 bytes): two stepi from the breakpoint.
-  grep -q "^\$3 = $(printf '0x%x' $((0x$bp + 4)))\$" gdb.out || fail "gdb: pc after 2 stepi: $(cat gdb.out)"
+  # GDB puts `break record_sample` after the function's prologue: where it says it did.
+  bp=$(sed -n 's/^Breakpoint 1 at \(0x[0-9a-f]*\): file .*kernel.c, line [0-9]*\.$/\1/p' gdb.out)
+  [ -n "$bp" ] || fail "gdb: no breakpoint address: $(cat gdb.out)"
+  grep -Eq "^rip +$bp +$bp <record_sample\+[0-9]+>\$" gdb.out || fail "gdb: info registers rip ($bp): $(cat gdb.out)"
+  # counter (1, 4 bytes and 4 of padding), then ticks (0x100000001) after the first round.
+  grep -q ':	0x0000000000000001	0x0000000100000001$' gdb.out || fail "gdb: x/2gx &counter: $(cat gdb.out)"
+  # Two stepi from the breakpoint: the third instruction there, as objdump decodes it.
+  third=$(objdump -d --start-address="$bp" "$KERNEL" | awk '/^ +[0-9a-f]+:\t/ { n++; if (n == 3) { sub(":", "", $1); print "0x" $1; exit } }')
+  grep -q "^\$3 = $third\$" gdb.out || fail "gdb: pc after 2 stepi (expected $third): $(cat gdb.out)"
   grep -A2 '^Hardware watchpoint 2: ticks' gdb.out | grep -q '^Old value = 4294967297$' || fail "gdb: watch ticks old: $(cat gdb.out)"
   grep -q '^New value = 8589934594$' gdb.out || fail "gdb: watch ticks new: $(cat gdb.out)"
   grep -Eq '^\[Inferior 1 \((process 1|Remote target)\) killed\]$' gdb.out || fail "gdb: kill: $(cat gdb.out gdb.err)"
