@@ -20,7 +20,8 @@
 #   (make bench-vm-peers runs it natively where /dev/kvm is usable, and in the test VM)
 # Knobs: VM_BENCH_ROUNDS (7), VM_BENCH_N1/N2 (2000/22000 rounds of the kernel's loop; write
 #        traps: VM_BENCH_TRAP_N1/N2, 1000/6000),
-#        VM_BENCH_STEPS (stepi per batch, 20), VM_BENCH_BATCHES (batches per session, 5).
+#        VM_BENCH_STEPS (stepi per batch, 20), VM_BENCH_BATCHES (batches per session, 5),
+#        VM_BENCH_PARTS ("stepi count": which of the two to measure).
 # Prints `cost NAME US` (medians over rounds), `ratio NAME VALUE`, and `skip NAME: reason`.
 set -u
 
@@ -117,13 +118,16 @@ stepi_session() {  # NAME: appends its batches to NAME.stepi, its last pc to NAM
   awk '$1 == "pc" { print $2 }' gdb.out >> "$name.pc"
 }
 
+PARTS=${VM_BENCH_PARTS:-stepi count}
 STEPI_TOOLS="hwbp"
-if need gdb gdb && need qemu-system-x86_64 qemu-system-x86 && need ss iproute2; then
+if [[ " $PARTS " != *" stepi "* ]]; then
+  STEPI_TOOLS=""
+elif need gdb gdb && need qemu-system-x86_64 qemu-system-x86 && need ss iproute2; then
   STEPI_TOOLS="hwbp qemu"
 else
   echo "skip stepi qemu: gdb, qemu-system-x86_64 or ss missing (and not root to install them)"
 fi
-if ! command -v gdb > /dev/null; then STEPI_TOOLS=""; echo "skip stepi: gdb not installed"; fi
+if [ -n "$STEPI_TOOLS" ] && ! command -v gdb > /dev/null; then STEPI_TOOLS=""; echo "skip stepi: gdb not installed"; fi
 
 # ---- hits of a write watch ----------------------------------------------------------------------
 ADDR=0x$(nm "$KERNEL" | awk '$3 == "counter" { print $1 }')
@@ -168,6 +172,7 @@ count_round() {  # NAME CMD ENGINE
 }
 COUNT_TOOLS="hwbp_hardware:hwbp_count:hardware raw_debug_register:raw_count:debug-register
 hwbp_write_trap:hwbp_count:write-trap raw_write_trap:raw_count:write-trap"
+[[ " $PARTS " == *" count "* ]] || COUNT_TOOLS=""
 
 declare -A BROKEN
 run_tool() {  # SPEC (name:command:argument or stepi:name)

@@ -58,24 +58,52 @@ std::string spec_words(const WatchSpec& s) {
 
 constexpr std::uint64_t kEferLma = 1ull << 10;
 
-// The debug-register slots a change of the watch set has taken so far (the watches of `fresh`,
-// the one being built included: its slots count from their commit); released on destruction
-// unless the change was kept.
-struct SlotsTaken {
+// The watches a change appends to the set (from index `first` on, the one being built
+// included: its slots count from their commit): unless the change was kept, their debug-register
+// slots are released and they are dropped again on destruction. Built in place, not aside and
+// moved in: a Watch is a few hundred bytes, and copies are what arming costs under an emulating
+// hypervisor (the test VM's QEMU TCG).
+struct Appended {
   core::SlotTable& table;
-  const std::vector<Watch>& fresh;
+  WatchSet& watches;
+  std::size_t first;
   bool kept = false;
-  SlotsTaken(core::SlotTable& t, const std::vector<Watch>& f) : table(t), fresh(f) {}
-  SlotsTaken(const SlotsTaken&) = delete;
-  SlotsTaken& operator=(const SlotsTaken&) = delete;
-  ~SlotsTaken() {
+  Appended(core::SlotTable& t, WatchSet& w) : table(t), watches(w), first(w.size()) {}
+  Appended(const Appended&) = delete;
+  Appended& operator=(const Appended&) = delete;
+  ~Appended() {
     if (kept) return;
     try {
-      for (const Watch& w : fresh)
-        if (w.engine == Engine::hardware) table.release(w.hw.used_slots());
+      for (auto it = watches.begin() + static_cast<std::ptrdiff_t>(first); it != watches.end(); ++it)
+        if (it->engine == Engine::hardware) table.release(it->hw.used_slots());
     } catch (...) {  // a cleanup path: nothing better to do
     }
+    watches.truncate(first);
   }
+};
+
+// The page the previous watch of a change was translated on: the watches of one change are often
+// on one page (a function's breakpoints, a structure's fields) and every vCPU is stopped, so its
+// tables cannot change in between.
+class PageMemo {
+ public:
+  template <typename Walk>
+  Translation translate(std::uint64_t gva, Walk&& walk) {
+    const std::uint64_t page = gva & ~(kGuestPageSize - 1);
+    if (!valid_ || page != page_) {
+      last_ = walk(page);
+      page_ = page;
+      valid_ = true;
+    }
+    Translation t = last_;
+    if (t.guest_phys) *t.guest_phys += gva - page;
+    return t;
+  }
+
+ private:
+  bool valid_ = false;
+  std::uint64_t page_ = 0;
+  Translation last_;
 };
 
 }  // namespace
@@ -222,7 +250,7 @@ DebugRequest GuestDebugger::Impl::base_request(const core::SlotTable& t) const {
     if (t.in_use(static_cast<int>(n))) r.slots[n] = t.key(static_cast<int>(n)).chunk;
   r.general_detect = general_detect;
   r.block_irq = block_irq;
-  for (const Watch& w : watches) r.software_breakpoints |= w.engine == Engine::software;
+  for (const Watch& w : watches) r.software_breakpoints |= w.engine == Engine::software && !w.leaving;
   return r;
 }
 
@@ -349,10 +377,9 @@ void GuestDebugger::Impl::add_locked(std::span<const WatchSpec> specs, std::span
   // are exact inverses (reference counts), so the table, slot indexes included, is as before.
   // (Working on a copy of the table allocated on every call: arming is a hot path.)
   core::SlotTable& table = d.table;
-  std::vector<Watch>& fresh = d.scratch.watches;
-  fresh.clear();
-  fresh.reserve(specs.size());
-  SlotsTaken taken{table, fresh};
+  d.watches.reserve(d.watches.size() + specs.size());  // no reallocation while watches are built
+  Appended fresh{table, d.watches};
+  PageMemo memo;
   std::vector<TrapRequest>& traps = d.scratch.traps;
   traps.clear();
   bool software = false;
@@ -391,8 +418,8 @@ void GuestDebugger::Impl::add_locked(std::span<const WatchSpec> specs, std::span
     // Every byte must be mapped by the guest now: a breakpoint on an address the guest has not
     // mapped is almost always a wrong address (for code the guest maps later, arm it later).
     // Hardware watches check it chunk by chunk below (a chunk never crosses a page).
-    // Built in place (`fresh` has room for every spec: no reallocation moves it).
-    Watch& w = fresh.emplace_back();
+    // Ids only grow: the new watch goes at the end of the set.
+    Watch& w = d.watches.emplace_back();
     w.id = d.next_id + i;
     w.spec = s;
     w.engine = engine;
@@ -420,11 +447,11 @@ void GuestDebugger::Impl::add_locked(std::span<const WatchSpec> specs, std::span
       table.commit(*fit->plan, fit->key_span());
       const std::size_t count = fit->keys.size();
       for (std::size_t k = 0; k < count; ++k) w.hw.slots[k] = fit->plan->slot_of_key[k];
-      w.hw.count = static_cast<std::uint8_t>(count);  // from here on released through `fresh`
+      w.hw.count = static_cast<std::uint8_t>(count);  // from here on released by `fresh`
       bool read_ok = data;
       for (std::size_t k = 0; k < count; ++k) {
         const core::Chunk& c = fit->keys[k].chunk;
-        const Translation t = d.walk(ref, c.addr);
+        const Translation t = memo.translate(c.addr, [&](std::uint64_t page) { return d.walk(ref, page); });
         if (!t.guest_phys) throw unusable(c.addr, t.failure);
         w.hw.chunks[k] = c;
         const std::uint8_t* bytes = d.ram->host(*t.guest_phys, c.len);
@@ -466,12 +493,10 @@ void GuestDebugger::Impl::add_locked(std::span<const WatchSpec> specs, std::span
 
   // Apply: memslots first (they roll themselves back), then the debug registers of every vCPU.
   if (!traps.empty()) d.traps->arm(traps);
-  for (Watch& w : fresh) d.watches.insert(std::move(w));
   try {
     d.apply_all(table);
   } catch (...) {
-    // `fresh` keeps each watch's slots after the move (HardwareWatch holds them in arrays).
-    for (std::size_t i = 0; i < specs.size(); ++i) d.watches.erase(d.next_id + i);
+    // `fresh` releases the slots and drops the watches.
     if (!traps.empty()) {
       std::vector<WatchId> ids;
       for (const TrapRequest& t : traps) ids.push_back(t.id);
@@ -482,9 +507,8 @@ void GuestDebugger::Impl::add_locked(std::span<const WatchSpec> specs, std::span
     }
     throw;
   }
-  taken.kept = true;
+  fresh.kept = true;
   const bool trapped = !traps.empty();
-  fresh.clear();
   traps.clear();
   for (std::size_t i = 0; i < specs.size(); ++i) ids[i] = d.next_id + i;
   if (software) {
@@ -515,26 +539,21 @@ void GuestDebugger::Impl::remove_locked(std::span<const WatchId> ids) {
     if (!d.watches.contains(id))
       throw Error(Errc::invalid_request,
                   "no watch " + std::to_string(id) + " (already removed, or never added)");
-  // The change is planned on a copy of the slot table (inline: the copy allocates nothing) and
-  // the watches taken out are kept aside in reused storage, for the rollback.
+  // The change is planned on a copy of the slot table (inline: the copy allocates nothing); the
+  // watches going stay in the set, marked, until the change has been applied (the rollback just
+  // clears the marks), and are dropped in one pass at the end.
   core::SlotTable table = d.table;
   std::vector<WatchId>& trap_ids = d.scratch.ids;
   trap_ids.clear();
-  std::vector<Watch>& removed = d.scratch.watches;
-  removed.clear();
   for (WatchId id : ids) {
     Watch* w = d.watches.find(id);
-    if (!w || w->engine == Engine::automatic) continue;  // listed twice
+    if (!w || w->leaving) continue;  // listed twice
     if (w->engine == Engine::hardware) table.release(w->hw.used_slots());
     if (w->engine == Engine::write_trap) trap_ids.push_back(id);
-    removed.push_back(std::move(*w));
-    // Taken out, dropped below in one pass: a kept watch's engine is the one it really uses,
-    // never automatic. (Erasing one by one would move the rest of the set each time.)
-    w->engine = Engine::automatic;
+    w->leaving = true;
   }
-  d.watches.erase_if([](const Watch& w) { return w.engine == Engine::automatic; });
   auto put_back = [&] {
-    for (Watch& w : removed) d.watches.insert(std::move(w));
+    for (Watch& w : d.watches) w.leaving = false;
   };
   try {
     d.apply_all(table);
@@ -554,11 +573,11 @@ void GuestDebugger::Impl::remove_locked(std::span<const WatchId> ids) {
       throw;
     }
   }
-  for (const Watch& w : removed)
-    if (w.engine == Engine::software) d.ram->write_physical(w.sw.gpa, &w.sw.original, 1);
+  for (const Watch& w : d.watches)
+    if (w.leaving && w.engine == Engine::software) d.ram->write_physical(w.sw.gpa, &w.sw.original, 1);
+  d.watches.erase_if([](const Watch& w) { return w.leaving; });
   d.table = table;
   const bool trapped = !trap_ids.empty();
-  removed.clear();
   trap_ids.clear();
   if (trapped) d.rebuild_mapping_checks();
 }

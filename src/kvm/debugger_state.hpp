@@ -83,7 +83,6 @@ struct GuestDebugger::Impl {
   // allocates nothing once these have grown (arming is a hot path for debuggers). Only used
   // under `mutex`, and empty between calls.
   struct Scratch {
-    std::vector<Watch> watches;  // add: the watches being made; remove: those taken out
     std::vector<TrapRequest> traps;
     std::vector<WatchId> ids;
   } scratch;

@@ -47,6 +47,10 @@ struct Watch {
   HardwareWatch hw;
   TrapWatch trap;
   SoftwareBreakpoint sw;
+  // Being removed: out of the debug state being applied, back in if that fails. Marked in place
+  // rather than moved aside (a Watch is a few hundred bytes, and copies are what arming costs
+  // under an emulating hypervisor such as the test VM's QEMU TCG).
+  bool leaving = false;
 };
 
 }  // namespace hwbp::kvm

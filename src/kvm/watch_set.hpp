@@ -34,6 +34,12 @@ class WatchSet {
     else
       items_.insert(lower(w.id), std::move(w));
   }
+  // Appends a default watch for the caller to fill. Precondition: its id will be greater than
+  // every id in the set (ids only grow). Reserve first to keep references to earlier ones valid.
+  Watch& emplace_back() { return items_.emplace_back(); }
+  void reserve(std::size_t n) { items_.reserve(n); }
+  // Drops the watches from index `size` on (the ones a failed change appended).
+  void truncate(std::size_t size) { items_.resize(std::min(size, items_.size())); }
   // Drops the watch (false when there is none); the vector keeps its capacity.
   bool erase(WatchId id) {
     auto it = lower(id);

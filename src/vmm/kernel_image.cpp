@@ -113,6 +113,17 @@ KernelImage parse_kernel(std::span<const std::uint8_t> file, const std::string& 
     image.segments.push_back(std::move(s));
   }
   if (image.segments.empty()) refuse(path, "no loadable segment (PT_LOAD)");
+  // A 64-bit kernel runs on identity-mapped tables (page_tables.hpp): its code must run at the
+  // addresses it is loaded at. An upper-half kernel (Linux's 0xffffffff80000000 + paddr) would
+  // fault on its first absolute reference; its addresses are also outside the user range the
+  // CLI's watch specs accept (core::validate_range).
+  if (image.protocol == BootProtocol::elf64)
+    for (const auto& s : image.segments)
+      if (s.vaddr != s.paddr)
+        refuse(path, fmt::format("a segment linked at virtual {:#x} loads at physical {:#x}: hwbp vm maps 64-bit "
+                                 "kernels identity (virtual = physical, first 4 GiB), upper-half kernels are not "
+                                 "supported; link it at its load addresses",
+                                 s.vaddr, s.paddr));
   // e_entry is a virtual address; a kernel linked high but loaded low (p_vaddr != p_paddr) starts
   // at the physical copy of it, as QEMU's loader translates it.
   image.entry = eh.e_entry;

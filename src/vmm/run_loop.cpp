@@ -122,11 +122,11 @@ Stop RunLoop::run(unsigned vcpu) {
     if (result.consumed) {
       if (result.events.empty()) continue;
       stop.kind = Stop::Kind::events;
-      stop.events.assign(result.events.begin(), result.events.end());
+      stop.events = result.events;
       return stop;
     }
     // Events reported at one of the VMM's own exits (a mapping change) come with it.
-    stop.events.assign(result.events.begin(), result.events.end());
+    stop.events = result.events;
     switch (state.exit_reason) {
       case KVM_EXIT_IO:
         if (serve_io(vcpu, stop)) return stop;

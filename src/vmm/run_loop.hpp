@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,8 @@ struct Stop {
   Kind kind = Kind::events;
   unsigned vcpu = 0;
   int exit_status = 0;
-  std::vector<hwbp::kvm::Event> events;
+  // The debugger's own storage (no copy per exit): valid until the next run() of this vCPU.
+  std::span<const hwbp::kvm::Event> events;
   std::string message;
 };
 

@@ -42,7 +42,8 @@ grep -q '  old 0x00000003 (3) -> new 0x00000005 (5)$' stray.out || fail "stray: 
 grep -q "  in record_sample at .*kernel.c:$line\$" stray.out || fail "stray: culprit line $line: $(cat stray.out)"
 grep -q '  instruction 0x[0-9a-f]*: mov \[eax\*4+0x' stray.out || fail "stray: instruction: $(cat stray.out)"
 grep -q '    #1 0x[0-9a-f]* do_work at .*kernel.c:' stray.out || fail "stray: backtrace: $(cat stray.out)"
-grep -q '    #2 0x[0-9a-f]* kmain at .*kernel.c:' stray.out || fail "stray: backtrace to kmain: $(cat stray.out)"
+grep -q '    #2 0x[0-9a-f]* run at .*kernel.c:' stray.out || fail "stray: backtrace to run: $(cat stray.out)"
+grep -q '    #3 0x[0-9a-f]* kmain at .*kernel.c:' stray.out || fail "stray: backtrace to kmain: $(cat stray.out)"
 grep -q '^hwbp: 1 hit (max_retries: 1)$' stray.out || fail "stray: summary: $(tail -2 stray.out)"
 
 # 3. JSON: the same fields as hwbp run, the mechanism in the summary.

@@ -30,7 +30,7 @@ void GuestDelivery::arm() {
   const std::vector<hwbp::kvm::WatchId> armed = debugger_.add(specs);
   const auto infos = debugger_.watches();
   for (std::size_t i = 0; i < armed.size(); ++i) {
-    ids_[armed[i]] = ready[i];
+    ids_.emplace_back(armed[i], ready[i]);
     Watch& w = watches_.at(ready[i]);
     w.state = Watch::State::armed;
     for (const auto& info : infos)
@@ -115,12 +115,43 @@ HitEvent GuestDelivery::to_hit(const Watch& w, const hwbp::kvm::Event& e) {
   return hit;
 }
 
+const core::WatchId* GuestDelivery::watch_of(hwbp::kvm::WatchId id) const {
+  for (const auto& [kvm_id, watch] : ids_)
+    if (kvm_id == id) return &watch;
+  return nullptr;
+}
+
+void GuestDelivery::count(core::WatchId watch, std::uint64_t pc) {
+  if (last_count_ < counts_.size() && counts_[last_count_].watch == watch && counts_[last_count_].pc == pc) {
+    ++counts_[last_count_].n;
+    return;
+  }
+  for (std::size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i].watch != watch || counts_[i].pc != pc) continue;
+    ++counts_[i].n;
+    last_count_ = i;
+    return;
+  }
+  last_count_ = counts_.size();
+  counts_.push_back({watch, pc, 1});
+}
+
+void GuestDelivery::flush_counts() {
+  for (const PcCount& c : counts_) sink_.accept_count(c.watch, c.pc, c.n);
+  counts_.clear();
+  last_count_ = 0;
+}
+
 void GuestDelivery::deliver(std::span<const hwbp::kvm::Event> events) {
   for (const auto& e : events) {
     if (e.kind != hwbp::kvm::EventKind::data && e.kind != hwbp::kvm::EventKind::breakpoint) continue;
-    auto it = ids_.find(e.watch);
-    if (it == ids_.end()) continue;
-    sink_.accept(to_hit(watches_.at(it->second), e));
+    const core::WatchId* watch = watch_of(e.watch);
+    if (!watch) continue;
+    if (counts_only_) {
+      count(*watch, e.pc);
+      continue;
+    }
+    sink_.accept(to_hit(watches_.at(*watch), e));
     if (sink_.done()) return;
   }
 }

@@ -27,6 +27,13 @@ struct ReportOptions {
   std::string output;
 };
 
+// --count with no per-hit decision left to hwbp (no --if, --ignore, --max-hits): a delivery may
+// count hits per (watch, pc) itself and hand over the totals (HitSink::accept_count), with no
+// values, symbols or stack per hit.
+inline bool counts_only(const ReportOptions& o) {
+  return o.count && o.condition.empty() && o.ignore == 0 && o.max_hits == 0;
+}
+
 // --watch (required unless `watch_required` is false), --stack, --json, --count, --folded, --if,
 // --ignore, --max-hits, -o.
 void add_report_options(CLI::App& sub, ReportOptions& o, bool watch_required = true);

@@ -90,9 +90,8 @@ void Session::choose_delivery() {
     // A stack snapshot per hit, as perf --call-graph dwarf copies (8 KB by default).
     std::uint32_t stack_bytes = opts_.stack_depth <= 1 ? 0 : opts_.stack_depth <= 16 ? 8192 : 16384;
     // --count without per-hit decisions in hwbp: the kernel counts, no record per hit.
-    bool count_only = opts_.count && opts_.condition.empty() && opts_.ignore == 0 && opts_.max_hits == 0;
     try {
-      delivery_ = std::make_unique<BpfDelivery>(*watches_, symbolizer_, *acceptor_, stack_bytes, count_only);
+      delivery_ = std::make_unique<BpfDelivery>(*watches_, symbolizer_, *acceptor_, stack_bytes, counts_only(opts_));
       return;
     } catch (const Error&) {
       if (opts_.mode == "bpf") throw;  // auto: the ptrace mode needs no privilege

@@ -187,7 +187,8 @@ int run_vm(VmOptions o) {
   if (!report.watches->all().empty()) {
     debugger.emplace(machine.handles());
     debugger_ptr = &*debugger;
-    delivery.emplace(*debugger, *report.watches, *report.acceptor, kernel.elf64 ? 8 : 4, engine_of(o.engine));
+    delivery.emplace(*debugger, *report.watches, *report.acceptor, kernel.elf64 ? 8 : 4, engine_of(o.engine),
+                     counts_only(o));
     delivery->arm();
     loop.attach(&*debugger);
     for (const Watch& w : report.watches->all())
@@ -212,6 +213,7 @@ int run_vm(VmOptions o) {
   g_loop = nullptr;
   ::signal(SIGINT, SIG_DFL);
   ::signal(SIGTERM, SIG_DFL);
+  if (delivery) delivery->flush_counts();
   std::fflush(stdout);
   if (!report.watches->all().empty()) report.reporter->finish(report.watches->all(), report.acceptor->total());
   return guest_status(stop);

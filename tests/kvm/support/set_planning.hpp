@@ -1,8 +1,9 @@
 // GuestDebugger's bookkeeping for a set of hardware watches, without /dev/kvm: the steps
 // add() and remove() take around their KVM_SET_GUEST_DEBUG — validation, core::fit_slots,
-// commit into the slot table, the watch set, the full debug state composed for KVM; for removal
-// a copy of the table, release, the watches kept aside for a rollback. The native allocation
-// test and the planning benchmark run it (the real GuestDebugger runs in the test VM's tests).
+// commit into the slot table, the watch set (built in place), the full debug state composed for
+// KVM; for removal a copy of the table, release, the watches marked in place until the change is
+// applied. The native allocation test and the planning benchmark run it (the real GuestDebugger
+// runs in the test VM's tests).
 #pragma once
 
 #include <span>
@@ -34,7 +35,8 @@ class SetPlanning {
       const core::SlotFit fit = core::fit_slots(arch_, req, table_, hwbp::kvm::kDebugRegisters);
       if (!fit.plan) return false;
       table_.commit(*fit.plan, fit.key_span());
-      hwbp::kvm::Watch w;
+      watches_.reserve(watches_.size() + specs.size());
+      hwbp::kvm::Watch& w = watches_.emplace_back();  // built in place, as add() does
       w.id = ids[i] = next_id_++;
       w.spec = s;
       w.engine = hwbp::kvm::Engine::hardware;
@@ -43,7 +45,6 @@ class SetPlanning {
         w.hw.chunks[k] = fit.keys[k].chunk;
         w.hw.slots[k] = fit.plan->slot_of_key[k];
       }
-      watches_.insert(std::move(w));
     }
     applied_ = hwbp::kvm::compose(request());
     return true;
@@ -51,35 +52,32 @@ class SetPlanning {
 
   void remove(std::span<const hwbp::kvm::WatchId> ids) {
     core::SlotTable table = table_;
-    removed_.clear();
     for (hwbp::kvm::WatchId id : ids) {
       hwbp::kvm::Watch* w = watches_.find(id);
-      if (!w || w->engine == hwbp::kvm::Engine::automatic) continue;
+      if (!w || w->leaving) continue;
       table.release(w->hw.used_slots());
-      removed_.push_back(std::move(*w));
-      w->engine = hwbp::kvm::Engine::automatic;  // taken out
+      w->leaving = true;  // marked in place until the change is applied, as remove() does
     }
-    watches_.erase_if([](const hwbp::kvm::Watch& w) { return w.engine == hwbp::kvm::Engine::automatic; });
+    applied_ = hwbp::kvm::compose(request_from(table));
+    watches_.erase_if([](const hwbp::kvm::Watch& w) { return w.leaving; });
     table_ = table;
-    applied_ = hwbp::kvm::compose(request());
-    removed_.clear();
   }
 
   const kvm_guest_debug& applied() const { return applied_; }
   std::size_t size() const { return watches_.size(); }
 
  private:
-  hwbp::kvm::DebugRequest request() const {
+  hwbp::kvm::DebugRequest request() const { return request_from(table_); }
+  static hwbp::kvm::DebugRequest request_from(const core::SlotTable& table) {
     hwbp::kvm::DebugRequest r;
     for (unsigned n = 0; n < hwbp::kvm::kDebugRegisters; ++n)
-      if (table_.in_use(static_cast<int>(n))) r.slots[n] = table_.key(static_cast<int>(n)).chunk;
+      if (table.in_use(static_cast<int>(n))) r.slots[n] = table.key(static_cast<int>(n)).chunk;
     return r;
   }
 
   core::ArchInfo arch_ = core::arch_x86_guest(true);
   core::SlotTable table_{arch_, hwbp::kvm::kDebugRegisters, {hwbp::kvm::kDebugRegisters}};
   hwbp::kvm::WatchSet watches_;
-  std::vector<hwbp::kvm::Watch> removed_;
   hwbp::kvm::WatchId next_id_ = 1;
   kvm_guest_debug applied_{};
 };

@@ -94,6 +94,25 @@ TEST(KernelImage, RefusesWhatIsNotAnElfOrNotMultiboot) {
   expect_refused(k, "no Multiboot v1 header");
 }
 
+TEST(KernelImage, Example64BitKernelIsEnteredInLongModeAtItsEntry) {
+  const KernelImage k = read_kernel(HWBP_GUEST_KERNEL64);
+  EXPECT_EQ(k.protocol, BootProtocol::elf64);
+  EXPECT_TRUE(k.elf64);
+  EXPECT_FALSE(k.multiboot);
+  EXPECT_EQ(k.lowest(), 0x100000u);
+  EXPECT_GE(k.entry, k.lowest());
+  EXPECT_LT(k.entry, k.end());
+}
+
+TEST(KernelImage, RefusesAnUpperHalf64BitKernel) {
+  // The 64-bit example with its first segment's p_vaddr moved to Linux's kernel map.
+  std::vector<std::uint8_t> k = file_bytes(HWBP_GUEST_KERNEL64);
+  const auto phoff = load<std::uint64_t>(k, 0x20);  // Elf64_Ehdr.e_phoff
+  const std::uint64_t high = 0xffffffff80100000ull;
+  std::memcpy(k.data() + phoff + 16, &high, 8);  // Elf64_Phdr.p_vaddr
+  expect_refused(k, "upper-half kernels are not supported");
+}
+
 TEST(KernelImage, RefusesMultibootFlagsItCannotHonour) {
   auto k = file_bytes(HWBP_GUEST_KERNEL);
   auto h = find_multiboot_header(k);
