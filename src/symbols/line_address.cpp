@@ -14,6 +14,8 @@
 namespace hwbp::symbols {
 namespace {
 
+constexpr int kLinesAhead = 32;  // how far a line without code looks for the next with code
+
 struct FreeLines {
   void operator()(Dwfl_Line** p) const noexcept { std::free(p); }
 };
@@ -70,19 +72,23 @@ std::vector<LineAddress> line_addresses(const ProcessImage& image, std::string_v
   std::vector<LineAddress> out;
   std::vector<std::string> without_lines;
   // The main executable first, the libraries only when it has no such line: reading a big
-  // library's line tables (libc with libc6-dbg) costs far more than a program's.
+  // library's line tables (libc with libc6-dbg) costs far more than a program's. libdwfl
+  // answers exact lines only: a line without code (blank, a comment, a declaration) moves to
+  // the next one that has some, as GDB's breakpoints do, a few lines at most.
   for (const bool main_pass : {true, false}) {
+    std::vector<Dwfl_Module*> mods;
     image.for_each_module([&](const ModuleInfo& m) {
       if (m.is_main_executable != main_pass) return true;
       Dwarf_Addr bias = 0;
-      if (!dwfl_module_getdwarf(m.handle, &bias)) {
-        without_lines.push_back(m.path);
-        return true;
-      }
-      std::string path;
-      module_rows(m.handle, name, line, out, path);
+      if (dwfl_module_getdwarf(m.handle, &bias)) mods.push_back(m.handle);
+      else without_lines.push_back(m.path);
       return true;
     });
+    for (int l = line; l < line + kLinesAhead && out.empty(); ++l)
+      for (Dwfl_Module* mod : mods) {
+        std::string path;
+        module_rows(mod, name, l, out, path);
+      }
     if (!out.empty()) break;
   }
   if (out.empty()) {
