@@ -114,7 +114,8 @@ std::string loader_hook_text(const WatchPlan& plan) {
   const LoaderHookUse use = loader_hook_use();
   std::string out = fmt::format(
       "hwbp run/attach: its own breakpoint on the dynamic loader (for names in libraries loaded later, "
-      "--pending, and pointers read once relocated) is a{} {} here: ", use.slots ? "" : "n", use.mechanism);
+      "--pending, and pointers read once relocated) is {} {} here: ",
+      std::string_view(use.mechanism) == "int3" ? "an" : "a", use.mechanism);
   if (!use.slots) return out + "it takes no debug-register slot";
   const unsigned free = plan.pools.empty() ? 0 : plan.pools[plan.pool].free;
   return out + fmt::format("it takes 1 debug-register slot while armed (uprobes are not available: they need "
