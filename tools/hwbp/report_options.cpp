@@ -17,7 +17,7 @@ void add_report_options(CLI::App& sub, ReportOptions& o, bool watch_required) {
                  "&var, *(long *)0xADDR; ACCESS = modify (default), w, rw, r, x) or "
                  "mem:ADDR[/LEN][:ACCESS]; repeatable");
   sub.add_option("-b,--break", o.breaks,
-                 "execute breakpoint (one debug-register slot): NAME (the function's first "
+                 "execute breakpoint (a debug-register slot where one is free): NAME (the function's first "
                  "instruction), NAME+OFF, FILE:LINE or 0xADDR; reported as a hit of the watch "
                  "LOCATION:x; repeatable");
   o.watch_required = watch_required;  // checked by build_report_pipeline: --watch or --break
