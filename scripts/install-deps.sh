@@ -10,6 +10,7 @@ PACKAGES=(
   qemu-system-x86
   libdw-dev libelf-dev libzydis-dev clang libbpf-dev linux-libc-dev
   libc6-dbg  # libc's DWARF (/usr/lib/debug/.build-id): libc frames named as GDB names them
+  debuginfod xz-utils binutils  # cli.run_debuginfo_test: a local debuginfod server, MiniDebugInfo
   libclang-rt-14-dev  # libFuzzer (fuzz/): only recommended by clang-14, and installs skip those
 )
 missing=()

@@ -15,8 +15,15 @@ namespace hwbp::symbols {
 namespace {
 
 // find_elf opens the files named in /proc/PID/maps (through /proc/PID/root, so a process in
-// another mount namespace works); find_debuginfo looks in the file itself, then .gnu_debuglink
-// and build-id paths under /usr/lib/debug.
+// another mount namespace works); find_debuginfo (elfutils libdwfl/find-debuginfo.c) looks in
+// the file itself, then for the build-id under each absolute directory of the debuginfo path
+// (DIR/.build-id/xx/yyyy.debug), then for the .gnu_debuglink name beside the file, in its
+// .debug/ and under each absolute directory, and last, when DEBUGINFOD_URLS is set, asks the
+// debuginfod servers by build-id. An ELF symbol table packed in .gnu_debugdata (MiniDebugInfo)
+// is read when no other symbol table is found (libdwfl/dwfl_module_getdwarf.c, find_aux_sym).
+// The path's default (nullptr) is libdwfl's ":.debug:/usr/lib/debug".
+constexpr const char* kDefaultDebuginfoPath = ":.debug:/usr/lib/debug";
+std::string g_debuginfo_path_text;
 char* g_debuginfo_path = nullptr;
 const Dwfl_Callbacks kProcCallbacks = {
     .find_elf = dwfl_linux_proc_find_elf,
@@ -43,6 +50,13 @@ std::string real_exe_path(pid_t pid) {
 }
 
 }  // namespace
+
+void set_debug_file_directories(const std::string& dirs) {
+  g_debuginfo_path_text = dirs.empty() ? std::string() : ":.debug:" + dirs;
+  g_debuginfo_path = g_debuginfo_path_text.empty() ? nullptr : g_debuginfo_path_text.data();
+}
+
+std::string debuginfo_path() { return g_debuginfo_path ? g_debuginfo_path : kDefaultDebuginfoPath; }
 
 std::string dwfl_error_text() {
   const char* msg = dwfl_errmsg(-1);

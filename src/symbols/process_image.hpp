@@ -27,6 +27,16 @@ struct ModuleInfo {
   bool is_main_executable = false;
 };
 
+// Where separate debug info is looked for (GDB's `set debug-file-directory`): a colon-separated
+// list of directories, each searched for `.build-id/xx/yyyy.debug` and for the
+// `.gnu_debuglink` file under the binary's own directory path. Replaces the default
+// /usr/lib/debug; the binary's own directory and its `.debug/` subdirectory are always searched
+// for the debuglink file. Empty restores the default. Process-wide (libdwfl reads it when a
+// module's debug info is first needed): set it before opening images.
+void set_debug_file_directories(const std::string& dirs);
+// The libdwfl debuginfo_path in force (e.g. ":.debug:/usr/lib/debug").
+std::string debuginfo_path();
+
 class ProcessImage {
  public:
   // Reads `len` bytes at `addr` of the image's memory; throws SymbolError(unreadable).

@@ -119,6 +119,23 @@ else
   expect_out '"engines":[{"watch":"0x1000:8","engine":"page_protection","reason":"debug exceptions are not delivered here","refusal":null,"note":null,"pages":{"first":"0x1000","count":1}}]' "engine json"
 fi
 
+# 6b'. Every slot accounted for: hwbp run's own breakpoint on the dynamic loader, and what it
+#      takes here (a uprobe where they open: root with uprobes; else one debug-register slot).
+if grep -qE '^ok +execute breakpoints +uprobe:' <<<"$("$HWBP" doctor 2>&1)"; then
+  hook="a uprobe here: it takes no debug-register slot"; hook_json='"loader_hook":{"mechanism":"uprobe","slots":0}'
+elif [ "${HWBP_TEST_HITS:-1}" = 1 ]; then
+  hook="a debug register here: it takes 1 debug-register slot while armed"; hook_json='"loader_hook":{"mechanism":"debug register","slots":1}'
+else
+  hook="an int3 here: it takes no debug-register slot"; hook_json='"loader_hook":{"mechanism":"int3","slots":0}'
+fi
+run 0x1000:8
+expect_out "hwbp run/attach: its own breakpoint on the dynamic loader (for names in libraries loaded later, --pending, and pointers read once relocated) is $hook" "loader hook line"
+run --json 0x1000:8
+expect_out "$hook_json" "loader hook json"
+# Not for another architecture: the hook is this machine's.
+run --arch aarch64 0x1000:8
+[ "$(grep -c 'dynamic loader' <<<"$out")" -eq 0 ] || fail "loader hook shown for another architecture"
+
 # 6c. Longer than a debug-register range (4096 bytes): no slot plan, page protection with its
 #     pages (as hwbp run would arm it); refused under --engine hw as run refuses it.
 if [ "${HWBP_TEST_HITS:-1}" = 1 ]; then why="does not fit the free debug-register slots"; else why="debug exceptions are not delivered here"; fi

@@ -135,6 +135,37 @@ TEST(CliArming, WithoutFlexibleAWatchThatDoesNotFitIsRefusedWithTheCount) {
   e.arming.close_all();
 }
 
+TEST(CliArming, TheLoaderHooksSlotIsNamedWhereSlotsRunOut) {
+  // Every slot accounted for: where hwbp's own breakpoint on the dynamic loader holds a debug
+  // register (no uprobes), a watch refused for want of slots is told which slot that is.
+  require_breakpoints();
+  Engine e(specs_for(4));
+  e.watches.resolve(*e.table);
+  e.arming.arm_resolved({core::WatchId{0}, core::WatchId{1}, core::WatchId{2}});
+  EXPECT_FALSE(e.arming.loader_slot().has_value());
+  EXPECT_EQ(e.arming.loader_slot_note(), "");
+  e.arming.arm_loader_hook(reinterpret_cast<std::uintptr_t>(&require_breakpoints));
+  ASSERT_TRUE(e.arming.loader_slot().has_value());
+  EXPECT_EQ(*e.arming.loader_slot(), 3);
+  EXPECT_EQ(e.arming.free_slot_count(), 0u);
+  try {
+    e.arming.arm_resolved({core::WatchId{3}});
+    FAIL() << "a fifth slot was found";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), Errc::no_slots);
+    EXPECT_NE(std::string(err.what()).find("0 of the 4 slots a thread has are free (slot 3 is hwbp's own breakpoint "
+                                           "on the dynamic loader"),
+              std::string::npos) << err.what();
+  }
+  // Given back: the watch fits, and the message no longer names the hook.
+  e.arming.disarm_loader_hook();
+  EXPECT_FALSE(e.arming.loader_slot().has_value());
+  EXPECT_EQ(e.arming.free_slot_count(), 1u);
+  e.arming.arm_resolved({core::WatchId{3}});
+  EXPECT_EQ(on_hardware(e), (std::vector<std::uint32_t>{0, 1, 2, 3}));
+  e.arming.close_all();
+}
+
 // ---- the acceptance path ----
 
 struct Sink {

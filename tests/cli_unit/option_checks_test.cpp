@@ -2,7 +2,9 @@
 // negative durations, an empty --if.
 #include <gtest/gtest.h>
 
+#include "debug_file_directory.hpp"
 #include "option_checks.hpp"
+#include "symbols/process_image.hpp"
 
 namespace hwbp::cli {
 namespace {
@@ -32,6 +34,23 @@ TEST(OptionChecks, Expressions) {
   EXPECT_EQ(check_expression("new==0"), "");
   EXPECT_NE(check_expression(""), "");
   EXPECT_NE(check_expression("  "), "");
+}
+
+TEST(OptionChecks, DebugFileDirectoriesAreExistingAbsoluteDirectories) {
+  EXPECT_EQ(check_debug_file_directories("/usr"), "");
+  EXPECT_EQ(check_debug_file_directories("/usr:/tmp"), "");
+  EXPECT_EQ(check_debug_file_directories("/no/such/dir"), "'/no/such/dir' is not a directory");
+  EXPECT_EQ(check_debug_file_directories("/etc/passwd"), "'/etc/passwd' is not a directory");
+  EXPECT_EQ(check_debug_file_directories("debug"), "'debug' is not an absolute path");
+  EXPECT_EQ(check_debug_file_directories("/usr::/tmp"),
+            "'/usr::/tmp' has an empty entry; separate directories with one ':'");
+  EXPECT_NE(check_debug_file_directories(""), "");
+  // What libdwfl is given: the file's own directory and its .debug/ first, as by default.
+  EXPECT_EQ(symbols::debuginfo_path(), ":.debug:/usr/lib/debug");
+  symbols::set_debug_file_directories("/opt/debug:/usr/lib/debug");
+  EXPECT_EQ(symbols::debuginfo_path(), ":.debug:/opt/debug:/usr/lib/debug");
+  symbols::set_debug_file_directories("");
+  EXPECT_EQ(symbols::debuginfo_path(), ":.debug:/usr/lib/debug");
 }
 
 }  // namespace

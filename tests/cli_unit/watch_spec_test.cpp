@@ -210,5 +210,55 @@ TEST(WatchSpec, RequestCarriesAddressLenAccess) {
   EXPECT_EQ(r.access, Access::write);
 }
 
+// --break LOCATION: an execute watch of one instruction; FILE:LINE kept for the symbols layer.
+std::string break_error_of(const std::string& text) {
+  try {
+    parse_break_spec(text);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_request);
+    return e.what();
+  }
+  return "";
+}
+
+TEST(BreakSpec, NamesAddressesAndLines) {
+  const WatchSpec f = parse_break_spec("ns::load_config");
+  EXPECT_EQ(f.kind, WatchSpec::Kind::symbol);
+  EXPECT_EQ(f.symbol, "ns::load_config");
+  EXPECT_EQ(f.access, Access::exec);
+  EXPECT_EQ(f.len, 1u);
+  EXPECT_EQ(f.text, "ns::load_config:x");
+  const WatchSpec o = parse_break_spec("main+0x10");
+  EXPECT_EQ(o.symbol, "main");
+  EXPECT_EQ(o.offset, 0x10u);
+  const WatchSpec a = parse_break_spec("0x401000");
+  EXPECT_EQ(a.kind, WatchSpec::Kind::address);
+  EXPECT_EQ(a.addr, 0x401000u);
+  EXPECT_EQ(a.access, Access::exec);
+  const WatchSpec l = parse_break_spec("src/prog.c:42");
+  EXPECT_EQ(l.kind, WatchSpec::Kind::source_line);
+  EXPECT_EQ(l.file, "src/prog.c");
+  EXPECT_EQ(l.line, 42);
+  EXPECT_EQ(l.access, Access::exec);
+  EXPECT_EQ(l.len, 1u);
+  EXPECT_EQ(l.text, "src/prog.c:42:x");
+  EXPECT_TRUE(l.by_name());  // resolved again after an execve
+}
+
+TEST(BreakSpec, BadLocationsSayTheForms) {
+  EXPECT_EQ(break_error_of(""), "--break '': empty; the forms are NAME, NAME+OFF, FILE:LINE and 0xADDR");
+  EXPECT_EQ(break_error_of("main:w"),
+            "--break 'main:w': 'w' is not a line number; the forms are NAME, NAME+OFF, FILE:LINE and 0xADDR "
+            "(a breakpoint takes no length or access)");
+  EXPECT_EQ(break_error_of("prog.c:0"), "--break 'prog.c:0': line 0 does not exist; lines count from 1");
+  EXPECT_EQ(break_error_of("0x1000:8"),
+            "--break '0x1000:8': an address takes no ':' field; the forms are NAME, NAME+OFF, FILE:LINE and 0xADDR");
+  EXPECT_EQ(break_error_of("cfg.retries"),
+            "--break 'cfg.retries': an expression names data, not code; the forms are NAME, NAME+OFF, FILE:LINE "
+            "and 0xADDR (watch data with --watch)");
+  EXPECT_NE(break_error_of("4096").find("has no 0x prefix"), std::string::npos);
+  EXPECT_NE(break_error_of("a b").find("contains whitespace"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace hwbp::cli

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "debug_file_directory.hpp"
 #include "hwbp/error.hpp"
 #include "core/engine_choice.hpp"
 #include "core/request.hpp"
@@ -93,6 +94,34 @@ void print_engines(const std::vector<hwbp::core::EngineChoice>& engines, const s
     else
       fmt::print("engine: '{}' -> refused: {}\n", specs[i].text, hwbp::cli::refusal_with_options(c));
   }
+}
+
+// Every slot accounted for: hwbp run/attach keep a breakpoint of their own on the dynamic
+// loader (names in libraries loaded later, --pending, pointers read once relocated). It is a
+// uprobe where they open (no slot), else an execute debug register (one slot), else an int3.
+struct LoaderHookUse {
+  const char* mechanism;
+  unsigned slots;
+};
+
+LoaderHookUse loader_hook_use() {
+  if (hwbp::cli::UprobeArming::available()) return {"uprobe", 0};
+  if (hwbp::perf::hits_delivered()) return {"debug register", 1};
+  return {"int3", 0};
+}
+
+std::string loader_hook_text(const WatchPlan& plan) {
+  const LoaderHookUse use = loader_hook_use();
+  std::string out = fmt::format(
+      "hwbp run/attach: its own breakpoint on the dynamic loader (for names in libraries loaded later, "
+      "--pending, and pointers read once relocated) is {} {} here: ",
+      std::string_view(use.mechanism) == "int3" ? "an" : "a", use.mechanism);
+  if (!use.slots) return out + "it takes no debug-register slot";
+  const unsigned free = plan.pools.empty() ? 0 : plan.pools[plan.pool].free;
+  return out + fmt::format("it takes 1 debug-register slot while armed (uprobes are not available: they need "
+                           "root), {}", free >= 1 ? fmt::format("and {} slot{} left free by this set", free, free == 1 ? " is" : "s are")
+                                               : "and this set leaves no slot for it: hwbp run refuses names that "
+                                                 "wait for the loader then");
 }
 
 Json engines_json(const std::vector<hwbp::core::EngineChoice>& engines, const std::vector<WatchSpec>& specs) {
@@ -285,12 +314,14 @@ int run_plan(const PlanOptions& opt) {
   if (opt.json) {
     Json j = plan_json(plan, specs, arch, cpus, notes);
     if (here) j["engines"] = engines_json(engines, specs);
+    if (here) j["loader_hook"] = {{"mechanism", loader_hook_use().mechanism}, {"slots", loader_hook_use().slots}};
     fmt::print("{}\n", j.dump());
   } else {
     for (const auto& n : notes) fmt::print("note: {}\n", n);
     print_table(plan, specs);
     print_verdict(plan, specs, arch, cpus);
     if (here) print_engines(engines, specs);
+    if (here) fmt::print("{}\n", loader_hook_text(plan));
   }
   return plan.fits ? 0 : 1;
 }
@@ -315,6 +346,7 @@ hwbp::cli::RegisterCommand reg([](CLI::App& app) {
       ->check(CLI::IsMember({"x86-64", "aarch64"}));
   sub->add_option("--cpus", opt->cpus, "possible CPUs (default: this machine's)")
       ->check(CLI::Range(1u, 1u << 16));
+  hwbp::cli::add_debug_file_directory_option(*sub);
   sub->add_flag("--flexible", opt->flexible, "let watches that do not fit rotate (time-slice)");
   sub->add_flag("--json", opt->json, "print one JSON object");
   sub->add_option("--engine", opt->engine,

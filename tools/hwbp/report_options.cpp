@@ -11,12 +11,16 @@
 namespace hwbp::cli {
 
 void add_report_options(CLI::App& sub, ReportOptions& o, bool watch_required) {
-  auto* watch = sub.add_option("-w,--watch", o.specs,
-                               "what to watch: LOCATION[:LEN][:ACCESS] (LOCATION = NAME, NAME+OFF, 0xADDR or an "
-                               "expression over the program's debug info: cfg.retries, table[7], p->next->value, "
-                               "&var, *(long *)0xADDR; ACCESS = modify (default), w, rw, r, x) or "
-                               "mem:ADDR[/LEN][:ACCESS]; repeatable");
-  if (watch_required) watch->required();
+  sub.add_option("-w,--watch", o.specs,
+                 "what to watch: LOCATION[:LEN][:ACCESS] (LOCATION = NAME, NAME+OFF, 0xADDR or an "
+                 "expression over the program's debug info: cfg.retries, table[7], p->next->value, "
+                 "&var, *(long *)0xADDR; ACCESS = modify (default), w, rw, r, x) or "
+                 "mem:ADDR[/LEN][:ACCESS]; repeatable");
+  sub.add_option("-b,--break", o.breaks,
+                 "execute breakpoint (a debug-register slot where one is free): NAME (the function's first "
+                 "instruction), NAME+OFF, FILE:LINE or 0xADDR; reported as a hit of the watch "
+                 "LOCATION:x; repeatable");
+  o.watch_required = watch_required;  // checked by build_report_pipeline: --watch or --break
   sub.add_option("--stack", o.stack_depth, "frames per backtrace (default 5, 0 = none)")
       ->check(count_value());
   sub.add_flag("--json", o.json, "JSON Lines: one object per hit, a summary object at the end");
@@ -36,8 +40,11 @@ ReportPipeline::~ReportPipeline() {
 
 void build_report_pipeline(const ReportOptions& o, const std::vector<WatchSpec>& extra, Symbolizer& symbolizer,
                            core::ArchInfo arch, ReportPipeline& p) {
+  if (o.watch_required && o.specs.empty() && o.breaks.empty() && extra.empty())
+    throw Error(Errc::invalid_request, "nothing to watch: pass --watch SPEC or --break LOCATION (see --help)");
   std::vector<WatchSpec> specs;
   for (const auto& s : o.specs) specs.push_back(parse_watch_spec(s));
+  for (const auto& b : o.breaks) specs.push_back(parse_break_spec(b));
   specs.insert(specs.end(), extra.begin(), extra.end());
   p.watches = std::make_unique<WatchSet>(std::move(specs), arch);
   AcceptanceOptions accept;

@@ -20,11 +20,13 @@ namespace hwbp::cli {
 
 struct ReportOptions {
   std::vector<std::string> specs;
+  std::vector<std::string> breaks;  // --break LOCATION: execute watches, after the --watch ones
   std::size_t stack_depth = 5;
   bool json = false, count = false, folded = false;
   std::string condition;
   std::uint64_t ignore = 0, max_hits = 0;
   std::string output;
+  bool watch_required = true;  // set by add_report_options
 };
 
 // --count with no per-hit decision left to hwbp (no --if, --ignore, --max-hits): a delivery may
@@ -34,7 +36,7 @@ inline bool counts_only(const ReportOptions& o) {
   return o.count && o.condition.empty() && o.ignore == 0 && o.max_hits == 0;
 }
 
-// --watch (required unless `watch_required` is false), --stack, --json, --count, --folded, --if,
+// --watch and --break (one of them required unless `watch_required` is false), --stack, --json, --count, --folded, --if,
 // --ignore, --max-hits, -o.
 void add_report_options(CLI::App& sub, ReportOptions& o, bool watch_required = true);
 
@@ -53,9 +55,9 @@ struct ReportPipeline {
   ~ReportPipeline();
 };
 
-// Parses the specs and --if, checks the format flags, opens -o: throws hwbp::Error (or
-// std::invalid_argument from --if) with one line before anything starts. `specs` may add specs
-// of the command's own (e.g. hwbp vm's --break) after the --watch ones.
+// Parses the specs (--watch, then --break) and --if, checks the format flags, opens -o: throws
+// hwbp::Error (or std::invalid_argument from --if) with one line before anything starts.
+// `extra` may add specs of the command's own after them.
 void build_report_pipeline(const ReportOptions& o, const std::vector<WatchSpec>& extra, Symbolizer& symbolizer,
                            core::ArchInfo arch, ReportPipeline& out);
 

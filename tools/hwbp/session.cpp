@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "bpf_delivery.hpp"
+#include "debug_file_directory.hpp"
 #include "engine_refusal.hpp"
 #include "hwbp/error.hpp"
 #include "option_checks.hpp"
@@ -44,6 +45,7 @@ void add_duration_option(CLI::App& sub, SessionOptions& o) {
 
 void add_session_options(CLI::App& sub, SessionOptions& o) {
   add_report_options(sub, o);
+  add_debug_file_directory_option(sub);
   auto* flexible = sub.add_flag(
       "--flexible", o.flexible,
       "accept more watches than debug-register slots: those that do not fit take turns on the "
@@ -198,7 +200,11 @@ void Session::arm_ready(pid_t stopped_tid) {
   // In command-line order, each watch where it fits next to those armed before it.
   for (core::WatchId id : todo) {
     Watch& w = watches_->at(id);
-    decide(w, w.hw_refusal.empty() && arming_->fits(w));
+    const bool fits = w.hw_refusal.empty() && arming_->fits(w);
+    decide(w, fits);
+    // The engine's reason says "does not fit the free slots": say which slot hwbp holds.
+    if (!fits && w.hw_refusal.empty() && arming_->loader_slot())
+      w.engine_note += (w.engine_note.empty() ? "" : "; ") + arming_->loader_slot_note();
     if (*w.mechanism == core::Mechanism::debug_registers) arming_->arm_resolved({id});
     else arm_software(w);
   }
@@ -210,6 +216,15 @@ void Session::arm_loader_hook(std::uint64_t addr) {
   if (UprobeArming::available()) uprobes_->arm_loader_hook(addr);
   else if (perf::hits_delivered()) arming_->arm_loader_hook(addr);
   else int3_->arm_loader_hook(addr);
+  // Every slot accounted for: the user sees the one hwbp takes for itself.
+  if (auto slot = arming_->loader_slot(); slot && !loader_slot_announced_) {
+    loader_slot_announced_ = true;
+    std::fprintf(stderr, "hwbp: debug-register slot %d is hwbp's own breakpoint on the dynamic loader "
+                 "(it arms names of libraries loaded later and reads pointers once relocated; "
+                 "uprobes, which need no slot, are not available: root and a kernel with uprobes); "
+                 "%u slot%s left for watches until it is removed\n", *slot, arming_->free_slot_count(),
+                 arming_->free_slot_count() == 1 ? " is" : "s are");
+  }
 }
 
 void Session::disarm_loader_hook() {

@@ -166,6 +166,7 @@ class Session : public TraceHandler {
   pid_t pid_ = 0;
   bool startup_complete_ = true;
   bool exec_seen_ = false;
+  bool loader_slot_announced_ = false;
   std::vector<bool> announced_;
   std::vector<core::WatchId> announced_rotation_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

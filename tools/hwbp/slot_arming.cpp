@@ -61,9 +61,16 @@ std::string SlotArming::budget_message(const Watch& w, std::size_t needed) const
   const unsigned total = arch_.data_slots, free = free_slots();
   return fmt::format(
       "watch '{}' ({} bytes at {:#x}) needs {} debug-register slot{}, but {} of the {} slots a "
-      "thread has {} free; watch fewer bytes or fewer variables",
+      "thread has {} free{}; watch fewer bytes or fewer variables",
       w.spec.text, w.len, w.addr, needed, needed == 1 ? "" : "s", free, total,
-      free == 1 ? "is" : "are");
+      free == 1 ? "is" : "are", loader_slot_ < 0 ? "" : " (" + loader_slot_note() + ")");
+}
+
+std::string SlotArming::loader_slot_note() const {
+  return loader_slot_ < 0 ? std::string()
+                          : fmt::format("slot {} is hwbp's own breakpoint on the dynamic loader, which arms "
+                                        "names of libraries and reads pointers once they are relocated",
+                                        loader_slot_);
 }
 
 void SlotArming::arm_resolved() { arm_resolved(watches_.ready_to_arm()); }

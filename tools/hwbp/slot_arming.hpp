@@ -83,6 +83,13 @@ class SlotArming {
   void arm_loader_hook(std::uint64_t addr);
   void disarm_loader_hook();
   bool is_loader_hit(const core::SigData& tag) const noexcept;
+  // The slot the loader hook holds (nullopt: none); and "slot N is hwbp's own breakpoint on the
+  // dynamic loader ..." for messages about slots, "" when it holds none. Free slots of a thread.
+  std::optional<int> loader_slot() const noexcept {
+    return loader_slot_ < 0 ? std::nullopt : std::optional<int>(loader_slot_);
+  }
+  std::string loader_slot_note() const;
+  unsigned free_slot_count() const { return free_slots(); }
 
   // The watches a slot serves; empty for a slot not in use, and for a rotation slot's SIGTRAP
   // from an earlier turn (other generation, or trap_addr — si_addr, the breakpoint address at

@@ -40,7 +40,6 @@ struct VmOptions : ReportOptions {
   std::string kernel;
   std::vector<std::string> cmdline;
   unsigned memory_mib = 128;
-  std::vector<std::string> breaks;
   std::string engine = "auto";
   std::string gdb;
   bool gdb_stdio = false;
@@ -167,10 +166,8 @@ int run_vm(VmOptions o) {
   symbols::SymbolTable table(image);
   Symbolizer symbolizer;
   symbolizer.set_image(image);
-  std::vector<WatchSpec> breaks;
-  for (const auto& b : o.breaks) breaks.push_back(parse_watch_spec(b + ":x"));
   ReportPipeline report;
-  build_report_pipeline(o, breaks, symbolizer, core::host_arch(), report);
+  build_report_pipeline(o, {}, symbolizer, core::host_arch(), report);
   report.acceptor->set_thread_namer([](pid_t vcpu) { return fmt::format("vcpu{}", vcpu); });
   report.reporter->set_delivery("kvm", 0);
   report.watches->resolve(table);
@@ -226,7 +223,6 @@ RegisterCommand reg([](CLI::App& app) {
   auto o = std::make_shared<VmOptions>();
   add_report_options(*sub, *o, false);
   sub->add_option("-m,--memory", o->memory_mib, "guest RAM in MiB (default 128)");
-  sub->add_option("--break", o->breaks, "execute breakpoint at a kernel symbol (NAME, NAME+OFF, 0xADDR); repeatable");
   sub->add_option("--engine", o->engine,
                   "how write/modify watches are armed: auto (debug registers where the backend reports data hits "
                   "and slots are free, else write traps), hardware, write-trap")

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "hwbp/error.hpp"
+#include "symbols/line_address.hpp"
 #include "symbols/location_evaluator.hpp"
 #include "symbols/symbol_error.hpp"
 
@@ -111,6 +112,19 @@ void WatchSet::resolve_one(Watch& w, const symbols::SymbolTable& table) {
     }
     w.label = name;
     if (s.offset == 0) w.layout = typed_layout(table, s.symbol, len);
+  } else if (s.kind == WatchSpec::Kind::source_line) {
+    std::vector<symbols::LineAddress> at;
+    try {
+      at = symbols::line_addresses(table.image(), s.file, s.line);
+    } catch (const symbols::SymbolError& e) {
+      if (e.symbol_code() != symbols::SymbolErrc::not_found) throw;
+      w.unresolved_reason = e.what();  // stays pending: a library may have the line
+      return;
+    }
+    // Several locations (a line inlined into several callers): the first, as one slot is one
+    // address; the label says which line was found (the next line with code, maybe).
+    addr = at.front().address;
+    w.label = fmt::format("{}:{}", s.file, at.front().line);
   } else {
     w.label = fmt::format("{:#x}", addr);
   }

@@ -252,4 +252,47 @@ WatchSpec parse_watch_spec(std::string_view text) {
   return out;
 }
 
+WatchSpec parse_break_spec(std::string_view text) {
+  const std::string shown = printable(text);
+  auto bad_break = [&](const std::string& what) -> WatchSpec {
+    throw Error(Errc::invalid_request, "--break '" + shown + "': " + what);
+  };
+  constexpr const char* kBreakForms = "the forms are NAME, NAME+OFF, FILE:LINE and 0xADDR";
+  if (text.empty()) return bad_break(std::string("empty; ") + kBreakForms);
+  for (char c : text)
+    if (std::isspace(static_cast<unsigned char>(c)))
+      return bad_break(std::string("contains whitespace; ") + kBreakForms);
+  // FILE:LINE: a last single ':' (not C++'s '::') followed by digits.
+  const std::size_t colon = text.rfind(':');
+  const bool single = colon != std::string_view::npos && colon > 0 && text[colon - 1] != ':' &&
+                      (colon + 1 >= text.size() || text[colon + 1] != ':');
+  if (single && !starts_with_digit(text)) {
+    const std::string_view file = text.substr(0, colon), line = text.substr(colon + 1);
+    const Number n = parse_number(line);
+    if (line.empty() || n.status != NumStatus::ok || line.find_first_not_of("0123456789") != std::string_view::npos)
+      return bad_break("'" + printable(line) + "' is not a line number; " + kBreakForms +
+                       " (a breakpoint takes no length or access)");
+    if (n.value == 0 || n.value > 10000000) return bad_break("line " + std::string(line) + " does not exist; lines count from 1");
+    WatchSpec out;
+    out.kind = WatchSpec::Kind::source_line;
+    out.file = std::string(file);
+    out.line = static_cast<int>(n.value);
+    out.access = Access::exec;
+    out.len = 1;
+    out.text = std::string(text) + ":x";
+    return out;
+  }
+  if (single) return bad_break(std::string("an address takes no ':' field; ") + kBreakForms);
+  WatchSpec out;
+  try {
+    out = parse_watch_spec(std::string(text) + ":x");
+  } catch (const Error& e) {
+    return bad_break(e.what());
+  }
+  if (out.kind == WatchSpec::Kind::expression)
+    return bad_break(std::string("an expression names data, not code; ") + kBreakForms +
+                     " (watch data with --watch)");
+  return out;
+}
+
 }  // namespace hwbp::cli

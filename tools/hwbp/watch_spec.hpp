@@ -28,12 +28,14 @@
 namespace hwbp::cli {
 
 struct WatchSpec {
-  enum class Kind : std::uint8_t { address, symbol, expression };
+  enum class Kind : std::uint8_t { address, symbol, expression, source_line };
   std::string text;               // the spec exactly as the user typed it (for messages)
   Kind kind = Kind::address;
   std::uintptr_t addr = 0;        // Kind::address
   std::string symbol;             // Kind::symbol; Kind::expression: the expression
   std::uint64_t offset = 0;       // Kind::symbol: bytes after the symbol's start
+  std::string file;               // Kind::source_line (--break FILE:LINE)
+  int line = 0;                   // Kind::source_line
   std::size_t len = 0;            // 0 only for a name or expression without LEN (its size)
   bool len_given = false;         // false: len is a default (commands say so)
   Access access = Access::modify;
@@ -53,5 +55,12 @@ inline constexpr std::size_t kPerfDefaultLen = 4;
 // Throws hwbp::Error(Errc::invalid_request) with one line naming the spec and what is wrong,
 // e.g. "watch spec '0x10:zz': 'zz' is neither a length nor an access; ...".
 WatchSpec parse_watch_spec(std::string_view text);
+
+// `--break LOCATION`: an execute watch (one instruction) at NAME, NAME+OFF, FILE:LINE or 0xADDR,
+// as `hwbp vm --break` and GDB's `hbreak` take it. NAME is the function's first instruction
+// (GDB's `break` would skip the prologue); FILE:LINE the line's first statement (a FILE with a
+// ':' in it cannot be named). The spec's text is "LOCATION:x", as a --watch of the same
+// breakpoint. Throws hwbp::Error(Errc::invalid_request) with one line.
+WatchSpec parse_break_spec(std::string_view text);
 
 }  // namespace hwbp::cli
