@@ -95,6 +95,9 @@ class HitSink {
   // `n` hits of `watch` at trap pc `pc`, counted in the kernel (BPF --count): no values, no
   // thread, no stack; they count towards the summaries and the --count table.
   virtual void accept_count(core::WatchId watch, std::uint64_t pc, std::uint64_t n) = 0;
+  // `n` of those hits raced with another thread's store to the watch's bytes: whether they
+  // changed the bytes (modify, r) is not exact, and so are the watch's counts.
+  virtual void counts_not_exact(core::WatchId watch, std::uint64_t n) = 0;
   // True once --max-hits is reached: later hits are dropped.
   virtual bool done() const = 0;
   // Frames a report shows (--stack): what a delivery keeps of a hit it reports later.
