@@ -27,25 +27,25 @@ constexpr std::uint64_t kOps = 500;
 alignas(8) std::uint64_t g_race = 0;
 volatile std::uint64_t g_sink = 0;
 
-// Runs `body(index, i)` kOps times on threads threads started together; returns tid -> index.
+// Runs `body(index, i)` kOps times on `count` threads started together; returns tid -> index.
 template <class Body>
-std::map<pid_t, std::uint64_t> race(int threads, Body body) {
+std::map<pid_t, std::uint64_t> race(int count, Body body) {
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
-  std::vector<std::thread> threads;
-  std::vector<std::atomic<pid_t>> tids(threads);
-  for (int t = 0; t < threads; ++t)
-    threads.emplace_back([&, t] {
+  std::vector<std::thread> workers;
+  std::vector<std::atomic<pid_t>> tids(count);
+  for (int t = 0; t < count; ++t)
+    workers.emplace_back([&, t] {
       tids[t] = gettid_raw();
       ready.fetch_add(1);
       while (!go.load()) std::this_thread::yield();
       for (std::uint64_t i = 1; i <= kOps; ++i) body(std::uint64_t(t + 1), i);
     });
-  while (ready.load() < threads) std::this_thread::yield();
+  while (ready.load() < count) std::this_thread::yield();
   go = true;
-  for (auto& th : threads) th.join();
+  for (auto& th : workers) th.join();
   std::map<pid_t, std::uint64_t> index;
-  for (int t = 0; t < threads; ++t) index[tids[t].load()] = std::uint64_t(t + 1);
+  for (int t = 0; t < count; ++t) index[tids[t].load()] = std::uint64_t(t + 1);
   return index;
 }
 
