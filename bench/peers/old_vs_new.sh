@@ -5,6 +5,7 @@
 # with --json --stack 0 (every hit delivered with its values).
 #
 # Usage: bench/peers/old_vs_new.sh OLD_HWBP NEW_HWBP TIMED_LOOP [ROUNDS]
+# (CONFIGS="bpf.count ..." limits the configurations; N_BPF_COUNT, N_BPF_JSON, N_PTRACE the hits)
 # Prints per run `cost roundR BUILD MODE FORMAT PROGRAM_NS WALL_NS` and per round
 # `ratio roundR MODE FORMAT PROGRAM_RATIO WALL_RATIO` (new / old), then the medians.
 #   PROGRAM_NS  the watched program's own loop time per store (timed_loop prints it): what a hit
@@ -44,9 +45,9 @@ run_once() {
   echo "$(awk '$1 == "ns_per_store" { print $2 }' prog.txt) $(( (t1 - t0) / n ))"
 }
 
-declare -A ratios walls
+declare -A ratios walls best_p best_w
 for ((round = 1; round <= ROUNDS; round++)); do
-  for key in bpf.count bpf.json ptrace.count ptrace.json; do
+  for key in ${CONFIGS:-bpf.count bpf.json ptrace.count ptrace.json}; do
     mode=${key%.*} format=${key#*.}
     declare -A cost=()
     order="old new"; [ $((round % 2)) -eq 0 ] && order="new old"
@@ -64,9 +65,19 @@ for ((round = 1; round <= ROUNDS; round++)); do
       echo "ratio round$round $mode $format $r $w"
       ratios[$key]+="$r "; walls[$key]+="$w "
     fi
+    for build in old new; do  # the least disturbed run of each: noise only adds time
+      [ -n "${cost[$build]:-}" ] || continue
+      set -- ${cost[$build]}
+      [ -z "${best_p[$build.$key]:-}" ] || [ "$1" -lt "${best_p[$build.$key]}" ] && best_p[$build.$key]=$1
+      [ -z "${best_w[$build.$key]:-}" ] || [ "$2" -lt "${best_w[$build.$key]}" ] && best_w[$build.$key]=$2
+    done
   done
 done
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "none"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-for key in bpf.count bpf.json ptrace.count ptrace.json; do
+for key in ${CONFIGS:-bpf.count bpf.json ptrace.count ptrace.json}; do
   echo "ratio median ${key/./ } program $(median "${ratios[$key]:-}") wall $(median "${walls[$key]:-}") (program per round: ${ratios[$key]:-none})"
+  if [ -n "${best_p[old.$key]:-}" ] && [ -n "${best_p[new.$key]:-}" ]; then
+    echo "ratio best ${key/./ } program ${best_p[new.$key]}/${best_p[old.$key]} = $(awk -v n="${best_p[new.$key]}" -v o="${best_p[old.$key]}" 'BEGIN { printf "%.3f", n / o }')" \
+         "wall ${best_w[new.$key]}/${best_w[old.$key]} = $(awk -v n="${best_w[new.$key]}" -v o="${best_w[old.$key]}" 'BEGIN { printf "%.3f", n / o }')"
+  fi
 done
