@@ -258,7 +258,7 @@ static __always_inline int value_passes(struct hwbp_bpf_hit *h, const struct hwb
 static __always_inline void note_race(__u32 index) {
   __u64 *last = bpf_map_lookup_elem(&last_hit, &index);
   if (!last) return;
-  __u64 units = bpf_ktime_get_ns() >> HWBP_BPF_STAMP_TIME_SHIFT;
+  __u64 units = bpf_jiffies64();
   __u64 tid = (__u32)bpf_get_current_pid_tgid();
   __u64 stamp = (units << 34) | ((tid & 0x3fffff) << 12) | (bpf_get_smp_processor_id() & 0xfff);
   __u64 prev = __sync_lock_test_and_set(last, stamp);
