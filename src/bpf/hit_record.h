@@ -59,8 +59,7 @@ struct hwbp_bpf_count_key {
  * are then marked not exact. The stamp packs the CPU (bits 0-11), the thread id (bits 12-33:
  * Linux's PID_MAX_LIMIT is 2^22) and the time in jiffies (bits 34-63, compared modulo 2^30: a
  * wrap can only make a race appear, never hide one). Jiffies, not bpf_ktime_get_ns: a memory
- * read, where the clock source may be a device that each read emulates (the test VM: a counted
- * hit cost 1.24x the pre-issue-17 one with a clock read per hit). The window assumes HZ <= 1000 (Linux offers 100, 250, 300 and
+ * read, where a clock read may reach a clock-source device (an emulated one in a VM). The window assumes HZ <= 1000 (Linux offers 100, 250, 300 and
  * 1000): with a lower HZ it spans more time than the hold, which only marks more hits. */
 #define HWBP_BPF_HOLD_NS 100000000ull
 #define HWBP_BPF_STAMP_RACE_UNITS (HWBP_BPF_HOLD_NS / 1000000ull + 2)
