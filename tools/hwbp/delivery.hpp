@@ -78,6 +78,8 @@ struct HitEvent {
   std::string made_by;
   // Frames of the accessing thread, innermost first, at most `depth`.
   Symbolizer::Unwind unwind;
+  // unwind returns frames taken already (the thread has run on since the hit).
+  bool unwind_kept = false;
   // The values are the exact bytes before / after this access (issue 17). Hardware hits read
   // after the trap are exact only when the order of the racing stores proves them
   // (store_sequencer.hpp); a value that is not is still shown, marked, and never filtered on.
