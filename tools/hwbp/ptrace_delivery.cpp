@@ -153,8 +153,17 @@ void PtraceDelivery::sequence(const Watch& w, HitEvent h, const user_regs_struct
   HitEvent* waiting = seq.waiting(seq.pending() - 1);
   if (waiting == nullptr || waiting->tid != tid || !waiting->unwind || waiting->unwind_kept) return;
   std::vector<symbols::Frame> frames;
+  const std::size_t depth = sink_.stack_depth();
   try {
-    if (sink_.stack_depth() > 1) frames = waiting->unwind(sink_.stack_depth());
+    if (depth > 1) frames = waiting->unwind(depth);
+    // libdwfl stops at a frame in a module the image does not know yet (loaded since it was
+    // read): re-read the maps once and unwind again while the thread is still stopped, as the
+    // reporter does for a live unwind (Symbolizer::stack); the frames kept here cannot be redone.
+    symbols::ProcessImage& image = *symbolizer_.image();
+    if (!frames.empty() && frames.size() < depth && !image.module_at(frames.back().lookup_address()).handle) {
+      image.refresh();
+      frames = waiting->unwind(depth);
+    }
   } catch (const std::exception&) {
   }
   waiting->unwind = [frames = std::move(frames)](std::size_t depth) {
