@@ -35,6 +35,7 @@ struct CountingSink : hwbp::cli::HitSink {
   std::uint64_t n = 0;
   void accept(HitEvent hit) override { n += hit.new_bytes ? 1 : 0; }
   void accept_count(hwbp::core::WatchId, std::uint64_t, std::uint64_t) override {}
+  void counts_not_exact(hwbp::core::WatchId, std::uint64_t) override {}
   bool done() const override { return false; }
 };
 

@@ -185,6 +185,12 @@ struct Event {
   // data with values: the len bytes before and after the access (for write and modify watches
   // exact; for hardware hits, as read at the exit).
   bool has_values = false;
+  // The values are this access's own (issue 17). False for a hardware hit in a guest with more
+  // than one vCPU: its bytes are read at the exit, and another vCPU, running meanwhile, may have
+  // stored to them since (or before the shadow this hit's old bytes come from was taken). Such
+  // values are shown marked, and the modify / read filter passes the hit (never a drop on a
+  // guess). Write trapping completes each store itself: always exact.
+  bool values_exact = true;
   std::array<std::uint8_t, 8> old_bytes{};
   std::array<std::uint8_t, 8> new_bytes{};
 };

@@ -248,4 +248,18 @@ std::vector<HitProgram::Count> HitProgram::take_counts() {
   return out;
 }
 
+std::map<std::uint32_t, std::uint64_t> HitProgram::take_raced() {
+  // The program only adds to the array: the new hits are the difference to what was taken.
+  std::map<std::uint32_t, std::uint64_t> out;
+  const int fd = map_fd("raced");
+  for (std::uint32_t watch = 0; watch < HWBP_BPF_MAX_WATCHES; ++watch) {
+    std::uint64_t n = 0;
+    if (bpf_map_lookup_elem(fd, &watch, &n) != 0 || n == 0) continue;
+    std::uint64_t& taken = raced_taken_[watch];
+    if (n > taken) out[watch] = n - taken;
+    taken = n;
+  }
+  return out;
+}
+
 }  // namespace hwbp::bpf

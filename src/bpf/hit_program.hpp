@@ -70,6 +70,10 @@ class HitProgram {
   };
   std::vector<Count> take_counts();
 
+  // Per watch, the hits of count_only watches with a value filter that raced with another
+  // thread's (hit_record.h, "raced") since the previous call; only watches with some.
+  std::map<std::uint32_t, std::uint64_t> take_raced();
+
   struct Stats {
     std::uint64_t seen = 0, filtered = 0, lost = 0, unmapped = 0, counts_full = 0;
   };
@@ -86,6 +90,7 @@ class HitProgram {
   ring_buffer* ring_ = nullptr;
   int prog_fd_ = -1;
   std::map<ChunkKey, ChunkWatches> chunks_;  // mirror of the "chunks" map
+  std::map<std::uint32_t, std::uint64_t> raced_taken_;  // "raced" values already taken
   const HitFn* current_ = nullptr;
   std::size_t taken_ = 0, max_ = 0;
   std::exception_ptr error_;

@@ -47,6 +47,23 @@ struct hwbp_bpf_count_key {
 };
 #define HWBP_BPF_MAX_COUNT_KEYS 16384
 
+/* Maps "last_hit" and "raced" (arrays, index = watch): --count of a watch with a value filter
+ * (modify, r) in the kernel. The filter compares the bytes read at the hit with those read at the
+ * previous hit, exact only while no other thread's store to the bytes can fall between a store
+ * and its read (issue 17). A store's #DB handler, and the program in it, runs within
+ * HWBP_BPF_HOLD_NS of the store (the delivery's assumption: bpf_delivery.cpp, kHoldNs); hits on
+ * one CPU, or of one thread, are ordered (a CPU runs a store's #DB handler before its next
+ * instruction). So two hits can race only if they come from different CPUs and different threads
+ * within that time of each other, and then two hits consecutive in the order of an atomic
+ * exchange of "last_hit" do as well: such a hit is counted in "raced", and the watch's counts
+ * are then marked not exact. The stamp packs the CPU (bits 0-11), the thread id (bits 12-33:
+ * Linux's PID_MAX_LIMIT is 2^22) and the time in jiffies (bits 34-63, compared modulo 2^30: a
+ * wrap can only make a race appear, never hide one). Jiffies, not bpf_ktime_get_ns: a memory
+ * read, where a clock read may reach a clock-source device (an emulated one in a VM). The window assumes HZ <= 1000 (Linux offers 100, 250, 300 and
+ * 1000): with a lower HZ it spans more time than the hold, which only marks more hits. */
+#define HWBP_BPF_HOLD_NS 100000000ull
+#define HWBP_BPF_STAMP_RACE_UNITS (HWBP_BPF_HOLD_NS / 1000000ull + 2)
+
 /* Map "shadows" (array, same index): the bytes after the last hit, the "old" of the next one. */
 struct hwbp_bpf_shadow {
   __u32 known;        /* 0: unknown (unreadable, or re-read while writes may have raced) */

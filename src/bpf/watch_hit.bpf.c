@@ -39,6 +39,21 @@ struct {
   __type(value, __u64);
 } sequence SEC(".maps");
 
+/* --count of a modify / r watch: the last hit's stamp and the hits that raced (hit_record.h). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, HWBP_BPF_MAX_WATCHES);
+  __type(key, __u32);
+  __type(value, __u64);
+} last_hit SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, HWBP_BPF_MAX_WATCHES);
+  __type(key, __u32);
+  __type(value, __u64);
+} raced SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 128);  /* an entry per breakpoint in use: at most the slot table's 64 */
@@ -216,7 +231,7 @@ static __always_inline int value_passes(struct hwbp_bpf_hit *h, const struct hwb
   for (int i = 0; i < HWBP_BPF_MAX_VALUE / 8; i++) now[i] = 0;
   /* The read between two locked adds of the watch's counter (hit_record.h). */
   __u32 index = h->watch;
-  __u64 *seq = bpf_map_lookup_elem(&sequence, &index);
+  __u64 *seq = w->count_only ? 0 : bpf_map_lookup_elem(&sequence, &index);  /* no order to count */
   if (seq) h->seq_before = __sync_fetch_and_add(seq, 1);
   if (bpf_probe_read_user(h->new_bytes, len, (const void *)w->addr) == 0)
     h->flags |= HWBP_BPF_NEW_KNOWN;
@@ -237,6 +252,26 @@ static __always_inline int value_passes(struct hwbp_bpf_hit *h, const struct hwb
   return 1;
 }
 
+/* Could another thread's store to the watch's bytes fall between this hit's store and its read,
+ * or the previous hit's (hit_record.h, "last_hit")? Then the value filter's verdict on them is
+ * not exact: counted in "raced". */
+static __always_inline void note_race(__u32 index) {
+  __u64 *last = bpf_map_lookup_elem(&last_hit, &index);
+  if (!last) return;
+  __u64 units = bpf_jiffies64();
+  __u64 tid = (__u32)bpf_get_current_pid_tgid();
+  __u64 stamp = (units << 34) | ((tid & 0x3fffff) << 12) | (bpf_get_smp_processor_id() & 0xfff);
+  __u64 prev = __sync_lock_test_and_set(last, stamp);
+  if (prev == 0) return;
+  int same_cpu = (prev & 0xfff) == (stamp & 0xfff);
+  int same_thread = ((prev >> 12) & 0x3fffff) == ((stamp >> 12) & 0x3fffff);
+  __u64 apart = ((stamp >> 34) - (prev >> 34)) & ((1ull << 30) - 1);
+  int near = apart <= HWBP_BPF_STAMP_RACE_UNITS || apart >= (1ull << 30) - HWBP_BPF_STAMP_RACE_UNITS;
+  if (same_cpu || same_thread || !near) return;
+  __u64 *n = bpf_map_lookup_elem(&raced, &index);
+  if (n) __sync_fetch_and_add(n, 1);
+}
+
 /* A global (not inlined) function: the verifier checks it once, not once per loop iteration of
  * the caller. */
 __attribute__((noinline)) int report(struct bpf_perf_event_data *ctx, __u32 index, __u32 part) {
@@ -250,6 +285,8 @@ __attribute__((noinline)) int report(struct bpf_perf_event_data *ctx, __u32 inde
   h->flags = 0;
   h->watch = index;
   h->seq_before = h->seq_after = 0;
+  const int counted_filter = w->count_only && w->filter != HWBP_BPF_EVERY && w->filter != HWBP_BPF_NO_VALUE;
+  if (counted_filter) note_race(index);
   if (!value_passes(h, w, s)) {
     count(HWBP_BPF_STAT_FILTERED);
     return 0;

@@ -23,6 +23,7 @@ constexpr std::uint8_t kInt3 = 0xcc;
 // both filter write / read-write hits by comparing the bytes, by the one value filter of every
 // engine (core/value_filter.hpp). Unknown old bytes pass: a hit is never dropped on a guess.
 bool passes_value_filter(const Event& e) {
+  if (!e.values_exact) return true;  // another vCPU may have stored meanwhile: not a verdict to drop on
   const std::span<const std::uint8_t> new_bytes(e.new_bytes.data(), e.len);
   std::optional<std::span<const std::uint8_t>> old_bytes;
   if (e.has_values) old_bytes.emplace(e.old_bytes.data(), e.len);
@@ -248,6 +249,9 @@ void GuestDebugger::Impl::report_data_hit(unsigned index, VcpuState& v, Watch& w
   const bool known = read_new && w.hw.shadow_confirmed();
   if (known) std::memcpy(e.old_bytes.data(), w.hw.shadow.data() + offset, c.len);
   e.has_values = known;
+  // The exit stops this vCPU only: another one may store to the bytes between this store and
+  // the read above (issue 17; the processes' deliveries order such stores, not yet this one).
+  e.values_exact = vcpus.size() <= 1;
   if (read_new && w.hw.shadow_confirmed())
     std::memcpy(w.hw.shadow.data() + offset, e.new_bytes.data(), c.len);
   if (passes_value_filter(e)) v.events.push_back(e);

@@ -53,6 +53,8 @@ check() {
         if (oe == "true" && ne == "true" && num(nw) != num(o) + 1 && num(nw) != num(o))
           wrong("hit " n ": " o " -> " nw " is not +1")
         if (ne == "true" && num(nw) != num(o) && (nw in new_of)) wrong("hit " n ": counter value " nw " credited twice")
+        # The counter history is 1..total: an exact new value outside it was never the counter.
+        if (ne == "true" && (num(nw) < 1 || num(nw) > total)) wrong("hit " n ": counter value " nw " outside 1.." total)
         if (ne == "true") new_of[nw] = n
       }
       # Output order is store order: an exact old continues the previous exact new.

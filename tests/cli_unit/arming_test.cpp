@@ -184,8 +184,9 @@ struct Sink {
     std::free(buf);
   }
   void hit(std::uint32_t watch, std::optional<Bytes> old_bytes, std::optional<Bytes> new_bytes,
-           bool filtered = false) {
+           bool filtered = false, bool exact = true) {
     HitEvent h;
+    h.old_exact = h.new_exact = exact;
     h.watch = core::WatchId{watch};
     h.tid = getpid();
     h.pc = reinterpret_cast<std::uintptr_t>(&require_breakpoints);
@@ -243,6 +244,37 @@ TEST(CliAcceptance, ConditionIgnoreAndMaxHitsInThatOrder) {
   EXPECT_NE(out.find(R"("seq":1,)"), std::string::npos) << out;
   EXPECT_NE(out.find(R"("old":"0x00000002","new":"0x00000000")"), std::string::npos) << out;
   EXPECT_EQ(out.find(R"("seq":3,)"), std::string::npos) << out;
+}
+
+// Issue 17: a value that is not exact is unknown to modify / r and --if: the hit is reported
+// (marked), never dropped on a guess — a racing store's "unchanged" may be another's value.
+TEST(CliAcceptance, ValuesNotExactAreNeverFilteredOn) {
+  Sink s(two_specs(), {});
+  s.hit(0, Bytes{1, 0, 0, 0}, Bytes{1, 0, 0, 0}, false, false);  // modify, "unchanged" on a guess
+  s.hit(1, Bytes{5, 0, 0, 0}, Bytes{6, 0, 0, 0}, false, false);  // r, "changed" on a guess
+  EXPECT_EQ(s.acceptor.total(), 2u);
+  AcceptanceOptions o;
+  o.condition = Condition::parse("new==0");
+  Sink c(two_specs(), std::move(o));
+  c.hit(0, Bytes{1, 0, 0, 0}, Bytes{2, 0, 0, 0}, false, false);  // --if false on a guess: reported
+  c.hit(0, Bytes{1, 0, 0, 0}, Bytes{2, 0, 0, 0});                // --if false on exact values: dropped
+  EXPECT_EQ(c.acceptor.total(), 1u);
+  std::fflush(s.file);
+  const std::string out(s.buf, s.len);
+  EXPECT_NE(out.find(R"("exact":false)"), std::string::npos) << out;
+}
+
+// Issue 17: hits counted in the kernel that raced (bpf --count of modify) count as not exact.
+TEST(CliAcceptance, KernelCountsThatRacedAreNotExact) {
+  Sink s(two_specs(), {});
+  s.acceptor.accept_count(core::WatchId{0}, reinterpret_cast<std::uintptr_t>(&require_breakpoints), 40);
+  s.acceptor.counts_not_exact(core::WatchId{0}, 3);
+  s.acceptor.counts_not_exact(core::WatchId{9}, 5);  // not a watch of this session: ignored
+  s.reporter.finish(s.watches.all(), s.acceptor.total());
+  std::fflush(s.file);
+  const std::string out(s.buf, s.len);
+  EXPECT_NE(out.find(R"("watch":"0x1000:4:modify","hits":40,"inexact":3})"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("inexact":3,)"), std::string::npos) << out;
 }
 
 TEST(CliAcceptance, KernelCountsJoinTheSummaries) {

@@ -212,6 +212,33 @@ TEST(Reporter, CountTableByWatchFunctionAndLine) {
             "       2  hot                  record_failures          stray_write.c:47\n");
 }
 
+// Issue 17: counts of a watch whose hits raced (counted in the kernel: bpf --count of modify; or
+// delivered with a value not exact) are marked, with a note saying why; other watches are not.
+TEST(Reporter, CountTableMarksCountsThatRaced) {
+  Watch w = watch_of("hot", Access::modify, 0x4000, 8), calm = watch_of("calm", Access::modify, 0x5000, 8);
+  calm.id = core::WatchId{1};
+  Captured out(Format::count);
+  HitRecord a = hit_of(w, 1), c = hit_of(calm, 2);
+  out.reporter().count(a, 5);
+  out.reporter().counts_not_exact(w, 3);
+  out.reporter().count(c, 2);
+  out.reporter().finish({w, calm}, 7);
+  EXPECT_EQ(out.text(),
+            "    hits  watch                function                 location\n"
+            "       5  hot                  record_failures          stray_write.c:47  [not exact]\n"
+            "       2  calm                 record_failures          stray_write.c:47\n"
+            "hwbp: counts of 'hot' marked [not exact]: 3 hits raced with another thread's store to its bytes (or lay "
+            "next to a lost hit), so whether they changed the value is not known exactly; see docs/semantics.md, "
+            "\"Racing writers\"\n");
+  Captured delivered(Format::count);
+  HitRecord d = hit_of(w, 1);
+  d.old_exact = false;
+  delivered.reporter().hit(d);
+  delivered.reporter().finish({w}, 1);
+  EXPECT_NE(delivered.text().find("record_failures          stray_write.c:47  [not exact]\n"), std::string::npos)
+      << delivered.text();
+}
+
 TEST(Reporter, FoldedStacksOutermostFirst) {
   Watch w = watch_of("hot", Access::modify, 0x4000, 8);
   Captured out(Format::folded);

@@ -15,6 +15,7 @@ struct Sink : HitSink {
   std::vector<HitEvent> hits;
   void accept(HitEvent hit) override { hits.push_back(std::move(hit)); }
   void accept_count(core::WatchId, std::uint64_t, std::uint64_t) override {}
+  void counts_not_exact(core::WatchId, std::uint64_t) override {}
   bool done() const override { return false; }
 };
 

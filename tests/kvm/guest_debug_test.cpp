@@ -89,6 +89,31 @@ void lengths_one_two_eight(Engine engine) {
   EXPECT_EQ(vm.load<std::uint32_t>(kData + 4), 0x33333333u);
 }
 
+// Issue 17: a debug-register hit's bytes are read at the exit, while the guest's other vCPUs
+// run on: with a second vCPU they are marked not exact (and a modify watch passes the hit);
+// with one vCPU nothing else stores between the trap and the read. Write trapping is exact.
+TEST(GuestDataWatch, HardwareHitValuesAreExactOnlyWithOneVcpu) {
+  HWBP_KVM_REQUIRE_FEATURE(Feature::data_hits);
+  HWBP_KVM_REQUIRE_FEATURE(Feature::trapped_stores);
+  for (unsigned cpus : {1u, 2u}) {
+    for (Engine engine : {Engine::hardware, Engine::write_trap}) {
+      SCOPED_TRACE(std::to_string(cpus) + " vCPUs, " + (engine == Engine::hardware ? "debug registers" : "write trapping"));
+      TestVm vm(TestVm::Options{cpus});
+      vm.enter(0, at(g_sizes), kData, 0, 0, /*rax=*/0xa1b2c3d4e5f60718);
+      if (cpus == 2) vm.enter(1, at(g_loop), kData2, 0, 2);
+      GuestDebugger dbg(vm.handles());
+      dbg.add(WatchSpec{kData + 8, 8, Access::modify, engine});
+      const GuestStop s = vm.run(0, &dbg);
+      EXPECT_STOP(s, events);
+      ASSERT_EQ(s.events.size(), 1u) << s.describe();
+      const auto& e = s.events[0];
+      ASSERT_TRUE(e.has_values);
+      EXPECT_EQ(bytes_as<std::uint64_t>(e.new_bytes), 0xa1b2c3d4e5f60718u);
+      EXPECT_EQ(e.values_exact, cpus == 1 || engine == Engine::write_trap);
+    }
+  }
+}
+
 TEST(GuestDataWatch, LengthsOneTwoEightWithDebugRegisters) {
   HWBP_KVM_REQUIRE_FEATURE(Feature::data_hits);
   lengths_one_two_eight(Engine::hardware);

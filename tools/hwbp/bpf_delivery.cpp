@@ -58,14 +58,16 @@ BpfDelivery::BpfDelivery(WatchSet& watches, Symbolizer& symbolizer, HitSink& sin
 void BpfDelivery::attach(const perf::Event& event) { program_.attach(event.fd()); }
 
 void BpfDelivery::watch_armed(const Watch& w) {
-  // The value filter compares exact values, known only here (issue 17): the kernel filters
-  // nothing but execute breakpoints' (no values), and counts in the kernel only the watches
-  // that need no filter.
+  // Reported hits are filtered on their exact values, known only here (issue 17): the kernel
+  // filters nothing but execute breakpoints' (no values). --count counts in the kernel, also
+  // with a value filter (modify, r): no record per hit (a busy writer filled the ring, and its
+  // records took a minute to order at the detach); the kernel's verdict is exact unless threads
+  // raced on the bytes, which the program detects and flush() marks (hit_record.h, "raced").
   const auto filter = core::value_filter_for(w.spec.access);
   const bool no_filter = filter == core::ValueFilter::every || filter == core::ValueFilter::no_value;
   program_.set_watch(w.id.value, w.addr, static_cast<std::uint32_t>(w.len),
-                     static_cast<hwbp_bpf_filter>(no_filter ? filter : core::ValueFilter::every), stack_bytes_,
-                     count_only_ && no_filter);
+                     static_cast<hwbp_bpf_filter>(no_filter || count_only_ ? filter : core::ValueFilter::every),
+                     stack_bytes_, count_only_);
 }
 
 void BpfDelivery::chunk_mapped(const core::Chunk& chunk, core::WatchId watch, unsigned part) {
@@ -122,6 +124,8 @@ void BpfDelivery::flush() {
   for (auto& [id, o] : orders_) advance(o, watches_.contains(id) ? &watches_.at(id) : nullptr, true, true);
   for (const auto& c : program_.take_counts())
     if (watches_.contains(core::WatchId{c.watch})) sink_.accept_count(core::WatchId{c.watch}, c.ip, c.hits);
+  for (const auto& [watch, n] : program_.take_raced())
+    if (watches_.contains(core::WatchId{watch})) sink_.counts_not_exact(core::WatchId{watch}, n);
 }
 
 void BpfDelivery::on_record(const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack) {

@@ -78,6 +78,8 @@ struct HitEvent {
   std::string made_by;
   // Frames of the accessing thread, innermost first, at most `depth`.
   Symbolizer::Unwind unwind;
+  // unwind returns frames taken already (the thread has run on since the hit).
+  bool unwind_kept = false;
   // The values are the exact bytes before / after this access (issue 17). Hardware hits read
   // after the trap are exact only when the order of the racing stores proves them
   // (store_sequencer.hpp); a value that is not is still shown, marked, and never filtered on.
@@ -95,6 +97,9 @@ class HitSink {
   // `n` hits of `watch` at trap pc `pc`, counted in the kernel (BPF --count): no values, no
   // thread, no stack; they count towards the summaries and the --count table.
   virtual void accept_count(core::WatchId watch, std::uint64_t pc, std::uint64_t n) = 0;
+  // `n` of those hits raced with another thread's store to the watch's bytes: whether they
+  // changed the bytes (modify, r) is not exact, and so are the watch's counts.
+  virtual void counts_not_exact(core::WatchId watch, std::uint64_t n) = 0;
   // True once --max-hits is reached: later hits are dropped.
   virtual bool done() const = 0;
   // Frames a report shows (--stack): what a delivery keeps of a hit it reports later.

@@ -104,6 +104,7 @@ HitEvent GuestDelivery::to_hit(const Watch& w, const hwbp::kvm::Event& e) {
       }
       hit.old_bytes = std::move(before);
       hit.new_bytes = std::move(now);
+      hit.old_exact = hit.new_exact = e.values_exact;
     } catch (const Error&) {
     }
   }

@@ -67,6 +67,10 @@ void HitAcceptor::accept_count(core::WatchId watch, std::uint64_t pc, std::uint6
   total_ += n;
 }
 
+void HitAcceptor::counts_not_exact(core::WatchId watch, std::uint64_t n) {
+  if (watches_.contains(watch)) reporter_.counts_not_exact(watches_.at(watch), n);
+}
+
 // A store of the same value into a struct or array changes no byte: the member it wrote is named
 // from the instruction's operand, where that needs no register (rip-relative: globals).
 std::optional<std::uint64_t> HitAcceptor::store_offset(const Watch& w, std::uint64_t pc, bool pc_is_access) {

@@ -39,6 +39,7 @@ class HitAcceptor : public HitSink {
 
   void accept(HitEvent hit) override;
   void accept_count(core::WatchId watch, std::uint64_t pc, std::uint64_t n) override;
+  void counts_not_exact(core::WatchId watch, std::uint64_t n) override;
   bool done() const override { return done_; }
   std::size_t stack_depth() const override { return opts_.stack_depth; }
   // Reported hits so far (after --if and --ignore).

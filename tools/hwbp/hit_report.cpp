@@ -241,6 +241,11 @@ void Reporter::count(const HitRecord& h, std::uint64_t n) {
   counts_[{h.watch->spec.text, h.site.func, h.site.file, h.site.line}] += n;
 }
 
+void Reporter::counts_not_exact(const Watch& w, std::uint64_t n) {
+  inexact_[w.id] += n;
+  inexact_total_ += n;
+}
+
 void Reporter::hit(const HitRecord& h) {
   if (!h.old_exact || !h.new_exact) {
     ++inexact_[h.watch->id];
@@ -502,11 +507,23 @@ void Reporter::finish_count(const std::vector<Watch>& watches) {
   for (const auto& [key, n] : counts_) rows.push_back({n, key});
   std::stable_sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.first > b.first; });
   std::fputs(fmt::format("{:>8}  {:<20} {:<24} {}\n", "hits", "watch", "function", "location").c_str(), out_);
+  // Issue 17: a watch whose hits had a value not exact (threads raced on its bytes, a lost hit)
+  // has counts that may include a store that changed nothing or miss one that did (modify, r):
+  // its rows are marked, and a note says how many hits and why.
+  std::map<std::string, std::uint64_t> inexact_by_text;
+  for (const auto& w : watches)
+    if (auto it = inexact_.find(w.id); it != inexact_.end() && it->second > 0) inexact_by_text[w.spec.text] += it->second;
   for (const auto& [n, key] : rows) {
     const auto& [watch, func, file, line] = key;
     std::string loc = file.empty() ? "?" : fmt::format("{}:{}", file, line);
-    std::fputs(fmt::format("{:>8}  {:<20} {:<24} {}\n", n, watch, func.empty() ? "?" : func, loc).c_str(), out_);
+    const char* mark = inexact_by_text.contains(watch) ? "  [not exact]" : "";
+    std::fputs(fmt::format("{:>8}  {:<20} {:<24} {}{}\n", n, watch, func.empty() ? "?" : func, loc, mark).c_str(), out_);
   }
+  for (const auto& [watch, n] : inexact_by_text)
+    std::fputs(fmt::format("hwbp: counts of '{}' marked [not exact]: {} hit{} raced with another thread's store to "
+                           "its bytes (or lay next to a lost hit), so whether {} changed the value is not known "
+                           "exactly; see docs/semantics.md, \"Racing writers\"\n",
+                           watch, n, n == 1 ? "" : "s", n == 1 ? "it" : "they").c_str(), out_);
   if (!show_coverage_) return;
   // Per watch, with its coverage: also lists the watches that had no hit while armed.
   for (const auto& w : watches)

@@ -122,6 +122,9 @@ class Reporter {
   void hit(const HitRecord& h);
   // --count: n hits at h's site at once (counted in the kernel by the BPF mode).
   void count(const HitRecord& h, std::uint64_t n);
+  // n of w's hits counted in the kernel raced with another thread's store: whether they changed
+  // the bytes is not exact (counted with the hits whose values are not exact).
+  void counts_not_exact(const Watch& w, std::uint64_t n);
   // A watch ended before the session did (the page engine: its memory was unmapped, exec):
   // a human line or a JSON event ("watch_ended"); on stderr for --count / --folded. `site`:
   // where the thread that ended it was (its system call), empty when none.

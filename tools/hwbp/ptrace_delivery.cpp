@@ -19,6 +19,17 @@ namespace {
 // lost (its thread blocks SIGTRAP).
 constexpr std::uint64_t kMaxWaitNs = 1'000'000'000;
 
+// A quiet count (every trap the kernel counted was seen as a stop) proves only the stores whose
+// trap is counted, and a store is visible to other CPUs before its debug exception is taken and
+// counted (kernel/events/hw_breakpoint.c, perf_bp_event, in the #DB handler): a CPU preempted in
+// between (a vCPU the hypervisor deschedules; the test VM's TCG runs its vCPUs in turns) leaves a
+// store in the bytes read at a stop but not yet in the count, and the hits settled then chained
+// through a value nobody had reported (vm.cli.run_race_threads_test.ptrace: 2 of 8 runs had an
+// exact old that was not the previous hit's new). So a quiet count at time t settles only what
+// was observed kQuietHoldNs before t: a trap is counted within that time of its store (the bpf
+// delivery's hold, bpf_delivery.cpp kHoldNs).
+constexpr std::uint64_t kQuietHoldNs = 100'000'000;
+
 std::uint64_t now_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -32,6 +43,13 @@ core::StoreEffect effect_of(const symbols::DecodedInstruction* insn, const Watch
   const decode::StoredValue v =
       decode::stored_value_after(insn->bytes, insn->address, decode::from_user_regs(regs), decode::VectorState{});
   return decode::effect_on_watch(v, w.addr, w.len, regs.eflags);
+}
+
+// The latest observation a quiet count at `now` proves complete (kQuietHoldNs).
+StoreSequencer::Mark quiet_cut(const StoreSequencer& seq, std::uint64_t now) {
+  StoreSequencer::Mark m = seq.base();
+  while (m < seq.last() && seq.time_of(m + 1) + kQuietHoldNs <= now) ++m;
+  return m;
 }
 
 }  // namespace
@@ -121,7 +139,7 @@ void PtraceDelivery::sequence(const Watch& w, HitEvent h, const user_regs_struct
   if (const std::optional<std::int64_t> unseen = unseen_traps(w.id)) {
     if (!o.accounted) o.accounted = unseen;  // no seed: the first stop sets the reference
     if (*unseen == *o.accounted) {
-      seq.settle(mark, sink_);
+      seq.settle(quiet_cut(seq, now_ns()), sink_);
     } else if (*unseen < *o.accounted) {
       // A stop the count does not show: one access over two chunks is counted once
       // (SlotArming::kernel_hits), or a re-armed watch's count started again.
@@ -129,26 +147,40 @@ void PtraceDelivery::sequence(const Watch& w, HitEvent h, const user_regs_struct
     }
   }
   if (seq.pending() == 0) return;
-  // Still waiting: keep this thread's stack now, it runs on once this stop returns.
-  for (std::size_t i = 0; HitEvent* waiting = seq.waiting(i); ++i) {
-    if (waiting->tid != tid || !waiting->unwind) continue;
-    std::vector<symbols::Frame> frames;
-    try {
-      if (sink_.stack_depth() > 1) frames = waiting->unwind(sink_.stack_depth());
-    } catch (const std::exception&) {
+  // Still waiting (every hit does, kQuietHoldNs at least): keep this thread's stack now, it runs
+  // on once this stop returns. Only this stop's hit, the last added: the earlier ones kept theirs
+  // at their own stops (a pass over every waiting hit per stop was quadratic in the hold).
+  HitEvent* waiting = seq.waiting(seq.pending() - 1);
+  if (waiting == nullptr || waiting->tid != tid || !waiting->unwind || waiting->unwind_kept) return;
+  std::vector<symbols::Frame> frames;
+  const std::size_t depth = sink_.stack_depth();
+  try {
+    if (depth > 1) frames = waiting->unwind(depth);
+    // libdwfl stops at a frame in a module the image does not know yet (loaded since it was
+    // read): re-read the maps once and unwind again while the thread is still stopped, as the
+    // reporter does for a live unwind (Symbolizer::stack); the frames kept here cannot be redone.
+    symbols::ProcessImage& image = *symbolizer_.image();
+    if (!frames.empty() && frames.size() < depth && !image.module_at(frames.back().lookup_address()).handle) {
+      image.refresh();
+      frames = waiting->unwind(depth);
     }
-    waiting->unwind = [frames = std::move(frames)](std::size_t depth) {
-      return std::vector<symbols::Frame>(frames.begin(), frames.begin() + std::min(depth, frames.size()));
-    };
+  } catch (const std::exception&) {
   }
+  waiting->unwind = [frames = std::move(frames)](std::size_t depth) {
+    return std::vector<symbols::Frame>(frames.begin(), frames.begin() + std::min(depth, frames.size()));
+  };
+  waiting->unwind_kept = true;
 }
 
 std::optional<Delivery::TimePoint> PtraceDelivery::next_poll() const {
   // When the oldest waiting observation may be settled (steady_clock is CLOCK_MONOTONIC).
   std::optional<TimePoint> next;
+  const std::uint64_t now = now_ns();
   for (const auto& [id, o] : orders_) {
     if (o.sequencer.pending() == 0) continue;
-    TimePoint t{std::chrono::nanoseconds(o.sequencer.time_of(o.sequencer.base() + 1) + kMaxWaitNs)};
+    // Once its hold has passed (a quiet count then settles it), else after the longest wait.
+    const std::uint64_t first = o.sequencer.time_of(o.sequencer.base() + 1);
+    TimePoint t{std::chrono::nanoseconds(first + kQuietHoldNs > now ? first + kQuietHoldNs : first + kMaxWaitNs)};
     if (!next || t < *next) next = t;
   }
   return next;
@@ -163,7 +195,7 @@ void PtraceDelivery::poll(std::chrono::milliseconds /*budget*/) {
     if (seq.pending() == 0 || !arming_) continue;
     const std::optional<std::int64_t> unseen = unseen_traps(id);
     if (unseen && o.accounted && *unseen == *o.accounted) {
-      seq.settle_all(sink_);
+      seq.settle(quiet_cut(seq, now), sink_);
       continue;
     }
     StoreSequencer::Mark old = seq.base();

@@ -2,6 +2,8 @@
      race KIND THREADS OPS
    KIND   store    thread t (1-based) stores t << 32 | i, i = 1..OPS, into race_value (a plain mov:
                    the value names its writer, and every value is stored once)
+          halves   thread t stores t << 32 | i / 2: each value twice in a row (a thread alone makes
+                   OPS / 2 + 1 changes: the modify filter's count)
           xchg     the same values, with xchg
           add      lock add 1 to race_counter
           xadd     lock xadd 1 to race_counter
@@ -37,6 +39,8 @@ static void* run(void* arg) {
     unsigned long v = t << 32 | i;
     if (strcmp(kind, "store") == 0) {
       race_value = v; /* LINE-STORE */
+    } else if (strcmp(kind, "halves") == 0) {
+      race_value = t << 32 | i / 2; /* LINE-HALVES */
     } else if (strcmp(kind, "xchg") == 0) {
       sink += __atomic_exchange_n(&race_value, v, __ATOMIC_SEQ_CST);
     } else if (strcmp(kind, "add") == 0) {
@@ -55,7 +59,7 @@ static void* run(void* arg) {
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    fprintf(stderr, "usage: race store|xchg|add|xadd|cmpxchg THREADS OPS\n");
+    fprintf(stderr, "usage: race store|halves|xchg|add|xadd|cmpxchg THREADS OPS\n");
     return 2;
   }
   kind = argv[1];
@@ -66,7 +70,7 @@ int main(int argc, char** argv) {
   pthread_barrier_init(&start, NULL, (unsigned)n);
   for (unsigned long t = 0; t < n; ++t) spawn(&th[t], run, (void*)(t + 1));
   for (unsigned long t = 0; t < n; ++t) pthread_join(th[t], NULL);
-  int counter = strcmp(kind, "store") != 0 && strcmp(kind, "xchg") != 0;
+  int counter = strcmp(kind, "store") != 0 && strcmp(kind, "halves") != 0 && strcmp(kind, "xchg") != 0;
   printf("final %#lx\n", counter ? race_counter : race_value);
   return 0;
 }
