@@ -36,6 +36,7 @@
 #include "core/slot_table.hpp"
 #include "delivery.hpp"
 #include "perf/event.hpp"
+#include "session_hook.hpp"
 #include "watch_set.hpp"
 
 namespace hwbp::cli {
@@ -78,11 +79,17 @@ class SlotArming {
   // One time slice (core::plan_turn).
   void rotate();
 
-  // An execute breakpoint on the dynamic loader's debugger hook (_dl_debug_state), always with
-  // sigtrap: arming library watches needs the program stopped.
-  void arm_loader_hook(std::uint64_t addr);
-  void disarm_loader_hook();
-  bool is_loader_hit(const core::SigData& tag) const noexcept;
+  // hwbp's own execute breakpoints (session_hook.hpp: the dynamic loader's debugger hook
+  // _dl_debug_state, --at), always with sigtrap: arming watches there needs the program
+  // stopped. Each takes a slot: counted in "does not fit" messages.
+  void arm_hook(SessionHook kind, std::uint64_t addr);
+  void disarm_hook(SessionHook kind);
+  void disarm_hooks();
+  std::optional<SessionHook> hook_of(const core::SigData& tag) const noexcept;
+  std::size_t hook_slots() const noexcept { return hook_slots_.size(); }
+  // Takes a pinned watch off the debug registers (the --at frame it lives in returned); the
+  // slots it alone used are closed and given back.
+  void disarm(core::WatchId id);
 
   // The watches a slot serves; empty for a slot not in use, and for a rotation slot's SIGTRAP
   // from an earlier turn (other generation, or trap_addr — si_addr, the breakpoint address at
@@ -177,7 +184,7 @@ class SlotArming {
   std::map<int, Mapping> mapped_;                           // slot -> (chunk, watch)
   std::map<core::WatchId, std::vector<std::int64_t>> count_base_;  // its slots' counts at arming
   std::map<core::WatchId, std::uint64_t> settled_hits_;            // counts of closed events
-  int loader_slot_ = -1;
+  std::map<SessionHook, int> hook_slots_;  // hwbp's own breakpoints -> their slot
 
   std::chrono::milliseconds slice_{0};
   std::vector<core::WatchId> rotating_;
