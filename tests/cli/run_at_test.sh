@@ -87,4 +87,29 @@ if [ $hits_here = 1 ]; then
   n=$(grep -c "^hit #[0-9]*: the_config->retries" out.txt)
   [ "$n" = 2 ] || fail "--at FILE:LINE: $n hits, expected 2 (= 100 at the stop, then the second call): $(cat out.txt)"
 fi
+
+# --- --thread TID: only that thread's accesses (hwbp attach: the main thread of attach_target,
+# whose other two threads write ticks first); a thread that does not exist is one line, rc 2.
+"$HWBP" run --thread 999999 --watch the_config -- "$PROG" > out.txt 2> err.txt
+rc=$?
+[ $rc -ne 0 ] && [ "$(wc -l < err.txt)" -eq 1 ] && grep -q "has no thread 999999" err.txt ||
+  fail "--thread of no thread: rc $rc: $(cat err.txt)"
+wait_for() { for _ in $(seq 100); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+rm -f go done
+"$PROGS/attach_target" "$DIR/go" "$DIR/done" > target.out & TP=$!
+wait_for '^pid' target.out || fail "attach_target did not start"
+"$HWBP" attach -p $TP -o a.txt --thread $TP --watch ticks --stack 1 --duration 20 2> a.err & HP=$!
+wait_for 'watching ticks' a.err || fail "hwbp did not arm: $(cat a.err)"
+touch go
+if [ $hits_here = 1 ]; then
+  wait_for 'ticks: 200 -> 300' a.txt || fail "--thread: the main thread's hit is missing: $(cat a.txt a.err)"
+fi
+touch done
+wait $TP || fail "attach_target failed"
+wait $HP || fail "hwbp attach --thread failed: $(cat a.err)"
+if [ $hits_here = 1 ]; then
+  n=$(grep -c '^hit #' a.txt)
+  [ "$n" = 1 ] || fail "--thread $TP: $n hits, expected only the main thread's 1: $(cat a.txt)"
+  grep -q "thread $TP " a.txt || fail "--thread: the hit is not the main thread's: $(cat a.txt)"
+fi
 echo PASS

@@ -4,8 +4,11 @@
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -74,6 +77,11 @@ void add_session_options(CLI::App& sub, SessionOptions& o) {
                  "pointers read then, and the function's parameters and locals may be watched "
                  "until that frame returns")
       ->type_name("LOCATION");
+  sub.add_option("--thread", o.thread,
+                 "report only the accesses of thread TID (a thread id as in /proc/PID/task; "
+                 "with run, the program's main thread, or one alive at the --at stop)")
+      ->type_name("TID")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   sub.add_flag("--pending", o.pending,
                "keep names that no loaded module defines, and arm them when a library defining "
                "them is loaded (dlopen)");
@@ -104,7 +112,8 @@ void Session::choose_delivery() {
     // A stack snapshot per hit, as perf --call-graph dwarf copies (8 KB by default).
     std::uint32_t stack_bytes = opts_.stack_depth <= 1 ? 0 : opts_.stack_depth <= 16 ? 8192 : 16384;
     // --count without per-hit decisions in hwbp: the kernel counts, no record per hit.
-    bool count_only = opts_.count && opts_.condition.empty() && opts_.ignore == 0 && opts_.max_hits == 0;
+    bool count_only = opts_.count && opts_.condition.empty() && opts_.ignore == 0 && opts_.max_hits == 0 &&
+                      opts_.thread == 0;  // the kernel's counts are per process
     try {
       delivery_ = std::make_unique<BpfDelivery>(*watches_, symbolizer_, *acceptor_, stack_bytes, count_only);
       return;
@@ -143,6 +152,8 @@ void Session::start(Tracer& tracer, bool at_exec_stop, pid_t stopped_tid) {
     int3_ = std::make_unique<Int3Arming>(pid, *watches_, symbolizer_, *acceptor_, int3_hooks());
   }
   if (opts_.flexible) arming_->set_flexible(std::chrono::milliseconds(opts_.slice_ms));
+  acceptor_->set_only_thread(opts_.thread);
+  if (!(at_ && !at_->reached)) check_thread();  // else at the --at stop, where threads exist
   watches_->set_pointers_readable(!at_exec_stop);  // relocated once the loader reports
   watches_->resolve(*table_);
   check_condition_lengths();
@@ -304,6 +315,7 @@ void Session::on_at_hit(pid_t tid) {
   at_->reached = true;
   disarm_hook(SessionHook::at);  // first reach only, as a temporary breakpoint (GDB's tbreak)
   image_->refresh();
+  check_thread();
   const symbols::StoppedFrame frame = symbols::frame_of(*image_, frame_state(ptrace::get_registers(tid)));
   std::fprintf(stderr, "hwbp: --at %s: reached in thread %d; arming the watches\n", at_->text.c_str(), tid);
   watches_->set_deferred(false);
@@ -339,6 +351,15 @@ void Session::on_at_hit(pid_t tid) {
     std::fprintf(stderr, "hwbp: note: '%s' is in the frame of %s (thread %d): its watch ends when "
                  "that frame returns (its return to %#llx is caught by %s)\n", watches_->at(id).label.c_str(),
                  frame.function.c_str(), tid, static_cast<unsigned long long>(return_address), by.c_str());
+}
+
+void Session::check_thread() const {
+  if (opts_.thread == 0) return;
+  if (::access(fmt::format("/proc/{}/task/{}", pid_, opts_.thread).c_str(), F_OK) == 0) return;
+  throw Error(Errc::invalid_request,
+              fmt::format("--thread {}: process {} has no thread {}{}", opts_.thread, pid_, opts_.thread,
+                          at_ ? fmt::format(" when it reaches --at {}", at_->text)
+                              : fmt::format(" (its threads: ls /proc/{}/task)", pid_)));
 }
 
 void Session::on_frame_return(pid_t tid) {

@@ -45,6 +45,7 @@ struct SessionOptions : ReportOptions {
   std::string mode = "auto";  // auto | bpf | ptrace: how debug-register hits reach hwbp
   std::string engine = "auto";  // auto | hw | page: what serves each watch (core::choose_engine)
   std::string at;  // --at LOCATION: the watches are armed when execution first reaches it
+  pid_t thread = 0;  // --thread TID: only that thread's hits (0: every thread)
 };
 
 // Options common to run and attach.
@@ -151,6 +152,8 @@ class Session : public TraceHandler {
   void on_frame_return(pid_t tid);
   // Ends the watches of the --at frame's parameters and locals (it returned, or its thread ended).
   void end_frame_watches(pid_t stopped_tid, const std::string& reason);
+  // --thread TID names a thread of the process now (throws a one-line hwbp::Error if not).
+  void check_thread() const;
   // The bpf mode keeps the loader hook armed to refresh the image at each library load.
   bool tracks_library_loads() const;
   void track_library_loads();
