@@ -27,6 +27,7 @@ struct Value {
   bool untyped_pointer = false;     // rvalue &sym where sym has no type
   std::string text;                 // the sub-expression, for messages
   std::string untyped_why;          // why there is no type
+  bool in_register = false;         // rvalue: a local kept in a register (no address)
 };
 
 std::optional<TypeRef> declared_type(const Dwarf_Die& var) {
@@ -44,10 +45,12 @@ std::string join(const std::vector<std::string>& names) {
 
 class Evaluation {
  public:
-  Evaluation(const SymbolTable& table, const ProcessMemory* memory, std::string_view text)
-      : table_(table), memory_(memory), full_(text) {}
+  Evaluation(const SymbolTable& table, const ProcessMemory* memory, const StoppedFrame* frame,
+             std::string_view text)
+      : table_(table), memory_(memory), frame_(frame), full_(text) {}
 
   bool read_target = false;
+  bool in_frame = false;
 
   Value eval(const LocationExpr& e) {
     using K = LocationExpr::Kind;
@@ -75,6 +78,12 @@ class Evaluation {
     ResolvedLocation out;
     out.text = v.text;
     out.read_target = read_target;
+    out.in_frame = in_frame;
+    if (v.in_register)
+      fail(SymbolErrc::bad_spec, fmt::format("'{}' is kept in a register at this point, so it has no "
+                                             "address to watch; watch what it points to ({}->member, "
+                                             "*{}), or stop at a later line where it is in memory "
+                                             "(--at FILE:LINE), or build with -O0", v.text, v.text, v.text));
     if (v.lvalue || v.untyped_pointer) {
       out.address = v.where;
       out.size = v.type ? type_size(*v.type).value_or(0) : v.untyped_size;
@@ -112,6 +121,24 @@ class Evaluation {
   }
 
   Value name(const LocationExpr& e) {
+    if (frame_) {
+      std::optional<FrameVariable> local;
+      try {
+        local = frame_variable(table_.image(), *frame_, e.name);
+      } catch (const SymbolError& err) {
+        fail(err.symbol_code(), err.what());
+      }
+      if (local) {
+        Value v;
+        v.where = local->register_value.value_or(local->address);
+        v.lvalue = !local->register_value;
+        v.in_register = local->register_value.has_value();
+        v.type = declared_type(local->die);
+        if (!v.type) v.untyped_why = "the debug info does not give its type";
+        in_frame = true;
+        return v;
+      }
+    }
     ResolvedSymbol sym = table_.resolve(e.name);
     Value v;
     v.where = sym.address;
@@ -128,6 +155,9 @@ class Evaluation {
   }
 
   Value member(const Value& v, const std::string& field) {
+    if (v.in_register)
+      fail(SymbolErrc::bad_spec, fmt::format("'{}' is kept in registers at this point: its members "
+                                             "have no address to watch", v.text));
     const TypeRef& t = typed(v, "." + field);
     if (is_pointer(t))
       fail(SymbolErrc::bad_spec, fmt::format("'{}' is a pointer ({}): write {}->{}", v.text,
@@ -205,6 +235,9 @@ class Evaluation {
   }
 
   Value address_of(const Value& v) {
+    if (v.in_register)
+      fail(SymbolErrc::bad_spec, fmt::format("'{}' is kept in a register at this point: it has no "
+                                             "address", v.text));
     if (!v.lvalue) fail(SymbolErrc::bad_spec, fmt::format("'{}' is a value: it has no address", v.text));
     Value out = v;
     out.lvalue = false;
@@ -261,6 +294,7 @@ class Evaluation {
 
   const SymbolTable& table_;
   const ProcessMemory* memory_;
+  const StoppedFrame* frame_;
   std::string full_;
 };
 
@@ -268,8 +302,16 @@ class Evaluation {
 
 ResolvedLocation LocationEvaluator::evaluate(std::string_view text) const {
   auto expr = parse_location_expression(text);
-  Evaluation e(table_, memory_, text);
-  return e.finish(e.eval(*expr));
+  Evaluation e(table_, memory_, frame_, text);
+  ResolvedLocation out = e.finish(e.eval(*expr));
+  // Lives in the frame (and ends with it) when its bytes are in the frame's stack: from the
+  // ABI's red zone below the stack pointer (System V AMD64 psABI 3.2.2: 128 bytes) up to the
+  // CFA. Through a pointer to the heap or a global it outlives the frame; a static local too.
+  if (frame_ && frame_->cfa) {
+    constexpr std::uint64_t kRedZone = 128;
+    out.in_frame = out.address + out.size > frame_->state.sp() - kRedZone && out.address < *frame_->cfa;
+  }
+  return out;
 }
 
 }  // namespace hwbp::symbols

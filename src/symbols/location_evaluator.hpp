@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "symbols/frame_variable.hpp"
 #include "symbols/process_memory.hpp"
 #include "symbols/symbol_table.hpp"
 #include "symbols/typed_value.hpp"
@@ -26,6 +27,8 @@ struct ResolvedLocation {
   std::string type;          // as GDB prints it ("struct config", "int [4]"); empty without DWARF
   std::string text;          // the expression in canonical form, for labels
   bool read_target = false;  // a pointer was read in the target's memory
+  bool in_frame = false;     // in the given frame's stack (a local, or through a pointer to one):
+                             // valid until it returns
   // How to print the watched bytes (typed_value.hpp); null without a type.
   std::shared_ptr<const ValueLayout> layout;
 };
@@ -35,8 +38,10 @@ class LocationEvaluator {
   // memory: where pointers are read; nullptr for an image without a process (plan --program),
   // or while the target's pointers are not valid yet (before the dynamic loader relocated it):
   // expressions that follow a pointer then throw SymbolError(needs_memory).
-  LocationEvaluator(const SymbolTable& table, const ProcessMemory* memory)
-      : table_(table), memory_(memory) {}
+  // frame: a stopped thread's innermost frame (`--at`), whose parameters and locals a name may
+  // be (they hide globals of the same name, as in C); nullptr: names are globals only.
+  LocationEvaluator(const SymbolTable& table, const ProcessMemory* memory, const StoppedFrame* frame = nullptr)
+      : table_(table), memory_(memory), frame_(frame) {}
 
   // Throws SymbolError: bad_spec (syntax, no such member, index out of bounds, not a location),
   // not_found (the root variable: a library may define it later), unsupported (types without
@@ -46,6 +51,7 @@ class LocationEvaluator {
  private:
   const SymbolTable& table_;
   const ProcessMemory* memory_;
+  const StoppedFrame* frame_;
 };
 
 }  // namespace hwbp::symbols

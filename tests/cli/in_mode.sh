@@ -15,12 +15,13 @@ shift 2
 name=$(basename "$script" .sh)
 # Scripts that run where debug exceptions are not delivered (they check HWBP_TEST_HITS).
 NO_HITS_NEEDED="run_mixed_x_test plan_test doctor_test run_errors_test command_line_test output_failure_test run_page_test
-  run_expressions_test attach_storm_test trap_guard_test run_int3_test run_debuginfo_test run_break_test"
+  run_expressions_test attach_storm_test trap_guard_test run_int3_test run_debuginfo_test run_break_test
+  run_at_test"
 # Scripts that run with --engine page (watch behaviour: values, threads, formats, conditions, ...).
 PAGE_SCRIPTS="run_values_test run_threads_test run_formats_test run_inline_test run_libs_test
   run_overlap_test run_kill_test attach_test attach_race_test run_gdb_diff_test run_page_test
   run_expressions_test run_int3_test run_typed_values_test run_race_test run_debuginfo_test run_break_test
-  run_count_modify_test run_race_threads_test"
+  run_count_modify_test run_race_threads_test run_at_test"
 
 doctor=$("$1" doctor 2>&1)
 fires=$(grep -E '^[a-z]+ +debug registers fire ' <<<"$doctor")

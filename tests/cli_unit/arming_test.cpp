@@ -143,8 +143,8 @@ TEST(CliArming, TheLoaderHooksSlotIsNamedWhereSlotsRunOut) {
   e.watches.resolve(*e.table);
   e.arming.arm_resolved({core::WatchId{0}, core::WatchId{1}, core::WatchId{2}});
   EXPECT_FALSE(e.arming.loader_slot().has_value());
-  EXPECT_EQ(e.arming.loader_slot_note(), "");
-  e.arming.arm_loader_hook(reinterpret_cast<std::uintptr_t>(&require_breakpoints));
+  EXPECT_EQ(e.arming.own_slots_note(), "");
+  e.arming.arm_hook(SessionHook::loader, reinterpret_cast<std::uintptr_t>(&require_breakpoints));
   ASSERT_TRUE(e.arming.loader_slot().has_value());
   EXPECT_EQ(*e.arming.loader_slot(), 3);
   EXPECT_EQ(e.arming.free_slot_count(), 0u);
@@ -158,7 +158,7 @@ TEST(CliArming, TheLoaderHooksSlotIsNamedWhereSlotsRunOut) {
               std::string::npos) << err.what();
   }
   // Given back: the watch fits, and the message no longer names the hook.
-  e.arming.disarm_loader_hook();
+  e.arming.disarm_hook(SessionHook::loader);
   EXPECT_FALSE(e.arming.loader_slot().has_value());
   EXPECT_EQ(e.arming.free_slot_count(), 1u);
   e.arming.arm_resolved({core::WatchId{3}});

@@ -41,7 +41,8 @@ int attach_command(const SessionOptions& opts, pid_t pid) {
   }
   auto status = session.finish(tracer, end, false);
   if (status) std::fprintf(stderr, "hwbp: process %d exited (status %d)\n", pid, exit_code_of(*status));
-  return session.output_failed() ? 2 : 0;  // said by finish(); the program runs on
+  if (session.output_failed() || session.at_failed()) return 2;  // said by finish(); it runs on
+  return session.at_never_reached() ? 1 : 0;  // said by finish(): nothing was watched
 }
 
 RegisterCommand reg([](CLI::App& app) {

@@ -47,6 +47,7 @@ bool HitAcceptor::passes_filters(const Watch& w, const HitEvent& hit) {
 
 void HitAcceptor::accept(HitEvent hit) {
   if (done_ || !watches_.contains(hit.watch)) return;
+  if (only_thread_ && hit.tid != only_thread_) return;  // --thread: another thread's access
   Watch& w = watches_.at(hit.watch);
   if (!passes_filters(w, hit)) return;
   ++w.hits;

@@ -32,6 +32,8 @@ class HitAcceptor : public HitSink {
 
   // The process whose threads are named in reports (/proc/PID/task/TID/comm).
   void set_pid(pid_t pid) { pid_ = pid; }
+  // --thread TID: only that thread's hits are reported and counted (0: every thread's).
+  void set_only_thread(pid_t tid) { only_thread_ = tid; }
   // Names threads another way (hwbp vm: "vcpu0" for vCPU 0) instead of /proc.
   void set_thread_namer(std::function<std::string(pid_t)> namer) { namer_ = std::move(namer); }
   // A thread exited: a later thread may reuse its id (and name).
@@ -56,6 +58,7 @@ class HitAcceptor : public HitSink {
   Symbolizer& symbolizer_;
   Reporter& reporter_;
   pid_t pid_ = 0;
+  pid_t only_thread_ = 0;
   std::function<std::string(pid_t)> namer_;
   std::map<pid_t, std::string> thread_names_;
   std::uint64_t ignored_ = 0, total_ = 0;

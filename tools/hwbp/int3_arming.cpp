@@ -44,16 +44,21 @@ void Int3Arming::arm(core::WatchId id) {
   w.mark_armed_always(core::CoverageClock::Clock::now());
 }
 
-void Int3Arming::arm_loader_hook(std::uint64_t addr) {
-  if (loader_) return;
+void Int3Arming::arm_hook(SessionHook kind, std::uint64_t addr) {
+  if (session_hooks_.count(kind)) return;
   breakpoints_.insert(tracee_.memory(), addr);
-  loader_ = addr;
+  session_hooks_.emplace(kind, addr);
 }
 
-void Int3Arming::disarm_loader_hook() {
-  if (!loader_) return;
-  breakpoints_.remove(tracee_.memory(), *loader_);
-  loader_.reset();
+void Int3Arming::disarm_hook(SessionHook kind) {
+  auto it = session_hooks_.find(kind);
+  if (it == session_hooks_.end()) return;
+  breakpoints_.remove(tracee_.memory(), it->second);
+  session_hooks_.erase(it);
+}
+
+void Int3Arming::disarm_hooks() {
+  while (!session_hooks_.empty()) disarm_hook(session_hooks_.begin()->first);
 }
 
 bool Int3Arming::may_consume(const siginfo_t& info) const noexcept {
@@ -79,14 +84,35 @@ Int3Arming::Trap Int3Arming::on_signal(pid_t tid, const siginfo_t& info) {
   ptrace::set_registers(tid, regs);
   // Removed meanwhile (the watch stopped, detach): the real instruction runs on resume.
   if (!breakpoints_.inserted(addr)) return Trap::hit;
-  const bool loader = loader_ && *loader_ == addr;
+  std::optional<SessionHook> hook;
+  for (const auto& [kind, at] : session_hooks_)
+    if (at == addr) hook = kind;
+  if (hook && *hook != SessionHook::loader) {
+    last_hook_ = *hook;
+    held_hook_ = std::make_pair(tid, addr);  // finish_hook() steps over it, if it stays
+    return Trap::hook;
+  }
   report(tid, addr);
   try {
     step_over(tid, addr);
   } catch (const ptrace::ThreadGone&) {
     // Killed meanwhile: its exit is among the deferred stops.
   }
-  return loader ? Trap::loader : Trap::hit;
+  if (hook) last_hook_ = *hook;
+  return hook ? Trap::hook : Trap::hit;
+}
+
+void Int3Arming::finish_hook(pid_t tid) {
+  if (!held_hook_ || held_hook_->first != tid) return;
+  const std::uint64_t addr = held_hook_->second;
+  held_hook_.reset();
+  if (!breakpoints_.inserted(addr)) return;  // removed: the real instruction runs on resume
+  report(tid, addr);
+  try {
+    step_over(tid, addr);
+  } catch (const ptrace::ThreadGone&) {
+    // Killed meanwhile: its exit is among the deferred stops.
+  }
 }
 
 void Int3Arming::report(pid_t tid, std::uint64_t addr) {
@@ -163,14 +189,14 @@ void Int3Arming::close_all() {
   const auto now = core::CoverageClock::Clock::now();
   for (auto& [addr, id] : at_) watches_.at(id).mark_disarmed(now);
   at_.clear();
-  loader_.reset();
+  session_hooks_.clear();
 }
 
 void Int3Arming::reset_after_exec(pid_t pid) {
   pid_ = pid;
   breakpoints_.forget_all();
   at_.clear();
-  loader_.reset();
+  session_hooks_.clear();
   vfork_children_.clear();
   tracee_.on_exec();
 }

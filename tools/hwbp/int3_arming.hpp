@@ -45,6 +45,7 @@
 #include "hit_report.hpp"
 #include "ptrace/software_breakpoints.hpp"
 #include "ptrace/tracee.hpp"
+#include "session_hook.hpp"
 #include "watch_set.hpp"
 
 namespace hwbp::cli {
@@ -64,15 +65,25 @@ class Int3Arming {
   // Arms execute watch `id`: an int3 at its address. Throws hwbp::Error (not mapped, not
   // writable).
   void arm(core::WatchId id);
-  // The dynamic loader's rendezvous (_dl_debug_state): an int3 the session is told about.
-  void arm_loader_hook(std::uint64_t addr);
-  void disarm_loader_hook();
+  // hwbp's own breakpoints (session_hook.hpp: the dynamic loader's rendezvous, --at): int3s the
+  // session is told about (Trap::hook, last_hook()).
+  void arm_hook(SessionHook kind, std::uint64_t addr);
+  void disarm_hook(SessionHook kind);
+  void disarm_hooks();
   bool used() const noexcept { return breakpoints_.ever_any(); }
 
-  enum class Trap { not_ours, hit, loader };
+  enum class Trap { not_ours, hit, hook };
   // A signal-delivery-stop of tid: one of our int3 traps? If so it is handled (reported, stepped
   // over; the thread stays stopped and is resumed with signal 0 by the tracer through resume()).
   Trap on_signal(pid_t tid, const siginfo_t& info);
+  // The hook of the last Trap::hook.
+  SessionHook last_hook() const noexcept { return last_hook_; }
+  // After the session handled a Trap::hook other than the loader's (--at, its frame's return):
+  // those stop *before* the instruction, as GDB's break does (the thread is left on it, the
+  // instruction not run, so a store there is seen by the watches armed at the stop). If the
+  // breakpoint is still in place (the hook stays, or an x watch shares it), that watch's hit is
+  // reported and the thread stepped over it; else the real instruction runs on resume.
+  void finish_hook(pid_t tid);
   // A queued signal that on_signal() may have to consume before its thread is detached.
   bool may_consume(const siginfo_t& info) const noexcept;
 
@@ -106,7 +117,9 @@ class Int3Arming {
   ptrace::Tracee tracee_;
   ptrace::SoftwareBreakpoints breakpoints_;
   std::multimap<std::uint64_t, core::WatchId> at_;  // address -> armed watches
-  std::optional<std::uint64_t> loader_;
+  std::map<SessionHook, std::uint64_t> session_hooks_;
+  SessionHook last_hook_ = SessionHook::loader;
+  std::optional<std::pair<pid_t, std::uint64_t>> held_hook_;  // thread and address of a Trap::hook
   std::set<pid_t> vfork_children_;
 };
 

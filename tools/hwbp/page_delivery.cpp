@@ -27,6 +27,16 @@ void PageDelivery::arm(pid_t stopped_tid, core::WatchId id) {
   w.clock.set_armed(true, now);
 }
 
+void PageDelivery::disarm(pid_t stopped_tid, core::WatchId id) {
+  for (auto it = ids_.begin(); it != ids_.end(); ++it) {
+    if (it->second != id) continue;
+    transport_->disarm(stopped_tid, it->first);
+    ids_.erase(it);
+    watches_.at(id).mark_disarmed(core::CoverageClock::Clock::now());
+    return;
+  }
+}
+
 std::optional<core::WatchId> PageDelivery::watch_of(std::uint64_t page_id) const {
   auto it = ids_.find(page_id);
   if (it == ids_.end()) return std::nullopt;

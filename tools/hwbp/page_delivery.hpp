@@ -49,6 +49,8 @@ class PageDelivery : public Delivery {
   // Arms watch `id` on the page engine; `stopped_tid` is in an interrupt, exec or signal stop.
   // Throws hwbp::Error with the transport's one-line reason.
   void arm(pid_t stopped_tid, core::WatchId id);
+  // Ends watch `id` early (the --at frame it lives in returned): its pages are given back.
+  void disarm(pid_t stopped_tid, core::WatchId id);
   bool any_armed() const noexcept { return transport_->armed_count() != 0; }
   // Has ever armed: a SIGSEGV of a store to one of its pages may still be queued on a thread,
   // even after release() (on_signal() lets that store run again, unwatched).

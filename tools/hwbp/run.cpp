@@ -41,6 +41,8 @@ int run_command(const SessionOptions& opts, const std::vector<std::string>& argv
   }
   auto status = session.finish(tracer, end, true);
   if (session.output_failed()) return 2;  // said by finish(); the program ran on to its end
+  if (session.at_failed()) return 2;       // said by finish(); the program ran on, unwatched
+  if (session.at_never_reached()) return 1;  // said by finish(): nothing was watched
   return status ? exit_code_of(*status) : 0;
 }
 

@@ -4,8 +4,11 @@
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -18,6 +21,9 @@
 #include "perf/sigtrap_info.hpp"
 #include "perf/uprobe.hpp"
 #include "ptrace_delivery.hpp"
+#include "ptrace/registers.hpp"
+#include "symbols/code_location.hpp"
+#include "symbols/symbol_error.hpp"
 #include "symbols/process_memory.hpp"
 
 namespace hwbp::cli {
@@ -67,6 +73,17 @@ void add_session_options(CLI::App& sub, SessionOptions& o) {
                  "they fire and the watch fits the free slots, else page; default)")
       ->check(CLI::IsMember({"auto", "hw", "page"}))
       ->envname("HWBP_ENGINE");
+  sub.add_option("--at", o.at,
+                 "arm the watches when execution first reaches LOCATION (a function: after its "
+                 "prologue, as GDB's break; FILE:LINE; or 0xADDR) and evaluate them there: "
+                 "pointers read then, and the function's parameters and locals may be watched "
+                 "until that frame returns")
+      ->type_name("LOCATION");
+  sub.add_option("--thread", o.thread,
+                 "report only the accesses of thread TID (a thread id as in /proc/PID/task; "
+                 "with run, the program's main thread, or one alive at the --at stop)")
+      ->type_name("TID")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   sub.add_flag("--pending", o.pending,
                "keep names that no loaded module defines, and arm them when a library defining "
                "them is loaded (dlopen)");
@@ -77,6 +94,11 @@ Session::Session(const SessionOptions& options) : opts_(options) {
   opts_.stack_depth = report_.stack_depth;
   reporter_->set_show_coverage(opts_.flexible);
   engine_ = core::parse_engine_request(opts_.engine).value_or(core::EngineRequest::automatic);
+  if (!opts_.at.empty()) {
+    at_.emplace();
+    at_->text = opts_.at;
+    watches_->set_deferred(true);
+  }
   choose_delivery();
 }
 
@@ -93,7 +115,8 @@ void Session::choose_delivery() {
     std::uint32_t stack_bytes = opts_.stack_depth <= 1 ? 0 : opts_.stack_depth <= 16 ? 8192 : 16384;
     // --count without per-hit decisions in hwbp: the kernel counts, no record per hit.
     try {
-      delivery_ = std::make_unique<BpfDelivery>(*watches_, symbolizer_, *acceptor_, stack_bytes, counts_only(opts_));
+      delivery_ = std::make_unique<BpfDelivery>(*watches_, symbolizer_, *acceptor_, stack_bytes,
+                                                   counts_only(opts_) && opts_.thread == 0);  // the kernel counts per process
       return;
     } catch (const Error&) {
       if (opts_.mode == "bpf") throw;  // auto: the ptrace mode needs no privilege
@@ -130,6 +153,8 @@ void Session::start(Tracer& tracer, bool at_exec_stop, pid_t stopped_tid) {
     int3_ = std::make_unique<Int3Arming>(pid, *watches_, symbolizer_, *acceptor_, int3_hooks());
   }
   if (opts_.flexible) arming_->set_flexible(std::chrono::milliseconds(opts_.slice_ms));
+  acceptor_->set_only_thread(opts_.thread);
+  if (!(at_ && !at_->reached)) check_thread();  // else at the --at stop, where threads exist
   watches_->set_pointers_readable(!at_exec_stop);  // relocated once the loader reports
   watches_->resolve(*table_);
   check_condition_lengths();
@@ -139,16 +164,18 @@ void Session::start(Tracer& tracer, bool at_exec_stop, pid_t stopped_tid) {
   startup_complete_ = true;
   // Only a program started at its exec stop has initial libraries still to load (attach: the
   // image is read from the maps now).
-  if (!watches_->any_pending()) return at_exec_stop ? track_library_loads() : void();
+  const bool at_waits = at_ && !at_->reached && !arm_at(at_exec_stop);
+  if (!watches_->any_pending() && !at_waits) return at_exec_stop ? track_library_loads() : void();
   hook_ = find_loader_hook();
   // At the exec stop only ld.so and the executable are mapped: names of the libraries it will
   // load are resolved when the loader reports them (_dl_debug_state), before any constructor.
   bool wait_for_loader = at_exec_stop && hook_ && !hook_->in_main_executable;
   if (!wait_for_loader && !(opts_.pending && hook_)) {
     if (exec_seen_) return;  // after an exec the program has run: warn (below), never kill
+    if (at_waits) throw Error(Errc::invalid_request, at_->not_found);
     fail_unresolved();
   }
-  arm_loader_hook(hook_->hook);
+  arm_hook(SessionHook::loader, hook_->hook);
   startup_complete_ = !wait_for_loader || exec_seen_;
 }
 
@@ -202,35 +229,181 @@ void Session::arm_ready(pid_t stopped_tid) {
     Watch& w = watches_->at(id);
     const bool fits = w.hw_refusal.empty() && arming_->fits(w);
     decide(w, fits);
-    // The engine's reason says "does not fit the free slots": say which slot hwbp holds.
-    if (!fits && w.hw_refusal.empty() && arming_->loader_slot())
-      w.engine_note += (w.engine_note.empty() ? "" : "; ") + arming_->loader_slot_note();
+    // The engine's reason says "does not fit the free slots": say which slots hwbp holds.
+    if (!fits && w.hw_refusal.empty() && arming_->hook_slots() > 0)
+      w.engine_note += (w.engine_note.empty() ? "" : "; ") + arming_->own_slots_note();
     if (*w.mechanism == core::Mechanism::debug_registers) arming_->arm_resolved({id});
     else arm_software(w);
   }
 }
 
-void Session::arm_loader_hook(std::uint64_t addr) {
+std::string Session::arm_hook(SessionHook kind, std::uint64_t addr) {
+  // --at and its frame's return stop before the instruction, as GDB's break: a store made by
+  // the instruction at LOCATION is seen by the watches armed there. A uprobe cannot (the kernel
+  // runs the probed instruction before the SIGTRAP: kernel/events/uprobes.c, the single step
+  // out of line happens before the return to user mode), nor a debug register without a slot;
+  // an int3 under ptrace can, takes no slot, and is removed at its first stop (no step).
+  if (kind != SessionHook::loader) {
+    int3_->arm_hook(kind, addr);
+    return "an int3 (no debug-register slot; it stops before the instruction, as GDB's break)";
+  }
   // A uprobe needs no slot and fires where debug exceptions are silent; without the privilege
   // it is an execute debug register, as before, or an int3 where debug exceptions are silent.
-  if (UprobeArming::available()) uprobes_->arm_loader_hook(addr);
-  else if (perf::hits_delivered()) arming_->arm_loader_hook(addr);
-  else int3_->arm_loader_hook(addr);
-  // Every slot accounted for: the user sees the one hwbp takes for itself.
-  if (auto slot = arming_->loader_slot(); slot && !loader_slot_announced_) {
-    loader_slot_announced_ = true;
-    std::fprintf(stderr, "hwbp: debug-register slot %d is hwbp's own breakpoint on the dynamic loader "
-                 "(it arms names of libraries loaded later and reads pointers once relocated; "
-                 "uprobes, which need no slot, are not available: root and a kernel with uprobes); "
-                 "%u slot%s left for watches until it is removed\n", *slot, arming_->free_slot_count(),
-                 arming_->free_slot_count() == 1 ? " is" : "s are");
+  if (UprobeArming::available()) {
+    uprobes_->arm_hook(kind, addr);
+    return "a uprobe (no debug-register slot)";
+  }
+  if (perf::hits_delivered()) {
+    arming_->arm_hook(kind, addr);
+    announce_loader_slot();
+    return fmt::format("an execute debug register (1 of the {} slots)", watches_->arch().data_slots);
+  }
+  int3_->arm_hook(kind, addr);
+  return "an int3 software breakpoint (no debug-register slot)";
+}
+
+void Session::announce_loader_slot() {
+  // Every slot accounted for: the user sees the one hwbp takes for itself (once).
+  auto slot = arming_->loader_slot();
+  if (!slot || loader_slot_announced_) return;
+  loader_slot_announced_ = true;
+  std::fprintf(stderr, "hwbp: debug-register slot %d is hwbp's own breakpoint on the dynamic loader "
+               "(it arms names of libraries loaded later and reads pointers once relocated; "
+               "uprobes, which need no slot, are not available: root and a kernel with uprobes); "
+               "%u slot%s left for watches until it is removed\n", *slot, arming_->free_slot_count(),
+               arming_->free_slot_count() == 1 ? " is" : "s are");
+}
+
+void Session::disarm_hook(SessionHook kind) {
+  uprobes_->disarm_hook(kind);
+  int3_->disarm_hook(kind);
+  arming_->disarm_hook(kind);  // give the slot back
+}
+
+void Session::on_hook(SessionHook kind, pid_t tid) {
+  switch (kind) {
+    case SessionHook::loader: return on_loader_hit(tid);
+    case SessionHook::at:
+      // The program has run up to here: an error ends watching (done()) and the tracer lets it
+      // go with nothing armed, rather than leaving it stopped behind an exception.
+      try {
+        on_at_hit(tid);
+      } catch (const std::exception& e) {
+        at_failure_ = e.what();
+      }
+      return;
+    case SessionHook::frame_return: return on_frame_return(tid);
   }
 }
 
-void Session::disarm_loader_hook() {
-  uprobes_->disarm_loader_hook();
-  int3_->disarm_loader_hook();
-  arming_->disarm_loader_hook();  // give the slot back
+bool Session::arm_at(bool may_wait) {
+  if (at_->addr) return true;
+  symbols::CodeLocation loc;
+  try {
+    loc = symbols::resolve_code_location(*table_, at_->text);
+  } catch (const symbols::SymbolError& e) {
+    if (e.symbol_code() != symbols::SymbolErrc::not_found) throw Error(Errc::invalid_request, e.what());
+    at_->not_found = e.what();
+    if (may_wait || opts_.pending) return false;  // a library loaded later may define it
+    throw Error(Errc::invalid_request, at_->not_found);
+  }
+  at_->addr = loc.address;
+  at_->description = loc.description;
+  const std::string by = arm_hook(SessionHook::at, loc.address);
+  std::fprintf(stderr, "hwbp: --at %s: the watches are armed when execution first reaches %s "
+               "(%#llx), by %s\n", at_->text.c_str(), loc.description.c_str(),
+               static_cast<unsigned long long>(loc.address), by.c_str());
+  return true;
+}
+
+namespace {
+
+symbols::FrameState frame_state(const ptrace::GeneralRegisters& r) {
+  // DWARF numbering (symbols/dwarf_registers.hpp).
+  symbols::FrameState s;
+  s.regs = {r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8,
+            r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rip};
+  return s;
+}
+
+}  // namespace
+
+void Session::on_at_hit(pid_t tid) {
+  if (!at_ || at_->reached) return;
+  at_->reached = true;
+  disarm_hook(SessionHook::at);  // first reach only, as a temporary breakpoint (GDB's tbreak)
+  image_->refresh();
+  check_thread();
+  const symbols::StoppedFrame frame = symbols::frame_of(*image_, frame_state(ptrace::get_registers(tid)));
+  std::fprintf(stderr, "hwbp: --at %s: reached in thread %d; arming the watches\n", at_->text.c_str(), tid);
+  watches_->set_deferred(false);
+  watches_->set_pointers_readable(true);
+  watches_->set_frame(&frame);
+  try {
+    watches_->resolve(*table_);
+  } catch (...) {
+    watches_->set_frame(nullptr);
+    throw;
+  }
+  watches_->set_frame(nullptr);
+  check_condition_lengths();
+  arm_ready(tid);
+  announce();
+  if (watches_->any_pending() && !opts_.pending) fail_unresolved();
+  for (const auto& w : watches_->all())
+    if (w.in_frame && w.state == Watch::State::armed) at_->frame_watches.push_back(w.id);
+  if (at_->frame_watches.empty()) return;
+  at_->frame_tid = tid;
+  at_->frame_function = frame.function;
+  if (!frame.cfa) {
+    std::fprintf(stderr, "hwbp: note: no call frame information covers %s: the watches of its "
+                 "locals are not ended when it returns\n", frame.function.c_str());
+    return;
+  }
+  at_->frame_cfa = *frame.cfa;
+  // x86-64: the call pushed the return address just below the caller's stack pointer (the CFA).
+  const std::uint64_t return_address =
+      as_integer(symbols::ProcessMemory(pid_).read(*frame.cfa - 8, 8));
+  const std::string by = arm_hook(SessionHook::frame_return, return_address);
+  for (core::WatchId id : at_->frame_watches)
+    std::fprintf(stderr, "hwbp: note: '%s' is in the frame of %s (thread %d): its watch ends when "
+                 "that frame returns (its return to %#llx is caught by %s)\n", watches_->at(id).label.c_str(),
+                 frame.function.c_str(), tid, static_cast<unsigned long long>(return_address), by.c_str());
+}
+
+void Session::check_thread() const {
+  if (opts_.thread == 0) return;
+  if (::access(fmt::format("/proc/{}/task/{}", pid_, opts_.thread).c_str(), F_OK) == 0) return;
+  throw Error(Errc::invalid_request,
+              fmt::format("--thread {}: process {} has no thread {}{}", opts_.thread, pid_, opts_.thread,
+                          at_ ? fmt::format(" when it reaches --at {}", at_->text)
+                              : fmt::format(" (its threads: ls /proc/{}/task)", pid_)));
+}
+
+void Session::on_frame_return(pid_t tid) {
+  if (!at_ || at_->frame_watches.empty() || tid != at_->frame_tid) return;
+  // The same return address is reached by deeper calls (recursion) with the stack pointer at
+  // least 8 below this frame's CFA; this frame's return leaves it at the CFA (a uprobe or int3
+  // reports one instruction later: a push may take it to CFA - 8, never lower).
+  const std::uint64_t sp = ptrace::get_registers(tid).rsp;
+  if (sp + 8 <= at_->frame_cfa) return;
+  end_frame_watches(tid, fmt::format("{} returned, ending the frame that held it",
+                                     at_->frame_function.empty() ? "its function" : at_->frame_function));
+}
+
+void Session::end_frame_watches(pid_t stopped_tid, const std::string& reason) {
+  disarm_hook(SessionHook::frame_return);
+  const auto ids = std::move(at_->frame_watches);
+  at_->frame_watches.clear();
+  for (core::WatchId id : ids) {
+    Watch& w = watches_->at(id);
+    if (w.state != Watch::State::armed) continue;
+    delivery_->poll(kStopBudget);  // its hits before the end are reported first
+    if (w.mechanism == core::Mechanism::debug_registers) arming_->disarm(id);
+    else if (w.mechanism == core::Mechanism::page_protection && stopped_tid > 0) page_->disarm(stopped_tid, id);
+    w.state = Watch::State::dropped;
+    reporter_->watch_ended(w, stopped_tid, {}, reason);
+  }
 }
 
 std::optional<Session::LoaderHook> Session::find_loader_hook() const {
@@ -348,7 +521,8 @@ void Session::on_trap(pid_t tid, const siginfo_t& info) {
   if (!arming_) return;
   delivery_->poll(kStopBudget);  // hits before this stop (e.g. before a dlopen) are reported first
   if (auto tag = tool_tag(info)) {
-    if (uprobes_->is_loader_hit(*tag) || arming_->is_loader_hit(*tag)) return on_loader_hit(tid);
+    if (auto hook = uprobes_->hook_of(*tag)) return on_hook(*hook, tid);
+    if (auto hook = arming_->hook_of(*tag)) return on_hook(*hook, tid);
     if (UprobeArming::owns(*tag)) return uprobes_->on_stop(tid, *tag);
   }
   delivery_->on_stop(tid, info);
@@ -385,7 +559,10 @@ bool Session::on_signal(pid_t tid, const siginfo_t& info) {
   // program's own, goes to the program.
   if (int3_ && info.si_signo == SIGTRAP) {
     const Int3Arming::Trap trap = int3_->on_signal(tid, info);
-    if (trap == Int3Arming::Trap::loader) on_loader_hit(tid);
+    if (trap == Int3Arming::Trap::hook) {
+      on_hook(int3_->last_hook(), tid);
+      int3_->finish_hook(tid);
+    }
     if (trap != Int3Arming::Trap::not_ours) return true;
   }
   return page_fault(tid, info);
@@ -479,6 +656,8 @@ void Session::on_loader_hit(pid_t tid) {
   check_condition_lengths();
   arm_ready(tid);
   announce();
+  // --at in a library: found now that the loader mapped it; a typo fails at start-up.
+  const bool at_waits = at_ && !at_->reached && !arm_at(startup_complete_);
   if (!startup_complete_) {
     // The initial libraries are in and no code of the program ran yet: a name still unknown is
     // a typo (fail now, the caller may still kill the program), unless --pending.
@@ -488,7 +667,7 @@ void Session::on_loader_hit(pid_t tid) {
   // Tracking (bpf mode) ends with the initial libraries: the image then holds every module
   // the program's startup mapped (libc among them). A uprobe left on ld.so for the whole run
   // broke a VMM under hwbp: its KVM_RUN failed with EFAULT (tests/kvm/cli_vmm_test.sh, bpf).
-  if (!watches_->any_pending()) disarm_loader_hook();
+  if (!watches_->any_pending() && !at_waits) disarm_loader_hook();
 }
 
 bool Session::tracks_library_loads() const { return uses_bpf() && UprobeArming::available(); }
@@ -500,7 +679,7 @@ void Session::track_library_loads() {
   // load (on_loader_hit); as a uprobe it takes no slot and costs one stop per load.
   if (!tracks_library_loads()) return;
   hook_ = find_loader_hook();
-  if (hook_) uprobes_->arm_loader_hook(hook_->hook);
+  if (hook_) uprobes_->arm_hook(SessionHook::loader, hook_->hook);
 }
 
 void Session::on_thread_exit(pid_t tid) {
@@ -509,6 +688,9 @@ void Session::on_thread_exit(pid_t tid) {
   if (page_) page_->on_thread_exit(tid);
   if (int3_) int3_->on_thread_exit(tid);
   if (uprobes_) uprobes_->on_thread_exit(tid);
+  // The --at frame's thread ended (pthread_exit below it): so did the frame.
+  if (at_ && !at_->frame_watches.empty() && tid == at_->frame_tid)
+    end_frame_watches(0, "the thread of the frame that held it exited");
 }
 
 void Session::on_exec(pid_t pid) {
@@ -523,6 +705,13 @@ void Session::on_exec(pid_t pid) {
   uprobes_->reset_after_exec(pid);
   int3_->reset_after_exec(pid);
   watches_->reset_after_exec();
+  if (at_) {
+    // The new program is watched from its own --at LOCATION, if it has one.
+    const std::string text = at_->text;
+    at_.emplace();
+    at_->text = text;
+    watches_->set_deferred(true);
+  }
   announced_.assign(announced_.size(), false);
   std::fprintf(stderr, "hwbp: process %d called execve: re-arming watches by name in the new "
                "program (address watches are dropped)\n", pid);
@@ -558,6 +747,10 @@ std::optional<int> Session::finish(Tracer& tracer, const Tracer::End& end, bool 
       std::fprintf(stderr, "hwbp: %s: stopped watching; the program continues\n",
                    Tracer::stop_signal_name().c_str());
   }
+  if (at_failed()) std::fprintf(stderr, "hwbp: %s\n", at_failure_.c_str());
+  if (at_never_reached())
+    std::fprintf(stderr, "hwbp: --at %s: execution never reached %s; nothing was watched\n",
+                 at_->text.c_str(), at_->description.empty() ? at_->text.c_str() : at_->description.c_str());
   reporter_->finish(watches_->all(), acceptor_->total());
   if (int e = reporter_->write_error()) {
     std::string where = opts_.output.empty() ? "standard output" : "'" + opts_.output + "'";

@@ -28,6 +28,7 @@
 #include "page_delivery.hpp"
 #include "ptrace_delivery.hpp"
 #include "report_options.hpp"
+#include "session_hook.hpp"
 #include "slot_arming.hpp"
 #include "symbols/symbol_table.hpp"
 #include "tracer.hpp"
@@ -43,6 +44,8 @@ struct SessionOptions : ReportOptions {
   unsigned slice_ms = 5;  // their time slice
   std::string mode = "auto";  // auto | bpf | ptrace: how debug-register hits reach hwbp
   std::string engine = "auto";  // auto | hw | page: what serves each watch (core::choose_engine)
+  std::string at;  // --at LOCATION: the watches are armed when execution first reaches it
+  pid_t thread = 0;  // --thread TID: only that thread's hits (0: every thread)
 };
 
 // Options common to run and attach.
@@ -71,6 +74,12 @@ class Session : public TraceHandler {
   // `run`: false until the dynamic loader has loaded the initial libraries (no code of the
   // program has run; a start-up error may still kill it).
   bool program_started() const noexcept { return startup_complete_; }
+  // --at LOCATION was given and execution never reached it (nothing was watched): said on
+  // stderr by finish(); the command exits non-zero.
+  bool at_never_reached() const noexcept { return at_ && !at_->reached; }
+  // The watches could not be armed at the --at stop (a bad expression there): said on stderr by
+  // finish(), after the program was let go with nothing armed; the command exits with 2.
+  bool at_failed() const noexcept { return !at_failure_.empty(); }
   // The bpf mode was chosen (else ptrace + sigtrap).
   bool uses_bpf() const noexcept { return delivery_->mode() == std::string_view("bpf"); }
 
@@ -86,7 +95,7 @@ class Session : public TraceHandler {
   bool on_new_task(pid_t creator, pid_t child, int event, std::optional<int> first) override;
   bool exec_detaches(pid_t tid) override;
   // --max-hits reached, or hits can no longer be written (then watching ends: output_failed).
-  bool done() const override { return acceptor_->done() || output_failed(); }
+  bool done() const override { return acceptor_->done() || output_failed() || !at_failure_.empty(); }
   // Writing hits failed (EPIPE, ENOSPC): the session stopped watching and said so on stderr;
   // the command exits non-zero.
   bool output_failed() const noexcept { return reporter_->write_error() != 0; }
@@ -131,8 +140,22 @@ class Session : public TraceHandler {
   // gives it (debug registers, page protection, uprobe, int3); throws the refusal of one that has none.
   void arm_ready(pid_t stopped_tid);
   core::EngineFacts engine_facts() const;
-  void arm_loader_hook(std::uint64_t addr);
-  void disarm_loader_hook();
+  // hwbp's own breakpoints (session_hook.hpp): a uprobe where uprobes open, else an execute
+  // debug register, else an int3. Returns what serves it, for the start-up line.
+  std::string arm_hook(SessionHook kind, std::uint64_t addr);
+  void disarm_hook(SessionHook kind);
+  // The start-up line naming the slot the loader hook holds, once.
+  void announce_loader_slot();
+  void disarm_loader_hook() { disarm_hook(SessionHook::loader); }
+  void on_hook(SessionHook kind, pid_t tid);
+  // --at: resolves LOCATION and arms its breakpoint; false while a library may still define it.
+  bool arm_at(bool may_wait);
+  void on_at_hit(pid_t tid);
+  void on_frame_return(pid_t tid);
+  // Ends the watches of the --at frame's parameters and locals (it returned, or its thread ended).
+  void end_frame_watches(pid_t stopped_tid, const std::string& reason);
+  // --thread TID names a thread of the process now (throws a one-line hwbp::Error if not).
+  void check_thread() const;
   // The bpf mode keeps the loader hook armed to refresh the image at each library load.
   bool tracks_library_loads() const;
   void track_library_loads();
@@ -163,6 +186,20 @@ class Session : public TraceHandler {
   std::shared_ptr<symbols::ProcessImage> image_;
   std::unique_ptr<symbols::SymbolTable> table_;
   std::optional<LoaderHook> hook_;
+  // --at LOCATION: where, whether it was reached, and the frame whose locals are watched.
+  struct AtStop {
+    std::string text;
+    std::optional<std::uint64_t> addr;
+    std::string description;   // "load_config at prog.c:12"
+    std::string not_found;     // why LOCATION is not resolved yet
+    bool reached = false;
+    pid_t frame_tid = 0;
+    std::uint64_t frame_cfa = 0;
+    std::string frame_function;
+    std::vector<core::WatchId> frame_watches;
+  };
+  std::optional<AtStop> at_;
+  std::string at_failure_;
   pid_t pid_ = 0;
   bool startup_complete_ = true;
   bool exec_seen_ = false;

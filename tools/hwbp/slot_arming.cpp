@@ -63,14 +63,20 @@ std::string SlotArming::budget_message(const Watch& w, std::size_t needed) const
       "watch '{}' ({} bytes at {:#x}) needs {} debug-register slot{}, but {} of the {} slots a "
       "thread has {} free{}; watch fewer bytes or fewer variables",
       w.spec.text, w.len, w.addr, needed, needed == 1 ? "" : "s", free, total,
-      free == 1 ? "is" : "are", loader_slot_ < 0 ? "" : " (" + loader_slot_note() + ")");
+      free == 1 ? "is" : "are", hook_slots_.empty() ? "" : " (" + own_slots_note() + ")");
 }
 
-std::string SlotArming::loader_slot_note() const {
-  return loader_slot_ < 0 ? std::string()
-                          : fmt::format("slot {} is hwbp's own breakpoint on the dynamic loader, which arms "
-                                        "names of libraries and reads pointers once they are relocated",
-                                        loader_slot_);
+std::optional<int> SlotArming::hook_slot(SessionHook kind) const noexcept {
+  auto it = hook_slots_.find(kind);
+  return it == hook_slots_.end() ? std::nullopt : std::optional<int>(it->second);
+}
+
+std::string SlotArming::own_slots_note() const {
+  // Slots the user did not ask for: say which and what for (session_hook.hpp).
+  std::string note;
+  for (const auto& [kind, slot] : hook_slots_)
+    note += fmt::format("{}slot {} is hwbp's own {}", note.empty() ? "" : "; ", slot, own_breakpoint(kind));
+  return note;
 }
 
 void SlotArming::arm_resolved() { arm_resolved(watches_.ready_to_arm()); }
@@ -226,42 +232,70 @@ void SlotArming::disable_all() {
     for (auto& ev : events.events) ev.disable();  // the inherited copies follow (perf_ioctl)
 }
 
-void SlotArming::arm_loader_hook(std::uint64_t addr) {
-  if (loader_slot_ >= 0) return;
+void SlotArming::arm_hook(SessionHook kind, std::uint64_t addr) {
+  if (hook_slots_.count(kind)) return;
   core::Chunk chunk{addr, static_cast<std::uint8_t>(arch_.exec_len), core::HwType::exec};
   std::vector<core::SlotKey> keys{{chunk, core::kProcessTarget, true}};
   auto result = table_.plan(keys);
   if (!result.plan && !pool_.empty()) {
-    shrink_pool();  // the hook arms the libraries' watches: it goes before one rotation slot
+    shrink_pool();  // the hook arms watches: it goes before one rotation slot
     result = table_.plan(keys);
   }
   if (!result.plan)
-    throw Error(Errc::no_slots,
-                "no debug-register slot is left for the breakpoint on the dynamic loader that "
-                "arms watches in libraries loaded later; watch fewer bytes");
+    throw Error(Errc::no_slots, fmt::format("no debug-register slot is left for {}; watch fewer "
+                                            "bytes", describe(kind)));
   table_.commit(*result.plan, keys);
-  loader_slot_ = result.plan->slot_of_key.at(0);
+  const int slot = result.plan->slot_of_key.at(0);
+  hook_slots_[kind] = slot;
   try {
-    open_on_all_threads({loader_slot_}, keys, true);
+    open_on_all_threads({slot}, keys, true);
   } catch (...) {
     table_.release(result.plan->slot_of_key);
-    slot_events_.erase(loader_slot_);
-    loader_slot_ = -1;
+    slot_events_.erase(slot);
+    hook_slots_.erase(kind);
     throw;
   }
 }
 
-void SlotArming::disarm_loader_hook() {
-  if (loader_slot_ < 0) return;
-  std::vector<int> slots{loader_slot_};
+void SlotArming::disarm_hook(SessionHook kind) {
+  auto it = hook_slots_.find(kind);
+  if (it == hook_slots_.end()) return;
+  std::vector<int> slots{it->second};
   table_.release(slots);
-  slot_events_.erase(loader_slot_);  // closes the fds
-  loader_slot_ = -1;
+  slot_events_.erase(it->second);  // closes the fds
+  hook_slots_.erase(it);
   if (!rotating_.empty()) grow_pool(arch_.data_slots);  // the slot goes back to the rotation
 }
 
-bool SlotArming::is_loader_hit(const core::SigData& tag) const noexcept {
-  return loader_slot_ >= 0 && tag.slot == loader_slot_;
+void SlotArming::disarm_hooks() {
+  while (!hook_slots_.empty()) disarm_hook(hook_slots_.begin()->first);
+}
+
+std::optional<SessionHook> SlotArming::hook_of(const core::SigData& tag) const noexcept {
+  for (const auto& [kind, slot] : hook_slots_)
+    if (tag.slot == slot) return kind;
+  return std::nullopt;
+}
+
+void SlotArming::disarm(core::WatchId id) {
+  auto it = pinned_slots_.find(id);
+  if (it == pinned_slots_.end()) return;
+  const std::vector<int> slots = it->second;
+  pinned_slots_.erase(it);
+  for (int slot : table_.release(slots)) {
+    auto ev = slot_events_.find(slot);
+    if (ev != slot_events_.end()) {
+      for (auto& e : ev->second.events) e.disable();  // the inherited copies follow
+      slot_events_.erase(ev);
+    }
+    if (auto m = mapped_.find(slot); m != mapped_.end()) {
+      const Mapping old = m->second;
+      mapped_.erase(m);
+      unmap(old);
+    }
+  }
+  for (auto& [slot, ev] : slot_events_) std::erase(ev.watches, id);
+  watches_.at(id).mark_disarmed(Clock::now());
 }
 
 std::vector<core::WatchId> SlotArming::watches_of(const core::SigData& tag,
@@ -299,7 +333,7 @@ void SlotArming::close_all() {
   settle_counts();
   const auto now = Clock::now();
   clear_rotation(now);
-  disarm_loader_hook();
+  disarm_hooks();
   for (auto& w : watches_.all()) {
     w.clock.set_armed(false, now);
     w.clock.set_watched(false, now);
@@ -322,7 +356,7 @@ void SlotArming::reset_after_exec(pid_t pid) {
   mapped_.clear();
   pinned_slots_.clear();
   table_ = core::SlotTable(arch_, kTableCapacity, core::slots_per_pool(arch_));
-  loader_slot_ = -1;
+  hook_slots_.clear();
 }
 
 }  // namespace hwbp::cli

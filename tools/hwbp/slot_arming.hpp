@@ -36,6 +36,7 @@
 #include "core/slot_table.hpp"
 #include "delivery.hpp"
 #include "perf/event.hpp"
+#include "session_hook.hpp"
 #include "watch_set.hpp"
 
 namespace hwbp::cli {
@@ -78,18 +79,24 @@ class SlotArming {
   // One time slice (core::plan_turn).
   void rotate();
 
-  // An execute breakpoint on the dynamic loader's debugger hook (_dl_debug_state), always with
-  // sigtrap: arming library watches needs the program stopped.
-  void arm_loader_hook(std::uint64_t addr);
-  void disarm_loader_hook();
-  bool is_loader_hit(const core::SigData& tag) const noexcept;
-  // The slot the loader hook holds (nullopt: none); and "slot N is hwbp's own breakpoint on the
-  // dynamic loader ..." for messages about slots, "" when it holds none. Free slots of a thread.
-  std::optional<int> loader_slot() const noexcept {
-    return loader_slot_ < 0 ? std::nullopt : std::optional<int>(loader_slot_);
-  }
-  std::string loader_slot_note() const;
+  // hwbp's own execute breakpoints (session_hook.hpp: the dynamic loader's debugger hook
+  // _dl_debug_state, --at), always with sigtrap: arming watches there needs the program
+  // stopped. Each takes a slot: counted in "does not fit" messages.
+  void arm_hook(SessionHook kind, std::uint64_t addr);
+  void disarm_hook(SessionHook kind);
+  void disarm_hooks();
+  std::optional<SessionHook> hook_of(const core::SigData& tag) const noexcept;
+  std::size_t hook_slots() const noexcept { return hook_slots_.size(); }
+  // The slot hook `kind` holds (nullopt: none), the loader hook's, and "slot N is hwbp's own
+  // breakpoint on the dynamic loader ..." (each hook holding a slot) for messages about slots,
+  // "" when hwbp holds none. Free slots of a thread.
+  std::optional<int> hook_slot(SessionHook kind) const noexcept;
+  std::optional<int> loader_slot() const noexcept { return hook_slot(SessionHook::loader); }
+  std::string own_slots_note() const;
   unsigned free_slot_count() const { return free_slots(); }
+  // Takes a pinned watch off the debug registers (the --at frame it lives in returned); the
+  // slots it alone used are closed and given back.
+  void disarm(core::WatchId id);
 
   // The watches a slot serves; empty for a slot not in use, and for a rotation slot's SIGTRAP
   // from an earlier turn (other generation, or trap_addr — si_addr, the breakpoint address at
@@ -184,7 +191,7 @@ class SlotArming {
   std::map<int, Mapping> mapped_;                           // slot -> (chunk, watch)
   std::map<core::WatchId, std::vector<std::int64_t>> count_base_;  // its slots' counts at arming
   std::map<core::WatchId, std::uint64_t> settled_hits_;            // counts of closed events
-  int loader_slot_ = -1;
+  std::map<SessionHook, int> hook_slots_;  // hwbp's own breakpoints -> their slot
 
   std::chrono::milliseconds slice_{0};
   std::vector<core::WatchId> rotating_;

@@ -85,7 +85,7 @@ void UprobeArming::on_new_thread(pid_t tid) {
     if (auto it = p.events.find(tid); it != p.events.end()) it->second.enable();
   };
   for (auto& [slot, entry] : probes_) add(entry.second);
-  if (loader_) add(*loader_);
+  for (auto& [kind, p] : hooks_) add(p);
 }
 
 void UprobeArming::on_thread_exit(pid_t tid) {
@@ -97,7 +97,7 @@ void UprobeArming::on_thread_exit(pid_t tid) {
     p.events.erase(it);
   };
   for (auto& [slot, entry] : probes_) drop(entry.second);
-  if (loader_) drop(*loader_);
+  for (auto& [kind, p] : hooks_) drop(p);
 }
 
 void UprobeArming::close_probe(Probe& p) {
@@ -109,14 +109,16 @@ void UprobeArming::close_probe(Probe& p) {
 void UprobeArming::arm(core::WatchId id) {
   Watch& w = watches_.at(id);
   const std::uint16_t slot = next_slot_;
-  if (slot == kLoaderSlot) throw Error(Errc::no_slots, "too many execute breakpoints");
+  if (slot == kHookSlotBase) throw Error(Errc::no_slots, "too many execute breakpoints");
   probes_[slot] = {id, open_probe(w.addr, slot, fmt::format("watch '{}'", w.spec.text))};
   ++next_slot_;
   w.mark_armed_always(core::CoverageClock::Clock::now());
 }
 
-void UprobeArming::arm_loader_hook(std::uint64_t addr) {
-  if (!loader_) loader_ = open_probe(addr, kLoaderSlot, "the dynamic loader's hook");
+void UprobeArming::arm_hook(SessionHook kind, std::uint64_t addr) {
+  if (hooks_.count(kind)) return;
+  hooks_.emplace(kind, open_probe(addr, static_cast<std::uint16_t>(kHookSlotBase + static_cast<unsigned>(kind)),
+                                  describe(kind)));
 }
 
 void UprobeArming::on_stop(pid_t tid, const core::SigData& tag) {
@@ -136,9 +138,16 @@ void UprobeArming::on_stop(pid_t tid, const core::SigData& tag) {
   sink_.accept(std::move(h));
 }
 
-void UprobeArming::disarm_loader_hook() {
-  if (loader_) close_probe(*loader_);
-  loader_.reset();
+void UprobeArming::disarm_hook(SessionHook kind) {
+  auto it = hooks_.find(kind);
+  if (it == hooks_.end()) return;
+  close_probe(it->second);
+  hooks_.erase(it);
+}
+
+void UprobeArming::disarm_hooks() {
+  for (auto& [kind, p] : hooks_) close_probe(p);
+  hooks_.clear();
 }
 
 void UprobeArming::close_all() {
@@ -148,14 +157,14 @@ void UprobeArming::close_all() {
     close_probe(entry.second);
   }
   probes_.clear();
-  disarm_loader_hook();
+  disarm_hooks();
 }
 
 void UprobeArming::reset_after_exec(pid_t pid) {
   pid_ = pid;
   for (auto& [slot, entry] : probes_) close_probe(entry.second);
   probes_.clear();
-  disarm_loader_hook();
+  disarm_hooks();
 }
 
 }  // namespace hwbp::cli

@@ -31,6 +31,7 @@
 #include "perf/background_closer.hpp"
 #include "perf/event.hpp"
 #include "perf/uprobe.hpp"
+#include "session_hook.hpp"
 #include "watch_set.hpp"
 
 namespace hwbp::cli {
@@ -45,13 +46,18 @@ class UprobeArming {
 
   // Arms execute watch `id` on every thread. Throws hwbp::Error (not in a file mapping, refused).
   void arm(core::WatchId id);
-  void arm_loader_hook(std::uint64_t addr);
-  void disarm_loader_hook();
-  bool loader_hook_armed() const noexcept { return loader_.has_value(); }
+  // hwbp's own breakpoints (session_hook.hpp), one of each kind at most.
+  void arm_hook(SessionHook kind, std::uint64_t addr);
+  void disarm_hook(SessionHook kind);
+  void disarm_hooks();
 
   // Is this tag (the tool's sig_data) one of the uprobe events'?
   static bool owns(const core::SigData& tag) noexcept { return tag.slot >= kSlotBase; }
-  bool is_loader_hit(const core::SigData& tag) const noexcept { return tag.slot == kLoaderSlot; }
+  // Which hook of hwbp's this tag is, if it is one.
+  std::optional<SessionHook> hook_of(const core::SigData& tag) const noexcept {
+    if (tag.slot < kHookSlotBase) return std::nullopt;
+    return static_cast<SessionHook>(tag.slot - kHookSlotBase);
+  }
   // A hit of watch event `tag` on stopped thread `tid`: one HitEvent to the sink.
   void on_stop(pid_t tid, const core::SigData& tag);
 
@@ -70,7 +76,7 @@ class UprobeArming {
  private:
   // Slots of the sig_data tag beyond any debug-register slot number.
   static constexpr std::uint16_t kSlotBase = 0x8000;
-  static constexpr std::uint16_t kLoaderSlot = 0xffff;
+  static constexpr std::uint16_t kHookSlotBase = 0xfff0;  // + SessionHook
   struct Probe {
     std::uint64_t addr = 0;
     perf::UprobeAttr attr;               // what each thread's event is opened with
@@ -85,7 +91,7 @@ class UprobeArming {
   Symbolizer& symbolizer_;
   HitSink& sink_;
   std::map<std::uint16_t, std::pair<core::WatchId, Probe>> probes_;  // slot -> watch, events
-  std::optional<Probe> loader_;
+  std::map<SessionHook, Probe> hooks_;
   std::uint16_t next_slot_ = kSlotBase;
   perf::BackgroundCloser closer_;  // last member: joins after the probes are handed over
 };

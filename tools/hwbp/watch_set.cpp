@@ -26,6 +26,15 @@ std::shared_ptr<const symbols::ValueLayout> typed_layout(const symbols::SymbolTa
   return nullptr;
 }
 
+// Does the frame's function have a parameter or local called `name` (with an address or not)?
+bool names_local(const symbols::ProcessImage& image, const symbols::StoppedFrame& frame, const std::string& name) {
+  try {
+    return symbols::frame_variable(image, frame, name).has_value();
+  } catch (const symbols::SymbolError&) {
+    return true;  // it has, but not in memory now: the evaluator says why
+  }
+}
+
 }  // namespace
 
 WatchSet::WatchSet(std::vector<WatchSpec> specs, core::ArchInfo arch) : arch_(arch) {
@@ -38,6 +47,7 @@ WatchSet::WatchSet(std::vector<WatchSpec> specs, core::ArchInfo arch) : arch_(ar
 }
 
 bool WatchSet::any_pending() const {
+  if (deferred_) return false;
   for (const auto& w : watches_)
     if (w.state == Watch::State::pending) return true;
   return false;
@@ -51,6 +61,7 @@ std::vector<WatchId> WatchSet::ready_to_arm() const {
 }
 
 void WatchSet::resolve(const symbols::SymbolTable& table) {
+  if (deferred_) return;
   for (auto& w : watches_)
     if (w.state == Watch::State::pending && w.addr == 0) resolve_one(w, table);
 }
@@ -59,13 +70,16 @@ void WatchSet::resolve_one(Watch& w, const symbols::SymbolTable& table) {
   const auto& s = w.spec;
   std::size_t len = s.len;
   std::uint64_t addr = s.addr;
-  if (s.kind == WatchSpec::Kind::expression) {
+  // At an --at stop a plain name may be a parameter or local: the evaluator looks there first.
+  const bool local_name = frame_ && s.kind == WatchSpec::Kind::symbol && s.offset == 0 &&
+                          names_local(table.image(), *frame_, s.symbol);
+  if (s.kind == WatchSpec::Kind::expression || local_name) {
     const pid_t pid = table.image().pid();
     const symbols::ProcessMemory memory(pid);
     const bool readable = pid > 0 && pointers_readable_;
     symbols::ResolvedLocation loc;
     try {
-      loc = symbols::LocationEvaluator(table, readable ? &memory : nullptr).evaluate(s.symbol);
+      loc = symbols::LocationEvaluator(table, readable ? &memory : nullptr, frame_).evaluate(s.symbol);
     } catch (const symbols::SymbolError& e) {
       const auto code = e.symbol_code();
       if (code == symbols::SymbolErrc::needs_memory && pid > 0) {
@@ -91,6 +105,7 @@ void WatchSet::resolve_one(Watch& w, const symbols::SymbolTable& table) {
     w.label = loc.text;
     w.type = loc.type;
     w.pointer_read = loc.read_target;
+    w.in_frame = loc.in_frame;
     if (loc.layout && loc.layout->size == len) w.layout = loc.layout;
   } else if (s.kind == WatchSpec::Kind::symbol) {
     std::string name = s.symbol + (s.offset ? fmt::format("+{:#x}", s.offset) : "");

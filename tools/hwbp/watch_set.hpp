@@ -17,6 +17,7 @@
 #include "core/request.hpp"
 #include "core/watch_id.hpp"
 #include "symbols/data_access.hpp"
+#include "symbols/frame_variable.hpp"
 #include "symbols/symbol_table.hpp"
 #include "symbols/typed_value.hpp"
 #include "watch_spec.hpp"
@@ -34,6 +35,7 @@ struct Watch {
   std::string label;              // "counter", "table+0x10", "cfg.retries" or "0x7ffd1234"
   std::string type;               // an expression's type as GDB prints it ("int"), else empty
   bool pointer_read = false;      // the expression followed a pointer, read when it was resolved
+  bool in_frame = false;          // a parameter or local of the --at frame: ends when it returns
   // How its bytes print (typed values, the member a hit wrote); null where no type is known
   // (an address, NAME+OFFSET, no DWARF, a length other than the type's).
   std::shared_ptr<const symbols::ValueLayout> layout;
@@ -92,7 +94,13 @@ class WatchSet {
   // dynamic loader has not relocated the program yet (a PIE's pointers are file offsets then).
   // Expressions that follow a pointer (p->f, *p) stay pending while this is false.
   void set_pointers_readable(bool readable) { pointers_readable_ = readable; }
+  // Watches still to resolve now: none while deferred (--at: they wait for that stop).
   bool any_pending() const;
+  // --at: no watch is resolved until the program reaches the location (set_deferred(false)).
+  void set_deferred(bool deferred) { deferred_ = deferred; }
+  bool deferred() const noexcept { return deferred_; }
+  // The stopped thread's frame whose parameters and locals names may be (--at), while set.
+  void set_frame(const symbols::StoppedFrame* frame) { frame_ = frame; }
   // Resolved watches that are not armed yet, in command-line order.
   std::vector<WatchId> ready_to_arm() const;
   // After execve: the address space is new. Watches by name go back to pending (re-resolved in
@@ -111,6 +119,8 @@ class WatchSet {
   core::ArchInfo arch_;
   std::vector<Watch> watches_;
   bool pointers_readable_ = true;
+  bool deferred_ = false;
+  const symbols::StoppedFrame* frame_ = nullptr;
 };
 
 }  // namespace hwbp::cli
