@@ -6,15 +6,8 @@ HWBP=$1; DIR=$2; PROGS=$3
 mkdir -p "$DIR"; cd "$DIR" || exit 1
 rm -f x.txt *.out *.err
 fail() { echo "FAIL: $*"; exit 1; }
-expect_error() {  # expect_error PATTERN CMD...
-  local pattern=$1; shift
-  "$@" > out.txt 2> err.txt
-  local rc=$?
-  [ $rc -ne 0 ] || fail "'$*' succeeded"
-  [ "$(wc -l < err.txt)" -eq 1 ] || fail "'$*': not one line: $(cat err.txt)"
-  grep -q -- "$pattern" err.txt || fail "'$*': expected /$pattern/, got: $(cat err.txt)"
-  ! grep -q '^ARG' out.txt || fail "'$*': the program ran"
-}
+RAN_MARKER='^ARG'
+. "$(dirname "$0")/expect_error.sh"
 expect_args() {  # expect_args "WORD..." CMD...: the program printed exactly these words
   local words=$1; shift
   "$@" > args.out 2> args.err; local rc=$?

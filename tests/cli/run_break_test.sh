@@ -16,15 +16,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 command -v nm >/dev/null || { echo "SKIP: nm (binutils) not installed"; exit 77; }
 hits=0
 if [ "${HWBP_TEST_HITS:-1}" = 1 ] || [ "${HWBP_TEST_ENGINE:-}" = page ]; then hits=1; fi
-expect_error() {  # expect_error PATTERN CMD...: one line on stderr, non-zero exit, nothing ran
-  local pattern=$1; shift
-  "$@" > out.txt 2> err.txt
-  local rc=$?
-  [ $rc -ne 0 ] || fail "'$*' succeeded"
-  [ "$(wc -l < err.txt)" -eq 1 ] || fail "'$*': not one line: $(cat err.txt)"
-  grep -q -- "$pattern" err.txt || fail "'$*': expected /$pattern/, got: $(cat err.txt)"
-  ! grep -q MARK out.txt || fail "'$*': the program ran"
-}
+. "$(dirname "$0")/expect_error.sh"
 line_of() { grep -n -F "$1" "$SRC" | head -1 | cut -d: -f1; }
 fn_line=$(line_of 'void set_retries(int v) {')
 store_line=$(line_of 'cfg.retries = v;')

@@ -5,15 +5,7 @@ HWBP=$1; DIR=$2; PROGS=$3
 SRC=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$DIR"; cd "$DIR" || exit 1
 fail() { echo "FAIL: $*"; exit 1; }
-expect_error() {  # expect_error PATTERN CMD...
-  local pattern=$1; shift
-  "$@" > out.txt 2> err.txt
-  local rc=$?
-  [ $rc -ne 0 ] || fail "'$*' succeeded"
-  [ "$(wc -l < err.txt)" -eq 1 ] || fail "'$*': not one line: $(cat err.txt)"
-  grep -q -- "$pattern" err.txt || fail "'$*': expected /$pattern/, got: $(cat err.txt)"
-  ! grep -q MARK out.txt || fail "'$*': the program ran"
-}
+. "$(dirname "$0")/expect_error.sh"
 # In a dynamic executable a name is looked up again once the loader has mapped the libraries
 # (its hook: a uprobe where they open — root —, else an execute debug register, or an int3
 # where debug exceptions are not delivered).

@@ -12,15 +12,7 @@ mkdir -p "$DIR"; cd "$DIR" || exit 1
 fail() { echo "FAIL: $*"; exit 1; }
 [ -x "$PROG" ] || fail "test program missing: $PROG"
 command -v nm >/dev/null || { echo "SKIP: nm (binutils) not installed"; exit 77; }
-expect_error() {  # expect_error PATTERN CMD...: one line on stderr, non-zero exit, nothing ran
-  local pattern=$1; shift
-  "$@" > out.txt 2> err.txt
-  local rc=$?
-  [ $rc -ne 0 ] || fail "'$*' succeeded"
-  [ "$(wc -l < err.txt)" -eq 1 ] || fail "'$*': not one line: $(cat err.txt)"
-  grep -q -- "$pattern" err.txt || fail "'$*': expected /$pattern/, got: $(cat err.txt)"
-  ! grep -q MARK out.txt || fail "'$*': the program ran"
-}
+. "$(dirname "$0")/expect_error.sh"
 sym() { printf '%d' "0x$(nm "$PROG" | awk -v n="$1" '$3==n {print $1}')"; }
 
 # --- plan --program: file addresses, the type's size, notes saying what each expression is.
