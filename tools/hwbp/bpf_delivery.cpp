@@ -128,6 +128,14 @@ void BpfDelivery::flush() {
     if (watches_.contains(core::WatchId{watch})) sink_.counts_not_exact(core::WatchId{watch}, n);
 }
 
+void BpfDelivery::watch_ending(core::WatchId watch) {
+  // Every record the ring holds now, then this watch's hits in order; a missing counter value
+  // (a record not written yet, or lost) marks the values after it not exact (advance).
+  poll(kAll);
+  auto it = orders_.find(watch);
+  if (it != orders_.end() && watches_.contains(watch)) advance(it->second, &watches_.at(watch), true, true);
+}
+
 void BpfDelivery::on_record(const hwbp_bpf_hit& hit, std::span<const std::uint8_t> stack) {
   const core::WatchId id{hit.watch};
   // Nothing more is reported (--max-hits, a failed output): the ring is only emptied, without

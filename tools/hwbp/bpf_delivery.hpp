@@ -62,6 +62,7 @@ class BpfDelivery : public Delivery {
   std::optional<TimePoint> next_poll() const override { return next_drain_; }
   void poll(std::chrono::milliseconds budget) override;
   void flush() override;
+  void watch_ending(core::WatchId watch) override;
   std::uint64_t lost() const override { return program_.stats().lost; }
   void warn_lost() const override;
 

@@ -145,6 +145,9 @@ class Delivery {
   // Everything the kernel holds for the session now: records and in-kernel counts. Called
   // before an exec, at the end, and whenever the events were closed.
   virtual void flush() {}
+  // Watch `watch` ends now (its --at frame returned) while the program is stopped: the hits of
+  // it seen so far are reported now, before the end is, rather than after their hold.
+  virtual void watch_ending(core::WatchId /*watch*/) {}
   // Hits the delivery could not pass on (reported on stderr and in the JSON summary).
   virtual std::uint64_t lost() const { return 0; }
   // End of the session: warnings about lost or uncounted hits (stderr).

@@ -214,6 +214,17 @@ void PtraceDelivery::flush() {
   }
 }
 
+void PtraceDelivery::watch_ending(core::WatchId watch) {
+  auto it = orders_.find(watch);
+  if (it == orders_.end() || it->second.sequencer.pending() == 0) return;
+  Order& o = it->second;
+  // Settled before the hold: exact only if the kernel's count shows no trap in flight (then every
+  // store of the watch has been seen); else a store may still lie among them.
+  const std::optional<std::int64_t> unseen = unseen_traps(watch);
+  if (!(unseen && o.accounted && *unseen == *o.accounted)) o.sequencer.poison();
+  o.sequencer.settle_all(sink_);
+}
+
 std::vector<core::WatchId> PtraceDelivery::co_hits(const std::vector<core::WatchId>& hit,
                                                    const user_regs_struct& regs) {
   if (std::none_of(hit.begin(), hit.end(), [&](core::WatchId id) { return watches_.overlaps_another(id); }))

@@ -57,6 +57,7 @@ class PtraceDelivery : public Delivery {
   std::optional<TimePoint> next_poll() const override;
   void poll(std::chrono::milliseconds budget) override;
   void flush() override;
+  void watch_ending(core::WatchId watch) override;
 
   // The kernel's hits of a watch that no SIGTRAP stop brought (yet): SlotArming::kernel_hits
   // minus trapped_. In flight for microseconds, or lost for good when the thread blocks SIGTRAP.

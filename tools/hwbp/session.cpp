@@ -398,7 +398,8 @@ void Session::end_frame_watches(pid_t stopped_tid, const std::string& reason) {
   for (core::WatchId id : ids) {
     Watch& w = watches_->at(id);
     if (w.state != Watch::State::armed) continue;
-    delivery_->poll(kStopBudget);  // its hits before the end are reported first
+    delivery_->poll(kStopBudget);
+    delivery_->watch_ending(id);  // its hits before the end are reported first, not after their hold
     if (w.mechanism == core::Mechanism::debug_registers) arming_->disarm(id);
     else if (w.mechanism == core::Mechanism::page_protection && stopped_tid > 0) page_->disarm(stopped_tid, id);
     w.state = Watch::State::dropped;
@@ -737,6 +738,12 @@ std::optional<int> Session::finish(Tracer& tracer, const Tracer::End& end, bool 
   std::optional<int> status;
   if (end.exited) {
     status = end.status;
+    // --max-hits reached only when the last hits settled (ptrace mode holds hits until no earlier
+    // store can still come): the program ended first, watched to its end; later hits are dropped.
+    if (acceptor_->done())
+      std::fprintf(stderr, "hwbp: reported the first %llu hit%s (--max-hits); the program ran to its end, "
+                   "later hits are not reported\n",
+                   static_cast<unsigned long long>(acceptor_->total()), acceptor_->total() == 1 ? "" : "s");
   } else {
     tracer.detach(*this);
     if (acceptor_->done())
